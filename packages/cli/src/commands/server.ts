@@ -1,0 +1,74 @@
+import { parseArgs } from "node:util";
+import { CliError, EXIT } from "../cli-error.ts";
+
+const HELP = `Usage: coffer server [options]
+
+Runs the Coffer server: the REST API (and, later, the web UI) on one port.
+The first start initialises the store, creates the root key file (mode 0600)
+and prints an admin bootstrap token once.
+
+Options:
+  --listen HOST:PORT    where to listen (env COFFER_LISTEN; default 127.0.0.1:8200; port 0 picks a free one)
+  --data-dir DIR        data directory: SQLite store and root key file (env COFFER_DATA_DIR; default ./.coffer)
+  --database-url URL    use PostgreSQL instead of the embedded SQLite store (env COFFER_DATABASE_URL)
+  --log-level LEVEL     fatal, error, warn, info, debug (env COFFER_LOG_LEVEL; default info)
+  -h, --help            show this help
+
+Environment only:
+  COFFER_ROOT_KEY       base64 of a 32-byte root key, instead of the key file; give every node of a
+                        PostgreSQL cluster the same one. Never pass keys as arguments: argv is visible to ps.`;
+
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parse(argv);
+  if (values.help) {
+    process.stdout.write(HELP + "\n");
+    return;
+  }
+  const env = process.env;
+  const { host, port } = parseListen(values.listen ?? env.COFFER_LISTEN ?? "127.0.0.1:8200");
+  const { runServer } = await import("@coffer/server");
+  const server = await runServer({
+    host,
+    port,
+    dataDir: values["data-dir"] ?? env.COFFER_DATA_DIR ?? ".coffer",
+    databaseUrl: values["database-url"] ?? env.COFFER_DATABASE_URL,
+    rootKey: env.COFFER_ROOT_KEY,
+    logLevel: values["log-level"] ?? env.COFFER_LOG_LEVEL ?? "info",
+    print: (line) => process.stdout.write(line + "\n"),
+  });
+  const stop = (signal: string) => {
+    process.stdout.write(`\n${signal}: stopping\n`);
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
+}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: {
+        listen: { type: "string" },
+        "data-dir": { type: "string" },
+        "database-url": { type: "string" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}; run 'coffer server --help'`, EXIT.usage);
+  }
+}
+
+function parseListen(value: string): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) throw new CliError(`--listen takes HOST:PORT, e.g. 127.0.0.1:8200 (got '${value}')`, EXIT.usage);
+  return { host: match[1]!.replace(/^\[|\]$/g, ""), port };
+}

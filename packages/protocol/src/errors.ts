@@ -1,0 +1,37 @@
+/**
+ * The one registry of Coffer's error codes. Servers send them, clients match on
+ * them; the HTTP status of each code is part of the contract and never changes.
+ */
+export const ERROR_CODES = {
+  INVALID_REQUEST: { status: 400, description: "The request is malformed or a field is invalid; nothing was changed." },
+  INVALID_SECRET_TYPE: { status: 400, description: "The secret type is unknown, or the operation does not apply to this type." },
+  UNAUTHENTICATED: { status: 401, description: "The token is missing, malformed, unknown, expired or revoked." },
+  ACCESS_DENIED: { status: 403, description: "The caller is known but not allowed to do this." },
+  NOT_FOUND: { status: 404, description: "No such route or resource." },
+  SECRET_NOT_FOUND: { status: 404, description: "No secret with this id or name is visible to the caller." },
+  WORKSPACE_NOT_FOUND: { status: 404, description: "No workspace with this id or name is visible to the caller." },
+  VERSION_NOT_FOUND: { status: 404, description: "The secret has no such version (it may have been pruned)." },
+  SECRET_ALREADY_EXISTS: { status: 409, description: "A secret with this name already exists (possibly soft-deleted)." },
+  WORKSPACE_ALREADY_EXISTS: { status: 409, description: "A workspace with this name already exists." },
+  VERSION_CONFLICT: { status: 409, description: "Check-and-set failed: the secret's current version is not the expected one." },
+  PAYLOAD_TOO_LARGE: { status: 413, description: "The request body or secret payload exceeds the size limit." },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, description: "The request body must be application/json." },
+  RATE_LIMITED: { status: 429, description: "Too many requests; retry after the number of seconds in Retry-After." },
+  INTERNAL: { status: 500, description: "An unexpected error; the request id identifies it in the server log." },
+  INTEGRITY_ERROR: { status: 500, description: "Stored ciphertext failed authentication: it was altered or moved." },
+  SEALED: { status: 503, description: "The server is sealed or its store is unreachable." },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; requestId: string };
+}
+
+export function statusOf(code: ErrorCode): number {
+  return ERROR_CODES[code].status;
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && Object.hasOwn(ERROR_CODES, value);
+}

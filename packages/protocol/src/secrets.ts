@@ -1,0 +1,47 @@
+/** Wire shapes of the secrets API, shared by the server and its clients. */
+
+export const SECRET_TYPES = ["USER_DEFINED", "HMAC", "INTERNAL_API_KEY"] as const;
+export type SecretType = (typeof SECRET_TYPES)[number];
+
+export const SECRET_SCOPES = ["shared", "personal"] as const;
+export type SecretScope = (typeof SECRET_SCOPES)[number];
+
+/** Limits every node enforces; the docs quote these numbers. */
+export const LIMITS = {
+  nameLength: 256,
+  keyNameLength: 128,
+  maxKeys: 100,
+  payloadBytes: 64 * 1024,
+  labelLength: 256,
+  maxTags: 32,
+  tagLength: 64,
+} as const;
+
+export type SecretData = Record<string, string>;
+
+export interface SecretSummary {
+  id: string;
+  name: string;
+  scope: SecretScope;
+  type: SecretType;
+  label: string;
+  tags: string[];
+  keys: string[];
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  ageDays: number;
+  deletedAt: string | null;
+}
+
+export interface Secret extends SecretSummary {
+  data: SecretData;
+}
+
+export interface SecretVersionInfo {
+  version: number;
+  keys: string[];
+  createdAt: string;
+  createdBy: string;
+  current: boolean;
+}

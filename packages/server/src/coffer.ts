@@ -1,0 +1,77 @@
+/**
+ * The core, assembled: store, keyring and the domain services, with no HTTP.
+ * `app.ts` puts routes in front of it; tests and operator commands can use it
+ * directly.
+ */
+import { systemClock, type Clock } from "./core/clock.ts";
+import { Keyring } from "./crypto/keyring.ts";
+import { loadRootKey } from "./crypto/root-key.ts";
+import { AuthService } from "./identity/auth.service.ts";
+import { KeyService } from "./keys/keys.service.ts";
+import { SecretService } from "./secret/secret.service.ts";
+import { openStore, type Store } from "./store/store.ts";
+import { initializeStore } from "./sys/init.ts";
+import { WorkspaceService } from "./workspace/workspace.service.ts";
+
+export interface CofferOptions {
+  dataDir: string;
+  databaseUrl?: string | undefined;
+  /** Base64 root key (COFFER_ROOT_KEY); otherwise the key file in dataDir. */
+  rootKey?: string | undefined;
+  clock?: Clock;
+  log?: (message: string) => void;
+}
+
+export interface Coffer {
+  store: Store;
+  keys: KeyService;
+  auth: AuthService;
+  workspaces: WorkspaceService;
+  secrets: SecretService;
+  /** Set only on the start that initialised the store: show it once, then it is gone. */
+  bootstrapToken: string | null;
+  rootKeySource: string;
+  /** Whether the store answers a trivial query. */
+  healthy(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export async function openCoffer(options: CofferOptions): Promise<Coffer> {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? (() => {});
+  const rootKey = loadRootKey({ dataDir: options.dataDir, envValue: options.rootKey });
+  const keyring = new Keyring(rootKey.key);
+  rootKey.key.fill(0);
+  const store = await openStore({ dataDir: options.dataDir, databaseUrl: options.databaseUrl, onError: (error) => log(`store: ${error.message}`) });
+  try {
+    const init = await initializeStore(store, keyring, clock);
+    const keys = new KeyService(store, keyring, clock, log);
+    await keys.reload();
+    const workspaces = new WorkspaceService(store, clock);
+    return {
+      store,
+      keys,
+      auth: new AuthService(store, clock),
+      workspaces,
+      secrets: new SecretService(store, keys, clock),
+      bootstrapToken: init?.bootstrapToken ?? null,
+      rootKeySource: rootKey.description,
+      healthy: async () => {
+        try {
+          await store.db.selectFrom("meta").select("key").limit(1).execute();
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      close: async () => {
+        keyring.clear();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    keyring.clear();
+    await store.close();
+    throw error;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Builds the HTTP application around an opened core; never listens (main.ts
+ * does), so tests can build their own and call it in-process.
+ */
+import swagger from "@fastify/swagger";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Ajv } from "ajv";
+import Fastify, { LogController, type FastifyInstance, type FastifySchemaCompiler, type FastifyServerOptions } from "fastify";
+import { randomBytes } from "node:crypto";
+import type { Coffer } from "../coffer.ts";
+import { keyRoutes } from "../keys/keys.routes.ts";
+import { secretRoutes } from "../secret/secret.routes.ts";
+import { sysRoutes } from "../sys/sys.routes.ts";
+import { workspaceRoutes } from "../workspace/workspace.routes.ts";
+import { installAuthentication } from "./auth.ts";
+import { installErrorHandling } from "./errors.ts";
+import { ErrorResponse } from "./schemas.ts";
+
+export const VERSION = "0.1.0";
+
+/** Bodies beyond this are refused before parsing; a secret's data itself is capped at 64 KiB. */
+const BODY_LIMIT = 256 * 1024;
+
+export interface AppOptions {
+  logger?: FastifyServerOptions["logger"];
+}
+
+export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // Per-request log lines cost a third of the read path; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    genReqId: requestIds(),
+    requestIdHeader: false,
+    routerOptions: { ignoreTrailingSlash: true },
+    // Given as a factory, not setValidatorCompiler(): plugins that add shared schemas rebuild their compiler from it.
+    schemaController: { compilersFactory: { buildValidator: validators as never } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  installErrorHandling(app);
+  installAuthentication(app, coffer.auth);
+  app.addSchema(ErrorResponse);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: { title: "Coffer API", version: VERSION, description: "Secrets for teams and AI agents. Every route but health and this document needs `Authorization: Bearer <token>`." },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`) },
+  });
+
+  await app.register(sysRoutes, { healthy: coffer.healthy, version: VERSION });
+  await app.register(workspaceRoutes, { workspaces: coffer.workspaces });
+  await app.register(secretRoutes, { secrets: coffer.secrets, workspaces: coffer.workspaces });
+  await app.register(keyRoutes, { keys: coffer.keys });
+  return app;
+}
+
+/**
+ * Bodies are validated strictly: a number where a string belongs is an error,
+ * not a coerced value. Query strings and path parameters are text on the
+ * wire, so their numbers and booleans are coerced.
+ */
+function validators(): FastifySchemaCompiler<unknown> {
+  const shared = { allErrors: false, useDefaults: true, removeAdditional: false, strict: false } as const;
+  const strict = new Ajv({ ...shared, coerceTypes: false });
+  const coercing = new Ajv({ ...shared, coerceTypes: "array" });
+  return ({ schema, httpPart }) => (httpPart === "body" ? strict : coercing).compile(schema as object);
+}
+
+/** Unique per process and across nodes, without a random draw per request. */
+function requestIds(): () => string {
+  const node = randomBytes(4).toString("hex");
+  let counter = 0;
+  return () => `req_${node}${(counter++).toString(36)}`;
+}

@@ -1,0 +1,144 @@
+import { sql } from "kysely";
+import type { Sealed } from "../crypto/keyring.ts";
+import type { Database } from "../store/store.ts";
+import type { Tables } from "../store/tables.ts";
+
+export type SecretRow = Tables["secrets"];
+export type VersionRow = Tables["secretVersions"];
+
+/** Where a secret's name is unique: one shared namespace per workspace, one personal namespace per user. */
+export interface SecretNamespace {
+  workspaceId: string;
+  scope: string;
+  ownerId: string;
+}
+
+export function findByName(db: Database, ns: SecretNamespace, name: string) {
+  return db
+    .selectFrom("secrets")
+    .selectAll()
+    .where("workspaceId", "=", ns.workspaceId)
+    .where("scope", "=", ns.scope)
+    .where("ownerId", "=", ns.ownerId)
+    .where("name", "=", name)
+    .executeTakeFirst();
+}
+
+export function findById(db: Database, workspaceId: string, id: string) {
+  return db.selectFrom("secrets").selectAll().where("workspaceId", "=", workspaceId).where("id", "=", id).executeTakeFirst();
+}
+
+export function findVersion(db: Database, secretId: string, version: number) {
+  return db
+    .selectFrom("secretVersions")
+    .selectAll()
+    .where("secretId", "=", secretId)
+    .where("version", "=", version)
+    .executeTakeFirst();
+}
+
+export function listVersions(db: Database, secretId: string) {
+  return db
+    .selectFrom("secretVersions")
+    .select(["version", "keys", "createdAt", "createdBy"])
+    .where("secretId", "=", secretId)
+    .orderBy("version", "desc")
+    .execute();
+}
+
+export function insertSecret(db: Database, row: SecretRow) {
+  return db.insertInto("secrets").values(row).execute();
+}
+
+export function insertVersion(db: Database, row: Omit<VersionRow, "ciphertext"> & { ciphertext: Sealed }) {
+  return db.insertInto("secretVersions").values(row).execute();
+}
+
+/**
+ * Moves a secret to its next version only if it is still at `fromVersion`:
+ * of two concurrent writers, exactly one succeeds on either database.
+ */
+export async function advanceVersion(
+  db: Database,
+  id: string,
+  fromVersion: number,
+  change: { currentVersion: number; updatedAt: number; updatedBy: string; label: string; tags: string },
+): Promise<boolean> {
+  const result = await db
+    .updateTable("secrets")
+    .set(change)
+    .where("id", "=", id)
+    .where("currentVersion", "=", fromVersion)
+    .where("deletedAt", "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export function updateMetadata(db: Database, id: string, change: { label: string; tags: string; updatedAt: number; updatedBy: string }) {
+  return db.updateTable("secrets").set(change).where("id", "=", id).execute();
+}
+
+export function pruneVersions(db: Database, secretId: string, keepFrom: number) {
+  return db.deleteFrom("secretVersions").where("secretId", "=", secretId).where("version", "<", keepFrom).execute();
+}
+
+export function setDeleted(db: Database, id: string, deletedAt: number | null, deletedBy: string | null) {
+  return db.updateTable("secrets").set({ deletedAt, deletedBy }).where("id", "=", id).execute();
+}
+
+export async function destroySecret(db: Database, id: string) {
+  await db.deleteFrom("secretVersions").where("secretId", "=", id).execute();
+  await db.deleteFrom("secrets").where("id", "=", id).execute();
+}
+
+export interface ListFilter {
+  /** Names under this folder (ending in '/'), or every name when ''. */
+  prefix: string;
+  /** Case-insensitive substring of the name. */
+  search: string | undefined;
+  deleted: "exclude" | "include" | "only";
+  /** Keyset paging: names strictly after this one. */
+  after: string | undefined;
+  limit: number;
+}
+
+export function listSecrets(db: Database, ns: SecretNamespace, filter: ListFilter) {
+  let query = db
+    .selectFrom("secrets")
+    .innerJoin("secretVersions", (join) =>
+      join.onRef("secretVersions.secretId", "=", "secrets.id").onRef("secretVersions.version", "=", "secrets.currentVersion"),
+    )
+    .select([
+      "secrets.id",
+      "secrets.name",
+      "secrets.scope",
+      "secrets.type",
+      "secrets.label",
+      "secrets.tags",
+      "secrets.currentVersion",
+      "secrets.createdAt",
+      "secrets.updatedAt",
+      "secrets.deletedAt",
+      "secretVersions.keys",
+      "secretVersions.createdAt as versionCreatedAt",
+    ])
+    .where("secrets.workspaceId", "=", ns.workspaceId)
+    .where("secrets.scope", "=", ns.scope)
+    .where("secrets.ownerId", "=", ns.ownerId)
+    .orderBy("secrets.name")
+    .limit(filter.limit);
+  if (filter.prefix) query = query.where(sql<boolean>`substr(secrets.name, 1, ${filter.prefix.length}) = ${filter.prefix}`);
+  if (filter.search) query = query.where(sql<boolean>`lower(secrets.name) like ${likeContains(filter.search.toLowerCase())} escape '\\'`);
+  if (filter.after !== undefined) query = query.where("secrets.name", ">", filter.after);
+  if (filter.deleted === "exclude") query = query.where("secrets.deletedAt", "is", null);
+  if (filter.deleted === "only") query = query.where("secrets.deletedAt", "is not", null);
+  return query.execute();
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => "\\" + c);
+}
+
+function likeContains(text: string): string {
+  return "%" + escapeLike(text) + "%";
+}

@@ -1,0 +1,122 @@
+import { LIMITS, SECRET_SCOPES, SECRET_TYPES } from "@coffer/protocol";
+import { Type } from "typebox";
+
+const Scope = Type.Union(SECRET_SCOPES.map((scope) => Type.Literal(scope)), {
+  description: "'shared' (the workspace's) or 'personal' (the caller's own); default shared",
+});
+
+export const SecretParams = Type.Object({
+  workspace: Type.String({ description: "Workspace id or name" }),
+  secret: Type.String({ description: "Secret id (sec_…) or name; a path name travels URL-encoded (payments%2Fstripe)" }),
+});
+
+export const ScopeQuery = Type.Object({ scope: Type.Optional(Scope) }, { additionalProperties: false });
+
+export const ReadQuery = Type.Object(
+  { scope: Type.Optional(Scope), version: Type.Optional(Type.Integer({ minimum: 1 })) },
+  { additionalProperties: false },
+);
+
+export const DeleteQuery = Type.Object(
+  {
+    scope: Type.Optional(Scope),
+    permanent: Type.Optional(Type.Boolean({ description: "Destroy the secret and every version for good instead of soft-deleting it" })),
+  },
+  { additionalProperties: false },
+);
+
+export const ListQuery = Type.Object(
+  {
+    scope: Type.Optional(Scope),
+    prefix: Type.Optional(Type.String({ description: "A folder ending in '/': list only names under it" })),
+    recursive: Type.Optional(Type.Boolean({ description: "Include names in sub-folders (default true); false lists them as folders" })),
+    search: Type.Optional(Type.String({ maxLength: LIMITS.nameLength, description: "Case-insensitive part of the name" })),
+    deleted: Type.Optional(Type.Union([Type.Literal("exclude"), Type.Literal("include"), Type.Literal("only")])),
+    cursor: Type.Optional(Type.String({ description: "nextCursor of the previous page" })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+const Data = Type.Record(Type.String(), Type.String(), { description: "Key/value pairs; keys are [A-Za-z0-9_.-]" });
+const DataPatch = Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()]), {
+  description: "Keys to set; null removes a key",
+});
+const Label = Type.String({ maxLength: LIMITS.labelLength });
+const Tags = Type.Array(Type.String(), { maxItems: LIMITS.maxTags });
+const Cas = Type.Integer({ minimum: 0, description: "Check-and-set: fail with VERSION_CONFLICT unless this is the current version" });
+
+export const CreateBody = Type.Object(
+  {
+    name: Type.String({ description: "'/'-separated path of [A-Za-z0-9_.-] segments, at most 256 characters" }),
+    scope: Type.Optional(Scope),
+    type: Type.Optional(Type.String({ description: `One of ${SECRET_TYPES.join(", ")}; default USER_DEFINED` })),
+    label: Type.Optional(Label),
+    tags: Type.Optional(Tags),
+    data: Type.Optional(Data),
+  },
+  { additionalProperties: false },
+);
+
+export const ReplaceBody = Type.Object(
+  {
+    data: Data,
+    type: Type.Optional(Type.String({ description: "Used when PUT creates the secret; a different type is refused" })),
+    label: Type.Optional(Label),
+    tags: Type.Optional(Tags),
+    cas: Type.Optional(Cas),
+  },
+  { additionalProperties: false },
+);
+
+export const PatchBody = Type.Object(
+  { data: Type.Optional(DataPatch), label: Type.Optional(Label), tags: Type.Optional(Tags), cas: Type.Optional(Cas) },
+  { additionalProperties: false },
+);
+
+export const RollbackBody = Type.Object(
+  { version: Type.Integer({ minimum: 1 }), cas: Type.Optional(Cas) },
+  { additionalProperties: false },
+);
+
+export const VersionParams = Type.Object({
+  workspace: Type.String(),
+  secret: Type.String(),
+  version: Type.Integer({ minimum: 1 }),
+});
+
+const summaryFields = {
+  id: Type.String(),
+  name: Type.String(),
+  scope: Scope,
+  type: Type.String(),
+  label: Type.String(),
+  tags: Type.Array(Type.String()),
+  keys: Type.Array(Type.String()),
+  version: Type.Integer(),
+  createdAt: Type.String({ format: "date-time" }),
+  updatedAt: Type.String({ format: "date-time", description: "When this version's value was written" }),
+  ageDays: Type.Integer({ description: "Whole days since this version's value was written" }),
+  deletedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+};
+
+export const SecretSummary = Type.Object(summaryFields, { $id: "SecretSummary" });
+export const Secret = Type.Object({ ...summaryFields, data: Data }, { $id: "Secret" });
+
+export const SecretList = Type.Object({
+  items: Type.Array(Type.Ref("SecretSummary")),
+  folders: Type.Array(Type.String(), { description: "Sub-folders, when recursive=false" }),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const VersionList = Type.Object({
+  versions: Type.Array(
+    Type.Object({
+      version: Type.Integer(),
+      keys: Type.Array(Type.String()),
+      createdAt: Type.String({ format: "date-time" }),
+      createdBy: Type.String(),
+      current: Type.Boolean(),
+    }),
+  ),
+});

@@ -1,0 +1,449 @@
+/**
+ * Secrets: create, read, update, version, delete. Every method takes the
+ * caller and the workspace it resolved, and checks access itself, so no
+ * route can forget to.
+ *
+ * The hot path is a read of a secret's current version by name. Its row and
+ * decrypted data are cached per node, keyed by name and by id; every write
+ * drops the entries on this node at commit and on the others through the
+ * change feed. Process memory already holds the keyring, so holding decrypted
+ * payloads there adds no new place for a value to leak from.
+ */
+import type { SecretData, SecretScope, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
+import { Cache } from "../core/cache.ts";
+import { DAY_MS, type Clock } from "../core/clock.ts";
+import { CofferError, invalid } from "../core/errors.ts";
+import { newId } from "../crypto/generate.ts";
+import { atLeast, denied, sharedLevelOfRole, type Level } from "../identity/access.ts";
+import type { Principal } from "../identity/principal.ts";
+import type { KeyService } from "../keys/keys.service.ts";
+import type { Store } from "../store/store.ts";
+import type { WorkspaceAccess } from "../workspace/workspace.service.ts";
+import {
+  advanceVersion,
+  destroySecret,
+  findById,
+  findByName,
+  findVersion,
+  insertSecret,
+  insertVersion,
+  listSecrets,
+  listVersions,
+  pruneVersions,
+  setDeleted,
+  updateMetadata,
+  type SecretNamespace,
+  type SecretRow,
+} from "./secret.repository.ts";
+import { checkLabel, checkName, checkTags, checkType, dataForType, decodeData, encodeData, mergeData } from "./secret.rules.ts";
+
+const SECRET_ID = /^sec_[0-9a-hjkmnp-tv-z]{26}$/;
+const WRITE_ATTEMPTS = 8;
+
+/** The caller, the workspace, and which namespace names refer to. */
+export interface SecretContext {
+  principal: Principal;
+  access: WorkspaceAccess;
+  scope: SecretScope;
+}
+
+export interface SecretWithData extends SecretSummary {
+  data: SecretData;
+}
+
+interface CurrentSecret {
+  row: SecretRow;
+  keys: string[];
+  versionCreatedAt: number;
+  data: SecretData;
+}
+
+export interface CreateInput {
+  name: string;
+  type?: string | undefined;
+  label?: string | undefined;
+  tags?: string[] | undefined;
+  data?: SecretData | undefined;
+}
+
+export interface UpdateInput {
+  label?: string | undefined;
+  tags?: string[] | undefined;
+  /** Check-and-set: the version the caller last saw. */
+  cas?: number | undefined;
+}
+
+export interface ListQuery {
+  prefix?: string | undefined;
+  recursive?: boolean | undefined;
+  search?: string | undefined;
+  deleted?: "exclude" | "include" | "only" | undefined;
+  cursor?: string | undefined;
+  limit?: number | undefined;
+}
+
+export interface ListResult {
+  items: SecretSummary[];
+  folders: string[];
+  nextCursor: string | null;
+}
+
+export class SecretService {
+  #store: Store;
+  #keys: KeyService;
+  #clock: Clock;
+  #current = new Cache<string, CurrentSecret>(50_000);
+
+  constructor(store: Store, keys: KeyService, clock: Clock) {
+    this.#store = store;
+    this.#keys = keys;
+    this.#clock = clock;
+    store.changes.subscribe((change) => {
+      if (change.kind === "secret") {
+        this.#current.delete(idKey(change.workspaceId, change.id), nameKey(change, change.name));
+      } else if (change.kind === "all") {
+        this.#current.clear();
+      }
+    });
+  }
+
+  async get(ctx: SecretContext, ref: string, version?: number): Promise<SecretWithData> {
+    const current = await this.#readCurrent(ctx, ref);
+    if (version === undefined || version === current.row.currentVersion) {
+      return { ...summarize(current.row, current.keys, current.versionCreatedAt, this.#clock()), data: current.data };
+    }
+    const stored = await findVersion(this.#store.db, current.row.id, version);
+    if (!stored) throw new CofferError("VERSION_NOT_FOUND", `secret '${current.row.name}' has no version ${version}`);
+    const data = decodeData(await this.#open(current.row, version, stored.ciphertext));
+    return {
+      ...summarize({ ...current.row, currentVersion: version }, JSON.parse(stored.keys), stored.createdAt, this.#clock()),
+      data,
+    };
+  }
+
+  async list(ctx: SecretContext, query: ListQuery): Promise<ListResult> {
+    const limit = query.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalid("limit must be an integer from 1 to 1000");
+    const prefix = query.prefix ?? "";
+    if (prefix && !prefix.endsWith("/")) throw invalid("prefix is a folder and ends with '/'");
+    if (prefix) checkName(prefix.slice(0, -1));
+    if (namespaceLevel(ctx) === "none") return { items: [], folders: [], nextCursor: null };
+    const recursive = query.recursive ?? true;
+    const ns = namespaceOf(ctx);
+    const now = this.#clock();
+    const items: SecretSummary[] = [];
+    const folders = new Set<string>();
+    let after = query.cursor;
+    // A non-recursive page folds deeper names into folders, so filling it may take several fetches.
+    for (;;) {
+      const rows = await listSecrets(this.#store.db, ns, {
+        prefix,
+        search: query.search,
+        deleted: query.deleted ?? "exclude",
+        after,
+        limit: limit + 1,
+      });
+      for (const row of rows) {
+        if (items.length === limit) return { items, folders: [...folders], nextCursor: after ?? null };
+        after = row.name;
+        const rest = row.name.slice(prefix.length);
+        const slash = rest.indexOf("/");
+        if (!recursive && slash >= 0) folders.add(prefix + rest.slice(0, slash + 1));
+        else items.push(summarize(row, JSON.parse(row.keys), row.versionCreatedAt, now));
+      }
+      if (rows.length <= limit) return { items, folders: [...folders], nextCursor: null };
+    }
+  }
+
+  async create(ctx: SecretContext, input: CreateInput): Promise<SecretWithData> {
+    const name = checkName(input.name);
+    const type = checkType(input.type);
+    const label = checkLabel(input.label, name);
+    const tags = checkTags(input.tags);
+    if (!atLeast(namespaceLevel(ctx), "manage")) throw denied("only workspace owners and admins create shared secrets");
+    const data = dataForType(type, input.data);
+    const { plaintext, keys } = encodeData(data);
+    const ns = namespaceOf(ctx);
+    const now = this.#clock();
+    const actor = ctx.principal.userId;
+    const row: SecretRow = {
+      id: newId("sec"),
+      ...ns,
+      name,
+      type,
+      label,
+      tags: JSON.stringify(tags),
+      currentVersion: 1,
+      createdAt: now,
+      createdBy: actor,
+      updatedAt: now,
+      updatedBy: actor,
+      deletedAt: null,
+      deletedBy: null,
+    };
+    const ciphertext = this.#keys.seal({ workspaceId: ns.workspaceId, secretId: row.id, version: 1 }, plaintext);
+    plaintext.fill(0);
+    const exists = () => new CofferError("SECRET_ALREADY_EXISTS", `a secret named '${name}' already exists`);
+    try {
+      await this.#store.db.transaction().execute(async (trx) => {
+        if (await findByName(trx, ns, name)) throw exists();
+        await insertSecret(trx, row);
+        await insertVersion(trx, {
+          secretId: row.id,
+          version: 1,
+          workspaceId: ns.workspaceId,
+          ciphertext,
+          keyVersion: this.#keys.keyVersion,
+          keys: JSON.stringify(keys),
+          createdAt: now,
+          createdBy: actor,
+        });
+        await this.#store.changes.announce(trx, changeOf(row));
+      });
+    } catch (error) {
+      // Two creators raced past the check: the unique index let one through.
+      if (!(error instanceof CofferError) && (await findByName(this.#store.db, ns, name))) throw exists();
+      throw error;
+    }
+    this.#store.changes.apply(changeOf(row));
+    return { ...summarize(row, keys, now, now), data };
+  }
+
+  /** Replaces every key/value pair; creates the secret when `upsert` and it does not exist. */
+  async replace(ctx: SecretContext, ref: string, data: SecretData, input: UpdateInput & { type?: string | undefined; upsert?: boolean }): Promise<{ secret: SecretWithData; created: boolean }> {
+    if (input.upsert && !SECRET_ID.test(ref) && !(await this.#findRow(ctx, ref))) {
+      try {
+        return { secret: await this.create(ctx, { name: ref, type: input.type, label: input.label, tags: input.tags, data }), created: true };
+      } catch (error) {
+        if (!(error instanceof CofferError) || error.code !== "SECRET_ALREADY_EXISTS") throw error;
+      }
+    }
+    if (input.type !== undefined) checkType(input.type);
+    return { secret: await this.#write(ctx, ref, input, async () => data, input.type), created: false };
+  }
+
+  /** Sets or (with null) removes some keys, keeping the others; label and tags alone make no new version. */
+  async patch(ctx: SecretContext, ref: string, patch: Record<string, string | null> | undefined, input: UpdateInput): Promise<SecretWithData> {
+    if (patch === undefined || Object.keys(patch).length === 0) return this.#updateMetadata(ctx, ref, input);
+    return this.#write(ctx, ref, input, async (row) => {
+      const current = await findVersion(this.#store.db, row.id, row.currentVersion);
+      if (!current) throw new CofferError("VERSION_CONFLICT", "the secret changed during the update; try again");
+      return mergeData(decodeData(await this.#open(row, row.currentVersion, current.ciphertext)), patch);
+    });
+  }
+
+  /** Writes a new version equal to an old one. */
+  async rollback(ctx: SecretContext, ref: string, version: number, cas?: number): Promise<SecretWithData> {
+    return this.#write(ctx, ref, { cas }, async (row) => {
+      const old = await findVersion(this.#store.db, row.id, version);
+      if (!old) throw new CofferError("VERSION_NOT_FOUND", `secret '${row.name}' has no version ${version}`);
+      return decodeData(await this.#open(row, version, old.ciphertext));
+    });
+  }
+
+  async versions(ctx: SecretContext, ref: string): Promise<SecretVersionInfo[]> {
+    const row = await this.#authorizedRow(ctx, ref, "see", { allowDeleted: true });
+    const rows = await listVersions(this.#store.db, row.id);
+    return rows.map((version) => ({
+      version: version.version,
+      keys: JSON.parse(version.keys),
+      createdAt: new Date(version.createdAt).toISOString(),
+      createdBy: version.createdBy,
+      current: version.version === row.currentVersion,
+    }));
+  }
+
+  async softDelete(ctx: SecretContext, ref: string): Promise<void> {
+    const row = await this.#authorizedRow(ctx, ref, "write");
+    await this.#commit(row, (trx) => setDeleted(trx, row.id, this.#clock(), ctx.principal.userId));
+  }
+
+  async restore(ctx: SecretContext, ref: string): Promise<SecretSummary> {
+    const row = await this.#authorizedRow(ctx, ref, "write", { allowDeleted: true });
+    if (row.deletedAt === null) throw invalid(`secret '${row.name}' is not deleted`);
+    await this.#commit(row, (trx) => setDeleted(trx, row.id, null, null));
+    const current = await this.#readCurrent(ctx, row.id);
+    return summarize(current.row, current.keys, current.versionCreatedAt, this.#clock());
+  }
+
+  /** Removes the secret and every version for good. */
+  async destroy(ctx: SecretContext, ref: string): Promise<void> {
+    const row = await this.#authorizedRow(ctx, ref, "manage", { allowDeleted: true });
+    await this.#commit(row, (trx) => destroySecret(trx, row.id));
+  }
+
+  async #readCurrent(ctx: SecretContext, ref: string): Promise<CurrentSecret> {
+    const ns = namespaceOf(ctx);
+    const key = SECRET_ID.test(ref) ? idKey(ns.workspaceId, ref) : nameKey(ns, ref);
+    let current = this.#current.get(key);
+    if (!current) {
+      const epoch = this.#current.epoch;
+      const row = await this.#authorizedRow(ctx, ref, "read");
+      const stored = await findVersion(this.#store.db, row.id, row.currentVersion);
+      if (!stored) throw new CofferError("SECRET_NOT_FOUND", `secret '${ref}' was not found`);
+      const data = Object.freeze(decodeData(await this.#open(row, row.currentVersion, stored.ciphertext)));
+      current = { row, keys: JSON.parse(stored.keys), versionCreatedAt: stored.createdAt, data };
+      this.#current.set(idKey(row.workspaceId, row.id), current, epoch);
+      this.#current.set(nameKey(row, row.name), current, epoch);
+      return current;
+    }
+    this.#require(ctx, current.row, "read");
+    return current;
+  }
+
+  async #findRow(ctx: SecretContext, ref: string): Promise<SecretRow | undefined> {
+    const ns = namespaceOf(ctx);
+    const db = this.#store.db;
+    if (SECRET_ID.test(ref)) {
+      const row = await findById(db, ns.workspaceId, ref);
+      if (row) return row;
+    }
+    return findByName(db, ns, ref);
+  }
+
+  /** The secret if the caller may act on it at `level`; SECRET_NOT_FOUND when it may not even see it. */
+  async #authorizedRow(ctx: SecretContext, ref: string, level: Level, options: { allowDeleted?: boolean } = {}): Promise<SecretRow> {
+    const row = await this.#findRow(ctx, ref);
+    if (!row || (row.deletedAt !== null && !options.allowDeleted)) throw notFound(ref);
+    this.#require(ctx, row, level);
+    return row;
+  }
+
+  #require(ctx: SecretContext, row: SecretRow, level: Level): void {
+    const granted = levelOn(ctx, row);
+    if (!atLeast(granted, "see")) throw notFound(row.name);
+    if (!atLeast(granted, level)) throw denied(`you may not ${level === "read" ? "read" : "change"} secret '${row.name}'`);
+  }
+
+  async #write(ctx: SecretContext, ref: string, input: UpdateInput, nextData: (row: SecretRow) => Promise<SecretData>, type?: string): Promise<SecretWithData> {
+    for (let attempt = 1; ; attempt++) {
+      const row = await this.#authorizedRow(ctx, ref, "write");
+      if (type !== undefined && type !== row.type) throw invalid("a secret's type cannot change; create a new secret instead");
+      if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
+      const data = await nextData(row);
+      const { plaintext, keys } = encodeData(data);
+      const version = row.currentVersion + 1;
+      const now = this.#clock();
+      const ciphertext = this.#keys.seal({ workspaceId: row.workspaceId, secretId: row.id, version }, plaintext);
+      plaintext.fill(0);
+      const label = input.label === undefined ? row.label : checkLabel(input.label, row.name);
+      const tags = input.tags === undefined ? row.tags : JSON.stringify(checkTags(input.tags));
+      const maxVersions = ctx.access.workspace.maxVersions;
+      const advanced = await this.#commit(row, async (trx) => {
+        if (!(await advanceVersion(trx, row.id, row.currentVersion, { currentVersion: version, updatedAt: now, updatedBy: ctx.principal.userId, label, tags }))) {
+          return false;
+        }
+        await insertVersion(trx, {
+          secretId: row.id,
+          version,
+          workspaceId: row.workspaceId,
+          ciphertext,
+          keyVersion: this.#keys.keyVersion,
+          keys: JSON.stringify(keys),
+          createdAt: now,
+          createdBy: ctx.principal.userId,
+        });
+        await pruneVersions(trx, row.id, version - maxVersions + 1);
+        return true;
+      });
+      if (advanced) {
+        return { ...summarize({ ...row, currentVersion: version, updatedAt: now, label, tags }, keys, now, now), data };
+      }
+      // Another writer came first. With check-and-set that is the caller's conflict; without, retry on the new version.
+      if (input.cas !== undefined) throw conflict(row, input.cas);
+      if (attempt >= WRITE_ATTEMPTS) throw new CofferError("VERSION_CONFLICT", `secret '${row.name}' is being changed by others; try again`);
+    }
+  }
+
+  async #updateMetadata(ctx: SecretContext, ref: string, input: UpdateInput): Promise<SecretWithData> {
+    const row = await this.#authorizedRow(ctx, ref, "write");
+    if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
+    const label = input.label === undefined ? row.label : checkLabel(input.label, row.name);
+    const tags = input.tags === undefined ? row.tags : JSON.stringify(checkTags(input.tags));
+    await this.#commit(row, (trx) => updateMetadata(trx, row.id, { label, tags, updatedAt: this.#clock(), updatedBy: ctx.principal.userId }));
+    return this.get(ctx, row.id);
+  }
+
+  /** Runs a write transaction that changes `row`, and drops it from every node's cache on commit. */
+  async #commit<T>(row: SecretRow, fn: (trx: Store["db"]) => Promise<T>): Promise<T> {
+    const result = await this.#store.db.transaction().execute(async (trx) => {
+      const value = await fn(trx);
+      await this.#store.changes.announce(trx, changeOf(row));
+      return value;
+    });
+    this.#store.changes.apply(changeOf(row));
+    return result;
+  }
+
+  async #open(row: SecretRow, version: number, ciphertext: Uint8Array): Promise<Buffer> {
+    try {
+      return await this.#keys.open({ workspaceId: row.workspaceId, secretId: row.id, version }, ciphertext);
+    } catch (error) {
+      if ((error as Error).name === "IntegrityError") {
+        throw new CofferError("INTEGRITY_ERROR", `the stored ciphertext of secret '${row.name}' version ${version} failed authentication`);
+      }
+      throw error;
+    }
+  }
+}
+
+function namespaceOf(ctx: SecretContext): SecretNamespace {
+  return {
+    workspaceId: ctx.access.workspace.id,
+    scope: ctx.scope,
+    ownerId: ctx.scope === "personal" ? ctx.principal.userId : "",
+  };
+}
+
+/** A caller's level over the namespace it addresses: its own personal secrets, or the workspace's shared ones. */
+function namespaceLevel(ctx: SecretContext): Level {
+  return ctx.scope === "personal" ? "manage" : sharedLevelOfRole(ctx.access.role);
+}
+
+function levelOn(ctx: SecretContext, row: SecretRow): Level {
+  if (row.scope === "personal") return row.ownerId === ctx.principal.userId ? "manage" : "none";
+  return sharedLevelOfRole(ctx.access.role);
+}
+
+function summarize(
+  row: Pick<SecretRow, "id" | "name" | "scope" | "type" | "label" | "tags" | "currentVersion" | "createdAt" | "updatedAt" | "deletedAt">,
+  keys: string[],
+  versionCreatedAt: number,
+  now: number,
+): SecretSummary {
+  return {
+    id: row.id,
+    name: row.name,
+    scope: row.scope as SecretScope,
+    type: row.type as SecretType,
+    label: row.label,
+    tags: JSON.parse(row.tags),
+    keys,
+    version: row.currentVersion,
+    createdAt: new Date(row.createdAt).toISOString(),
+    updatedAt: new Date(versionCreatedAt).toISOString(),
+    ageDays: Math.max(0, Math.floor((now - versionCreatedAt) / DAY_MS)),
+    deletedAt: row.deletedAt === null ? null : new Date(row.deletedAt).toISOString(),
+  };
+}
+
+function changeOf(row: SecretRow) {
+  return { kind: "secret" as const, id: row.id, workspaceId: row.workspaceId, scope: row.scope, ownerId: row.ownerId, name: row.name };
+}
+
+function idKey(workspaceId: string, id: string): string {
+  return `i\u0000${workspaceId}\u0000${id}`;
+}
+
+function nameKey(ns: SecretNamespace, name: string): string {
+  return `n\u0000${ns.workspaceId}\u0000${ns.scope}\u0000${ns.ownerId}\u0000${name}`;
+}
+
+function notFound(ref: string): CofferError {
+  return new CofferError("SECRET_NOT_FOUND", `secret '${ref}' was not found`);
+}
+
+function conflict(row: SecretRow, expected: number): CofferError {
+  return new CofferError("VERSION_CONFLICT", `secret '${row.name}' is at version ${row.currentVersion}, not ${expected}`);
+}
+

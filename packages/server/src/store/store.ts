@@ -1,0 +1,92 @@
+/**
+ * Opens the store: the embedded SQLite file by default, PostgreSQL when a
+ * database URL is given. Only this folder imports node:sqlite or pg.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import pg from "pg";
+import { CamelCasePlugin, Kysely, PostgresDialect } from "kysely";
+import { localChangeFeed, postgresChangeFeed, type ChangeFeed } from "./changes.ts";
+import { postgresDialect, sqliteDialect, type StoreDialect } from "./dialect.ts";
+import { migrateToLatest } from "./migrate.ts";
+import { openSqlite } from "./sqlite.ts";
+import type { Tables } from "./tables.ts";
+
+export type Database = Kysely<Tables>;
+
+export interface Store {
+  db: Database;
+  dialect: StoreDialect;
+  changes: ChangeFeed;
+  /** Where the data lives, for logs: a file path or the URL without its password. */
+  location: string;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  dataDir: string;
+  databaseUrl?: string | undefined;
+  onError?: (error: Error) => void;
+}
+
+export const SQLITE_FILE = "coffer.db";
+
+const BIGINT_OID = 20;
+
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const onError = options.onError ?? (() => {});
+  let store: Store;
+  if (options.databaseUrl) {
+    const url = options.databaseUrl;
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 10,
+      // Times are integer milliseconds: well inside Number's exact range.
+      types: { getTypeParser: ((oid: number, format?: "text" | "binary") => oid === BIGINT_OID ? Number : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser },
+    });
+    pool.on("error", onError);
+    const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
+    let changes: ChangeFeed;
+    try {
+      await migrateToLatest(db, postgresDialect);
+      changes = await postgresChangeFeed(url, onError);
+    } catch (error) {
+      await db.destroy();
+      throw error;
+    }
+    store = {
+      db,
+      dialect: postgresDialect,
+      changes,
+      location: redactUrl(url),
+      close: async () => {
+        await changes.close();
+        await db.destroy();
+      },
+    };
+  } else {
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    const path = join(options.dataDir, SQLITE_FILE);
+    const { dialect } = openSqlite(path);
+    const db = new Kysely<Tables>({ dialect, plugins: [new CamelCasePlugin()] });
+    try {
+      await migrateToLatest(db, sqliteDialect);
+    } catch (error) {
+      await db.destroy();
+      throw error;
+    }
+    const changes = localChangeFeed();
+    store = { db, dialect: sqliteDialect, changes, location: path, close: () => db.destroy() };
+  }
+  return store;
+}
+
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "****";
+    return parsed.toString();
+  } catch {
+    return "postgres";
+  }
+}

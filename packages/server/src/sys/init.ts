@@ -1,0 +1,38 @@
+/**
+ * First start: under the store lock, so of several nodes starting on one
+ * empty PostgreSQL exactly one initialises it. Creates the first data key,
+ * the admin user, the default workspace and a bootstrap token, which is
+ * returned once for the operator to see and stored only as its hash.
+ */
+import type { Clock } from "../core/clock.ts";
+import { newId } from "../crypto/generate.ts";
+import type { Keyring } from "../crypto/keyring.ts";
+import { generateToken, hashToken } from "../crypto/tokens.ts";
+import { insertToken } from "../identity/token.repository.ts";
+import { insertDataKey } from "../keys/keys.repository.ts";
+import type { Store } from "../store/store.ts";
+import { DEFAULT_MAX_VERSIONS } from "../workspace/workspace.service.ts";
+import { insertMembership, insertWorkspace } from "../workspace/workspace.repository.ts";
+
+export const DEFAULT_WORKSPACE = "default";
+export const ADMIN_USERNAME = "admin";
+
+export async function initializeStore(store: Store, keyring: Keyring, clock: Clock): Promise<{ bootstrapToken: string } | null> {
+  return store.dialect.withStoreLock(store.db, (db) =>
+    db.transaction().execute(async (trx) => {
+      const done = await trx.selectFrom("meta").select("value").where("key", "=", "initialized_at").executeTakeFirst();
+      if (done) return null;
+      const now = clock();
+      await insertDataKey(trx, { ...keyring.wrapNewDataKey(1), createdAt: now });
+      const userId = newId("usr");
+      await trx.insertInto("users").values({ id: userId, username: ADMIN_USERNAME, isAdmin: 1, disabledAt: null, createdAt: now }).execute();
+      const workspaceId = newId("ws");
+      await insertWorkspace(trx, { id: workspaceId, name: DEFAULT_WORKSPACE, maxVersions: DEFAULT_MAX_VERSIONS, createdAt: now });
+      await insertMembership(trx, { workspaceId, userId, role: "owner", createdAt: now });
+      const bootstrapToken = generateToken("cft_");
+      await insertToken(trx, { id: newId("tok"), tokenHash: hashToken(bootstrapToken), userId, parentId: null, name: "bootstrap", expiresAt: null, createdAt: now });
+      await trx.insertInto("meta").values({ key: "initialized_at", value: new Date(now).toISOString() }).execute();
+      return { bootstrapToken };
+    }),
+  );
+}
