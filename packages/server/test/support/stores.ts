@@ -1,0 +1,48 @@
+/**
+ * Runs a test body once per store, as Kysely's own tests run once per dialect:
+ * `for (const store of STORES) test(`… (${store.kind})`, async (t) => { const target = await store.open(t); … })`.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import { createTestDatabase, postgresUnavailable } from "./postgres.ts";
+
+export interface StoreTarget {
+  kind: "sqlite" | "postgres";
+  /** Always set: the SQLite file and the root key file live here. */
+  dataDir: string;
+  databaseUrl: string | undefined;
+}
+
+export interface StoreKind {
+  kind: "sqlite" | "postgres";
+  /** Prepares an empty store for one test and removes it afterwards; skips the test when the store is not available. */
+  open(t: TestContext): Promise<StoreTarget | null>;
+}
+
+export function tempDir(t: TestContext, label = "coffer"): string {
+  const dir = mkdtempSync(join(tmpdir(), `${label}-`));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export const STORES: StoreKind[] = [
+  {
+    kind: "sqlite",
+    open: async (t) => ({ kind: "sqlite", dataDir: tempDir(t), databaseUrl: undefined }),
+  },
+  {
+    kind: "postgres",
+    open: async (t) => {
+      const reason = await postgresUnavailable();
+      if (reason) {
+        t.skip(reason);
+        return null;
+      }
+      const database = await createTestDatabase();
+      t.after(() => database.drop());
+      return { kind: "postgres", dataDir: tempDir(t), databaseUrl: database.url };
+    },
+  },
+];

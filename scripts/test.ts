@@ -1,0 +1,24 @@
+/**
+ * `npm test`: type-check, then every test file under node:test. In CI
+ * (CI=true) PostgreSQL is required; elsewhere tests that need it are skipped
+ * and the summary says so.
+ */
+import { spawnSync } from "node:child_process";
+
+function run(label: string, command: string, args: string[]): void {
+  process.stdout.write(`\n== ${label}\n`);
+  const result = spawnSync(command, args, { stdio: "inherit" });
+  if (result.status !== 0) {
+    process.stderr.write(`\n${label} failed\n`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+const filters = process.argv.slice(2);
+run("type-check (tsc)", process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.json"]);
+run("tests (node:test)", process.execPath, [
+  "--test",
+  "--test-concurrency=2",
+  "--test-timeout=300000",
+  ...(filters.length ? filters : ["packages/*/test/**/*.test.ts"]),
+]);
