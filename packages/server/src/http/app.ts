@@ -39,6 +39,8 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandling(app);
+  // The API speaks JSON only; anything else is refused before a handler sees it.
+  app.removeContentTypeParser("text/plain");
   installAuthentication(app, coffer.auth);
   app.addSchema(ErrorResponse);
 

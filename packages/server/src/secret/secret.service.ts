@@ -211,7 +211,9 @@ export class SecretService {
 
   /** Replaces every key/value pair; creates the secret when `upsert` and it does not exist. */
   async replace(ctx: SecretContext, ref: string, data: SecretData, input: UpdateInput & { type?: string | undefined; upsert?: boolean }): Promise<{ secret: SecretWithData; created: boolean }> {
-    if (input.upsert && !SECRET_ID.test(ref) && !(await this.#findRow(ctx, ref))) {
+    // A secret the caller may not see is treated as absent, so the answer is create's, never a hint that it exists.
+    const existing = input.upsert && !SECRET_ID.test(ref) ? await this.#findRow(ctx, ref) : undefined;
+    if (input.upsert && !SECRET_ID.test(ref) && (!existing || !atLeast(levelOn(ctx, existing), "see"))) {
       try {
         return { secret: await this.create(ctx, { name: ref, type: input.type, label: input.label, tags: input.tags, data }), created: true };
       } catch (error) {
