@@ -6,7 +6,7 @@ import { CliError, EXIT, exitCodesHelp } from "./cli-error.ts";
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }> = {
   server: { summary: "Run the Coffer server (API on one port)", load: () => import("./commands/server.ts") },
-  operator: { summary: "Operator tasks: rotate-key", load: () => import("./commands/operator.ts") },
+  operator: { summary: "Operator tasks: rotate-key, key-status", load: () => import("./commands/operator.ts") },
 };
 
 const HELP = `coffer — secrets for teams and AI agents
