@@ -47,6 +47,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     const init = await initializeStore(store, keyring, clock);
     const keys = new KeyService(store, keyring, clock, log);
     await keys.reload();
+    await keys.resumeRewrap();
     const workspaces = new WorkspaceService(store, clock);
     return {
       store,

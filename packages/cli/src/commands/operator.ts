@@ -50,7 +50,7 @@ export async function run(argv: string[]): Promise<void> {
       for (;;) {
         const { state, done, total } = status.rewrap;
         process.stdout.write(`Re-wrapping secret versions under key ${status.rewrap.targetKeyVersion}: ${done}/${total} (${state})\n`);
-        if (state === "done") break;
+        if (state === "done" && status.rewrap.targetKeyVersion >= status.keyVersion) break;
         if (state === "failed") throw new CliError(`re-wrap failed: ${status.rewrap.error ?? "see the server log"}`);
         await sleep(500);
         status = await call<KeyStatus>(connection, "GET", "/api/v1/sys/keys");

@@ -5,7 +5,7 @@
  */
 import type { Clock } from "../core/clock.ts";
 import { CofferError } from "../core/errors.ts";
-import { Keyring, UnknownKeyVersionError, type Sealed, type SecretContext } from "../crypto/keyring.ts";
+import { keyVersionOfSealed, Keyring, UnknownKeyVersionError, type Sealed, type SecretContext } from "../crypto/keyring.ts";
 import type { Store } from "../store/store.ts";
 import {
   countVersionsBelow,
@@ -103,6 +103,11 @@ export class KeyService {
     return this.#running;
   }
 
+  /** Finishes a re-wrap that a stop interrupted: anything still below the newest key is moved on start. */
+  async resumeRewrap(): Promise<void> {
+    if ((await countVersionsBelow(this.#store.db, this.#keyring.newestVersion)) > 0) void this.startRewrap();
+  }
+
   async status(): Promise<KeyStatus> {
     const db = this.#store.db;
     const [keys, counts] = await Promise.all([listDataKeys(db), countVersionsByKey(db)]);
@@ -115,33 +120,43 @@ export class KeyService {
 
   async #rewrapAll(): Promise<void> {
     const db = this.#store.db;
-    const target = this.#keyring.newestVersion;
+    // Published before the first await, so a status read right after rotate() already describes this run.
     const progress: RewrapProgress = {
       state: "running",
-      targetKeyVersion: target,
+      targetKeyVersion: this.#keyring.newestVersion,
       done: 0,
-      total: await countVersionsBelow(db, target),
+      total: 0,
       startedAt: this.#clock(),
       finishedAt: null,
       error: null,
     };
     this.#rewrap = progress;
     try {
+      progress.total = await countVersionsBelow(db, progress.targetKeyVersion);
       for (;;) {
+        // A rotation during the run raises the target: keep going until nothing is below the newest key.
+        if (this.#keyring.newestVersion > progress.targetKeyVersion) {
+          progress.targetKeyVersion = this.#keyring.newestVersion;
+          progress.total = progress.done + (await countVersionsBelow(db, progress.targetKeyVersion));
+        }
+        const target = progress.targetKeyVersion;
         const batch = await selectVersionsBelow(db, target, REWRAP_BATCH);
-        if (batch.length === 0) break;
+        if (batch.length === 0) {
+          if (this.#keyring.newestVersion > target) continue;
+          break;
+        }
         await db.transaction().execute(async (trx) => {
           for (const row of batch) {
             const context = { workspaceId: row.workspaceId, secretId: row.secretId, version: row.version };
             const plaintext = await this.open(context, row.ciphertext);
             const ciphertext = this.#keyring.sealSecret(context, plaintext);
             plaintext.fill(0);
-            await replaceCiphertext(trx, { ...row, fromKeyVersion: row.keyVersion, ciphertext, keyVersion: target });
+            await replaceCiphertext(trx, { ...row, fromKeyVersion: row.keyVersion, ciphertext, keyVersion: keyVersionOfSealed(ciphertext) });
           }
         });
         progress.done += batch.length;
         progress.total = Math.max(progress.total, progress.done);
-        // Let reads in between batches: a rotation must not stall the server.
+        // Let requests run between batches: a rotation must not stall the server.
         await new Promise((resolve) => setImmediate(resolve));
       }
       progress.state = "done";

@@ -29,6 +29,8 @@ export async function startServer(t: TestContext | null, target: StoreTarget, en
   child.stdout.on("data", (chunk) => (output += chunk));
   child.stderr.on("data", (chunk) => (output += chunk));
   const exited = once(child, "exit");
+  // Registered before waiting, so a server that starts after its test failed is still stopped.
+  t?.after(() => (child.exitCode === null && child.signalCode === null ? child.kill("SIGKILL") : undefined));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start within 20 s:\n${output}`)), 20_000);
     const check = () => {
@@ -59,6 +61,5 @@ export async function startServer(t: TestContext | null, target: StoreTarget, en
     stop: () => end("SIGTERM"),
     kill: () => end("SIGKILL"),
   };
-  t?.after(() => server.kill());
   return server;
 }
