@@ -1,0 +1,376 @@
+/**
+ * `npm run bench`: Coffer's REST API against a bare Fastify route, in one run
+ * on one machine, so the ratio between them is meaningful wherever it runs
+ * (absolute req/s are not: they depend on the machine and what else it does).
+ *
+ * Starts a real `coffer server` (SQLite in a fresh temp dir by default, or
+ * PostgreSQL with `--postgres URL` / BENCH_POSTGRES_URL, which must name an
+ * empty database) and a bare Fastify server, seeds secrets through the API,
+ * then drives each scenario with autocannon and prints a table. The bare
+ * route runs twice, before and after the read, and the table adds server CPU
+ * per request: on a small shared machine req/s swings between runs, CPU per
+ * request hardly does. A scenario with any non-2xx response or error fails
+ * the run (exit 1).
+ *
+ * Environment: BENCH_DURATION seconds per scenario (default 10).
+ */
+import autocannon, { type Options, type Request, type Result } from "autocannon";
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync, rmSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const COFFER_BIN = fileURLToPath(new URL("../packages/cli/bin/coffer.js", import.meta.url));
+const BARE_SERVER = fileURLToPath(new URL("./bare-server.ts", import.meta.url));
+
+/** What the signal handlers below main must clean up: children still running, the temp data dir. */
+const running = new Set<ChildProcess>();
+let tempDir: string | undefined;
+
+const CONNECTIONS = 64;
+const WARMUP_SECONDS = 2;
+const SEEDED_SECRETS = 150;
+const READ_SECRET = "bench-read";
+const SECRETS_PATH = "/api/v1/workspaces/default/secrets";
+/** The goal from DESIGN.md "Performance design". */
+const TARGET_PERCENT = 50;
+/** Two bare runs further apart than this mean the machine's speed changed during the run. */
+const BARE_DRIFT_PERCENT = 15;
+const BARE = "bare Fastify route";
+const BARE_AGAIN = "bare Fastify route (again)";
+const READ = "read one secret";
+
+interface Settings {
+  duration: number;
+  postgresUrl: string | undefined;
+}
+
+interface Child {
+  url: string;
+  pid: number;
+  /** Everything printed so far (stdout and stderr), for error messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+interface Scenario {
+  name: string;
+  /** The process that serves it, whose CPU time is measured. */
+  server: Child;
+  options: Options;
+}
+
+interface Row {
+  name: string;
+  result: Result;
+  /** Server CPU time (user + system) per request, in µs; undefined where /proc is not available. */
+  cpuMicros: number | undefined;
+}
+
+function settings(): Settings {
+  const { values } = parseArgs({ options: { postgres: { type: "string" } } });
+  const duration = Number(process.env.BENCH_DURATION ?? 10);
+  if (!Number.isFinite(duration) || duration <= 0) throw new Error(`BENCH_DURATION must be a positive number of seconds, not '${process.env.BENCH_DURATION}'`);
+  const postgresUrl = values.postgres ?? (process.env.BENCH_POSTGRES_URL || undefined);
+  return { duration, postgresUrl };
+}
+
+/**
+ * Runs a Node script with this process's Node (24: the machine's default
+ * node may be older) and waits for its "Listening on URL" line.
+ */
+async function startChild(label: string, args: string[]): Promise<Child> {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  // Keep reading both pipes for the whole run: a child blocked on a full pipe would look slow.
+  let output = "";
+  child.stdout.on("data", (chunk) => (output += chunk));
+  child.stderr.on("data", (chunk) => (output += chunk));
+  const exited = once(child, "exit");
+  const stop = () => stopChild(child, exited);
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${label} did not start within 20 s:\n${output}`)), 20_000);
+      child.stdout.on("data", () => {
+        const match = /Listening on (http:\/\/\S+)/.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+      child.on("exit", (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`${label} exited (${signal ?? code}) before listening:\n${output}`));
+      });
+    });
+    return { url, pid: child.pid!, output: () => output, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  // A server that does not close within 5 s is killed; the run is over either way.
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Started exactly like packages/server/test/support/server.ts does. */
+async function startCoffer(dataDir: string, databaseUrl: string | undefined): Promise<{ server: Child; token: string }> {
+  const args = [COFFER_BIN, "server", "--listen", "127.0.0.1:0", "--data-dir", dataDir];
+  if (databaseUrl) args.push("--database-url", databaseUrl);
+  const server = await startChild("coffer server", args);
+  const token = /^\s+(cft_\w+)$/m.exec(server.output())?.[1];
+  if (!token) {
+    await server.stop();
+    throw new Error(`coffer server printed no bootstrap token (is the database not empty?):\n${server.output()}`);
+  }
+  return { server, token };
+}
+
+/** One API call that must succeed; returns the raw response body. */
+async function api(baseUrl: string, token: string, method: string, path: string, body?: unknown): Promise<string> {
+  const response = await fetch(new URL(path, baseUrl), {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text;
+}
+
+/** ~100 random characters: a typical secret value, so responses have a typical size. */
+function secretValue(): string {
+  return randomBytes(75).toString("base64url");
+}
+
+function seededName(index: number): string {
+  return `bench/s-${String(index).padStart(3, "0")}`;
+}
+
+/** Creates the secrets the scenarios use; returns the size in bytes of a single-secret read response. */
+async function seed(baseUrl: string, token: string): Promise<number> {
+  for (let i = 0; i < SEEDED_SECRETS; i++) {
+    await api(baseUrl, token, "POST", SECRETS_PATH, { name: seededName(i), data: { value: secretValue() } });
+  }
+  await api(baseUrl, token, "POST", SECRETS_PATH, { name: READ_SECRET, data: { value: secretValue() } });
+  const read = await api(baseUrl, token, "GET", `${SECRETS_PATH}/${READ_SECRET}`);
+  return Buffer.byteLength(read);
+}
+
+/**
+ * PUTs spread round-robin over the seeded secrets: 64 connections over 150
+ * rows, so concurrent writes rarely meet on one row and the scenario measures
+ * the write path, not retries on one contended row. Each body is new, so
+ * every request really writes a new version.
+ */
+function updateRequest(auth: Record<string, string>): Options["requests"] {
+  let next = 0;
+  const prefix = secretValue().slice(0, 88);
+  return [
+    {
+      method: "PUT",
+      headers: { ...auth, "content-type": "application/json" },
+      setupRequest: (request: Request): Request => {
+        const index = next++ % SEEDED_SECRETS;
+        const value = prefix + String(next).padStart(12, "0");
+        return {
+          ...request,
+          path: `${SECRETS_PATH}/${encodeURIComponent(seededName(index))}`,
+          body: JSON.stringify({ data: { value } }),
+        };
+      },
+    },
+  ];
+}
+
+/**
+ * The bare route runs on both sides of the read, so the ratio the target is
+ * about compares runs close in time: on a shared machine, a neighbour's load
+ * can halve the bare figure from one minute to the next.
+ */
+function scenarios(bare: Child, coffer: Child, token: string): Scenario[] {
+  const auth = { authorization: `Bearer ${token}` };
+  const bareRoute = { url: `${bare.url}/bare` };
+  return [
+    { name: BARE, server: bare, options: bareRoute },
+    { name: READ, server: coffer, options: { url: `${coffer.url}${SECRETS_PATH}/${READ_SECRET}`, headers: auth } },
+    { name: BARE_AGAIN, server: bare, options: bareRoute },
+    {
+      name: "list 100 secrets",
+      server: coffer,
+      options: { url: `${coffer.url}${SECRETS_PATH}?limit=100&prefix=${encodeURIComponent("bench/")}`, headers: auth },
+    },
+    { name: "update a secret", server: coffer, options: { url: coffer.url, requests: updateRequest(auth) } },
+  ];
+}
+
+/** Problems that make a result meaningless: a fast 401 or a dropped connection is not throughput. */
+function failures(result: Result): string[] {
+  const problems: string[] = [];
+  if (result.non2xx > 0) problems.push(`${result.non2xx} non-2xx responses ${JSON.stringify(result.statusCodeStats)}`);
+  if (result.errors > 0) problems.push(`${result.errors} errors (${result.timeouts} timeouts)`);
+  if (result["2xx"] === 0) problems.push("no 2xx responses at all");
+  return problems;
+}
+
+/** Warm-up first (JIT, caches, SQLite pages), then the measured run; both must be all 2xx. */
+async function run(scenario: Scenario, duration: number): Promise<Row> {
+  const base = { connections: CONNECTIONS, title: scenario.name, ...scenario.options };
+  process.stdout.write(`${scenario.name}: warm-up ${WARMUP_SECONDS} s, run ${duration} s ... `);
+  check(scenario, "warm-up", await autocannon({ ...base, duration: WARMUP_SECONDS }));
+  const cpuBefore = cpuSeconds(scenario.server.pid);
+  const result = check(scenario, "run", await autocannon({ ...base, duration }));
+  const cpuAfter = cpuSeconds(scenario.server.pid);
+  const cpuMicros = cpuBefore === undefined || cpuAfter === undefined ? undefined : ((cpuAfter - cpuBefore) * 1e6) / result.requests.total;
+  console.log(`${Math.round(result.requests.average)} req/s`);
+  return { name: scenario.name, result, cpuMicros };
+}
+
+/**
+ * CPU seconds (user + system) a process has used, from /proc (Linux only).
+ * Unlike req/s, CPU per request does not depend on whether the load
+ * generator kept the server busy: on a 2-core VM shared with autocannon the
+ * same server measures 45k or 90k req/s from one run to the next, at the same
+ * CPU cost per request.
+ */
+function cpuSeconds(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  // USER_HZ, the unit of these fields, is 100 on every Linux architecture Node runs on.
+  return Number.isFinite(ticks) ? ticks / 100 : undefined;
+}
+
+function check(scenario: Scenario, phase: string, result: Result): Result {
+  const problems = failures(result);
+  if (problems.length > 0) {
+    console.log("FAILED");
+    throw new Error(`scenario '${scenario.name}' (${phase}) did not get clean 2xx responses:\n  ${problems.join("\n  ")}`);
+  }
+  return result;
+}
+
+function rateOf(rows: Row[], name: string): number {
+  const row = rows.find((candidate) => candidate.name === name);
+  if (!row) throw new Error(`no result for '${name}'`);
+  return row.result.requests.average;
+}
+
+/** The baseline every ratio is taken against: the mean of the two bare runs. */
+function bareRate(rows: Row[]): number {
+  return (rateOf(rows, BARE) + rateOf(rows, BARE_AGAIN)) / 2;
+}
+
+function printTable(rows: Row[]): void {
+  const bare = bareRate(rows);
+  // autocannon records latency in whole milliseconds, so p50 of a fast route reads 0 or 1; the mean keeps the fraction.
+  const header = ["scenario", "req/s", "mean ms", "p50 ms", "p99 ms", "% of bare", "server CPU µs/req"];
+  const lines = rows.map(({ name, result, cpuMicros }) => [
+    name,
+    Math.round(result.requests.average).toString(),
+    result.latency.average.toFixed(2),
+    result.latency.p50.toString(),
+    result.latency.p99.toString(),
+    `${percentOf(result.requests.average, bare)}%`,
+    cpuMicros === undefined ? "-" : cpuMicros.toFixed(1),
+  ]);
+  const widths = header.map((title, i) => Math.max(title.length, ...lines.map((line) => line[i]!.length)));
+  // Names align left, numbers right, as in any table of figures.
+  const format = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
+  console.log();
+  console.log(format(header));
+  console.log(widths.map((width) => "-".repeat(width)).join("  "));
+  for (const line of lines) console.log(format(line));
+  console.log();
+}
+
+/** Says so when the bare runs disagree: the ratios are then noise, not a result. */
+function warnOnDrift(rows: Row[]): void {
+  const first = rateOf(rows, BARE);
+  const again = rateOf(rows, BARE_AGAIN);
+  const apart = percentOf(Math.abs(first - again), Math.min(first, again));
+  console.log(`bare route: ${Math.round(first)} then ${Math.round(again)} req/s, ${apart}% apart; ratios are to their mean`);
+  if (Number(apart) > BARE_DRIFT_PERCENT) {
+    console.log(`WARNING: the bare runs are more than ${BARE_DRIFT_PERCENT}% apart: the machine's speed changed during the run; run again`);
+  }
+}
+
+/**
+ * The same comparison by server CPU per request: what throughput ratio the
+ * read would reach if both servers were kept saturated. A cross-check on the
+ * req/s ratio, which a busy or throttled load generator distorts.
+ */
+function printCpuRatio(rows: Row[]): void {
+  const cpu = (name: string) => rows.find((row) => row.name === name)?.cpuMicros;
+  const [first, again, read] = [cpu(BARE), cpu(BARE_AGAIN), cpu(READ)];
+  if (first === undefined || again === undefined || read === undefined) return;
+  const bare = (first + again) / 2;
+  console.log(`  by server CPU per request: bare ${bare.toFixed(1)} µs, read ${read.toFixed(1)} µs, so ${percentOf(bare, read)}% of bare`);
+}
+
+/** `value` as a percentage of `whole`, one decimal: "40.0". */
+function percentOf(value: number, whole: number): string {
+  return ((value / whole) * 100).toFixed(1);
+}
+
+async function main(): Promise<void> {
+  const { duration, postgresUrl } = settings();
+  const storeName = postgresUrl ? "PostgreSQL" : "SQLite";
+  const dataDir = (tempDir = await mkdtemp(join(tmpdir(), "coffer-bench-")));
+  const children: Child[] = [];
+  try {
+    const { server: coffer, token } = await startCoffer(dataDir, postgresUrl);
+    children.push(coffer);
+    const readBytes = await seed(coffer.url, token);
+    // The bare route sends as many bytes as the read does, so the two differ only in work per request.
+    const bare = await startChild("bare server", [BARE_SERVER, String(readBytes)]);
+    children.push(bare);
+    console.log(`Node ${process.version}, ${CONNECTIONS} connections, store ${storeName}, read response ${readBytes} bytes`);
+
+    const rows: Row[] = [];
+    for (const scenario of scenarios(bare, coffer, token)) {
+      rows.push(await run(scenario, duration));
+    }
+    printTable(rows);
+    warnOnDrift(rows);
+    console.log(`single-secret read on ${storeName}: ${percentOf(rateOf(rows, READ), bareRate(rows))}% of bare (target ≥ ${TARGET_PERCENT}%)`);
+    printCpuRatio(rows);
+  } finally {
+    await Promise.all(children.map((child) => child.stop()));
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+// On Ctrl-C or kill, main's finally never runs: stop the servers here instead.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    for (const child of running) child.kill("SIGTERM");
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+}
