@@ -27,7 +27,6 @@ export class AuthService {
 
   async authenticate(token: string | undefined): Promise<Principal> {
     if (!token) throw unauthenticated("a bearer token is required");
-    if (!isWellFormedToken(token, "cft_")) throw unauthenticated("the token is not a valid Coffer token");
     const hash = hashToken(token);
     const now = this.#clock();
     const cached = this.#principals.get(hash);
@@ -35,6 +34,8 @@ export class AuthService {
       if (cached.expiresAt !== null && cached.expiresAt <= now) throw unauthenticated("the token has expired");
       return cached;
     }
+    // Only a token that hashes to a cached principal skips this: a typo is refused before any lookup.
+    if (!isWellFormedToken(token, "cft_")) throw unauthenticated("the token is not a valid Coffer token");
     const epoch = this.#principals.epoch;
     const row = await findActiveToken(this.#store.db, hash);
     if (!row || row.revokedAt !== null || row.disabledAt !== null) throw unauthenticated("the token is unknown or revoked");

@@ -51,10 +51,11 @@ export interface SecretWithData extends SecretSummary {
   data: SecretData;
 }
 
+/** A secret's current version as the read path serves it: everything but the age is computed once. */
 interface CurrentSecret {
   row: SecretRow;
-  keys: string[];
   versionCreatedAt: number;
+  summary: Readonly<Omit<SecretSummary, "ageDays">>;
   data: SecretData;
 }
 
@@ -110,7 +111,7 @@ export class SecretService {
   async get(ctx: SecretContext, ref: string, version?: number): Promise<SecretWithData> {
     const current = await this.#readCurrent(ctx, ref);
     if (version === undefined || version === current.row.currentVersion) {
-      return { ...summarize(current.row, current.keys, current.versionCreatedAt, this.#clock()), data: current.data };
+      return { ...current.summary, ageDays: ageDays(current.versionCreatedAt, this.#clock()), data: current.data };
     }
     const stored = await findVersion(this.#store.db, current.row.id, version);
     if (!stored) throw new CofferError("VERSION_NOT_FOUND", `secret '${current.row.name}' has no version ${version}`);
@@ -265,7 +266,7 @@ export class SecretService {
     if (row.deletedAt === null) throw invalid(`secret '${row.name}' is not deleted`);
     await this.#commit(row, (trx) => setDeleted(trx, row.id, null, null));
     const current = await this.#readCurrent(ctx, row.id);
-    return summarize(current.row, current.keys, current.versionCreatedAt, this.#clock());
+    return { ...current.summary, ageDays: ageDays(current.versionCreatedAt, this.#clock()) };
   }
 
   /** Removes the secret and every version for good. */
@@ -284,7 +285,8 @@ export class SecretService {
       const stored = await findVersion(this.#store.db, row.id, row.currentVersion);
       if (!stored) throw new CofferError("SECRET_NOT_FOUND", `secret '${ref}' was not found`);
       const data = Object.freeze(decodeData(await this.#open(row, row.currentVersion, stored.ciphertext)));
-      current = { row, keys: JSON.parse(stored.keys), versionCreatedAt: stored.createdAt, data };
+      const { ageDays: _, ...summary } = summarize(row, JSON.parse(stored.keys), stored.createdAt, 0);
+      current = { row, versionCreatedAt: stored.createdAt, summary: Object.freeze(summary), data };
       this.#current.set(idKey(row.workspaceId, row.id), current, epoch);
       this.#current.set(nameKey(row, row.name), current, epoch);
       return current;
@@ -424,9 +426,13 @@ function summarize(
     version: row.currentVersion,
     createdAt: new Date(row.createdAt).toISOString(),
     updatedAt: new Date(versionCreatedAt).toISOString(),
-    ageDays: Math.max(0, Math.floor((now - versionCreatedAt) / DAY_MS)),
+    ageDays: ageDays(versionCreatedAt, now),
     deletedAt: row.deletedAt === null ? null : new Date(row.deletedAt).toISOString(),
   };
+}
+
+function ageDays(versionCreatedAt: number, now: number): number {
+  return Math.max(0, Math.floor((now - versionCreatedAt) / DAY_MS));
 }
 
 function changeOf(row: SecretRow) {
