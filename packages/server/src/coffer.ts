@@ -6,7 +6,13 @@
 import { systemClock, type Clock } from "./core/clock.ts";
 import { Keyring } from "./crypto/keyring.ts";
 import { loadRootKey } from "./crypto/root-key.ts";
+import { AccessService } from "./access/access.service.ts";
+import { GrantService } from "./access/grant.service.ts";
+import { GroupService } from "./access/group.service.ts";
 import { AuthService } from "./identity/auth.service.ts";
+import { ServiceAccountService } from "./identity/service-account.service.ts";
+import { TokenService } from "./identity/token.service.ts";
+import { UserService } from "./identity/user.service.ts";
 import { KeyService } from "./keys/keys.service.ts";
 import { SecretService } from "./secret/secret.service.ts";
 import { openStore, type Store } from "./store/store.ts";
@@ -26,7 +32,13 @@ export interface Coffer {
   store: Store;
   keys: KeyService;
   auth: AuthService;
+  users: UserService;
+  tokens: TokenService;
+  serviceAccounts: ServiceAccountService;
   workspaces: WorkspaceService;
+  access: AccessService;
+  groups: GroupService;
+  grants: GrantService;
   secrets: SecretService;
   /** Set only on the start that initialised the store: show it once, then it is gone. */
   bootstrapToken: string | null;
@@ -49,12 +61,22 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     await keys.reload();
     await keys.resumeRewrap();
     const workspaces = new WorkspaceService(store, clock);
+    const access = new AccessService(store);
+    const secrets = new SecretService(store, keys, clock, workspaces, access);
     return {
       store,
       keys,
       auth: new AuthService(store, clock),
+      users: new UserService(store, clock, ({ username, address, failures }) =>
+        log(`failed login for '${username}' from ${address} (${failures} in the last hour)`),
+      ),
+      tokens: new TokenService(store, clock, workspaces),
+      serviceAccounts: new ServiceAccountService(store, clock, workspaces),
       workspaces,
-      secrets: new SecretService(store, keys, clock),
+      access,
+      groups: new GroupService(store, clock, workspaces),
+      grants: new GrantService(store, clock, secrets),
+      secrets,
       bootstrapToken: init?.bootstrapToken ?? null,
       rootKeySource: rootKey.description,
       healthy: async () => {

@@ -111,36 +111,15 @@ for (const store of STORES) {
   });
 }
 
-test("the OpenAPI document describes every route", async (t) => {
+test("the OpenAPI document is generated from the route schemas", async (t) => {
   const target = await STORES[0]!.open(t);
   const server = await startServer(t, target!);
   const doc = await client(server.url, null)("GET", "/api/v1/openapi.json");
   assert.equal(doc.status, 200);
   assert.equal(doc.body.openapi, "3.1.0");
-  const operations = Object.entries(doc.body.paths as Record<string, Record<string, unknown>>)
-    .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`))
-    .sort();
-  const secret = "/api/v1/workspaces/{workspace}/secrets/{secret}";
-  assert.deepEqual(operations, [
-    "GET /api/v1/sys/health",
-    "GET /api/v1/sys/keys",
-    "GET /api/v1/workspaces",
-    "GET /api/v1/workspaces/{workspace}",
-    "GET /api/v1/workspaces/{workspace}/secrets",
-    `GET ${secret}`,
-    `GET ${secret}/versions`,
-    `GET ${secret}/versions/{version}`,
-    "PATCH /api/v1/workspaces/{workspace}",
-    `PATCH ${secret}`,
-    "POST /api/v1/sys/keys/rotate",
-    "POST /api/v1/workspaces",
-    "POST /api/v1/workspaces/{workspace}/secrets",
-    `POST ${secret}/restore`,
-    `POST ${secret}/rollback`,
-    `PUT ${secret}`,
-    `DELETE ${secret}`,
-  ].sort());
-  const read = doc.body.paths[secret].get;
+  // That every route is in it, each with its expected answers, is the access matrix's job (access-matrix.test.ts).
+  const read = doc.body.paths["/api/v1/workspaces/{workspace}/secrets/{secret}"].get;
   assert.ok(read.responses["200"], "responses are documented");
+  assert.ok(read.parameters.some((p: { name: string }) => p.name === "version"), "query parameters are documented");
   assert.ok(JSON.stringify(doc.body.components).includes("SECRET_NOT_FOUND"), "error codes are documented");
 });

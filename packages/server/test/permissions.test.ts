@@ -6,25 +6,23 @@ import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
 import { openCoffer, type Coffer } from "../src/coffer.ts";
 import { newId } from "../src/crypto/generate.ts";
-import { generateToken, hashToken } from "../src/crypto/tokens.ts";
+import { mintToken } from "../src/identity/token.service.ts";
+import { FULL_SCOPE } from "../src/identity/token-scope.ts";
 import { buildApp } from "../src/http/app.ts";
 import { STORES } from "./support/stores.ts";
 
 async function addUser(coffer: Coffer, options: { role?: string; expiresAt?: number; revoked?: boolean } = {}): Promise<string> {
   const now = Date.now();
   const userId = newId("usr");
-  const token = generateToken("cft_");
   const db = coffer.store.db;
-  await db.insertInto("users").values({ id: userId, username: userId, isAdmin: 0, disabledAt: null, createdAt: now }).execute();
+  await db.insertInto("users").values({ id: userId, username: userId, passwordHash: null, isAdmin: 0, disabledAt: null, createdAt: now }).execute();
   if (options.role) {
     const ws = await db.selectFrom("workspaces").select("id").where("name", "=", "default").executeTakeFirstOrThrow();
     await db.insertInto("memberships").values({ workspaceId: ws.id, userId, role: options.role, createdAt: now }).execute();
   }
-  await db
-    .insertInto("tokens")
-    .values({ id: newId("tok"), tokenHash: hashToken(token), userId, parentId: null, name: "test", expiresAt: options.expiresAt ?? null, revokedAt: options.revoked ? now : null, createdAt: now })
-    .execute();
-  return token;
+  const minted = await mintToken(db, { principalId: userId, parentId: null, kind: "api", name: "test", scope: FULL_SCOPE, expiresAt: options.expiresAt ?? null, now });
+  if (options.revoked) await db.updateTable("tokens").set({ revokedAt: now }).where("id", "=", minted.info.id).execute();
+  return minted.token;
 }
 
 async function setup(t: TestContext, kind: (typeof STORES)[number]) {

@@ -24,8 +24,8 @@ async function harness(t: TestContext, target: StoreTarget, existing?: { token: 
   const coffer = await openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, clock: () => Date.now() + offset });
   t.after(() => coffer.close());
   const token = existing?.token ?? coffer.bootstrapToken!;
-  const principal = await coffer.auth.authenticate(token);
-  const ctx: SecretContext = { principal, access: await coffer.workspaces.access(principal, "default"), scope: "shared" };
+  const principal = await coffer.auth.authenticate(token, "127.0.0.1");
+  const ctx: SecretContext = await coffer.secrets.context(principal, "default");
   return { coffer, ctx, target, token, advance: (days) => (offset += days * DAY_MS) };
 }
 
@@ -111,7 +111,7 @@ for (const store of STORES) {
 
   each("a workspace keeps at most maxVersions versions of each secret", async ({ coffer, ctx }) => {
     await coffer.workspaces.updateSettings(ctx.principal, "default", { maxVersions: 3 });
-    const narrowed = { ...ctx, access: await coffer.workspaces.access(ctx.principal, "default") };
+    const narrowed = await coffer.secrets.context(ctx.principal, "default");
     await coffer.secrets.create(narrowed, { name: "kept", data: { v: "1" } });
     for (let v = 2; v <= 5; v++) await coffer.secrets.replace(narrowed, "kept", { v: String(v) }, {});
     assert.deepEqual((await coffer.secrets.versions(narrowed, "kept")).map((v) => v.version), [5, 4, 3]);
@@ -207,8 +207,7 @@ for (const store of STORES) {
     // A second process with cold caches reads what the attacker left in the store.
     const fresh = await openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl });
     t.after(() => fresh.close());
-    const principal = ctx.principal;
-    const freshCtx = { ...ctx, access: await fresh.workspaces.access(principal, "default") };
+    const freshCtx = await fresh.secrets.context(ctx.principal, "default");
     await rejects(fresh.secrets.get(freshCtx, "victim-b"), "INTEGRITY_ERROR");
     assert.deepEqual((await fresh.secrets.get(freshCtx, "victim-a")).data, { v: "value-of-a" });
   });

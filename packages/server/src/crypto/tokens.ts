@@ -5,7 +5,7 @@
  * stores only the SHA-256 of a token; lookups go by that hash, so comparing
  * plaintext tokens never happens.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { crc32 } from "node:zlib";
 
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -49,4 +49,20 @@ function base62(bytes: Buffer, width: number): string {
     n /= 62n;
   }
   return out.padStart(width, "0");
+}
+
+/**
+ * The CSRF token of a cookie session: derived from the session token, so only
+ * a page that was handed it at login (the cookie itself is HttpOnly) can send
+ * it back in a header. Cross-site requests carry the cookie but not this.
+ */
+export function csrfTokenFor(sessionToken: string): string {
+  return createHash("sha256").update("coffer-csrf\u0000").update(sessionToken).digest("base64url");
+}
+
+/** Constant-time equality of two secrets of any length. */
+export function sameSecret(a: string, b: string): boolean {
+  const left = createHash("sha256").update(a).digest();
+  const right = createHash("sha256").update(b).digest();
+  return timingSafeEqual(left, right);
 }

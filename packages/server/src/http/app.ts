@@ -2,12 +2,15 @@
  * Builds the HTTP application around an opened core; never listens (main.ts
  * does), so tests can build their own and call it in-process.
  */
+import cookie from "@fastify/cookie";
 import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Ajv } from "ajv";
 import Fastify, { LogController, type FastifyInstance, type FastifySchemaCompiler, type FastifyServerOptions } from "fastify";
 import { randomBytes } from "node:crypto";
 import type { Coffer } from "../coffer.ts";
+import { groupRoutes } from "../access/group.routes.ts";
+import { identityRoutes } from "../identity/identity.routes.ts";
 import { keyRoutes } from "../keys/keys.routes.ts";
 import { secretRoutes } from "../secret/secret.routes.ts";
 import { sysRoutes } from "../sys/sys.routes.ts";
@@ -38,9 +41,15 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     schemaController: { compilersFactory: { buildValidator: validators as never } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  await app.register(cookie);
   installErrorHandling(app);
-  // The API speaks JSON only; anything else is refused before a handler sees it.
+  // The API speaks JSON only; anything else is refused before a handler sees it. An empty JSON
+  // body is no body (clients send the header on bodiless PUTs); routes that need one say so.
   app.removeContentTypeParser("text/plain");
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) =>
+    body === "" ? done(null, undefined) : parseJson(request, body as string, done),
+  );
   installAuthentication(app, coffer.auth);
   app.addSchema(ErrorResponse);
 
@@ -55,8 +64,10 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   });
 
   await app.register(sysRoutes, { healthy: coffer.healthy, version: VERSION });
-  await app.register(workspaceRoutes, { workspaces: coffer.workspaces });
-  await app.register(secretRoutes, { secrets: coffer.secrets, workspaces: coffer.workspaces });
+  await app.register(identityRoutes, { users: coffer.users, tokens: coffer.tokens, serviceAccounts: coffer.serviceAccounts });
+  await app.register(workspaceRoutes, { workspaces: coffer.workspaces, secrets: coffer.secrets });
+  await app.register(groupRoutes, { groups: coffer.groups });
+  await app.register(secretRoutes, { secrets: coffer.secrets, grants: coffer.grants });
   await app.register(keyRoutes, { keys: coffer.keys });
   return app;
 }

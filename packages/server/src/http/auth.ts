@@ -1,14 +1,24 @@
 /**
  * Every route is authenticated unless it says `config: { public: true }`.
- * The bearer token becomes a principal on the request before the handler runs.
+ * Programs send `Authorization: Bearer <token>`; the web UI holds its session
+ * token in an HttpOnly, SameSite=Strict cookie, and must echo the session's
+ * CSRF token in `X-CSRF-Token` on every request that changes something.
  */
-import type { FastifyInstance } from "fastify";
+import type {} from "@fastify/cookie";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { CofferError } from "../core/errors.ts";
+import { csrfTokenFor, sameSecret } from "../crypto/tokens.ts";
 import type { AuthService } from "../identity/auth.service.ts";
 import type { Principal } from "../identity/principal.ts";
+
+export const SESSION_COOKIE = "coffer_session";
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 declare module "fastify" {
   interface FastifyRequest {
     principal: Principal;
+    /** Whether the token came from the session cookie rather than an Authorization header. */
+    viaCookie: boolean;
   }
   interface FastifyContextConfig {
     public?: boolean;
@@ -17,10 +27,24 @@ declare module "fastify" {
 
 export function installAuthentication(app: FastifyInstance, auth: AuthService): void {
   app.decorateRequest("principal", null as unknown as Principal);
+  app.decorateRequest("viaCookie", false);
   app.addHook("onRequest", async (request) => {
     if (request.routeOptions.config.public || request.is404) return;
-    request.principal = await auth.authenticate(bearerToken(request.headers.authorization));
+    let token = bearerToken(request.headers.authorization);
+    if (token === undefined) {
+      token = request.cookies[SESSION_COOKIE];
+      request.viaCookie = token !== undefined;
+    }
+    request.principal = await auth.authenticate(token, request.ip);
+    if (request.viaCookie && !SAFE_METHODS.has(request.method)) checkCsrf(request, token!);
   });
+}
+
+function checkCsrf(request: FastifyRequest, token: string): void {
+  const sent = request.headers["x-csrf-token"];
+  if (typeof sent !== "string" || !sameSecret(sent, csrfTokenFor(token))) {
+    throw new CofferError("ACCESS_DENIED", "missing or wrong X-CSRF-Token header for a cookie session");
+  }
 }
 
 function bearerToken(header: string | undefined): string | undefined {

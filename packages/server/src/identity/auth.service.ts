@@ -1,16 +1,18 @@
 /**
  * Token → principal. Runs on every request, so a verified principal is cached
- * by token hash; any change to a token or user (revocation, disabling) clears
- * the cache on every node through the change feed, and expiry is checked on
- * each hit.
+ * by token hash; any change to a token, user or service account (revocation,
+ * disabling) clears the cache on every node through the change feed, and
+ * expiry and source address are checked on each hit.
  */
 import { Cache } from "../core/cache.ts";
 import type { Clock } from "../core/clock.ts";
 import { CofferError } from "../core/errors.ts";
 import { hashToken, isWellFormedToken } from "../crypto/tokens.ts";
 import type { Store } from "../store/store.ts";
+import type { Level } from "./access.ts";
 import type { Principal } from "./principal.ts";
-import { findActiveToken } from "./token.repository.ts";
+import { findToken } from "./token.repository.ts";
+import { compileScope } from "./token-scope.ts";
 
 export class AuthService {
   #store: Store;
@@ -25,33 +27,46 @@ export class AuthService {
     });
   }
 
-  async authenticate(token: string | undefined): Promise<Principal> {
+  async authenticate(token: string | undefined, address: string): Promise<Principal> {
     if (!token) throw unauthenticated("a bearer token is required");
     const hash = hashToken(token);
     const now = this.#clock();
-    const cached = this.#principals.get(hash);
-    if (cached) {
-      if (cached.expiresAt !== null && cached.expiresAt <= now) throw unauthenticated("the token has expired");
-      return cached;
+    let principal = this.#principals.get(hash);
+    if (!principal) {
+      // Only a token that hashes to a cached principal skips this: a typo is refused before any lookup.
+      if (!isWellFormedToken(token, "cft_")) throw unauthenticated("the token is not a valid Coffer token");
+      const epoch = this.#principals.epoch;
+      principal = await this.#load(hash);
+      this.#principals.set(hash, principal, epoch);
     }
-    // Only a token that hashes to a cached principal skips this: a typo is refused before any lookup.
-    if (!isWellFormedToken(token, "cft_")) throw unauthenticated("the token is not a valid Coffer token");
-    const epoch = this.#principals.epoch;
-    const row = await findActiveToken(this.#store.db, hash);
-    if (!row || row.revokedAt !== null || row.disabledAt !== null) throw unauthenticated("the token is unknown or revoked");
-    if (row.expiresAt !== null && row.expiresAt <= now) throw unauthenticated("the token has expired");
-    const principal: Principal = {
-      userId: row.userId,
-      username: row.username,
-      isAdmin: row.isAdmin === 1,
-      tokenId: row.tokenId,
-      expiresAt: row.expiresAt,
-    };
-    this.#principals.set(hash, principal, epoch);
+    if (principal.expiresAt !== null && principal.expiresAt <= now) throw unauthenticated("the token has expired");
+    if (!principal.scope.allowsAddress(address)) {
+      throw new CofferError("ACCESS_DENIED", "this token may not be used from this address");
+    }
     return principal;
+  }
+
+  async #load(hash: string): Promise<Principal> {
+    const row = await findToken(this.#store.db, hash);
+    if (!row || row.revokedAt !== null) throw unauthenticated("the token is unknown or revoked");
+    const scope = compileScope({
+      workspaceId: row.workspaceId,
+      secrets: row.secrets === null ? null : JSON.parse(row.secrets),
+      maxLevel: row.maxLevel as Level,
+      cidrs: row.cidrs === null ? null : JSON.parse(row.cidrs),
+    });
+    const base = { tokenId: row.id, tokenKind: row.kind as Principal["tokenKind"], expiresAt: row.expiresAt, scope };
+    if (row.username !== null) {
+      if (row.userDisabledAt !== null) throw unauthenticated("the user is disabled");
+      return { ...base, kind: "user", id: row.principalId, name: row.username, isAdmin: row.isAdmin === 1, homeWorkspaceId: null };
+    }
+    if (row.serviceAccountName !== null && row.serviceAccountDisabledAt === null) {
+      return { ...base, kind: "service_account", id: row.principalId, name: row.serviceAccountName, isAdmin: false, homeWorkspaceId: row.serviceAccountWorkspaceId };
+    }
+    throw unauthenticated("the token's identity no longer exists or is disabled");
   }
 }
 
-function unauthenticated(message: string): CofferError {
+export function unauthenticated(message: string): CofferError {
   return new CofferError("UNAUTHENTICATED", message);
 }

@@ -1,14 +1,18 @@
 /** Who is calling: resolved from a token once, then cached. Never holds the token itself. */
-export interface Principal {
-  userId: string;
-  username: string;
-  /** Instance administrator: manages workspaces, keys and every shared secret. */
-  isAdmin: boolean;
-  tokenId: string;
-  expiresAt: number | null;
-}
+import type { CompiledScope } from "./token-scope.ts";
 
-/** What the audit log and `created_by` columns record for a caller. */
-export function actorOf(principal: Principal): string {
-  return principal.userId;
+export interface Principal {
+  kind: "user" | "service_account";
+  /** usr_… or sa_…: what grants, group memberships and `created_by` columns name. */
+  id: string;
+  /** Username, or a service account's name. */
+  name: string;
+  /** Instance administrator: manages users, workspaces, keys, and every workspace as an owner. */
+  isAdmin: boolean;
+  /** A service account's workspace; null for users. */
+  homeWorkspaceId: string | null;
+  tokenId: string;
+  tokenKind: "session" | "api" | "child";
+  expiresAt: number | null;
+  scope: CompiledScope;
 }

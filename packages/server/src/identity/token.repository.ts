@@ -1,25 +1,54 @@
 import type { Database } from "../store/store.ts";
+import type { Tables } from "../store/tables.ts";
 
-export function findActiveToken(db: Database, tokenHash: string) {
+export type TokenRow = Tables["tokens"];
+
+/** The token with the identity behind it, user or service account, in one query. */
+export function findToken(db: Database, tokenHash: string) {
   return db
     .selectFrom("tokens")
-    .innerJoin("users", "users.id", "tokens.userId")
+    .leftJoin("users", "users.id", "tokens.principalId")
+    .leftJoin("serviceAccounts", "serviceAccounts.id", "tokens.principalId")
+    .selectAll("tokens")
     .select([
-      "tokens.id as tokenId",
-      "tokens.expiresAt",
-      "tokens.revokedAt",
-      "users.id as userId",
       "users.username",
       "users.isAdmin",
-      "users.disabledAt",
+      "users.disabledAt as userDisabledAt",
+      "serviceAccounts.name as serviceAccountName",
+      "serviceAccounts.workspaceId as serviceAccountWorkspaceId",
+      "serviceAccounts.disabledAt as serviceAccountDisabledAt",
     ])
     .where("tokens.tokenHash", "=", tokenHash)
     .executeTakeFirst();
 }
 
-export function insertToken(
-  db: Database,
-  row: { id: string; tokenHash: string; userId: string; parentId: string | null; name: string; expiresAt: number | null; createdAt: number },
-) {
+export function findTokenById(db: Database, id: string) {
+  return db.selectFrom("tokens").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+export function insertToken(db: Database, row: Omit<TokenRow, "revokedAt">) {
   return db.insertInto("tokens").values({ ...row, revokedAt: null }).execute();
+}
+
+export function listTokensOf(db: Database, principalId: string) {
+  return db
+    .selectFrom("tokens")
+    .selectAll()
+    .where("principalId", "=", principalId)
+    .where("revokedAt", "is", null)
+    .orderBy("createdAt", "desc")
+    .execute();
+}
+
+/** Revokes the tokens and, level by level, every token minted from them. */
+export async function revokeTree(db: Database, ids: string[], at: number): Promise<number> {
+  let revoked = 0;
+  let frontier = ids;
+  while (frontier.length > 0) {
+    const result = await db.updateTable("tokens").set({ revokedAt: at }).where("id", "in", frontier).where("revokedAt", "is", null).executeTakeFirst();
+    revoked += Number(result.numUpdatedRows);
+    const children = await db.selectFrom("tokens").select("id").where("parentId", "in", frontier).where("revokedAt", "is", null).execute();
+    frontier = children.map((row) => row.id);
+  }
+  return revoked;
 }

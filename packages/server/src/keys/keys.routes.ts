@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { errorResponses } from "../http/schemas.ts";
-import { denied } from "../identity/access.ts";
+import { requireInstanceAdmin } from "../identity/guards.ts";
 import type { KeyService, KeyStatus } from "./keys.service.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -31,7 +31,7 @@ function view(status: KeyStatus) {
 }
 
 function requireAdmin(request: FastifyRequest): void {
-  if (!request.principal.isAdmin) throw denied("only administrators manage encryption keys");
+  requireInstanceAdmin(request.principal, "manage encryption keys");
 }
 
 export const keyRoutes: FastifyPluginAsyncTypebox<{ keys: KeyService }> = async (app, { keys }) => {

@@ -97,6 +97,8 @@ export interface ListFilter {
   /** Case-insensitive substring of the name. */
   search: string | undefined;
   deleted: "exclude" | "include" | "only";
+  /** Only these secrets (what a member was granted); undefined: no restriction. */
+  ids?: string[] | undefined;
   /** Keyset paging: names strictly after this one. */
   after: string | undefined;
   limit: number;
@@ -129,6 +131,7 @@ export function listSecrets(db: Database, ns: SecretNamespace, filter: ListFilte
     .limit(filter.limit);
   if (filter.prefix) query = query.where(sql<boolean>`substr(secrets.name, 1, ${filter.prefix.length}) = ${filter.prefix}`);
   if (filter.search) query = query.where(sql<boolean>`lower(secrets.name) like ${likeContains(filter.search.toLowerCase())} escape '\\'`);
+  if (filter.ids !== undefined) query = query.where("secrets.id", "in", filter.ids);
   if (filter.after !== undefined) query = query.where("secrets.name", ">", filter.after);
   if (filter.deleted === "exclude") query = query.where("secrets.deletedAt", "is", null);
   if (filter.deleted === "only") query = query.where("secrets.deletedAt", "is not", null);

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { errorResponses } from "../http/schemas.ts";
-import type { WorkspaceService } from "../workspace/workspace.service.ts";
+import type { GrantService } from "../access/grant.service.ts";
 import type { SecretContext, SecretService } from "./secret.service.ts";
 import {
   CreateBody,
@@ -24,16 +24,15 @@ import {
 
 export interface SecretRoutesOptions {
   secrets: SecretService;
-  workspaces: WorkspaceService;
+  grants: GrantService;
 }
 
-export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = async (app, { secrets, workspaces }) => {
+export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = async (app, { secrets, grants }) => {
   app.addSchema(SecretSummary);
   app.addSchema(Secret);
 
-  async function contextOf(request: FastifyRequest, workspace: string, scope: SecretScope | undefined): Promise<SecretContext> {
-    return { principal: request.principal, access: await workspaces.access(request.principal, workspace), scope: scope ?? "shared" };
-  }
+  const contextOf = (request: FastifyRequest, workspace: string, scope: SecretScope | undefined): Promise<SecretContext> =>
+    secrets.context(request.principal, workspace, scope);
 
   const tags = ["secrets"];
   const base = "/api/v1/workspaces/:workspace/secrets";
@@ -115,5 +114,40 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
         request.body.version,
         request.body.cas,
       ),
+  });
+
+  const Grant = Type.Object({
+    subject: Type.String({ description: "user:NAME, group:NAME or sa:NAME" }),
+    subjectId: Type.String(),
+    level: Type.String({ description: "see, use, read, write or manage" }),
+    createdAt: Type.String({ format: "date-time" }),
+  });
+  const grantView = (grant: { subject: string; subjectId: string; level: string; createdAt: number }) => ({ ...grant, createdAt: new Date(grant.createdAt).toISOString() });
+  const GrantParams = Type.Object({ workspace: Type.String(), secret: Type.String(), subject: Type.String({ description: "user:NAME, group:NAME, sa:NAME or an id" }) });
+  const sharing = ["sharing"];
+
+  app.get(`${base}/:secret/grants`, {
+    schema: { tags: sharing, summary: "Who a shared secret is shared with (callers who may manage it)", params: SecretParams, response: { 200: Type.Object({ grants: Type.Array(Grant) }), ...errorResponses } },
+    handler: async (request) => ({ grants: (await grants.list(await contextOf(request, request.params.workspace, "shared"), request.params.secret)).map(grantView) }),
+  });
+
+  app.put(`${base}/:secret/grants/:subject`, {
+    schema: {
+      tags: sharing,
+      summary: "Share a secret with a user, group or service account at one level",
+      params: GrantParams,
+      body: Type.Object({ level: Type.String({ description: "see, use, read, write or manage" }) }, { additionalProperties: false }),
+      response: { 200: Grant, ...errorResponses },
+    },
+    handler: async (request) =>
+      grantView(await grants.set(await contextOf(request, request.params.workspace, "shared"), request.params.secret, request.params.subject, request.body.level)),
+  });
+
+  app.delete(`${base}/:secret/grants/:subject`, {
+    schema: { tags: sharing, summary: "Stop sharing a secret with a subject", params: GrantParams, response: { 204: Type.Null(), ...errorResponses } },
+    handler: async (request, reply) => {
+      await grants.remove(await contextOf(request, request.params.workspace, "shared"), request.params.secret, request.params.subject);
+      return reply.code(204).send(null);
+    },
   });
 };

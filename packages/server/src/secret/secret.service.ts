@@ -14,11 +14,13 @@ import { Cache } from "../core/cache.ts";
 import { DAY_MS, type Clock } from "../core/clock.ts";
 import { CofferError, invalid } from "../core/errors.ts";
 import { newId } from "../crypto/generate.ts";
-import { atLeast, denied, sharedLevelOfRole, type Level } from "../identity/access.ts";
+import type { AccessService, WorkspaceAcl } from "../access/access.service.ts";
+import { atLeast, denied, LEVELS, sharedLevelOfRole, type Level } from "../identity/access.ts";
+import { requireWorkspaceAdmin } from "../identity/guards.ts";
 import type { Principal } from "../identity/principal.ts";
 import type { KeyService } from "../keys/keys.service.ts";
 import type { Store } from "../store/store.ts";
-import type { WorkspaceAccess } from "../workspace/workspace.service.ts";
+import type { WorkspaceAccess, WorkspaceService } from "../workspace/workspace.service.ts";
 import {
   advanceVersion,
   destroySecret,
@@ -40,10 +42,11 @@ import { checkLabel, checkName, checkTags, checkType, dataForType, decodeData, e
 const SECRET_ID = /^sec_[0-9a-hjkmnp-tv-z]{26}$/;
 const WRITE_ATTEMPTS = 8;
 
-/** The caller, the workspace, and which namespace names refer to. */
+/** The caller, the workspace with its grants, and which namespace names refer to. */
 export interface SecretContext {
   principal: Principal;
   access: WorkspaceAccess;
+  acl: WorkspaceAcl;
   scope: SecretScope;
 }
 
@@ -93,12 +96,16 @@ export class SecretService {
   #store: Store;
   #keys: KeyService;
   #clock: Clock;
+  #workspaces: WorkspaceService;
+  #access: AccessService;
   #current = new Cache<string, CurrentSecret>(50_000);
 
-  constructor(store: Store, keys: KeyService, clock: Clock) {
+  constructor(store: Store, keys: KeyService, clock: Clock, workspaces: WorkspaceService, access: AccessService) {
     this.#store = store;
     this.#keys = keys;
     this.#clock = clock;
+    this.#workspaces = workspaces;
+    this.#access = access;
     store.changes.subscribe((change) => {
       if (change.kind === "secret") {
         this.#current.delete(idKey(change.workspaceId, change.id), nameKey(change, change.name));
@@ -106,6 +113,12 @@ export class SecretService {
         this.#current.clear();
       }
     });
+  }
+
+  /** Resolves the caller's workspace and its grants once per request. */
+  async context(principal: Principal, workspace: string, scope: SecretScope = "shared"): Promise<SecretContext> {
+    const access = await this.#workspaces.access(principal, workspace);
+    return { principal, access, acl: await this.#access.acl(access.workspace.id), scope };
   }
 
   async get(ctx: SecretContext, ref: string, version?: number): Promise<SecretWithData> {
@@ -128,7 +141,10 @@ export class SecretService {
     const prefix = query.prefix ?? "";
     if (prefix && !prefix.endsWith("/")) throw invalid("prefix is a folder and ends with '/'");
     if (prefix) checkName(prefix.slice(0, -1));
-    if (namespaceLevel(ctx) === "none") return { items: [], folders: [], nextCursor: null };
+    // Who sees every name of the namespace (admins, viewers, the owner of personal secrets), and who only what was granted.
+    const seesAll = atLeast(this.#namespaceLevel(ctx), "see");
+    const ids = seesAll ? undefined : this.#access.grantedSecretIds(ctx.principal, ctx.acl);
+    if (ids?.length === 0) return { items: [], folders: [], nextCursor: null };
     const recursive = query.recursive ?? true;
     const ns = namespaceOf(ctx);
     const now = this.#clock();
@@ -141,12 +157,14 @@ export class SecretService {
         prefix,
         search: query.search,
         deleted: query.deleted ?? "exclude",
+        ids,
         after,
         limit: limit + 1,
       });
       for (const row of rows) {
         if (items.length === limit) return { items, folders: [...folders], nextCursor: after ?? null };
         after = row.name;
+        if (!atLeast(this.#levelOn(ctx, { ...row, ownerId: namespaceOf(ctx).ownerId }), "see")) continue;
         const rest = row.name.slice(prefix.length);
         const slash = rest.indexOf("/");
         if (!recursive && slash >= 0) folders.add(prefix + rest.slice(0, slash + 1));
@@ -161,12 +179,12 @@ export class SecretService {
     const type = checkType(input.type);
     const label = checkLabel(input.label, name);
     const tags = checkTags(input.tags);
-    if (!atLeast(namespaceLevel(ctx), "manage")) throw denied("only workspace owners and admins create shared secrets");
+    if (!atLeast(this.#namespaceLevel(ctx, name), "manage")) throw denied("only workspace owners and admins create shared secrets");
     const data = dataForType(type, input.data);
     const { plaintext, keys } = encodeData(data);
     const ns = namespaceOf(ctx);
     const now = this.#clock();
-    const actor = ctx.principal.userId;
+    const actor = ctx.principal.id;
     const row: SecretRow = {
       id: newId("sec"),
       ...ns,
@@ -214,7 +232,7 @@ export class SecretService {
   async replace(ctx: SecretContext, ref: string, data: SecretData, input: UpdateInput & { type?: string | undefined; upsert?: boolean }): Promise<{ secret: SecretWithData; created: boolean }> {
     // A secret the caller may not see is treated as absent, so the answer is create's, never a hint that it exists.
     const existing = input.upsert && !SECRET_ID.test(ref) ? await this.#findRow(ctx, ref) : undefined;
-    if (input.upsert && !SECRET_ID.test(ref) && (!existing || !atLeast(levelOn(ctx, existing), "see"))) {
+    if (input.upsert && !SECRET_ID.test(ref) && (!existing || !atLeast(this.#levelOn(ctx, existing), "see"))) {
       try {
         return { secret: await this.create(ctx, { name: ref, type: input.type, label: input.label, tags: input.tags, data }), created: true };
       } catch (error) {
@@ -258,7 +276,7 @@ export class SecretService {
 
   async softDelete(ctx: SecretContext, ref: string): Promise<void> {
     const row = await this.#authorizedRow(ctx, ref, "write");
-    await this.#commit(row, (trx) => setDeleted(trx, row.id, this.#clock(), ctx.principal.userId));
+    await this.#commit(row, (trx) => setDeleted(trx, row.id, this.#clock(), ctx.principal.id));
   }
 
   async restore(ctx: SecretContext, ref: string): Promise<SecretSummary> {
@@ -273,6 +291,25 @@ export class SecretService {
   async destroy(ctx: SecretContext, ref: string): Promise<void> {
     const row = await this.#authorizedRow(ctx, ref, "manage", { allowDeleted: true });
     await this.#commit(row, (trx) => destroySecret(trx, row.id));
+  }
+
+  /** The secret if the caller holds `level` on it: for services that act on secrets (grants, HMAC use). */
+  authorize(ctx: SecretContext, ref: string, level: Level, options: { allowDeleted?: boolean } = {}): Promise<SecretRow> {
+    return this.#authorizedRow(ctx, ref, level, options);
+  }
+
+  /** A workspace admin removes a departed member's personal secrets, unread. */
+  async destroyPersonalOf(ctx: SecretContext, userId: string): Promise<number> {
+    requireWorkspaceAdmin(ctx.principal, ctx.access, "delete a member's personal secrets");
+    const rows = await this.#store.db
+      .selectFrom("secrets")
+      .selectAll()
+      .where("workspaceId", "=", ctx.access.workspace.id)
+      .where("scope", "=", "personal")
+      .where("ownerId", "=", userId)
+      .execute();
+    for (const row of rows) await this.#commit(row, (trx) => destroySecret(trx, row.id));
+    return rows.length;
   }
 
   async #readCurrent(ctx: SecretContext, ref: string): Promise<CurrentSecret> {
@@ -313,8 +350,20 @@ export class SecretService {
     return row;
   }
 
+  #levelOn(ctx: SecretContext, row: Pick<SecretRow, "id" | "name" | "scope" | "ownerId">): Level {
+    return this.#access.levelOn(ctx.principal, ctx.access, ctx.acl, row);
+  }
+
+  /** The caller's level over the namespace it addresses (optionally for one name): its own personal secrets, or the workspace's shared ones. */
+  #namespaceLevel(ctx: SecretContext, name?: string): Level {
+    const { scope } = ctx.principal.scope;
+    if (name !== undefined && !ctx.principal.scope.allowsName(name)) return "none";
+    const level = ctx.scope === "personal" ? "manage" : sharedLevelOfRole(ctx.access.role);
+    return LEVELS[level] <= LEVELS[scope.maxLevel] ? level : scope.maxLevel;
+  }
+
   #require(ctx: SecretContext, row: SecretRow, level: Level): void {
-    const granted = levelOn(ctx, row);
+    const granted = this.#levelOn(ctx, row);
     if (!atLeast(granted, "see")) throw notFound(row.name);
     if (!atLeast(granted, level)) throw denied(`you may not ${level === "read" ? "read" : "change"} secret '${row.name}'`);
   }
@@ -334,7 +383,7 @@ export class SecretService {
       const tags = input.tags === undefined ? row.tags : JSON.stringify(checkTags(input.tags));
       const maxVersions = ctx.access.workspace.maxVersions;
       const advanced = await this.#commit(row, async (trx) => {
-        if (!(await advanceVersion(trx, row.id, row.currentVersion, { currentVersion: version, updatedAt: now, updatedBy: ctx.principal.userId, label, tags }))) {
+        if (!(await advanceVersion(trx, row.id, row.currentVersion, { currentVersion: version, updatedAt: now, updatedBy: ctx.principal.id, label, tags }))) {
           return false;
         }
         await insertVersion(trx, {
@@ -345,7 +394,7 @@ export class SecretService {
           keyVersion: this.#keys.keyVersion,
           keys: JSON.stringify(keys),
           createdAt: now,
-          createdBy: ctx.principal.userId,
+          createdBy: ctx.principal.id,
         });
         await pruneVersions(trx, row.id, version - maxVersions + 1);
         return true;
@@ -364,7 +413,7 @@ export class SecretService {
     if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
     const label = input.label === undefined ? row.label : checkLabel(input.label, row.name);
     const tags = input.tags === undefined ? row.tags : JSON.stringify(checkTags(input.tags));
-    await this.#commit(row, (trx) => updateMetadata(trx, row.id, { label, tags, updatedAt: this.#clock(), updatedBy: ctx.principal.userId }));
+    await this.#commit(row, (trx) => updateMetadata(trx, row.id, { label, tags, updatedAt: this.#clock(), updatedBy: ctx.principal.id }));
     return this.get(ctx, row.id);
   }
 
@@ -373,9 +422,12 @@ export class SecretService {
     const result = await this.#store.db.transaction().execute(async (trx) => {
       const value = await fn(trx);
       await this.#store.changes.announce(trx, changeOf(row));
+      // Destroying a secret drops its grants too.
+      await this.#store.changes.announce(trx, { kind: "access", workspaceId: row.workspaceId });
       return value;
     });
     this.#store.changes.apply(changeOf(row));
+    this.#store.changes.apply({ kind: "access", workspaceId: row.workspaceId });
     return result;
   }
 
@@ -395,18 +447,8 @@ function namespaceOf(ctx: SecretContext): SecretNamespace {
   return {
     workspaceId: ctx.access.workspace.id,
     scope: ctx.scope,
-    ownerId: ctx.scope === "personal" ? ctx.principal.userId : "",
+    ownerId: ctx.scope === "personal" ? ctx.principal.id : "",
   };
-}
-
-/** A caller's level over the namespace it addresses: its own personal secrets, or the workspace's shared ones. */
-function namespaceLevel(ctx: SecretContext): Level {
-  return ctx.scope === "personal" ? "manage" : sharedLevelOfRole(ctx.access.role);
-}
-
-function levelOn(ctx: SecretContext, row: SecretRow): Level {
-  if (row.scope === "personal") return row.ownerId === ctx.principal.userId ? "manage" : "none";
-  return sharedLevelOfRole(ctx.access.role);
 }
 
 function summarize(

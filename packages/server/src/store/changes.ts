@@ -11,6 +11,8 @@ import { sql, type Kysely } from "kysely";
 export type Change =
   | { kind: "secret"; id: string; workspaceId: string; scope: string; ownerId: string; name: string }
   | { kind: "workspace"; id: string }
+  /** Grants, groups or memberships of a workspace changed. */
+  | { kind: "access"; workspaceId: string }
   | { kind: "token"; id: string }
   | { kind: "user"; id: string }
   | { kind: "keyring" }

@@ -7,12 +7,16 @@
  * they are. Prepared statements are cached: preparing is most of the cost of
  * a point query.
  */
+import { closeSync, openSync } from "node:fs";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { SqliteDialect } from "kysely";
 
 const STATEMENT_CACHE_SIZE = 256;
 
 export function openSqlite(path: string): { database: DatabaseSync; dialect: SqliteDialect } {
+  // The file holds only ciphertext, but its names and metadata are nobody else's business either;
+  // SQLite gives the -wal and -shm files the database file's mode.
+  closeSync(openSync(path, "a", 0o600));
   const database = new DatabaseSync(path);
   // WAL lets readers proceed during a write; synchronous=FULL makes every
   // acknowledged commit survive a crash of the process or the machine.

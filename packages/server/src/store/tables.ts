@@ -10,10 +10,25 @@ export interface Tables {
   users: {
     id: string;
     username: string;
+    /** scrypt hash with its parameters; null until a password is set (token-only users). */
+    passwordHash: string | null;
     isAdmin: number;
     disabledAt: number | null;
     createdAt: number;
   };
+  serviceAccounts: {
+    id: string;
+    workspaceId: string;
+    name: string;
+    description: string;
+    disabledAt: number | null;
+    createdAt: number;
+  };
+  groups: { id: string; workspaceId: string; name: string; builtin: number; createdAt: number };
+  /** A member is a user or a service account id (usr_… / sa_…). */
+  groupMembers: { groupId: string; memberId: string; createdAt: number };
+  /** A subject is a user, group or service account id. */
+  grants: { secretId: string; workspaceId: string; subjectId: string; level: string; createdAt: number; createdBy: string };
   workspaces: {
     id: string;
     name: string;
@@ -24,9 +39,18 @@ export interface Tables {
   tokens: {
     id: string;
     tokenHash: string;
-    userId: string;
+    /** The identity the token acts as: a user or a service account id. */
+    principalId: string;
     parentId: string | null;
+    /** 'session' (a login), 'api' or 'child'. */
+    kind: string;
     name: string;
+    workspaceId: string | null;
+    /** JSON array of name patterns, or null for any. */
+    secrets: string | null;
+    maxLevel: string;
+    /** JSON array of CIDR ranges, or null for anywhere. */
+    cidrs: string | null;
     expiresAt: number | null;
     revokedAt: number | null;
     createdAt: number;

@@ -7,12 +7,12 @@
 import type { Clock } from "../core/clock.ts";
 import { newId } from "../crypto/generate.ts";
 import type { Keyring } from "../crypto/keyring.ts";
-import { generateToken, hashToken } from "../crypto/tokens.ts";
-import { insertToken } from "../identity/token.repository.ts";
+import { mintToken } from "../identity/token.service.ts";
+import { FULL_SCOPE } from "../identity/token-scope.ts";
 import { insertDataKey } from "../keys/keys.repository.ts";
 import type { Store } from "../store/store.ts";
-import { DEFAULT_MAX_VERSIONS } from "../workspace/workspace.service.ts";
-import { insertMembership, insertWorkspace } from "../workspace/workspace.repository.ts";
+import { DEFAULT_MAX_VERSIONS, everyoneGroup } from "../workspace/workspace.service.ts";
+import { insertGroup, insertMembership, insertWorkspace } from "../workspace/workspace.repository.ts";
 
 export const DEFAULT_WORKSPACE = "default";
 export const ADMIN_USERNAME = "admin";
@@ -25,12 +25,12 @@ export async function initializeStore(store: Store, keyring: Keyring, clock: Clo
       const now = clock();
       await insertDataKey(trx, { ...keyring.wrapNewDataKey(1), createdAt: now });
       const userId = newId("usr");
-      await trx.insertInto("users").values({ id: userId, username: ADMIN_USERNAME, isAdmin: 1, disabledAt: null, createdAt: now }).execute();
+      await trx.insertInto("users").values({ id: userId, username: ADMIN_USERNAME, passwordHash: null, isAdmin: 1, disabledAt: null, createdAt: now }).execute();
       const workspaceId = newId("ws");
       await insertWorkspace(trx, { id: workspaceId, name: DEFAULT_WORKSPACE, maxVersions: DEFAULT_MAX_VERSIONS, createdAt: now });
+      await insertGroup(trx, everyoneGroup(workspaceId, now));
       await insertMembership(trx, { workspaceId, userId, role: "owner", createdAt: now });
-      const bootstrapToken = generateToken("cft_");
-      await insertToken(trx, { id: newId("tok"), tokenHash: hashToken(bootstrapToken), userId, parentId: null, name: "bootstrap", expiresAt: null, createdAt: now });
+      const { token: bootstrapToken } = await mintToken(trx, { principalId: userId, parentId: null, kind: "api", name: "bootstrap", scope: FULL_SCOPE, expiresAt: null, now });
       await trx.insertInto("meta").values({ key: "initialized_at", value: new Date(now).toISOString() }).execute();
       return { bootstrapToken };
     }),

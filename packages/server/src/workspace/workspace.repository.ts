@@ -43,3 +43,49 @@ export function insertMembership(db: Database, row: Tables["memberships"]) {
 export function updateWorkspaceSettings(db: Database, id: string, settings: { maxVersions: number }) {
   return db.updateTable("workspaces").set(settings).where("id", "=", id).execute();
 }
+
+export function insertGroup(db: Database, row: Tables["groups"]) {
+  return db.insertInto("groups").values(row).execute();
+}
+
+export function listMembers(db: Database, workspaceId: string) {
+  return db
+    .selectFrom("memberships")
+    .innerJoin("users", "users.id", "memberships.userId")
+    .select(["users.id", "users.username", "users.disabledAt", "memberships.role", "memberships.createdAt"])
+    .where("memberships.workspaceId", "=", workspaceId)
+    .orderBy("users.username")
+    .execute();
+}
+
+export async function countPersonalSecrets(db: Database, workspaceId: string): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom("secrets")
+    .select(["ownerId", (eb) => eb.fn.countAll<number>().as("count")])
+    .where("workspaceId", "=", workspaceId)
+    .where("scope", "=", "personal")
+    .groupBy("ownerId")
+    .execute();
+  return new Map(rows.map((row) => [row.ownerId, Number(row.count)]));
+}
+
+export async function upsertMembership(db: Database, row: Tables["memberships"]) {
+  await db.deleteFrom("memberships").where("workspaceId", "=", row.workspaceId).where("userId", "=", row.userId).execute();
+  await db.insertInto("memberships").values(row).execute();
+}
+
+/** Removes a user from a workspace, with its group memberships and grants there. */
+export async function deleteMembership(db: Database, workspaceId: string, userId: string) {
+  const groups = db.selectFrom("groups").select("id").where("workspaceId", "=", workspaceId);
+  await db.deleteFrom("groupMembers").where("memberId", "=", userId).where("groupId", "in", groups).execute();
+  await db.deleteFrom("grants").where("workspaceId", "=", workspaceId).where("subjectId", "=", userId).execute();
+  return db.deleteFrom("memberships").where("workspaceId", "=", workspaceId).where("userId", "=", userId).executeTakeFirst();
+}
+
+export function findUserByRef(db: Database, ref: string) {
+  return db
+    .selectFrom("users")
+    .select(["id", "username", "isAdmin", "disabledAt"])
+    .where((eb) => eb.or([eb("id", "=", ref), eb("username", "=", ref)]))
+    .executeTakeFirst();
+}

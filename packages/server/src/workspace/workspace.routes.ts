@@ -1,7 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { errorResponses, WorkspaceParams } from "../http/schemas.ts";
-import { MAX_VERSIONS_LIMIT, type WorkspaceService, type WorkspaceView } from "./workspace.service.ts";
+import type { SecretService } from "../secret/secret.service.ts";
+import { MAX_VERSIONS_LIMIT, type MemberView, type WorkspaceService, type WorkspaceView } from "./workspace.service.ts";
+
+const Member = Type.Object({
+  userId: Type.String(),
+  username: Type.String(),
+  role: Type.String({ description: "owner, admin, member or viewer" }),
+  disabled: Type.Boolean(),
+  personalSecrets: Type.Integer({ description: "How many personal secrets the member keeps here; never what they are" }),
+  createdAt: Type.String({ format: "date-time" }),
+});
+
+function memberView(member: MemberView) {
+  return { ...member, createdAt: new Date(member.createdAt).toISOString() };
+}
 
 const Workspace = Type.Object(
   {
@@ -20,7 +34,7 @@ function view(workspace: WorkspaceView) {
   return { ...workspace, createdAt: new Date(workspace.createdAt).toISOString() };
 }
 
-export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceService }> = async (app, { workspaces }) => {
+export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceService; secrets: SecretService }> = async (app, { workspaces, secrets }) => {
   app.addSchema(Workspace);
   const tags = ["workspaces"];
 
@@ -56,5 +70,46 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
       response: { 200: Type.Ref("Workspace"), ...errorResponses },
     },
     handler: async (request) => view(await workspaces.updateSettings(request.principal, request.params.workspace, request.body)),
+  });
+
+  const members = ["members"];
+  const MemberParams = Type.Object({ workspace: Type.String(), user: Type.String({ description: "User id or username" }) });
+
+  app.get("/api/v1/workspaces/:workspace/members", {
+    schema: { tags: members, summary: "Members, roles and personal secret counts (workspace admins)", params: WorkspaceParams, response: { 200: Type.Object({ members: Type.Array(Member) }), ...errorResponses } },
+    handler: async (request) => ({ members: (await workspaces.members(request.principal, request.params.workspace)).map(memberView) }),
+  });
+
+  app.put("/api/v1/workspaces/:workspace/members/:user", {
+    schema: {
+      tags: members,
+      summary: "Add a user to the workspace or change its role (workspace admins; owners for ownership)",
+      params: MemberParams,
+      body: Type.Object({ role: Type.String({ description: "owner, admin, member or viewer" }) }, { additionalProperties: false }),
+      response: { 200: Member, ...errorResponses },
+    },
+    handler: async (request) => memberView(await workspaces.setMember(request.principal, request.params.workspace, request.params.user, request.body.role)),
+  });
+
+  app.delete("/api/v1/workspaces/:workspace/members/:user", {
+    schema: { tags: members, summary: "Remove a member with its group memberships and grants; its personal secrets stay until deleted", params: MemberParams, response: { 204: Type.Null(), ...errorResponses } },
+    handler: async (request, reply) => {
+      await workspaces.removeMember(request.principal, request.params.workspace, request.params.user);
+      return reply.code(204).send(null);
+    },
+  });
+
+  app.delete("/api/v1/workspaces/:workspace/members/:user/personal-secrets", {
+    schema: {
+      tags: members,
+      summary: "Destroy a (departed) member's personal secrets, unread (workspace admins)",
+      params: MemberParams,
+      response: { 200: Type.Object({ destroyed: Type.Integer() }), ...errorResponses },
+    },
+    handler: async (request) => {
+      const ctx = await secrets.context(request.principal, request.params.workspace);
+      const user = await workspaces.findUser(request.params.user);
+      return { destroyed: await secrets.destroyPersonalOf(ctx, user.id) };
+    },
   });
 };

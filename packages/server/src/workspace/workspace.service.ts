@@ -7,16 +7,24 @@ import { Cache } from "../core/cache.ts";
 import type { Clock } from "../core/clock.ts";
 import { CofferError, invalid } from "../core/errors.ts";
 import { newId } from "../crypto/generate.ts";
-import { denied, isWorkspaceAdmin, type Role } from "../identity/access.ts";
+import { denied, ROLES, type Role } from "../identity/access.ts";
+import { requireInstanceAdmin, requireWorkspaceAdmin } from "../identity/guards.ts";
 import type { Principal } from "../identity/principal.ts";
+import { changeAccess } from "../access/access.service.ts";
 import type { Store } from "../store/store.ts";
 import {
+  countPersonalSecrets,
+  deleteMembership,
   findRole,
+  findUserByRef,
   findWorkspace,
+  insertGroup,
   insertMembership,
   insertWorkspace,
+  listMembers,
   listWorkspacesOf,
   updateWorkspaceSettings,
+  upsertMembership,
   type WorkspaceRow,
 } from "./workspace.repository.ts";
 
@@ -27,6 +35,22 @@ const WORKSPACE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export interface WorkspaceAccess {
   workspace: WorkspaceRow;
   role: Role | undefined;
+}
+
+export interface MemberView {
+  userId: string;
+  username: string;
+  role: Role;
+  disabled: boolean;
+  personalSecrets: number;
+  createdAt: number;
+}
+
+export const EVERYONE = "everyone";
+
+/** Every workspace has it; every member and service account of the workspace is in it. */
+export function everyoneGroup(workspaceId: string, now: number) {
+  return { id: newId("grp"), workspaceId, name: EVERYONE, builtin: 1, createdAt: now };
 }
 
 export interface WorkspaceView {
@@ -47,7 +71,7 @@ export class WorkspaceService {
     this.#store = store;
     this.#clock = clock;
     store.changes.subscribe((change) => {
-      if (change.kind === "workspace" || change.kind === "all") {
+      if (change.kind === "workspace" || change.kind === "access" || change.kind === "all") {
         this.#workspaces.clear();
         this.#roles.clear();
       }
@@ -57,24 +81,29 @@ export class WorkspaceService {
   /** The workspace and the caller's role in it; WORKSPACE_NOT_FOUND unless the caller belongs there. */
   async access(principal: Principal, idOrName: string): Promise<WorkspaceAccess> {
     const workspace = await this.#find(idOrName);
-    const role = workspace ? await this.#role(workspace.id, principal) : undefined;
+    const reachable = workspace && (principal.scope.scope.workspaceId === null || principal.scope.scope.workspaceId === workspace.id);
+    const role = reachable ? await this.#role(workspace.id, principal) : undefined;
     if (!workspace || !role) throw new CofferError("WORKSPACE_NOT_FOUND", `workspace '${idOrName}' was not found`);
     return { workspace, role };
   }
 
   async list(principal: Principal): Promise<WorkspaceView[]> {
-    const rows = await listWorkspacesOf(this.#store.db, principal.userId, principal.isAdmin);
-    return rows.map((row) => ({
+    const rows = await listWorkspacesOf(this.#store.db, principal.id, principal.isAdmin);
+    const scoped = principal.scope.scope.workspaceId;
+    const home = principal.homeWorkspaceId;
+    return rows
+      .filter((row) => (scoped === null || row.id === scoped) && (principal.kind === "user" || row.id === home))
+      .map((row) => ({
       id: row.id,
       name: row.name,
-      role: principal.isAdmin ? "owner" : ((row.role as Role | null) ?? null),
+      role: principal.isAdmin ? "owner" : principal.kind === "service_account" ? "member" : ((row.role as Role | null) ?? null),
       maxVersions: row.maxVersions,
       createdAt: row.createdAt,
     }));
   }
 
   async create(principal: Principal, input: { name: string; maxVersions?: number | undefined }): Promise<WorkspaceView> {
-    if (!principal.isAdmin) throw denied("only administrators create workspaces");
+    requireInstanceAdmin(principal, "create workspaces");
     if (!WORKSPACE_NAME.test(input.name)) {
       throw invalid("workspace names are 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit");
     }
@@ -86,7 +115,8 @@ export class WorkspaceService {
         throw new CofferError("WORKSPACE_ALREADY_EXISTS", `workspace '${input.name}' already exists`);
       }
       await insertWorkspace(trx, row);
-      await insertMembership(trx, { workspaceId: row.id, userId: principal.userId, role: "owner", createdAt: now });
+      await insertGroup(trx, everyoneGroup(row.id, now));
+      await insertMembership(trx, { workspaceId: row.id, userId: principal.id, role: "owner", createdAt: now });
       await this.#store.changes.announce(trx, { kind: "workspace", id: row.id });
     });
     this.#store.changes.apply({ kind: "workspace", id: row.id });
@@ -94,8 +124,9 @@ export class WorkspaceService {
   }
 
   async updateSettings(principal: Principal, idOrName: string, settings: { maxVersions?: number | undefined }): Promise<WorkspaceView> {
-    const { workspace, role } = await this.access(principal, idOrName);
-    if (!isWorkspaceAdmin(role)) throw denied("only workspace owners and admins change settings");
+    const access = await this.access(principal, idOrName);
+    const { workspace, role } = access;
+    requireWorkspaceAdmin(principal, access, "change settings");
     const maxVersions = checkMaxVersions(settings.maxVersions ?? workspace.maxVersions);
     await this.#store.db.transaction().execute(async (trx) => {
       await updateWorkspaceSettings(trx, workspace.id, { maxVersions });
@@ -114,13 +145,63 @@ export class WorkspaceService {
     return row;
   }
 
+  /** Members with their roles, and how many personal secrets each keeps here (never what they are). */
+  async members(principal: Principal, idOrName: string): Promise<MemberView[]> {
+    const access = await this.access(principal, idOrName);
+    requireWorkspaceAdmin(principal, access, "list members");
+    const db = this.#store.db;
+    const [rows, personal] = await Promise.all([listMembers(db, access.workspace.id), countPersonalSecrets(db, access.workspace.id)]);
+    return rows.map((row) => ({
+      userId: row.id,
+      username: row.username,
+      role: row.role as Role,
+      disabled: row.disabledAt !== null,
+      personalSecrets: personal.get(row.id) ?? 0,
+      createdAt: row.createdAt,
+    }));
+  }
+
+  /** Adds a user to the workspace or changes its role. Only owners hand out or take away ownership. */
+  async setMember(principal: Principal, idOrName: string, userRef: string, role: string): Promise<MemberView> {
+    const access = await this.access(principal, idOrName);
+    requireWorkspaceAdmin(principal, access, "manage members");
+    if (!(ROLES as readonly string[]).includes(role)) throw invalid(`role must be one of ${ROLES.join(", ")}`);
+    const user = await this.findUser(userRef);
+    const current = await findRole(this.#store.db, access.workspace.id, user.id);
+    if ((role === "owner" || current?.role === "owner") && access.role !== "owner") throw denied("only owners add or change owners");
+    const now = this.#clock();
+    await changeAccess(this.#store, access.workspace.id, (trx) =>
+      upsertMembership(trx, { workspaceId: access.workspace.id, userId: user.id, role, createdAt: now }),
+    );
+    return { userId: user.id, username: user.username, role: role as Role, disabled: user.disabledAt !== null, personalSecrets: 0, createdAt: now };
+  }
+
+  async findUser(ref: string): Promise<{ id: string; username: string; disabledAt: number | null }> {
+    const user = await findUserByRef(this.#store.db, ref);
+    if (!user) throw new CofferError("NOT_FOUND", `no user '${ref}'`);
+    return user;
+  }
+
+  /** Removes a member, its group memberships and its grants in the workspace; its personal secrets stay until deleted. */
+  async removeMember(principal: Principal, idOrName: string, userRef: string): Promise<void> {
+    const access = await this.access(principal, idOrName);
+    requireWorkspaceAdmin(principal, access, "manage members");
+    const user = await findUserByRef(this.#store.db, userRef);
+    const current = user ? await findRole(this.#store.db, access.workspace.id, user.id) : undefined;
+    if (!user || !current) throw new CofferError("NOT_FOUND", `'${userRef}' is not a member of this workspace`);
+    if (current.role === "owner" && access.role !== "owner") throw denied("only owners remove owners");
+    await changeAccess(this.#store, access.workspace.id, (trx) => deleteMembership(trx, access.workspace.id, user.id));
+  }
+
   async #role(workspaceId: string, principal: Principal): Promise<Role | undefined> {
     if (principal.isAdmin) return "owner";
-    const key = `${workspaceId}\u0000${principal.userId}`;
+    // A service account belongs to one workspace and reaches secrets through grants only, like a member.
+    if (principal.kind === "service_account") return principal.homeWorkspaceId === workspaceId ? "member" : undefined;
+    const key = `${workspaceId}\u0000${principal.id}`;
     const cached = this.#roles.get(key);
     if (cached !== undefined) return cached ?? undefined;
     const epoch = this.#roles.epoch;
-    const row = await findRole(this.#store.db, workspaceId, principal.userId);
+    const row = await findRole(this.#store.db, workspaceId, principal.id);
     const role = (row?.role as Role | undefined) ?? null;
     this.#roles.set(key, role, epoch);
     return role ?? undefined;

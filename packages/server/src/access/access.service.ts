@@ -1,0 +1,131 @@
+/**
+ * Who may do what to a secret. The decision is one comparison on the ordered
+ * levels (access.ts): the highest of the caller's workspace role and every
+ * grant to the caller, its groups and `everyone`, capped by its token's scope.
+ *
+ * It runs on every read, so each workspace's grants and group memberships
+ * are held in memory, loaded in two queries on first use and dropped on any
+ * change to them (on every node, through the change feed).
+ */
+import type { Store } from "../store/store.ts";
+import { LEVELS, sharedLevelOfRole, type Level } from "../identity/access.ts";
+import type { Principal } from "../identity/principal.ts";
+import type { WorkspaceAccess } from "../workspace/workspace.service.ts";
+import { findEveryoneGroup, listGrantsOfWorkspace, listGroupMembersOfWorkspace } from "./access.repository.ts";
+
+
+export interface WorkspaceAcl {
+  /** secret id → subject id (user, group or service account) → level */
+  grants: Map<string, Map<string, Level>>;
+  /** member id → the groups it belongs to, `everyone` excluded (everyone holds every member) */
+  groupsOf: Map<string, string[]>;
+  everyoneId: string | null;
+}
+
+/** What a secret row must tell the access decision. */
+export interface SecretAccessFacts {
+  id: string;
+  name: string;
+  scope: string;
+  ownerId: string;
+}
+
+export class AccessService {
+  #store: Store;
+  #acls = new Map<string, Promise<WorkspaceAcl>>();
+
+  constructor(store: Store) {
+    this.#store = store;
+    store.changes.subscribe((change) => {
+      if (change.kind === "access") this.#acls.delete(change.workspaceId);
+      else if (change.kind === "all") this.#acls.clear();
+    });
+  }
+
+  acl(workspaceId: string): Promise<WorkspaceAcl> {
+    let acl = this.#acls.get(workspaceId);
+    if (!acl) {
+      acl = this.#load(workspaceId);
+      this.#acls.set(workspaceId, acl);
+      // A failed load must not stay cached.
+      acl.catch(() => this.#acls.get(workspaceId) === acl && this.#acls.delete(workspaceId));
+    }
+    return acl;
+  }
+
+  /** The caller's level on one secret. */
+  levelOn(principal: Principal, access: WorkspaceAccess, acl: WorkspaceAcl, secret: SecretAccessFacts): Level {
+    let level: Level;
+    if (secret.scope === "personal") {
+      level = secret.ownerId === principal.id ? "manage" : "none";
+    } else {
+      level = sharedLevelOfRole(access.role);
+      const grants = acl.grants.get(secret.id);
+      if (grants) level = highest(level, grantedTo(grants, principal.id, acl));
+    }
+    if (!principal.scope.allowsName(secret.name)) return "none";
+    return lowest(level, principal.scope.scope.maxLevel);
+  }
+
+  /** Ids of the shared secrets granted to the caller, directly or through a group: what a member's list shows. */
+  grantedSecretIds(principal: Principal, acl: WorkspaceAcl): string[] {
+    const ids: string[] = [];
+    for (const [secretId, grants] of acl.grants) {
+      if (LEVELS[grantedTo(grants, principal.id, acl)] >= LEVELS.see) ids.push(secretId);
+    }
+    return ids;
+  }
+
+  async #load(workspaceId: string): Promise<WorkspaceAcl> {
+    const db = this.#store.db;
+    const [grantRows, memberRows, everyone] = await Promise.all([
+      listGrantsOfWorkspace(db, workspaceId),
+      listGroupMembersOfWorkspace(db, workspaceId),
+      findEveryoneGroup(db, workspaceId),
+    ]);
+    const grants = new Map<string, Map<string, Level>>();
+    for (const row of grantRows) {
+      let subjects = grants.get(row.secretId);
+      if (!subjects) grants.set(row.secretId, (subjects = new Map()));
+      subjects.set(row.subjectId, row.level as Level);
+    }
+    const groupsOf = new Map<string, string[]>();
+    for (const row of memberRows) {
+      const groups = groupsOf.get(row.memberId);
+      if (groups) groups.push(row.groupId);
+      else groupsOf.set(row.memberId, [row.groupId]);
+    }
+    return { grants, groupsOf, everyoneId: everyone?.id ?? null };
+  }
+}
+
+/**
+ * Runs a change to who may do what in a workspace (grants, groups,
+ * memberships) and drops the cached roles and grants of that workspace on
+ * every node when it commits.
+ */
+export async function changeAccess<T>(store: Store, workspaceId: string, fn: (trx: Store["db"]) => Promise<T>): Promise<T> {
+  const result = await store.db.transaction().execute(async (trx) => {
+    const value = await fn(trx);
+    await store.changes.announce(trx, { kind: "access", workspaceId });
+    return value;
+  });
+  store.changes.apply({ kind: "access", workspaceId });
+  return result;
+}
+
+function grantedTo(grants: Map<string, Level>, subjectId: string, acl: WorkspaceAcl): Level {
+  let level = grants.get(subjectId) ?? "none";
+  if (acl.everyoneId) level = highest(level, grants.get(acl.everyoneId) ?? "none");
+  for (const group of acl.groupsOf.get(subjectId) ?? []) level = highest(level, grants.get(group) ?? "none");
+  return level;
+}
+
+function highest(a: Level, b: Level): Level {
+  return LEVELS[a] >= LEVELS[b] ? a : b;
+}
+
+function lowest(a: Level, b: Level): Level {
+  return LEVELS[a] <= LEVELS[b] ? a : b;
+}
+

@@ -1,0 +1,230 @@
+/**
+ * Minting, listing and revoking tokens. A token is shown once, at creation;
+ * only its SHA-256 is stored. Independent tokens (a login, an API token, a
+ * service account's token) carry any scope within their identity's rights;
+ * a child token is minted by another token and can only be narrower and
+ * shorter-lived than it, one token per agent run. Revoking a token revokes
+ * every token minted from it.
+ */
+import type { Clock } from "../core/clock.ts";
+import { CofferError, invalid } from "../core/errors.ts";
+import { newId } from "../crypto/generate.ts";
+import { generateToken, hashToken } from "../crypto/tokens.ts";
+import type { Database, Store } from "../store/store.ts";
+import type { WorkspaceService } from "../workspace/workspace.service.ts";
+import { denied, LEVELS, type Level } from "./access.ts";
+import { requireFullToken, requireWorkspaceAdmin } from "./guards.ts";
+import type { Principal } from "./principal.ts";
+import { findTokenById, insertToken, listTokensOf, revokeTree, type TokenRow } from "./token.repository.ts";
+import { checkScope, FULL_SCOPE, narrows, type TokenScope } from "./token-scope.ts";
+import { findServiceAccount } from "./service-account.repository.ts";
+
+export const SESSION_TTL_SECONDS = 12 * 3600;
+const CHILD_DEFAULT_TTL_SECONDS = 3600;
+const MAX_TTL_SECONDS = 10 * 365 * 86400;
+
+export interface ScopeInput {
+  name?: string | undefined;
+  workspace?: string | undefined;
+  secrets?: string[] | undefined;
+  access?: string | undefined;
+  ttl?: number | undefined;
+  cidrs?: string[] | undefined;
+}
+
+export interface TokenView {
+  id: string;
+  name: string;
+  kind: string;
+  principalId: string;
+  parentId: string | null;
+  workspaceId: string | null;
+  secrets: string[] | null;
+  access: Level;
+  cidrs: string[] | null;
+  expiresAt: number | null;
+  createdAt: number;
+}
+
+export interface MintedToken {
+  token: string;
+  info: TokenView;
+}
+
+/** Writes a new token row; the only place a token's plaintext exists on the server, until it is returned once. */
+export async function mintToken(
+  db: Database,
+  fields: { principalId: string; parentId: string | null; kind: "session" | "api" | "child"; name: string; scope: TokenScope; expiresAt: number | null; now: number },
+): Promise<MintedToken> {
+  const token = generateToken("cft_");
+  const row: Omit<TokenRow, "revokedAt"> = {
+    id: newId("tok"),
+    tokenHash: hashToken(token),
+    principalId: fields.principalId,
+    parentId: fields.parentId,
+    kind: fields.kind,
+    name: fields.name,
+    workspaceId: fields.scope.workspaceId,
+    secrets: fields.scope.secrets === null ? null : JSON.stringify(fields.scope.secrets),
+    maxLevel: fields.scope.maxLevel,
+    cidrs: fields.scope.cidrs === null ? null : JSON.stringify(fields.scope.cidrs),
+    expiresAt: fields.expiresAt,
+    createdAt: fields.now,
+  };
+  await insertToken(db, row);
+  return { token, info: viewOf({ ...row, revokedAt: null }) };
+}
+
+export class TokenService {
+  #store: Store;
+  #clock: Clock;
+  #workspaces: WorkspaceService;
+
+  constructor(store: Store, clock: Clock, workspaces: WorkspaceService) {
+    this.#store = store;
+    this.#clock = clock;
+    this.#workspaces = workspaces;
+  }
+
+  /** An independent token for the caller's own identity (users only). */
+  async create(principal: Principal, input: ScopeInput): Promise<MintedToken> {
+    if (principal.kind !== "user") throw denied("service accounts mint child tokens only");
+    requireFullToken(principal, "create independent tokens");
+    const scope = await this.#scopeFrom(principal, input, FULL_SCOPE);
+    const now = this.#clock();
+    return mintToken(this.#store.db, { principalId: principal.id, parentId: null, kind: "api", name: tokenName(input.name), scope, expiresAt: expiry(now, input.ttl), now });
+  }
+
+  /** A token for a service account of a workspace the caller administers, bound to that workspace. */
+  async createForServiceAccount(principal: Principal, workspace: string, serviceAccount: string, input: ScopeInput): Promise<MintedToken> {
+    const access = await this.#workspaces.access(principal, workspace);
+    requireWorkspaceAdmin(principal, access, "create service account tokens");
+    const account = await findServiceAccount(this.#store.db, access.workspace.id, serviceAccount);
+    if (!account || account.disabledAt !== null) throw new CofferError("NOT_FOUND", `no service account '${serviceAccount}'`);
+    const scope = checkScope({ ...scopeFields(input, FULL_SCOPE), workspaceId: access.workspace.id });
+    const now = this.#clock();
+    return mintToken(this.#store.db, { principalId: account.id, parentId: null, kind: "api", name: tokenName(input.name), scope, expiresAt: expiry(now, input.ttl), now });
+  }
+
+  /** A child of the calling token: never wider, never longer-lived. */
+  async createChild(principal: Principal, input: ScopeInput): Promise<MintedToken> {
+    const parent = principal.scope.scope;
+    const scope = await this.#scopeFrom(principal, input, parent);
+    if (!narrows(scope, parent)) throw denied("a child token cannot be wider than its parent");
+    const now = this.#clock();
+    const wanted = now + (input.ttl ?? CHILD_DEFAULT_TTL_SECONDS) * 1000;
+    checkTtl(input.ttl);
+    // Like Vault, a child's life is cut to its parent's rather than refused.
+    const expiresAt = principal.expiresAt === null ? wanted : Math.min(wanted, principal.expiresAt);
+    return mintToken(this.#store.db, { principalId: principal.id, parentId: principal.tokenId, kind: "child", name: tokenName(input.name ?? "child"), scope, expiresAt, now });
+  }
+
+  async self(principal: Principal): Promise<TokenView> {
+    const row = await findTokenById(this.#store.db, principal.tokenId);
+    if (!row) throw new CofferError("UNAUTHENTICATED", "the token is unknown or revoked");
+    return viewOf(row);
+  }
+
+  async list(principal: Principal): Promise<TokenView[]> {
+    return (await listTokensOf(this.#store.db, principal.id)).filter((row) => !expired(row, this.#clock())).map(viewOf);
+  }
+
+  async listForServiceAccount(principal: Principal, workspace: string, serviceAccount: string): Promise<TokenView[]> {
+    const access = await this.#workspaces.access(principal, workspace);
+    requireWorkspaceAdmin(principal, access, "list service account tokens");
+    const account = await findServiceAccount(this.#store.db, access.workspace.id, serviceAccount);
+    if (!account) throw new CofferError("NOT_FOUND", `no service account '${serviceAccount}'`);
+    return (await listTokensOf(this.#store.db, account.id)).filter((row) => !expired(row, this.#clock())).map(viewOf);
+  }
+
+  /** Revokes a token and its descendants: the caller's own, a service account's (workspace admins), or any (administrators). */
+  async revoke(principal: Principal, tokenId: string): Promise<number> {
+    const row = await findTokenById(this.#store.db, tokenId);
+    const notFound = new CofferError("NOT_FOUND", `no token '${tokenId}'`);
+    if (!row || row.revokedAt !== null) throw notFound;
+    const own = row.principalId === principal.id;
+    if (!own && !(await this.#mayRevokeOthers(principal, row))) throw notFound;
+    return this.revokeTokens([row.id]);
+  }
+
+  async revokeTokens(ids: string[]): Promise<number> {
+    const count = await this.#store.db.transaction().execute(async (trx) => {
+      const revoked = await revokeTree(trx, ids, this.#clock());
+      await this.#store.changes.announce(trx, { kind: "token", id: ids[0] ?? "" });
+      return revoked;
+    });
+    this.#store.changes.apply({ kind: "token", id: ids[0] ?? "" });
+    return count;
+  }
+
+  async #mayRevokeOthers(principal: Principal, row: TokenRow): Promise<boolean> {
+    if (principal.scope.scope.maxLevel !== "manage") return false;
+    if (principal.isAdmin) return true;
+    if (!row.principalId.startsWith("sa_") || principal.kind !== "user") return false;
+    const account = await this.#store.db.selectFrom("serviceAccounts").select("workspaceId").where("id", "=", row.principalId).executeTakeFirst();
+    if (!account) return false;
+    try {
+      const access = await this.#workspaces.access(principal, account.workspaceId);
+      requireWorkspaceAdmin(principal, access, "revoke service account tokens");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #scopeFrom(principal: Principal, input: ScopeInput, base: TokenScope): Promise<TokenScope> {
+    const fields = scopeFields(input, base);
+    if (input.workspace !== undefined) {
+      fields.workspaceId = (await this.#workspaces.access(principal, input.workspace)).workspace.id;
+    }
+    return checkScope(fields);
+  }
+}
+
+function scopeFields(input: ScopeInput, base: TokenScope): TokenScope {
+  const access = input.access ?? base.maxLevel;
+  if (!Object.hasOwn(LEVELS, access) || access === "none") throw invalid("access must be one of see, use, read, write, manage");
+  return {
+    workspaceId: base.workspaceId,
+    secrets: input.secrets ?? base.secrets,
+    maxLevel: access as Level,
+    cidrs: input.cidrs ?? base.cidrs,
+  };
+}
+
+function tokenName(name: string | undefined): string {
+  const value = name ?? "api";
+  if (value.length < 1 || value.length > 100) throw invalid("token names are 1 to 100 characters");
+  return value;
+}
+
+function checkTtl(ttl: number | undefined): void {
+  if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS)) {
+    throw invalid(`ttl is a whole number of seconds from 1 to ${MAX_TTL_SECONDS}`);
+  }
+}
+
+function expiry(now: number, ttl: number | undefined): number | null {
+  checkTtl(ttl);
+  return ttl === undefined ? null : now + ttl * 1000;
+}
+
+function expired(row: TokenRow, now: number): boolean {
+  return row.expiresAt !== null && row.expiresAt <= now;
+}
+
+export function viewOf(row: TokenRow): TokenView {
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind,
+    principalId: row.principalId,
+    parentId: row.parentId,
+    workspaceId: row.workspaceId,
+    secrets: row.secrets === null ? null : JSON.parse(row.secrets),
+    access: row.maxLevel as Level,
+    cidrs: row.cidrs === null ? null : JSON.parse(row.cidrs),
+    expiresAt: row.expiresAt,
+    createdAt: row.createdAt,
+  };
+}
