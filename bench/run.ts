@@ -44,6 +44,10 @@ const BARE_DRIFT_PERCENT = 15;
 const BARE = "bare Fastify route";
 const BARE_AGAIN = "bare Fastify route (again)";
 const READ = "read one secret";
+const MEMBER_READ = "read one secret (member via group grant)";
+const MEMBER = "bench-member";
+/** Issue #3: a member's read through a group grant is within this much of the admin's. */
+const MEMBER_TARGET_PERCENT = 10;
 
 interface Settings {
   duration: number;
@@ -170,6 +174,27 @@ async function seed(baseUrl: string, token: string): Promise<number> {
 }
 
 /**
+ * A member who reads `bench-read` only because a group it belongs to was
+ * granted it: the access decision the permission model adds to the hot path.
+ * Returns the member's session token.
+ */
+async function seedMember(baseUrl: string, token: string): Promise<string> {
+  const password = randomBytes(16).toString("base64url");
+  await api(baseUrl, token, "POST", "/api/v1/users", { username: MEMBER, password });
+  await api(baseUrl, token, "PUT", `/api/v1/workspaces/default/members/${MEMBER}`, { role: "member" });
+  await api(baseUrl, token, "POST", "/api/v1/workspaces/default/groups", { name: "bench-readers" });
+  await api(baseUrl, token, "PUT", `/api/v1/workspaces/default/groups/bench-readers/members/user:${MEMBER}`);
+  await api(baseUrl, token, "PUT", `${SECRETS_PATH}/${READ_SECRET}/grants/group:bench-readers`, { level: "read" });
+  const response = await fetch(new URL("/api/v1/auth/login", baseUrl), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: MEMBER, password }),
+  });
+  if (!response.ok) throw new Error(`login as ${MEMBER}: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { token: string }).token;
+}
+
+/**
  * PUTs spread round-robin over the seeded secrets: 64 connections over 150
  * rows, so concurrent writes rarely meet on one row and the scenario measures
  * the write path, not retries on one contended row. Each body is new, so
@@ -200,12 +225,14 @@ function updateRequest(auth: Record<string, string>): Options["requests"] {
  * about compares runs close in time: on a shared machine, a neighbour's load
  * can halve the bare figure from one minute to the next.
  */
-function scenarios(bare: Child, coffer: Child, token: string): Scenario[] {
+function scenarios(bare: Child, coffer: Child, token: string, memberToken: string): Scenario[] {
   const auth = { authorization: `Bearer ${token}` };
   const bareRoute = { url: `${bare.url}/bare` };
+  const readUrl = `${coffer.url}${SECRETS_PATH}/${READ_SECRET}`;
   return [
     { name: BARE, server: bare, options: bareRoute },
-    { name: READ, server: coffer, options: { url: `${coffer.url}${SECRETS_PATH}/${READ_SECRET}`, headers: auth } },
+    { name: READ, server: coffer, options: { url: readUrl, headers: auth } },
+    { name: MEMBER_READ, server: coffer, options: { url: readUrl, headers: { authorization: `Bearer ${memberToken}` } } },
     { name: BARE_AGAIN, server: bare, options: bareRoute },
     {
       name: "list 100 secrets",
@@ -340,19 +367,22 @@ async function main(): Promise<void> {
     const { server: coffer, token } = await startCoffer(dataDir, postgresUrl);
     children.push(coffer);
     const readBytes = await seed(coffer.url, token);
+    const memberToken = await seedMember(coffer.url, token);
     // The bare route sends as many bytes as the read does, so the two differ only in work per request.
     const bare = await startChild("bare server", [BARE_SERVER, String(readBytes)]);
     children.push(bare);
     console.log(`Node ${process.version}, ${CONNECTIONS} connections, store ${storeName}, read response ${readBytes} bytes`);
 
     const rows: Row[] = [];
-    for (const scenario of scenarios(bare, coffer, token)) {
+    for (const scenario of scenarios(bare, coffer, token, memberToken)) {
       rows.push(await run(scenario, duration));
     }
     printTable(rows);
     warnOnDrift(rows);
     console.log(`single-secret read on ${storeName}: ${percentOf(rateOf(rows, READ), bareRate(rows))}% of bare (target ≥ ${TARGET_PERCENT}%)`);
     printCpuRatio(rows);
+    const memberGap = (1 - rateOf(rows, MEMBER_READ) / rateOf(rows, READ)) * 100;
+    console.log(`member read through a group grant: ${memberGap.toFixed(1)}% below the admin read (target within ${MEMBER_TARGET_PERCENT}%)`);
   } finally {
     await Promise.all(children.map((child) => child.stop()));
     await rm(dataDir, { recursive: true, force: true });

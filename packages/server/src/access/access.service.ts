@@ -33,22 +33,38 @@ export interface SecretAccessFacts {
 export class AccessService {
   #store: Store;
   #acls = new Map<string, Promise<WorkspaceAcl>>();
+  /** The loaded ones, for the read path to use without waiting on a promise. */
+  #loaded = new Map<string, WorkspaceAcl>();
 
   constructor(store: Store) {
     this.#store = store;
     store.changes.subscribe((change) => {
-      if (change.kind === "access") this.#acls.delete(change.workspaceId);
-      else if (change.kind === "all") this.#acls.clear();
+      if (change.kind === "access") {
+        this.#acls.delete(change.workspaceId);
+        this.#loaded.delete(change.workspaceId);
+      } else if (change.kind === "all") {
+        this.#acls.clear();
+        this.#loaded.clear();
+      }
     });
+  }
+
+  loadedAcl(workspaceId: string): WorkspaceAcl | undefined {
+    return this.#loaded.get(workspaceId);
   }
 
   acl(workspaceId: string): Promise<WorkspaceAcl> {
     let acl = this.#acls.get(workspaceId);
     if (!acl) {
-      acl = this.#load(workspaceId);
-      this.#acls.set(workspaceId, acl);
-      // A failed load must not stay cached.
-      acl.catch(() => this.#acls.get(workspaceId) === acl && this.#acls.delete(workspaceId));
+      const loading = this.#load(workspaceId);
+      acl = loading;
+      this.#acls.set(workspaceId, loading);
+      loading.then(
+        // Only if no change dropped it while it loaded.
+        (value) => this.#acls.get(workspaceId) === loading && this.#loaded.set(workspaceId, value),
+        // A failed load must not stay cached.
+        () => this.#acls.get(workspaceId) === loading && this.#acls.delete(workspaceId),
+      );
     }
     return acl;
   }

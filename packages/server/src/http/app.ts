@@ -41,7 +41,8 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     schemaController: { compilersFactory: { buildValidator: validators as never } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  await app.register(cookie);
+  // Cookies are parsed only for requests without a bearer token (auth.ts), not on every request.
+  await app.register(cookie, { hook: false });
   installErrorHandling(app);
   // The API speaks JSON only; anything else is refused before a handler sees it. An empty JSON
   // body is no body (clients send the header on bodiless PUTs); routes that need one say so.

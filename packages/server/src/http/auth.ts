@@ -32,7 +32,8 @@ export function installAuthentication(app: FastifyInstance, auth: AuthService): 
     if (request.routeOptions.config.public || request.is404) return;
     let token = bearerToken(request.headers.authorization);
     if (token === undefined) {
-      token = request.cookies[SESSION_COOKIE];
+      const cookies = request.headers.cookie;
+      token = cookies ? request.server.parseCookie(cookies)[SESSION_COOKIE] : undefined;
       request.viaCookie = token !== undefined;
     }
     request.principal = await auth.authenticate(token, request.ip);

@@ -117,6 +117,9 @@ export class SecretService {
 
   /** Resolves the caller's workspace and its grants once per request. */
   async context(principal: Principal, workspace: string, scope: SecretScope = "shared"): Promise<SecretContext> {
+    const cached = this.#workspaces.cachedAccess(principal, workspace);
+    const loaded = cached && this.#access.loadedAcl(cached.workspace.id);
+    if (cached && loaded) return { principal, access: cached, acl: loaded, scope };
     const access = await this.#workspaces.access(principal, workspace);
     return { principal, access, acl: await this.#access.acl(access.workspace.id), scope };
   }

@@ -79,6 +79,14 @@ export class WorkspaceService {
   }
 
   /** The workspace and the caller's role in it; WORKSPACE_NOT_FOUND unless the caller belongs there. */
+  /** The same answer as access() when everything it needs is cached (the read path's case), else undefined. */
+  cachedAccess(principal: Principal, idOrName: string): WorkspaceAccess | undefined {
+    const workspace = this.#workspaces.get(idOrName);
+    if (!workspace || (principal.scope.scope.workspaceId !== null && principal.scope.scope.workspaceId !== workspace.id)) return undefined;
+    const role = this.#cachedRole(workspace.id, principal);
+    return role ? { workspace, role } : undefined;
+  }
+
   async access(principal: Principal, idOrName: string): Promise<WorkspaceAccess> {
     const workspace = await this.#find(idOrName);
     const reachable = workspace && (principal.scope.scope.workspaceId === null || principal.scope.scope.workspaceId === workspace.id);
@@ -193,13 +201,18 @@ export class WorkspaceService {
     await changeAccess(this.#store, access.workspace.id, (trx) => deleteMembership(trx, access.workspace.id, user.id));
   }
 
-  async #role(workspaceId: string, principal: Principal): Promise<Role | undefined> {
+  /** The caller's role, null for none, undefined when not cached. */
+  #cachedRole(workspaceId: string, principal: Principal): Role | null | undefined {
     if (principal.isAdmin) return "owner";
     // A service account belongs to one workspace and reaches secrets through grants only, like a member.
-    if (principal.kind === "service_account") return principal.homeWorkspaceId === workspaceId ? "member" : undefined;
-    const key = `${workspaceId}\u0000${principal.id}`;
-    const cached = this.#roles.get(key);
+    if (principal.kind === "service_account") return principal.homeWorkspaceId === workspaceId ? "member" : null;
+    return this.#roles.get(`${workspaceId}\u0000${principal.id}`);
+  }
+
+  async #role(workspaceId: string, principal: Principal): Promise<Role | undefined> {
+    const cached = this.#cachedRole(workspaceId, principal);
     if (cached !== undefined) return cached ?? undefined;
+    const key = `${workspaceId}\u0000${principal.id}`;
     const epoch = this.#roles.epoch;
     const row = await findRole(this.#store.db, workspaceId, principal.id);
     const role = (row?.role as Role | undefined) ?? null;
