@@ -52,6 +52,23 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
     },
   });
 
+  // A sibling of /secrets rather than a child, so no secret name can shadow it.
+  app.post("/api/v1/workspaces/:workspace/secret-reads", {
+    schema: {
+      tags,
+      summary: "Read several secrets in one request (all or nothing): what `coffer run` and SDK scoped use fetch",
+      params: WorkspaceOnly,
+      body: Type.Object(
+        { names: Type.Array(Type.String(), { minItems: 1, maxItems: 100, description: "Secret ids or names" }), scope: Type.Optional(ScopeQuery.properties.scope) },
+        { additionalProperties: false },
+      ),
+      response: { 200: Type.Object({ secrets: Type.Array(Type.Ref("Secret")) }), ...errorResponses },
+    },
+    handler: async (request) => ({
+      secrets: await secrets.getMany(await contextOf(request, request.params.workspace, request.body.scope), request.body.names),
+    }),
+  });
+
   app.get(`${base}/:secret`, {
     schema: { tags, summary: "Read a secret (the current version, or ?version=N)", params: SecretParams, querystring: ReadQuery, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request) =>

@@ -41,6 +41,7 @@ import { checkLabel, checkName, checkTags, checkType, dataForType, decodeData, e
 
 const SECRET_ID = /^sec_[0-9a-hjkmnp-tv-z]{26}$/;
 const WRITE_ATTEMPTS = 8;
+const MAX_BATCH = 100;
 
 /** The caller, the workspace with its grants, and which namespace names refer to. */
 export interface SecretContext {
@@ -136,6 +137,14 @@ export class SecretService {
       ...summarize({ ...current.row, currentVersion: version }, JSON.parse(stored.keys), stored.createdAt, this.#clock()),
       data,
     };
+  }
+
+  /** Several secrets' current values in one call, all or nothing: the first missing one fails the whole read. */
+  async getMany(ctx: SecretContext, refs: string[]): Promise<SecretWithData[]> {
+    if (refs.length === 0 || refs.length > MAX_BATCH) throw invalid(`read 1 to ${MAX_BATCH} secrets at a time`);
+    const out: SecretWithData[] = [];
+    for (const ref of new Set(refs)) out.push(await this.get(ctx, ref));
+    return out;
   }
 
   async list(ctx: SecretContext, query: ListQuery): Promise<ListResult> {
