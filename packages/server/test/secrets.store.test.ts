@@ -85,7 +85,7 @@ for (const store of STORES) {
     const second = await coffer.secrets.replace(ctx, "upserted", { k: "w" }, { upsert: true });
     assert.equal(second.created, false);
     assert.equal(second.secret.version, 2);
-    await rejects(coffer.secrets.replace(ctx, "upserted", { k: "x" }, { upsert: true, type: "HMAC" }), "INVALID_REQUEST");
+    await rejects(coffer.secrets.replace(ctx, "upserted", { k: "x" }, { upsert: true, type: "HMAC" }), "INVALID_SECRET_TYPE");
   });
 
   each("check-and-set refuses a stale version and accepts the current one", async ({ coffer, ctx }) => {
@@ -157,6 +157,11 @@ for (const store of STORES) {
     const restored = await coffer.secrets.restore(ctx, "temp");
     assert.equal(restored.deletedAt, null);
     assert.deepEqual((await coffer.secrets.get(ctx, "temp")).data, { v: "1" });
+    await coffer.secrets.softDelete(ctx, "temp");
+    const revived = await coffer.secrets.replace(ctx, "temp", { v: "revived" }, { upsert: true });
+    assert.equal(revived.created, false, "a PUT to a soft-deleted name brings the secret back");
+    assert.equal(revived.secret.version, 2);
+    assert.deepEqual((await coffer.secrets.get(ctx, "temp")).data, { v: "revived" });
     await coffer.secrets.destroy(ctx, "temp");
     await rejects(coffer.secrets.get(ctx, "temp"), "SECRET_NOT_FOUND");
     await rejects(coffer.secrets.versions(ctx, "temp"), "SECRET_NOT_FOUND");

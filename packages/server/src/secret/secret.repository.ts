@@ -62,14 +62,15 @@ export async function advanceVersion(
   db: Database,
   id: string,
   fromVersion: number,
-  change: { currentVersion: number; updatedAt: number; updatedBy: string; label: string; tags: string },
+  change: { currentVersion: number; updatedAt: number; updatedBy: string; label: string; tags: string; deletedAt?: null; deletedBy?: null },
+  fromDeleted: boolean,
 ): Promise<boolean> {
   const result = await db
     .updateTable("secrets")
     .set(change)
     .where("id", "=", id)
     .where("currentVersion", "=", fromVersion)
-    .where("deletedAt", "is", null)
+    .where("deletedAt", fromDeleted ? "is not" : "is", null)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }

@@ -252,7 +252,9 @@ export class SecretService {
       }
     }
     if (input.type !== undefined) checkType(input.type);
-    return { secret: await this.#write(ctx, ref, input, async () => data, input.type), created: false };
+    // Writing to a soft-deleted name brings the secret back with the new value, as a write after a delete does in Vault.
+    const revive = input.upsert === true && existing?.deletedAt !== null && existing !== undefined;
+    return { secret: await this.#write(ctx, ref, input, async () => data, input.type, revive), created: false };
   }
 
   /** Sets or (with null) removes some keys, keeping the others; label and tags alone make no new version. */
@@ -380,10 +382,19 @@ export class SecretService {
     if (!atLeast(granted, level)) throw denied(`you may not ${level === "read" ? "read" : "change"} secret '${row.name}'`);
   }
 
-  async #write(ctx: SecretContext, ref: string, input: UpdateInput, nextData: (row: SecretRow) => Promise<SecretData>, type?: string): Promise<SecretWithData> {
+  async #write(
+    ctx: SecretContext,
+    ref: string,
+    input: UpdateInput,
+    nextData: (row: SecretRow) => Promise<SecretData>,
+    type?: string,
+    revive = false,
+  ): Promise<SecretWithData> {
     for (let attempt = 1; ; attempt++) {
-      const row = await this.#authorizedRow(ctx, ref, "write");
-      if (type !== undefined && type !== row.type) throw invalid("a secret's type cannot change; create a new secret instead");
+      const row = await this.#authorizedRow(ctx, ref, "write", { allowDeleted: revive });
+      if (type !== undefined && type !== row.type) {
+        throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' is ${row.type}; a secret's type cannot change, create a new secret instead`);
+      }
       if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
       const data = await nextData(row);
       const { plaintext, keys } = encodeData(data);
@@ -395,7 +406,8 @@ export class SecretService {
       const tags = input.tags === undefined ? row.tags : JSON.stringify(checkTags(input.tags));
       const maxVersions = ctx.access.workspace.maxVersions;
       const advanced = await this.#commit(row, async (trx) => {
-        if (!(await advanceVersion(trx, row.id, row.currentVersion, { currentVersion: version, updatedAt: now, updatedBy: ctx.principal.id, label, tags }))) {
+        const change = { currentVersion: version, updatedAt: now, updatedBy: ctx.principal.id, label, tags, ...(revive ? { deletedAt: null, deletedBy: null } : {}) };
+        if (!(await advanceVersion(trx, row.id, row.currentVersion, change, row.deletedAt !== null))) {
           return false;
         }
         await insertVersion(trx, {
@@ -412,7 +424,7 @@ export class SecretService {
         return true;
       });
       if (advanced) {
-        return { ...summarize({ ...row, currentVersion: version, updatedAt: now, label, tags }, keys, now, now), data };
+        return { ...summarize({ ...row, currentVersion: version, updatedAt: now, label, tags, deletedAt: null }, keys, now, now), data };
       }
       // Another writer came first. With check-and-set that is the caller's conflict; without, retry on the new version.
       if (input.cas !== undefined) throw conflict(row, input.cas);

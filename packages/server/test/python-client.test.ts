@@ -1,0 +1,62 @@
+/**
+ * The Python client (clients/python/coffer.py) against a real server: runs its
+ * unittest suite with python3, COFFER_ADDR and COFFER_TOKEN pointing at a
+ * fresh SQLite-backed server. Without python3 the test is skipped, except in
+ * CI (CI=true), where it fails.
+ */
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import { test } from "node:test";
+import { startServer } from "./support/server.ts";
+import { STORES } from "./support/stores.ts";
+
+const CLIENT_DIR = fileURLToPath(new URL("../../../clients/python/", import.meta.url));
+const PYTHON = process.env.COFFER_TEST_PYTHON ?? "python3";
+
+/** null when the interpreter runs; otherwise why not. Throws in CI, where it is required. */
+function pythonUnavailable(): string | null {
+  const probe = spawnSync(PYTHON, ["-c", "import sys; assert sys.version_info >= (3, 9), sys.version"], { encoding: "utf8", timeout: 30_000 });
+  if (probe.status === 0) return null;
+  const reason = probe.error
+    ? `${PYTHON} is not available (${probe.error.message})`
+    : `${PYTHON} is not Python 3.9 or newer (${(probe.stderr || probe.stdout).trim()})`;
+  if (process.env.CI === "true") throw new Error(`${reason}; CI requires it`);
+  return reason;
+}
+
+test("the Python client passes its unittest suite against a real server", async (t) => {
+  const reason = pythonUnavailable();
+  if (reason) {
+    t.skip(reason);
+    return;
+  }
+  const target = await STORES[0]!.open(t);
+  const server = await startServer(t, target!);
+  assert.ok(server.token, "the first start prints a bootstrap token");
+  const canary = `py-canary-${randomBytes(8).toString("hex")}`;
+
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    COFFER_ADDR: server.url,
+    COFFER_TOKEN: server.token,
+    COFFER_TEST_CANARY: canary,
+    PYTHONDONTWRITEBYTECODE: "1",
+    PYTHONUNBUFFERED: "1",
+  };
+  delete env.COFFER_WORKSPACE;
+  const child = spawn(PYTHON, ["-m", "unittest", "-v", "test_coffer"], { cwd: CLIENT_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (chunk) => (output += chunk));
+  child.stderr.on("data", (chunk) => (output += chunk));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+  const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
+  clearTimeout(timer);
+
+  assert.equal(code, 0, `${PYTHON} -m unittest exited with ${code ?? signal}:\n${output}`);
+  assert.match(output, /^Ran \d+ tests? in /m, output);
+  assert.match(output, /^OK$/m, `every test passed, none skipped:\n${output}`);
+  assert.ok(!server.output().includes(canary), "the server log never holds a value");
+});
