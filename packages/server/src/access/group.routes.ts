@@ -22,7 +22,7 @@ export const groupRoutes: FastifyPluginAsyncTypebox<{ groups: GroupService }> = 
   const MemberParams = Type.Object({ workspace: Type.String(), group: Type.String(), member: Type.String({ description: "user:NAME, sa:NAME or an id" }) });
 
   app.get(base, {
-    schema: { tags, summary: "List the workspace's groups and their members", params: WorkspaceParams, response: { 200: Type.Object({ groups: Type.Array(Group) }), ...errorResponses } },
+    schema: { tags, summary: "List the workspace's groups and their members (workspace admins)", params: WorkspaceParams, response: { 200: Type.Object({ groups: Type.Array(Group) }), ...errorResponses } },
     handler: async (request) => ({ groups: (await groups.list(request.principal, request.params.workspace)).map(view) }),
   });
 
@@ -38,7 +38,7 @@ export const groupRoutes: FastifyPluginAsyncTypebox<{ groups: GroupService }> = 
   });
 
   app.get(`${base}/:group`, {
-    schema: { tags, summary: "Read a group", params: GroupParams, response: { 200: Group, ...errorResponses } },
+    schema: { tags, summary: "Read a group (workspace admins)", params: GroupParams, response: { 200: Group, ...errorResponses } },
     handler: async (request) => view(await groups.get(request.principal, request.params.workspace, request.params.group)),
   });
 

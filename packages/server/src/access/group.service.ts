@@ -34,14 +34,17 @@ export class GroupService {
     this.#workspaces = workspaces;
   }
 
+  // Who belongs to which group is the roster: as private as the member list.
   async list(principal: Principal, workspace: string): Promise<GroupView[]> {
     const access = await this.#workspaces.access(principal, workspace);
+    requireWorkspaceAdmin(principal, access, "list groups");
     const groups = await listGroups(this.#store.db, access.workspace.id);
     return Promise.all(groups.map((group) => this.#view(group)));
   }
 
   async get(principal: Principal, workspace: string, ref: string): Promise<GroupView> {
     const access = await this.#workspaces.access(principal, workspace);
+    requireWorkspaceAdmin(principal, access, "read groups");
     return this.#view(await this.#find(access.workspace.id, ref));
   }
 

@@ -13,7 +13,8 @@ export type Role = (typeof ROLES)[number];
 
 /** The level a workspace role gives over every shared secret of the workspace. */
 export function sharedLevelOfRole(role: Role | undefined): Level {
-  return role === "owner" || role === "admin" ? "manage" : "none";
+  if (role === "owner" || role === "admin") return "manage";
+  return role === "viewer" ? "see" : "none";
 }
 
 export function atLeast(level: Level, required: Level): boolean {

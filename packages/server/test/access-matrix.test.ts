@@ -1,0 +1,504 @@
+/**
+ * The access matrix: every operation of the OpenAPI document × every kind of
+ * caller, with the answer each must get, in ONE table. A route added without
+ * its row (or a row left behind by a removed route) fails the first test, so
+ * nobody can ship a route whose permissions nobody wrote down.
+ *
+ * Each role runs against fixtures of its own (two fresh workspaces, users,
+ * groups, a service account, grants), built through the real API by the
+ * bootstrap administrator. Rows that destroy something get a fresh victim
+ * from `before`, or put the fixture back in `after`; a call that ends the
+ * caller's own token (logout) gets a fresh token of the same role. Every
+ * refused call that would change something is also checked to have changed
+ * nothing.
+ */
+import type { ErrorCode } from "@coffer/protocol";
+import assert from "node:assert/strict";
+import { test, type TestContext } from "node:test";
+import type { FastifyInstance } from "fastify";
+import { openCoffer } from "../src/coffer.ts";
+import { buildApp } from "../src/http/app.ts";
+import { STORES, tempDir, type StoreKind } from "./support/stores.ts";
+
+// ---------------------------------------------------------------- roles
+
+const ROLES = [
+  "owner", //         a non-admin user with role owner
+  "admin", //         a user with role admin
+  "granted", //       a member with a direct read grant on the target secret
+  "ungranted", //     a member without any grant
+  "grouped", //       a member of a group holding a read grant on the target
+  "viewer", //        a user with role viewer
+  "service", //       a service account granted read, its token bound to the target's name at read
+  "expired", //       an instance administrator's token, expired
+  "revoked", //       an instance administrator's token, revoked
+  "outsider", //      the admin of another workspace only
+  "instanceAdmin", // an instance administrator's full token (the column that says who CAN do the administrative routes)
+] as const;
+type Role = (typeof ROLES)[number];
+const USER_ROLES = ["owner", "admin", "granted", "ungranted", "grouped", "viewer", "outsider"] as const;
+type UserRole = (typeof USER_ROLES)[number];
+
+// ---------------------------------------------------------------- expectations
+
+/** 200 and the target secret among the items. */
+const LISTED = "200 listed";
+/** 200 and the target secret not among the items. */
+const UNLISTED = "200 unlisted";
+type Expect = 200 | 201 | 202 | 204 | typeof LISTED | typeof UNLISTED | `${401 | 403 | 404} ${ErrorCode}`;
+
+const U = "401 UNAUTHENTICATED" as const;
+const D = "403 ACCESS_DENIED" as const;
+/** Hidden means absent: a secret the caller may not see answers like a missing one. */
+const H = "404 SECRET_NOT_FOUND" as const;
+/** A workspace the caller does not belong to. */
+const W = "404 WORKSPACE_NOT_FOUND" as const;
+const L = LISTED;
+const UL = UNLISTED;
+
+// ---------------------------------------------------------------- fixtures
+
+interface Fixture {
+  n: number;
+  ws: string;
+  other: string;
+  target: { name: string; id: string };
+  users: Record<UserRole | "leaver" | "spare", string>;
+  /** The service account the `service` role acts as. */
+  account: string;
+  /** A user with a password, for the login row (one per store). */
+  login: { username: string; password: string };
+}
+
+type Params = Record<string, string>;
+type Api = (method: string, url: string, body?: unknown) => Promise<{ status: number; body: any }>;
+
+interface RowContext {
+  f: Fixture;
+  /** The bootstrap administrator, who builds and repairs fixtures. */
+  admin: Api;
+  /** The role under test. */
+  as: Api;
+}
+
+interface Row {
+  op: string;
+  expect: Record<Role, Expect>;
+  body?: (f: Fixture) => unknown;
+  /** Runs before the call (as the administrator, or as the role to mint its own things); may set path parameters for this call. */
+  before?: (ctx: RowContext) => Promise<Params | void>;
+  /** Puts back what a successful call destroyed. */
+  after?: (ctx: RowContext) => Promise<void>;
+  /** The call ends the caller's token (logout): it is made with a fresh token of the role. */
+  spendsToken?: true;
+}
+
+const ws = (f: Fixture) => `/api/v1/workspaces/${f.ws}`;
+const enc = encodeURIComponent;
+
+function row(op: string, statuses: Expect[], options: Omit<Row, "op" | "expect"> = {}): Row {
+  assert.equal(statuses.length, ROLES.length, `${op}: one expectation per role`);
+  return { op, expect: Object.fromEntries(ROLES.map((role, i) => [role, statuses[i]!])) as Record<Role, Expect>, ...options };
+}
+
+async function must(reply: Promise<{ status: number; body: any }>, status: number, what: string): Promise<any> {
+  const { status: got, body } = await reply;
+  assert.equal(got, status, `fixture: ${what} answered ${got} ${JSON.stringify(body)}`);
+  return body;
+}
+
+// ---------------------------------------------------------------- THE table
+//
+// Columns:  owner  admin  granted  ungranted  grouped  viewer  service  expired  revoked  outsider  instanceAdmin
+//
+// The target is a shared secret `team/target`. Path parameters default to the
+// fixtures (see `paramsOf`); rows that destroy something bring their own victim.
+
+const MATRIX: Row[] = [
+  // ---- public
+  row("GET /api/v1/sys/health", [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+  row("POST /api/v1/auth/login", [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200], {
+    body: (f) => f.login,
+  }),
+
+  // ---- the caller's own tokens
+  row("POST /api/v1/auth/logout", [204, 204, 204, 204, 204, 204, 204, U, U, 204, 204], { spendsToken: true }),
+  row("GET /api/v1/auth/token/self", [200, 200, 200, 200, 200, 200, 200, U, U, 200, 200]),
+  row("POST /api/v1/auth/token/child", [201, 201, 201, 201, 201, 201, 201, U, U, 201, 201], {
+    body: () => ({ name: "matrix-child", ttl: 60 }),
+  }),
+  row("GET /api/v1/auth/tokens", [200, 200, 200, 200, 200, 200, 200, U, U, 200, 200]),
+  // Service accounts mint child tokens only.
+  row("POST /api/v1/auth/tokens", [201, 201, 201, 201, 201, 201, D, U, U, 201, 201], {
+    body: () => ({ name: "matrix-token", ttl: 3600 }),
+  }),
+  row("DELETE /api/v1/auth/tokens/{id}", [204, 204, 204, 204, 204, 204, 204, U, U, 204, 204], {
+    // A token the role owns: a child of its own token (roles that cannot mint get someone else's, and must be refused before it matters).
+    before: async ({ as, admin }) => {
+      const child = await as("POST", "/api/v1/auth/token/child", { name: "doomed" });
+      if (child.status === 201) return { id: child.body.info.id };
+      return { id: (await must(admin("POST", "/api/v1/auth/tokens", { name: "bystander" }), 201, "bystander token")).info.id };
+    },
+  }),
+
+  // ---- instance administration: users, workspaces, keys
+  row("GET /api/v1/users", [D, D, D, D, D, D, D, U, U, D, 200]),
+  row("POST /api/v1/users", [D, D, D, D, D, D, D, U, U, D, 201], { body: (f) => ({ username: `made-${f.n}` }) }),
+  row("GET /api/v1/users/{user}", [D, D, D, D, D, D, D, U, U, D, 200]),
+  row("PATCH /api/v1/users/{user}", [D, D, D, D, D, D, D, U, U, D, 200], { body: () => ({ disabled: false }) }),
+  row("GET /api/v1/workspaces", [200, 200, 200, 200, 200, 200, 200, U, U, 200, 200]),
+  row("POST /api/v1/workspaces", [D, D, D, D, D, D, D, U, U, D, 201], { body: (f) => ({ name: `made-${f.n}` }) }),
+  row("GET /api/v1/sys/keys", [D, D, D, D, D, D, D, U, U, D, 200]),
+  row("POST /api/v1/sys/keys/rotate", [D, D, D, D, D, D, D, U, U, D, 202], {
+    after: async ({ admin }) => {
+      // Let the re-wrap a rotation starts finish before the next row.
+      for (let i = 0; i < 200; i++) {
+        const status = await must(admin("GET", "/api/v1/sys/keys"), 200, "key status");
+        if (status.rewrap.state !== "running") return;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      assert.fail("the re-wrap did not finish");
+    },
+  }),
+
+  // ---- the workspace and its settings
+  row("GET /api/v1/workspaces/{workspace}", [200, 200, 200, 200, 200, 200, 200, U, U, W, 200]),
+  row("PATCH /api/v1/workspaces/{workspace}", [200, 200, D, D, D, D, D, U, U, W, 200], { body: () => ({ maxVersions: 10 }) }),
+
+  // ---- members
+  row("GET /api/v1/workspaces/{workspace}/members", [200, 200, D, D, D, D, D, U, U, W, 200]),
+  row("PUT /api/v1/workspaces/{workspace}/members/{user}", [200, 200, D, D, D, D, D, U, U, W, 200], { body: () => ({ role: "member" }) }),
+  row("DELETE /api/v1/workspaces/{workspace}/members/{user}", [204, 204, D, D, D, D, D, U, U, W, 204], {
+    before: async ({ f, admin }) => ({ user: await newMember(admin, f, "victim") }),
+  }),
+  row("DELETE /api/v1/workspaces/{workspace}/members/{user}/personal-secrets", [200, 200, D, D, D, D, D, U, U, W, 200], {
+    before: async ({ f }) => ({ user: f.users.leaver }),
+  }),
+
+  // ---- groups
+  row("GET /api/v1/workspaces/{workspace}/groups", [200, 200, D, D, D, D, D, U, U, W, 200]),
+  row("POST /api/v1/workspaces/{workspace}/groups", [201, 201, D, D, D, D, D, U, U, W, 201], { body: (f) => ({ name: `made-${f.n}` }) }),
+  row("GET /api/v1/workspaces/{workspace}/groups/{group}", [200, 200, D, D, D, D, D, U, U, W, 200]),
+  row("DELETE /api/v1/workspaces/{workspace}/groups/{group}", [204, 204, D, D, D, D, D, U, U, W, 204], {
+    before: async ({ f, admin }) => {
+      const name = `victim-${f.n}-${++counter}`;
+      await must(admin("POST", `${ws(f)}/groups`, { name }), 201, "victim group");
+      return { group: name };
+    },
+  }),
+  row("PUT /api/v1/workspaces/{workspace}/groups/{group}/members/{member}", [200, 200, D, D, D, D, D, U, U, W, 200], {
+    before: async () => ({ group: "scratch" }),
+  }),
+  row("DELETE /api/v1/workspaces/{workspace}/groups/{group}/members/{member}", [200, 200, D, D, D, D, D, U, U, W, 200], {
+    before: async ({ f, admin }) => {
+      await must(admin("PUT", `${ws(f)}/groups/scratch/members/user:${f.users.ungranted}`), 200, "scratch member");
+      return { group: "scratch" };
+    },
+  }),
+
+  // ---- service accounts
+  row("GET /api/v1/workspaces/{workspace}/service-accounts", [200, 200, D, D, D, D, D, U, U, W, 200]),
+  row("POST /api/v1/workspaces/{workspace}/service-accounts", [201, 201, D, D, D, D, D, U, U, W, 201], { body: (f) => ({ name: `made-${f.n}` }) }),
+  row("DELETE /api/v1/workspaces/{workspace}/service-accounts/{account}", [204, 204, D, D, D, D, D, U, U, W, 204], {
+    before: async ({ f, admin }) => {
+      const name = `victim-${f.n}-${++counter}`;
+      await must(admin("POST", `${ws(f)}/service-accounts`, { name }), 201, "victim service account");
+      return { account: name };
+    },
+  }),
+  row("GET /api/v1/workspaces/{workspace}/service-accounts/{account}/tokens", [200, 200, D, D, D, D, D, U, U, W, 200]),
+  row("POST /api/v1/workspaces/{workspace}/service-accounts/{account}/tokens", [201, 201, D, D, D, D, D, U, U, W, 201], {
+    body: () => ({ name: "matrix", access: "read", ttl: 3600 }),
+  }),
+
+  // ---- secrets (the target: a shared secret)
+  row("GET /api/v1/workspaces/{workspace}/secrets", [L, L, L, UL, L, L, L, U, U, W, L]),
+  row("POST /api/v1/workspaces/{workspace}/secrets", [201, 201, D, D, D, D, D, U, U, W, 201], {
+    body: (f) => ({ name: `made-${f.n}`, data: { k: "made" } }),
+  }),
+  row("GET /api/v1/workspaces/{workspace}/secrets/{secret}", [200, 200, 200, H, 200, D, 200, U, U, W, 200]),
+  // Several reads in one request, all or nothing: each at `read`, like the single read.
+  row("POST /api/v1/workspaces/{workspace}/secret-reads", [200, 200, 200, H, 200, D, 200, U, U, W, 200], {
+    body: (f) => ({ names: [f.target.name] }),
+  }),
+  // PUT creates when the name is new, and members may not create shared secrets: an invisible one answers the same.
+  row("PUT /api/v1/workspaces/{workspace}/secrets/{secret}", [200, 200, D, D, D, D, D, U, U, W, 200], {
+    body: () => ({ data: { password: "replaced" } }),
+  }),
+  row("PATCH /api/v1/workspaces/{workspace}/secrets/{secret}", [200, 200, D, H, D, D, D, U, U, W, 200], {
+    body: () => ({ data: { extra: "patched" } }),
+  }),
+  row("DELETE /api/v1/workspaces/{workspace}/secrets/{secret}", [204, 204, D, H, D, D, D, U, U, W, 204], {
+    after: async ({ f, admin }) => restoreTarget(admin, f),
+  }),
+  row("POST /api/v1/workspaces/{workspace}/secrets/{secret}/restore", [200, 200, D, H, D, D, D, U, U, W, 200], {
+    before: async ({ f, admin }) => {
+      await must(admin("DELETE", `${ws(f)}/secrets/${f.target.id}`), 204, "soft-delete the target");
+    },
+    after: async ({ f, admin }) => restoreTarget(admin, f),
+  }),
+  row("GET /api/v1/workspaces/{workspace}/secrets/{secret}/versions", [200, 200, 200, H, 200, 200, 200, U, U, W, 200]),
+  row("GET /api/v1/workspaces/{workspace}/secrets/{secret}/versions/{version}", [200, 200, 200, H, 200, D, 200, U, U, W, 200], {
+    before: async ({ f }) => ({ secret: f.target.id }),
+  }),
+  row("POST /api/v1/workspaces/{workspace}/secrets/{secret}/rollback", [200, 200, D, H, D, D, D, U, U, W, 200], {
+    before: async ({ f }) => ({ secret: f.target.id }),
+    body: () => ({ version: 1 }),
+  }),
+
+  // ---- sharing (needs manage)
+  row("GET /api/v1/workspaces/{workspace}/secrets/{secret}/grants", [200, 200, D, H, D, D, D, U, U, W, 200], {
+    before: async ({ f }) => ({ secret: f.target.id }),
+  }),
+  row("PUT /api/v1/workspaces/{workspace}/secrets/{secret}/grants/{subject}", [200, 200, D, H, D, D, D, U, U, W, 200], {
+    body: () => ({ level: "read" }),
+  }),
+  row("DELETE /api/v1/workspaces/{workspace}/secrets/{secret}/grants/{subject}", [204, 204, D, H, D, D, D, U, U, W, 204], {
+    before: async ({ f, admin }) => {
+      await must(admin("PUT", `${ws(f)}/secrets/${f.target.id}/grants/group:bystanders`, { level: "see" }), 200, "bystanders grant");
+    },
+  }),
+];
+
+let counter = 0;
+
+/** Path parameters, unless a row's `before` says otherwise. */
+function paramsOf(f: Fixture): Params {
+  return {
+    workspace: f.ws,
+    secret: f.target.name,
+    version: "1",
+    group: "readers",
+    member: `user:${f.users.ungranted}`,
+    subject: "group:bystanders",
+    account: f.account,
+    user: f.users.spare,
+    id: "",
+  };
+}
+
+async function newMember(admin: Api, f: Fixture, prefix: string): Promise<string> {
+  const username = `${prefix}-${f.n}-${++counter}`;
+  await must(admin("POST", "/api/v1/users", { username }), 201, `user ${username}`);
+  await must(admin("PUT", `${ws(f)}/members/${username}`, { role: "member" }), 200, `membership of ${username}`);
+  return username;
+}
+
+async function restoreTarget(admin: Api, f: Fixture): Promise<void> {
+  const reply = await admin("POST", `${ws(f)}/secrets/${f.target.id}/restore`);
+  // 400: it was not deleted (the call was refused).
+  assert.ok(reply.status === 200 || reply.status === 400, `restoring the target answered ${reply.status} ${JSON.stringify(reply.body)}`);
+}
+
+// ---------------------------------------------------------------- the harness
+
+const PASSWORD = "matrix-password-1";
+
+interface Env {
+  app: FastifyInstance;
+  admin: Api;
+  callAs(token: string): Api;
+  advanceClock(ms: number): void;
+  login: Fixture["login"];
+}
+
+async function openEnv(t: TestContext, store: StoreKind): Promise<Env | null> {
+  const target = await store.open(t);
+  if (!target) return null;
+  let offset = 0;
+  const coffer = await openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, clock: () => Date.now() + offset });
+  t.after(() => coffer.close());
+  const app = await buildApp(coffer);
+  t.after(() => app.close());
+  const callAs =
+    (token: string): Api =>
+    async (method, url, body) => {
+      const reply = await app.inject({
+        method: method as "GET",
+        url,
+        headers: { authorization: `Bearer ${token}` },
+        ...(body === undefined ? {} : { payload: body as object }),
+      });
+      return { status: reply.statusCode, body: reply.body ? reply.json() : undefined };
+    };
+  const admin = callAs(coffer.bootstrapToken!);
+  const login = { username: "matrix-login", password: PASSWORD };
+  await must(admin("POST", "/api/v1/users", { username: login.username, password: login.password }), 201, "login user");
+  return { app, admin, callAs, advanceClock: (ms) => (offset += ms), login };
+}
+
+/** Two workspaces and everything the table's rows name, for one role; only that role's user gets a password. */
+async function buildFixture(env: Env, n: number, role: Role): Promise<Fixture> {
+  const { admin } = env;
+  const f: Fixture = {
+    n,
+    ws: `acme-${n}`,
+    other: `other-${n}`,
+    target: { name: "team/target", id: "" },
+    users: {
+      owner: `owner-${n}`,
+      admin: `admin-${n}`,
+      granted: `granted-${n}`,
+      ungranted: `ungranted-${n}`,
+      grouped: `grouped-${n}`,
+      viewer: `viewer-${n}`,
+      outsider: `outsider-${n}`,
+      leaver: `leaver-${n}`,
+      spare: `spare-${n}`,
+    },
+    account: "agent",
+    login: env.login,
+  };
+  for (const name of [f.ws, f.other]) await must(admin("POST", "/api/v1/workspaces", { name }), 201, `workspace ${name}`);
+  for (const [key, username] of Object.entries(f.users)) {
+    await must(admin("POST", "/api/v1/users", key === role ? { username, password: PASSWORD } : { username }), 201, `user ${username}`);
+  }
+  const roles: [string, string, string][] = [
+    [f.ws, f.users.owner, "owner"],
+    [f.ws, f.users.admin, "admin"],
+    [f.ws, f.users.granted, "member"],
+    [f.ws, f.users.ungranted, "member"],
+    [f.ws, f.users.grouped, "member"],
+    [f.ws, f.users.leaver, "member"],
+    [f.ws, f.users.viewer, "viewer"],
+    [f.other, f.users.outsider, "admin"],
+  ];
+  for (const [workspace, user, r] of roles) {
+    await must(admin("PUT", `/api/v1/workspaces/${workspace}/members/${user}`, { role: r }), 200, `${user} as ${r}`);
+  }
+  for (const group of ["readers", "scratch", "bystanders"]) await must(admin("POST", `${ws(f)}/groups`, { name: group }), 201, `group ${group}`);
+  await must(admin("PUT", `${ws(f)}/groups/readers/members/user:${f.users.grouped}`), 200, "readers member");
+  await must(admin("PUT", `${ws(f)}/groups/scratch/members/user:${f.users.ungranted}`), 200, "scratch member");
+  await must(admin("POST", `${ws(f)}/service-accounts`, { name: f.account }), 201, "service account");
+  const created = await must(admin("POST", `${ws(f)}/secrets`, { name: f.target.name, data: { password: "matrix-v1" } }), 201, "target");
+  f.target.id = created.id;
+  await must(admin("PUT", `${ws(f)}/secrets/${enc(f.target.name)}`, { data: { password: "matrix-v2" } }), 200, "target v2");
+  // The same name in the other workspace: the outsider's 404 is not for want of a secret.
+  await must(admin("POST", `/api/v1/workspaces/${f.other}/secrets`, { name: f.target.name, data: { password: "other" } }), 201, "other target");
+  const grants: [string, string][] = [
+    [`user:${f.users.granted}`, "read"],
+    ["group:readers", "read"],
+    ["group:bystanders", "see"],
+    [`sa:${f.account}`, "read"],
+  ];
+  for (const [subject, level] of grants) {
+    await must(admin("PUT", `${ws(f)}/secrets/${f.target.id}/grants/${subject}`, { level }), 200, `grant to ${subject}`);
+  }
+  return f;
+}
+
+/** A token of the role: logged in, minted for the service account, expired or revoked, as the role says. */
+async function tokenFor(env: Env, f: Fixture, role: Role, previous?: string): Promise<string> {
+  const { admin } = env;
+  switch (role) {
+    case "service":
+      return (await must(admin("POST", `${ws(f)}/service-accounts/${f.account}/tokens`, { secrets: [f.target.name], access: "read" }), 201, "service token")).token;
+    case "expired": {
+      const minted = await must(admin("POST", "/api/v1/auth/tokens", { name: "expired", ttl: 1 }), 201, "expiring token");
+      env.advanceClock(2000);
+      return minted.token;
+    }
+    case "revoked": {
+      const minted = await must(admin("POST", "/api/v1/auth/tokens", { name: "revoked" }), 201, "token to revoke");
+      await must(admin("DELETE", `/api/v1/auth/tokens/${minted.info.id}`), 204, "revocation");
+      return minted.token;
+    }
+    case "instanceAdmin":
+      return (await must(admin("POST", "/api/v1/auth/tokens", { name: "instance-admin" }), 201, "instance admin token")).token;
+    default: {
+      // A user: a session from the login route, or, for a spent one, another token of the same user.
+      if (previous) return (await must(env.callAs(previous)("POST", "/api/v1/auth/tokens", { name: "again" }), 201, "fresh user token")).token;
+      return (await must(env.app.inject({ method: "POST", url: "/api/v1/auth/login", payload: { username: f.users[role], password: PASSWORD } }).then((r) => ({ status: r.statusCode, body: r.json() })), 200, `login of ${role}`)).token;
+    }
+  }
+}
+
+/** What the administrator sees of everything a refused call might have changed (request ids aside). */
+async function snapshot(admin: Api, f: Fixture): Promise<string> {
+  const urls = [
+    `${ws(f)}`,
+    `${ws(f)}/secrets/${f.target.id}`,
+    `${ws(f)}/secrets/${f.target.id}/grants`,
+    `${ws(f)}/secrets`,
+    `${ws(f)}/members`,
+    `${ws(f)}/groups`,
+    `${ws(f)}/service-accounts`,
+    `${ws(f)}/service-accounts/${f.account}/tokens`,
+    "/api/v1/users",
+    "/api/v1/workspaces",
+    "/api/v1/auth/tokens",
+    "/api/v1/sys/keys",
+  ];
+  const replies = await Promise.all(urls.map((url) => admin("GET", url)));
+  return JSON.stringify(replies, (key, value) => (key === "requestId" ? undefined : value));
+}
+
+function verdict(expect: Expect, reply: { status: number; body: any }, f: Fixture): string | null {
+  if (expect === LISTED || expect === UNLISTED) {
+    if (reply.status !== 200) return `expected ${expect}, got ${reply.status} ${JSON.stringify(reply.body)}`;
+    const listed = (reply.body.items as { id: string }[]).some((item) => item.id === f.target.id);
+    return listed === (expect === LISTED) ? null : `expected ${expect}, got 200 ${listed ? "listed" : "unlisted"}`;
+  }
+  if (typeof expect === "number") {
+    return reply.status === expect ? null : `expected ${expect}, got ${reply.status} ${JSON.stringify(reply.body)}`;
+  }
+  const [status, code] = expect.split(" ");
+  if (String(reply.status) === status && reply.body?.error?.code === code) return null;
+  return `expected ${expect}, got ${reply.status} ${reply.body?.error?.code ?? JSON.stringify(reply.body)}`;
+}
+
+// ---------------------------------------------------------------- the tests
+
+test("the access matrix has exactly one row per operation of the OpenAPI document", async (t) => {
+  const coffer = await openCoffer({ dataDir: tempDir(t) });
+  t.after(() => coffer.close());
+  const app = await buildApp(coffer);
+  t.after(() => app.close());
+  const doc = (await app.inject({ method: "GET", url: "/api/v1/openapi.json" })).json();
+  const documented: string[] = [];
+  for (const [path, operations] of Object.entries<Record<string, unknown>>(doc.paths)) {
+    for (const method of Object.keys(operations)) documented.push(`${method.toUpperCase()} ${path}`);
+  }
+  const rows = MATRIX.map((r) => r.op);
+  assert.equal(new Set(rows).size, rows.length, "no operation has two rows");
+  const missing = documented.filter((op) => !rows.includes(op));
+  const stale = rows.filter((op) => !documented.includes(op));
+  assert.deepEqual(missing, [], `operations without a row in the access matrix: add one to MATRIX in ${import.meta.filename}`);
+  assert.deepEqual(stale, [], "rows for operations the OpenAPI document does not have");
+});
+
+let fixtures = 0;
+
+for (const store of STORES) {
+  test(`every route answers every role as the access matrix says (${store.kind})`, async (t) => {
+    const env = await openEnv(t, store);
+    if (!env) return;
+    for (const role of ROLES) {
+      await t.test(role, async () => {
+        const f = await buildFixture(env, ++fixtures, role);
+        const token = await tokenFor(env, f, role);
+        const as = env.callAs(token);
+        const failures: string[] = [];
+        for (const r of MATRIX) {
+          const ctx: RowContext = { f, admin: env.admin, as };
+          const params = { ...paramsOf(f), ...((await r.before?.(ctx)) ?? {}) };
+          const [method = "", template = ""] = r.op.split(" ");
+          const url = template.replace(/\{(\w+)\}/g, (_, name: string) => enc(params[name] ?? assert.fail(`${r.op}: no value for {${name}}`)));
+          const caller = r.spendsToken ? env.callAs(await tokenFor(env, f, role, token)) : as;
+          const expected = r.expect[role];
+          const mutating = method !== "GET";
+          const refused = typeof expected === "string" && !expected.startsWith("200");
+          const before = mutating && refused ? await snapshot(env.admin, f) : undefined;
+          const reply = await caller(method, url, r.body?.(f));
+          const wrong = verdict(expected, reply, f);
+          if (wrong) failures.push(`${r.op}: ${wrong}`);
+          if (before !== undefined && !wrong && (await snapshot(env.admin, f)) !== before) {
+            failures.push(`${r.op}: refused with ${reply.status}, yet something changed`);
+          }
+          await r.after?.(ctx);
+        }
+        if (failures.length > 0) assert.fail(`${role}: ${failures.length} cell(s) of the access matrix disagree:\n  ${failures.join("\n  ")}`);
+      });
+    }
+  });
+}
