@@ -15,7 +15,7 @@
  * Environment: BENCH_DURATION seconds per scenario (default 10).
  */
 import autocannon, { type Options, type Request, type Result } from "autocannon";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -358,6 +358,47 @@ function percentOf(value: number, whole: number): string {
   return ((value / whole) * 100).toFixed(1);
 }
 
+/**
+ * Issue #4: the whole wall time of `coffer run` with three secrets (start
+ * Node, load the CLI, one batch read, start `true`, wait for it) next to a
+ * bare `node -e ''`, alternating, median of CLI_RUNS each. One unmeasured
+ * run of each first: it fills Node's compile cache (stripped TypeScript and
+ * compiled code), as any earlier use of coffer on the machine has.
+ */
+const CLI_RUNS = 10;
+const CLI_TARGET_RATIO = 3;
+
+async function benchCliRun(baseUrl: string, token: string, configDir: string): Promise<void> {
+  const names = ["bench-cli/a", "bench-cli/b", "bench-cli/c"];
+  for (const name of names) await api(baseUrl, token, "PUT", `${SECRETS_PATH}/${encodeURIComponent(name)}`, { data: { value: secretValue() } });
+  // No saved login from the machine's user: address and token come from the environment only.
+  const env = { ...process.env, COFFER_ADDR: baseUrl, COFFER_TOKEN: token, COFFER_WORKSPACE: "default", COFFER_CONFIG_DIR: configDir };
+  const cli = [COFFER_BIN, "run", ...names.flatMap((name) => ["--secret", name]), "--", "true"];
+  const bare = ["-e", ""];
+  const time = (args: string[]): number => {
+    const start = performance.now();
+    const result = spawnSync(process.execPath, args, { env, stdio: ["ignore", "ignore", "pipe"], timeout: 30_000 });
+    const elapsed = performance.now() - start;
+    if (result.status !== 0) throw new Error(`${args.join(" ")} exited ${result.status ?? result.signal}: ${result.stderr}`);
+    return elapsed;
+  };
+  time(cli);
+  time(bare);
+  const cliTimes: number[] = [];
+  const bareTimes: number[] = [];
+  for (let i = 0; i < CLI_RUNS; i++) {
+    bareTimes.push(time(bare));
+    cliTimes.push(time(cli));
+  }
+  const median = (times: number[]) => {
+    const sorted = [...times].sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  };
+  const [cliMs, bareMs] = [median(cliTimes), median(bareTimes)];
+  console.log(`coffer run -- true: ${cliMs.toFixed(0)} ms vs node -e '': ${bareMs.toFixed(0)} ms (${(cliMs / bareMs).toFixed(1)}×, target ≤ ${CLI_TARGET_RATIO}×)`);
+}
+
 async function main(): Promise<void> {
   const { duration, postgresUrl } = settings();
   const storeName = postgresUrl ? "PostgreSQL" : "SQLite";
@@ -383,6 +424,7 @@ async function main(): Promise<void> {
     printCpuRatio(rows);
     const memberGap = (1 - rateOf(rows, MEMBER_READ) / rateOf(rows, READ)) * 100;
     console.log(`member read through a group grant: ${memberGap.toFixed(1)}% below the admin read (target within ${MEMBER_TARGET_PERCENT}%)`);
+    await benchCliRun(coffer.url, token, join(dataDir, "cli-config"));
   } finally {
     await Promise.all(children.map((child) => child.stop()));
     await rm(dataDir, { recursive: true, force: true });

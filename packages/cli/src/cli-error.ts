@@ -20,7 +20,10 @@ export class CliError extends Error {
 
 export function exitCodesHelp(): string {
   return `Exit codes:
-  0 success          1 failure            2 bad usage
+  0 success          1 failure            2 bad usage or invalid input
   3 not logged in    4 access denied      5 not found
-  6 conflict         7 server unavailable or sealed`;
+  6 conflict         7 server unavailable or sealed
+  130 cancelled at a prompt
+  coffer run: the command's own exit code (128 + N when signal N ended it;
+  127 command not found); the codes above only when coffer fails before it starts.`;
 }

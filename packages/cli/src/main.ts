@@ -1,12 +1,28 @@
 /**
  * The `coffer` command line. Each command lives in its own module and is
- * loaded only when run, so a client command never pays for loading the server.
+ * loaded only when run, so a client command never pays for loading the
+ * server (Fastify, Kysely, pg), and `--help` loads nothing at all.
  */
 import { CliError, EXIT, exitCodesHelp } from "./cli-error.ts";
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }> = {
-  server: { summary: "Run the Coffer server (API on one port)", load: () => import("./commands/server.ts") },
-  operator: { summary: "Operator tasks: rotate-key, key-status", load: () => import("./commands/operator.ts") },
+type Run = (argv: string[]) => Promise<void>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Run> }> = {
+  login: { summary: "Log in to a server; the session is saved for the next commands", load: async () => (await import("./commands/auth.ts")).login },
+  logout: { summary: "Revoke and forget the saved session", load: async () => (await import("./commands/auth.ts")).logout },
+  whoami: { summary: "Who the current token belongs to, and its scope", load: async () => (await import("./commands/auth.ts")).whoami },
+  workspace: { summary: "Choose the workspace commands work in: use NAME, list, current", load: async () => (await import("./commands/auth.ts")).workspace },
+  secrets: { summary: "list, get, set, rm, history, rollback, share secrets", load: async () => (await import("./commands/secrets.ts")).run },
+  run: { summary: "Run a command with secrets in its environment, masked in its output", load: async () => (await import("./commands/run.ts")).run },
+  inject: { summary: "Render @{vault.NAME[.KEY]} placeholders in a template", load: async () => (await import("./commands/inject.ts")).run },
+  export: { summary: "Print secrets as dotenv, JSON or YAML", load: async () => (await import("./commands/transfer.ts")).exportSecrets },
+  import: { summary: "Create or update secrets from a dotenv or JSON file", load: async () => (await import("./commands/transfer.ts")).importSecrets },
+  tokens: { summary: "Create, list and revoke API tokens", load: async () => (await import("./commands/tokens.ts")).run },
+  users: { summary: "Administer users: list, create, disable, enable", load: async () => (await import("./commands/users.ts")).run },
+  groups: { summary: "Administer the workspace's groups", load: async () => (await import("./commands/groups.ts")).run },
+  members: { summary: "Administer the workspace's members and their roles", load: async () => (await import("./commands/members.ts")).run },
+  server: { summary: "Run the Coffer server (API on one port)", load: async () => (await import("./commands/server.ts")).run },
+  operator: { summary: "Operator tasks: rotate-key, key-status", load: async () => (await import("./commands/operator.ts")).run },
 };
 
 const HELP = `coffer — secrets for teams and AI agents
@@ -18,7 +34,21 @@ ${Object.entries(COMMANDS)
   .map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`)
   .join("\n")}
 
-Run 'coffer <command> --help' for a command's options.
+Run 'coffer <command> --help' for a command's options and an example.
+
+Getting started:
+  coffer login --addr http://127.0.0.1:8200
+  coffer secrets set OPENAI_KEY              # prompts for the value (hidden)
+  coffer run --secret OPENAI_KEY -- python agent.py
+
+Values are never taken from the command line (other users see it in 'ps',
+your shell keeps it in its history): commands prompt for them, or read them
+from a file or stdin.
+
+Environment:
+  COFFER_ADDR, COFFER_TOKEN, COFFER_WORKSPACE   override the saved login
+  COFFER_CONFIG_DIR                             where the login is saved (default
+                                                ${"$"}XDG_CONFIG_HOME/coffer or ~/.config/coffer)
 
 ${exitCodesHelp()}`;
 
@@ -32,17 +62,14 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write("coffer 0.1.0\n");
     return;
   }
-  const command = COMMANDS[name];
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) throw new CliError(`unknown command '${name}'; run 'coffer --help'`, EXIT.usage);
-  await (await command.load()).run(rest);
+  await (await command.load())(rest);
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof CliError) {
-    process.stderr.write(`coffer: ${error.message}\n`);
-    process.exitCode = error.exitCode;
-  } else {
-    process.stderr.write(`coffer: ${(error as Error).message ?? String(error)}\n`);
-    process.exitCode = EXIT.failure;
-  }
+main(process.argv.slice(2)).catch(async (error: unknown) => {
+  // Server and network errors become one line and an exit code; the translation loads only when needed.
+  const failure = error instanceof CliError ? error : (await import("./client.ts")).toCliError(error);
+  process.stderr.write(`coffer: ${failure.message}\n`);
+  process.exitCode = failure.exitCode;
 });

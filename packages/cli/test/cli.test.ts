@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { COFFER_BIN, startServer } from "../../server/test/support/server.ts";
 import { STORES } from "../../server/test/support/stores.ts";
 
+/** No saved login: a config directory that does not exist. */
+const NO_CONFIG = join(tmpdir(), `coffer-no-config-${process.pid}`);
+
 function coffer(args: string[], env: Record<string, string> = {}) {
-  const result = spawnSync(process.execPath, [COFFER_BIN, ...args], { encoding: "utf8", env: { ...process.env, COFFER_TOKEN: "", ...env }, timeout: 60_000 });
+  const result = spawnSync(process.execPath, [COFFER_BIN, ...args], { encoding: "utf8", env: { ...process.env, COFFER_TOKEN: "", COFFER_CONFIG_DIR: NO_CONFIG, ...env }, timeout: 60_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 

@@ -57,9 +57,32 @@ export const ROUTES = {
   share: ["PUT", "/api/v1/workspaces/{workspace}/secrets/{secret}/grants/{subject}"],
   unshare: ["DELETE", "/api/v1/workspaces/{workspace}/secrets/{secret}/grants/{subject}"],
   tokenSelf: ["GET", "/api/v1/auth/token/self"],
+  // Sessions, tokens and administration: what the `coffer` CLI calls through `call()`.
+  listGrants: ["GET", "/api/v1/workspaces/{workspace}/secrets/{secret}/grants"],
+  login: ["POST", "/api/v1/auth/login"],
+  logout: ["POST", "/api/v1/auth/logout"],
+  listTokens: ["GET", "/api/v1/auth/tokens"],
+  createToken: ["POST", "/api/v1/auth/tokens"],
+  createChildToken: ["POST", "/api/v1/auth/token/child"],
+  revokeToken: ["DELETE", "/api/v1/auth/tokens/{id}"],
+  listUsers: ["GET", "/api/v1/users"],
+  createUser: ["POST", "/api/v1/users"],
+  updateUser: ["PATCH", "/api/v1/users/{user}"],
+  listWorkspaces: ["GET", "/api/v1/workspaces"],
+  readWorkspace: ["GET", "/api/v1/workspaces/{workspace}"],
+  listMembers: ["GET", "/api/v1/workspaces/{workspace}/members"],
+  setMember: ["PUT", "/api/v1/workspaces/{workspace}/members/{user}"],
+  removeMember: ["DELETE", "/api/v1/workspaces/{workspace}/members/{user}"],
+  listGroups: ["GET", "/api/v1/workspaces/{workspace}/groups"],
+  createGroup: ["POST", "/api/v1/workspaces/{workspace}/groups"],
+  deleteGroup: ["DELETE", "/api/v1/workspaces/{workspace}/groups/{group}"],
+  addGroupMember: ["PUT", "/api/v1/workspaces/{workspace}/groups/{group}/members/{member}"],
+  removeGroupMember: ["DELETE", "/api/v1/workspaces/{workspace}/groups/{group}/members/{member}"],
+  keyStatus: ["GET", "/api/v1/sys/keys"],
+  rotateKey: ["POST", "/api/v1/sys/keys/rotate"],
 } as const satisfies Record<string, readonly [string, string]>;
 
-type RouteName = keyof typeof ROUTES;
+export type RouteName = keyof typeof ROUTES;
 
 const env: Record<string, string | undefined> = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
 

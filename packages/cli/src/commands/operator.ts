@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { call, connectionFrom } from "../api.ts";
+import { connect } from "../client.ts";
 import { CliError, EXIT } from "../cli-error.ts";
 
 const HELP = `Usage: coffer operator <task> [options]
@@ -11,11 +11,15 @@ Tasks:
   key-status     show data key versions and how many secret versions each encrypts
 
 Options:
-  --addr URL     server address (env COFFER_ADDR; default http://127.0.0.1:8200)
+  --addr URL     server address (default: COFFER_ADDR, the one 'coffer login' saved, or http://127.0.0.1:8200)
   --no-wait      rotate-key: return once the rotation started
   -h, --help     show this help
 
-The token comes from COFFER_TOKEN and must be an administrator's.`;
+The token (COFFER_TOKEN, or the session 'coffer login' saved) must be an
+administrator's, with full scope.
+
+Example:
+  COFFER_TOKEN=cft_… coffer operator rotate-key`;
 
 interface KeyStatus {
   keyVersion: number;
@@ -41,10 +45,11 @@ export async function run(argv: string[]): Promise<void> {
     if (!task && !values.help) process.exitCode = EXIT.usage;
     return;
   }
-  const connection = connectionFrom(values.addr);
+  if (task !== "rotate-key" && task !== "key-status") throw new CliError(`unknown operator task '${task}'; run 'coffer operator --help'`, EXIT.usage);
+  const { coffer } = connect({ addr: values.addr });
   switch (task) {
     case "rotate-key": {
-      let status = await call<KeyStatus>(connection, "POST", "/api/v1/sys/keys/rotate");
+      let status = await coffer.call<KeyStatus>("rotateKey", {});
       process.stdout.write(`Data key rotated: new writes use key version ${status.keyVersion}.\n`);
       if (values["no-wait"]) return;
       for (;;) {
@@ -53,16 +58,15 @@ export async function run(argv: string[]): Promise<void> {
         if (state === "done" && status.rewrap.targetKeyVersion >= status.keyVersion) break;
         if (state === "failed") throw new CliError(`re-wrap failed: ${status.rewrap.error ?? "see the server log"}`);
         await sleep(500);
-        status = await call<KeyStatus>(connection, "GET", "/api/v1/sys/keys");
+        status = await coffer.call<KeyStatus>("keyStatus", {});
       }
       printKeys(status);
       return;
     }
     case "key-status":
-      printKeys(await call<KeyStatus>(connection, "GET", "/api/v1/sys/keys"));
-      return;
     default:
-      throw new CliError(`unknown operator task '${task}'; run 'coffer operator --help'`, EXIT.usage);
+      printKeys(await coffer.call<KeyStatus>("keyStatus", {}));
+      return;
   }
 }
 
