@@ -73,6 +73,22 @@ test("users, members and groups: create with a hidden password prompt, disable, 
   ok(await f.coffer(["users", "enable", "erin"]));
   ok(await run(["login", "--username", "erin"], { env: erin, input: password + "\n" }));
 
+  // The bootstrap administrator gets a password this way, then logs in like anyone.
+  const adminPassword = "the admin's long passphrase";
+  const passwd = await runPty(
+    ["users", "passwd", "admin"],
+    [
+      { expect: "New password for admin: ", send: adminPassword + "\r" },
+      { expect: "Repeat it: ", send: adminPassword + "\r" },
+    ],
+    f.admin,
+  );
+  assert.equal(passwd.status, 0, passwd.output);
+  assert.ok(!passwd.output.includes(adminPassword), "the password is not echoed");
+  const adminLogin = { COFFER_ADDR: f.server.url, COFFER_CONFIG_DIR: join(tempDir(t), "admin") };
+  ok(await run(["login", "--username", "admin"], { env: adminLogin, input: adminPassword + "\n" }));
+  assert.match(ok(await run(["whoami"], { env: adminLogin })).stdout, /admin/);
+
   ok(await f.coffer(["groups", "create", "ops"]));
   ok(await f.coffer(["groups", "add", "ops", "user:erin"]));
   const groups = JSON.parse(ok(await f.coffer(["groups", "list", "--json"])).stdout) as { name: string; members: string[] }[];

@@ -1,4 +1,4 @@
-/** coffer users list | create | disable | enable (administrators) */
+/** coffer users list | create | passwd | disable | enable (administrators) */
 import { dispatch, parse, positionals } from "../args.ts";
 import { connect } from "../client.ts";
 import { printJson, printTable, when } from "../output.ts";
@@ -18,13 +18,14 @@ const HELP = `Usage: coffer users <command> [options]   (administrators)
 Commands:
   list                    every user
   create NAME [--admin]   a new user; prompts for the password (hidden)
+  passwd NAME             set a user's password (hidden prompt); e.g. 'admin', to log in
   disable NAME            stop the user's tokens and sessions at once
   enable NAME             let a disabled user log in again
 
 Run 'coffer users <command> --help' for details and examples.`;
 
 export async function run(argv: string[]): Promise<void> {
-  await dispatch("users", argv, HELP, { list: listUsers, create, disable: (rest) => setDisabled(rest, true), enable: (rest) => setDisabled(rest, false) }, { ls: "list" });
+  await dispatch("users", argv, HELP, { list: listUsers, create, passwd, disable: (rest) => setDisabled(rest, true), enable: (rest) => setDisabled(rest, false) }, { ls: "list" });
 }
 
 const LIST_HELP = `Usage: coffer users list [--json]
@@ -62,6 +63,25 @@ async function create(argv: string[]): Promise<void> {
   const password = await askNewPassword(`Password for ${username}: `);
   const user = await coffer.call<User>("createUser", {}, { body: { username, password, ...(parsed.values.admin ? { admin: true } : {}) } });
   process.stderr.write(`Created ${user.admin ? "administrator" : "user"} '${user.username}' (${user.id}).\n`);
+}
+
+const PASSWD_HELP = `Usage: coffer users passwd NAME
+
+Sets a user's password, typed at a hidden prompt twice (when stdin is not a
+terminal, one line of it). The bootstrap administrator 'admin' has none until
+it is set this way, with the bootstrap token in COFFER_TOKEN:
+
+Example:
+  COFFER_TOKEN=cft_… coffer users passwd admin && coffer login --username admin`;
+
+async function passwd(argv: string[]): Promise<void> {
+  const parsed = parse("users passwd", argv, {}, PASSWD_HELP);
+  if (!parsed) return;
+  const [username] = positionals("users passwd", parsed.positionals, ["NAME"]);
+  const { coffer } = connect();
+  const password = await askNewPassword(`New password for ${username}: `);
+  const user = await coffer.call<User>("updateUser", { user: username! }, { body: { password } });
+  process.stderr.write(`Set the password of '${user.username}'.\n`);
 }
 
 const DISABLE_HELP = `Usage: coffer users disable NAME | coffer users enable NAME
