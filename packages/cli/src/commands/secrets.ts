@@ -156,6 +156,7 @@ async function set(argv: string[]): Promise<void> {
   if (!parsed) return;
   const [name, ...pairs] = parsed.positionals;
   if (name === undefined) throw usage("secrets set", "missing NAME");
+  if (name.includes("=")) throw usage("secrets set", `'${name.slice(0, name.indexOf("="))}=…' is not a secret name: give the NAME first, then KEY=- pairs`);
   const { values } = parsed;
   const insecure = values["insecure-value"] === true;
   const data: Record<string, string> = {};
