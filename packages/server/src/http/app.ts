@@ -2,7 +2,6 @@
  * Builds the HTTP application around an opened core; never listens (main.ts
  * does), so tests can build their own and call it in-process.
  */
-import cookie from "@fastify/cookie";
 import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Ajv } from "ajv";
@@ -41,8 +40,6 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     schemaController: { compilersFactory: { buildValidator: validators as never } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  // Cookies are parsed only for requests without a bearer token (auth.ts), not on every request.
-  await app.register(cookie, { hook: false });
   installErrorHandling(app);
   // The API speaks JSON only; anything else is refused before a handler sees it. An empty JSON
   // body is no body (clients send the header on bodiless PUTs); routes that need one say so.

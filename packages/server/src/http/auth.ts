@@ -4,7 +4,7 @@
  * token in an HttpOnly, SameSite=Strict cookie, and must echo the session's
  * CSRF token in `X-CSRF-Token` on every request that changes something.
  */
-import type {} from "@fastify/cookie";
+import { fastifyCookie } from "@fastify/cookie";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { CofferError } from "../core/errors.ts";
 import { csrfTokenFor, sameSecret } from "../crypto/tokens.ts";
@@ -33,7 +33,7 @@ export function installAuthentication(app: FastifyInstance, auth: AuthService): 
     let token = bearerToken(request.headers.authorization);
     if (token === undefined) {
       const cookies = request.headers.cookie;
-      token = cookies ? request.server.parseCookie(cookies)[SESSION_COOKIE] : undefined;
+      token = cookies ? fastifyCookie.parse(cookies)[SESSION_COOKIE] : undefined;
       request.viaCookie = token !== undefined;
     }
     request.principal = await auth.authenticate(token, request.ip);

@@ -1,4 +1,5 @@
 /** Login and logout, tokens, users and service accounts. */
+import cookie from "@fastify/cookie";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { SESSION_COOKIE } from "../http/auth.ts";
@@ -15,6 +16,8 @@ export interface IdentityRoutesOptions {
 }
 
 export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = async (app, { users, tokens, serviceAccounts }) => {
+  // Only login and logout set cookies: registered here, its onSend hook runs for these routes alone, not on the read path.
+  await app.register(cookie, { hook: false });
   app.addSchema(TokenInfo);
   app.addSchema(User);
   const auth = ["auth"];
