@@ -69,10 +69,20 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
     }),
   });
 
+  // The read path's answer for a secret version on a given day is one immutable object (see SecretService.get);
+  // its JSON, made by this route's response serializer, is kept with it rather than made on every read.
+  const serialized = new WeakMap<object, string>();
   app.get(`${base}/:secret`, {
     schema: { tags, summary: "Read a secret (the current version, or ?version=N)", params: SecretParams, querystring: ReadQuery, response: { 200: Type.Ref("Secret"), ...errorResponses } },
-    handler: async (request) =>
-      secrets.get(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret, request.query.version),
+    handler: async (request, reply) => {
+      const secret = await secrets.get(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret, request.query.version);
+      let json = serialized.get(secret);
+      if (json === undefined) {
+        json = reply.serialize(secret) as string;
+        if (Object.isFrozen(secret)) serialized.set(secret, json);
+      }
+      return reply.type("application/json; charset=utf-8").send(json);
+    },
   });
 
   app.put(`${base}/:secret`, {

@@ -61,6 +61,8 @@ interface CurrentSecret {
   versionCreatedAt: number;
   summary: Readonly<Omit<SecretSummary, "ageDays">>;
   data: SecretData;
+  /** The last answer given, reused while the age stays the same: one object per secret version and day. */
+  view?: Readonly<SecretWithData>;
 }
 
 export interface CreateInput {
@@ -128,7 +130,9 @@ export class SecretService {
   async get(ctx: SecretContext, ref: string, version?: number): Promise<SecretWithData> {
     const current = await this.#readCurrent(ctx, ref);
     if (version === undefined || version === current.row.currentVersion) {
-      return { ...current.summary, ageDays: ageDays(current.versionCreatedAt, this.#clock()), data: current.data };
+      const age = ageDays(current.versionCreatedAt, this.#clock());
+      if (current.view?.ageDays !== age) current.view = Object.freeze({ ...current.summary, ageDays: age, data: current.data });
+      return current.view;
     }
     const stored = await findVersion(this.#store.db, current.row.id, version);
     if (!stored) throw new CofferError("VERSION_NOT_FOUND", `secret '${current.row.name}' has no version ${version}`);
