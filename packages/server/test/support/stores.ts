@@ -5,8 +5,19 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TestContext } from "node:test";
-import { createTestDatabase, postgresUnavailable } from "./postgres.ts";
+import { after, type TestContext } from "node:test";
+import { createTestDatabase, postgresUnavailable, type TestDatabase } from "./postgres.ts";
+
+/**
+ * Databases are dropped once the whole file is done, not in each test's own
+ * after-hooks: those run in the order they were registered, so a drop
+ * registered by open() would run before the test closed its connections, and
+ * `drop … with (force)` would kill them under it.
+ */
+const databases: TestDatabase[] = [];
+after(async () => {
+  for (const database of databases.splice(0)) await database.drop();
+});
 
 export interface StoreTarget {
   kind: "sqlite" | "postgres";
@@ -40,8 +51,8 @@ export const STORES: StoreKind[] = [
         t.skip(reason);
         return null;
       }
-      const database = await createTestDatabase();
-      t.after(() => database.drop());
+      databases.push(await createTestDatabase());
+      const database = databases.at(-1)!;
       return { kind: "postgres", dataDir: tempDir(t), databaseUrl: database.url };
     },
   },
