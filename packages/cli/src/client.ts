@@ -47,6 +47,7 @@ export const EXIT_BY_CODE: Record<string, number> = {
   VERSION_NOT_FOUND: EXIT.notFound,
   VERSION_CONFLICT: EXIT.conflict,
   SECRET_ALREADY_EXISTS: EXIT.conflict,
+  ALREADY_EXISTS: EXIT.conflict,
   WORKSPACE_ALREADY_EXISTS: EXIT.conflict,
   INVALID_REQUEST: EXIT.usage,
   INVALID_SECRET_TYPE: EXIT.usage,

@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   VERSION_NOT_FOUND: { status: 404, description: "The secret has no such version (it may have been pruned)." },
   SECRET_ALREADY_EXISTS: { status: 409, description: "A secret with this name already exists (possibly soft-deleted)." },
   WORKSPACE_ALREADY_EXISTS: { status: 409, description: "A workspace with this name already exists." },
+  ALREADY_EXISTS: { status: 409, description: "A user, group or service account with this name already exists." },
   VERSION_CONFLICT: { status: 409, description: "Check-and-set failed: the secret's current version is not the expected one." },
   PAYLOAD_TOO_LARGE: { status: 413, description: "The request body or secret payload exceeds the size limit." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: "The request body must be application/json." },

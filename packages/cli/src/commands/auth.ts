@@ -91,6 +91,7 @@ interface TokenInfo {
   name: string;
   kind: string;
   principalId: string;
+  principalName?: string;
   workspaceId: string | null;
   secrets: string[] | null;
   access: string;
@@ -104,9 +105,10 @@ export async function whoami(argv: string[]): Promise<void> {
   positionals("whoami", parsed.positionals, []);
   const connection = connect();
   const self = await connection.coffer.call<TokenInfo>("tokenSelf", {});
-  const out = { addr: connection.addr, workspace: connection.workspace, username: connection.username ?? null, tokenSource: connection.tokenSource, token: self };
+  const username = connection.username ?? self.principalName ?? null;
+  const out = { addr: connection.addr, workspace: connection.workspace, username, tokenSource: connection.tokenSource, token: self };
   if (parsed.values.json) return printJson(out);
-  const who = connection.username ? `${connection.username} (${self.principalId})` : self.principalId;
+  const who = username ? `${username} (${self.principalId})` : self.principalId;
   process.stdout.write(
     [
       `user       ${who}`,

@@ -52,7 +52,7 @@ export class GroupService {
     const access = await this.#workspaces.access(principal, workspace);
     requireWorkspaceAdmin(principal, access, "create groups");
     if (!NAME.test(name)) throw invalid("group names are 1-64 lower-case letters, digits, '.', '_' or '-'");
-    if (await findGroup(this.#store.db, access.workspace.id, name)) throw invalid(`a group named '${name}' already exists`);
+    if (await findGroup(this.#store.db, access.workspace.id, name)) throw new CofferError("ALREADY_EXISTS", `a group named '${name}' already exists`);
     const row = { id: newId("grp"), workspaceId: access.workspace.id, name, builtin: 0, createdAt: this.#clock() };
     await this.#store.db.insertInto("groups").values(row).execute();
     return this.#view(row);

@@ -12,6 +12,7 @@ export const TokenInfo = Type.Object(
     name: Type.String(),
     kind: Type.String({ description: "session, api or child" }),
     principalId: Type.String(),
+    principalName: Type.Optional(Type.String({ description: "Username or service account name (on token/self)" })),
     parentId: Type.Union([Type.String(), Type.Null()]),
     workspaceId: Type.Union([Type.String(), Type.Null()]),
     secrets: Type.Union([Type.Array(Type.String()), Type.Null()]),

@@ -42,7 +42,7 @@ export class ServiceAccountService {
     const description = input.description ?? "";
     if (description.length > 256) throw invalid("descriptions are at most 256 characters");
     if (await findServiceAccount(this.#store.db, access.workspace.id, input.name)) {
-      throw new CofferError("INVALID_REQUEST", `a service account named '${input.name}' already exists`);
+      throw new CofferError("ALREADY_EXISTS", `a service account named '${input.name}' already exists`);
     }
     const row = { id: newId("sa"), workspaceId: access.workspace.id, name: input.name, description, disabledAt: null, createdAt: this.#clock() };
     await insertServiceAccount(this.#store.db, row);

@@ -37,6 +37,7 @@ export interface TokenView {
   name: string;
   kind: string;
   principalId: string;
+  principalName?: string;
   parentId: string | null;
   workspaceId: string | null;
   secrets: string[] | null;
@@ -122,7 +123,7 @@ export class TokenService {
   async self(principal: Principal): Promise<TokenView> {
     const row = await findTokenById(this.#store.db, principal.tokenId);
     if (!row) throw new CofferError("UNAUTHENTICATED", "the token is unknown or revoked");
-    return viewOf(row);
+    return { ...viewOf(row), principalName: principal.name };
   }
 
   async list(principal: Principal): Promise<TokenView[]> {

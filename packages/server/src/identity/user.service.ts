@@ -60,7 +60,7 @@ export class UserService {
     const row = { id: newId("usr"), username: input.username, passwordHash, isAdmin: input.admin ? 1 : 0, disabledAt: null, createdAt: this.#clock() };
     await this.#store.db.transaction().execute(async (trx) => {
       if (await trx.selectFrom("users").select("id").where("username", "=", input.username).executeTakeFirst()) {
-        throw new CofferError("INVALID_REQUEST", `a user named '${input.username}' already exists`);
+        throw new CofferError("ALREADY_EXISTS", `a user named '${input.username}' already exists`);
       }
       await trx.insertInto("users").values(row).execute();
     });

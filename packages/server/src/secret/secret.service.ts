@@ -20,6 +20,7 @@ import { requireWorkspaceAdmin } from "../identity/guards.ts";
 import type { Principal } from "../identity/principal.ts";
 import type { KeyService } from "../keys/keys.service.ts";
 import type { Store } from "../store/store.ts";
+import { findRole } from "../workspace/workspace.repository.ts";
 import type { WorkspaceAccess, WorkspaceService } from "../workspace/workspace.service.ts";
 import {
   advanceVersion,
@@ -326,6 +327,10 @@ export class SecretService {
       .where("scope", "=", "personal")
       .where("ownerId", "=", userId)
       .execute();
+    // Answering 0 for any username would let a workspace admin probe which users exist on the instance.
+    if (rows.length === 0 && !(await findRole(this.#store.db, ctx.access.workspace.id, userId))) {
+      throw new CofferError("NOT_FOUND", "no such member of this workspace");
+    }
     for (const row of rows) await this.#commit(row, (trx) => destroySecret(trx, row.id));
     return rows.length;
   }

@@ -108,8 +108,8 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
     },
     handler: async (request) => {
       const ctx = await secrets.context(request.principal, request.params.workspace);
-      const user = await workspaces.findUser(request.params.user);
-      return { destroyed: await secrets.destroyPersonalOf(ctx, user.id) };
+      const user = await workspaces.findUser(request.params.user).catch(() => undefined);
+      return { destroyed: await secrets.destroyPersonalOf(ctx, user?.id ?? "") };
     },
   });
 };
