@@ -64,6 +64,12 @@ test("secrets set: hidden prompts on a terminal, KEY=-, --from-file, stdin; valu
   const empty = await f.coffer(["secrets", "set", "EMPTY"], { input: "" });
   assert.equal(empty.code, 2);
   assert.match(empty.stderr, /empty; nothing was changed/);
+
+  const generated = ok(await f.coffer(["secrets", "set", "signing-key", "--type", "HMAC"]));
+  assert.match(generated.stderr, /generated value/);
+  const key = (await get("signing-key")).value ?? "";
+  assert.match(key, /^[A-Za-z0-9_-]{43}$/);
+  assert.ok(!generated.stderr.includes(key) && !generated.stdout.includes(key), "the generated value is not shown");
 });
 
 test("secrets get, list (tables and --json), history, rollback, rm; personal scope stays apart", async (t) => {
