@@ -80,6 +80,21 @@ export async function labelSubjects(db: Database, ids: string[]): Promise<Map<st
   return labels;
 }
 
+/** Removes a group with the grants it held. */
+export async function deleteGroup(db: Database, groupId: string) {
+  await db.deleteFrom("grants").where("subjectId", "=", groupId).execute();
+  await db.deleteFrom("groups").where("id", "=", groupId).execute();
+}
+
+export async function addGroupMember(db: Database, groupId: string, memberId: string, createdAt: number) {
+  await removeGroupMember(db, groupId, memberId);
+  await db.insertInto("groupMembers").values({ groupId, memberId, createdAt }).execute();
+}
+
+export function removeGroupMember(db: Database, groupId: string, memberId: string) {
+  return db.deleteFrom("groupMembers").where("groupId", "=", groupId).where("memberId", "=", memberId).executeTakeFirst();
+}
+
 export function listGroups(db: Database, workspaceId: string) {
   return db.selectFrom("groups").selectAll().where("workspaceId", "=", workspaceId).orderBy("name").execute();
 }

@@ -10,8 +10,18 @@ import { requireWorkspaceAdmin } from "../identity/guards.ts";
 import type { Principal } from "../identity/principal.ts";
 import type { Store } from "../store/store.ts";
 import { changeAccess } from "./access.service.ts";
+import { insertGroup } from "../workspace/workspace.repository.ts";
 import type { WorkspaceService } from "../workspace/workspace.service.ts";
-import { findGroup, findSubject, labelSubjects, listGroupMembers, listGroups } from "./access.repository.ts";
+import {
+  addGroupMember,
+  deleteGroup,
+  findGroup,
+  findSubject,
+  labelSubjects,
+  listGroupMembers,
+  listGroups,
+  removeGroupMember,
+} from "./access.repository.ts";
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -54,7 +64,7 @@ export class GroupService {
     if (!NAME.test(name)) throw invalid("group names are 1-64 lower-case letters, digits, '.', '_' or '-'");
     if (await findGroup(this.#store.db, access.workspace.id, name)) throw new CofferError("ALREADY_EXISTS", `a group named '${name}' already exists`);
     const row = { id: newId("grp"), workspaceId: access.workspace.id, name, builtin: 0, createdAt: this.#clock() };
-    await this.#store.db.insertInto("groups").values(row).execute();
+    await insertGroup(this.#store.db, row);
     return this.#view(row);
   }
 
@@ -62,10 +72,7 @@ export class GroupService {
     const access = await this.#workspaces.access(principal, workspace);
     requireWorkspaceAdmin(principal, access, "remove groups");
     const group = this.#editable(await this.#find(access.workspace.id, ref));
-    await changeAccess(this.#store, access.workspace.id, async (trx) => {
-      await trx.deleteFrom("grants").where("subjectId", "=", group.id).execute();
-      await trx.deleteFrom("groups").where("id", "=", group.id).execute();
-    });
+    await changeAccess(this.#store, access.workspace.id, (trx) => deleteGroup(trx, group.id));
   }
 
   async addMember(principal: Principal, workspace: string, ref: string, memberRef: string): Promise<GroupView> {
@@ -76,10 +83,7 @@ export class GroupService {
     if (!member || member.label.startsWith("group:")) {
       throw new CofferError("NOT_FOUND", `no member '${memberRef}' in this workspace (use user:NAME or sa:NAME)`);
     }
-    await changeAccess(this.#store, access.workspace.id, async (trx) => {
-      await trx.deleteFrom("groupMembers").where("groupId", "=", group.id).where("memberId", "=", member.id).execute();
-      await trx.insertInto("groupMembers").values({ groupId: group.id, memberId: member.id, createdAt: this.#clock() }).execute();
-    });
+    await changeAccess(this.#store, access.workspace.id, (trx) => addGroupMember(trx, group.id, member.id, this.#clock()));
     return this.#view(group);
   }
 
@@ -89,7 +93,7 @@ export class GroupService {
     const group = this.#editable(await this.#find(access.workspace.id, ref));
     const member = await findSubject(this.#store.db, access.workspace.id, memberRef);
     const removed = member
-      ? await changeAccess(this.#store, access.workspace.id, (trx) => trx.deleteFrom("groupMembers").where("groupId", "=", group.id).where("memberId", "=", member.id).executeTakeFirst())
+      ? await changeAccess(this.#store, access.workspace.id, (trx) => removeGroupMember(trx, group.id, member.id))
       : undefined;
     if (!removed || Number(removed.numDeletedRows) === 0) throw new CofferError("NOT_FOUND", `'${memberRef}' is not in group '${group.name}'`);
     return this.#view(group);

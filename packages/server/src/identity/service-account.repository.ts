@@ -18,6 +18,10 @@ export function insertServiceAccount(db: Database, row: Tables["serviceAccounts"
   return db.insertInto("serviceAccounts").values(row).execute();
 }
 
+export function findServiceAccountById(db: Database, id: string) {
+  return db.selectFrom("serviceAccounts").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
 export function disableServiceAccount(db: Database, id: string, at: number) {
   return db.updateTable("serviceAccounts").set({ disabledAt: at }).where("id", "=", id).execute();
 }

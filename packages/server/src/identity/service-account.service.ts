@@ -7,7 +7,7 @@ import type { WorkspaceService } from "../workspace/workspace.service.ts";
 import { requireWorkspaceAdmin } from "./guards.ts";
 import type { Principal } from "./principal.ts";
 import { disableServiceAccount, findServiceAccount, insertServiceAccount, listServiceAccounts } from "./service-account.repository.ts";
-import { revokeTree } from "./token.repository.ts";
+import { revokeTree, tokenIdsOf } from "./token.repository.ts";
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -58,8 +58,7 @@ export class ServiceAccountService {
     const now = this.#clock();
     await this.#store.db.transaction().execute(async (trx) => {
       await disableServiceAccount(trx, account.id, now);
-      const tokens = await trx.selectFrom("tokens").select("id").where("principalId", "=", account.id).execute();
-      await revokeTree(trx, tokens.map((t) => t.id), now);
+      await revokeTree(trx, await tokenIdsOf(trx, account.id), now);
       await this.#store.changes.announce(trx, { kind: "user", id: account.id });
     });
     this.#store.changes.apply({ kind: "user", id: account.id });

@@ -40,6 +40,10 @@ export function listTokensOf(db: Database, principalId: string) {
     .execute();
 }
 
+export async function tokenIdsOf(db: Database, principalId: string): Promise<string[]> {
+  return (await db.selectFrom("tokens").select("id").where("principalId", "=", principalId).execute()).map((row) => row.id);
+}
+
 /** Revokes the tokens and, level by level, every token minted from them. */
 export async function revokeTree(db: Database, ids: string[], at: number): Promise<number> {
   let revoked = 0;

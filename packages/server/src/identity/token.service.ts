@@ -17,7 +17,7 @@ import { requireFullToken, requireWorkspaceAdmin } from "./guards.ts";
 import type { Principal } from "./principal.ts";
 import { findTokenById, insertToken, listTokensOf, revokeTree, type TokenRow } from "./token.repository.ts";
 import { checkScope, FULL_SCOPE, narrows, type TokenScope } from "./token-scope.ts";
-import { findServiceAccount } from "./service-account.repository.ts";
+import { findServiceAccount, findServiceAccountById } from "./service-account.repository.ts";
 
 export const SESSION_TTL_SECONDS = 12 * 3600;
 const CHILD_DEFAULT_TTL_SECONDS = 3600;
@@ -162,7 +162,7 @@ export class TokenService {
     if (principal.scope.scope.maxLevel !== "manage") return false;
     if (principal.isAdmin) return true;
     if (!row.principalId.startsWith("sa_") || principal.kind !== "user") return false;
-    const account = await this.#store.db.selectFrom("serviceAccounts").select("workspaceId").where("id", "=", row.principalId).executeTakeFirst();
+    const account = await findServiceAccountById(this.#store.db, row.principalId);
     if (!account) return false;
     try {
       const access = await this.#workspaces.access(principal, account.workspaceId);

@@ -14,6 +14,7 @@ import { requireInstanceAdmin } from "./guards.ts";
 import { LoginThrottle } from "./login-throttle.ts";
 import type { Principal } from "./principal.ts";
 import { mintToken, SESSION_TTL_SECONDS, type TokenView } from "./token.service.ts";
+import { findUser, findUserByUsername, insertUser, listUsers, updateUser } from "./user.repository.ts";
 import { FULL_SCOPE } from "./token-scope.ts";
 
 const USERNAME = /^[a-z0-9][a-z0-9._@-]{0,63}$/;
@@ -59,17 +60,17 @@ export class UserService {
     const passwordHash = input.password === undefined ? null : await hashPassword(checkPassword(input.password));
     const row = { id: newId("usr"), username: input.username, passwordHash, isAdmin: input.admin ? 1 : 0, disabledAt: null, createdAt: this.#clock() };
     await this.#store.db.transaction().execute(async (trx) => {
-      if (await trx.selectFrom("users").select("id").where("username", "=", input.username).executeTakeFirst()) {
+      if (await findUserByUsername(trx, input.username)) {
         throw new CofferError("ALREADY_EXISTS", `a user named '${input.username}' already exists`);
       }
-      await trx.insertInto("users").values(row).execute();
+      await insertUser(trx, row);
     });
     return view(row);
   }
 
   async list(principal: Principal): Promise<UserView[]> {
     requireInstanceAdmin(principal, "list users");
-    return (await this.#store.db.selectFrom("users").selectAll().orderBy("username").execute()).map(view);
+    return (await listUsers(this.#store.db)).map(view);
   }
 
   async get(principal: Principal, ref: string): Promise<UserView> {
@@ -90,7 +91,7 @@ export class UserService {
     if (change.admin !== undefined) set.isAdmin = change.admin ? 1 : 0;
     if (Object.keys(set).length === 0) return view(user);
     await this.#store.db.transaction().execute(async (trx) => {
-      await trx.updateTable("users").set(set).where("id", "=", user.id).execute();
+      await updateUser(trx, user.id, set);
       await this.#store.changes.announce(trx, { kind: "user", id: user.id });
     });
     this.#store.changes.apply({ kind: "user", id: user.id });
@@ -100,7 +101,7 @@ export class UserService {
   /** Username and password → a session token (and its CSRF token, for the cookie-based web UI). */
   async login(username: string, password: string, address: string): Promise<Session> {
     this.#throttle.check(username, address);
-    const user = await this.#store.db.selectFrom("users").selectAll().where("username", "=", username).executeTakeFirst();
+    const user = await findUserByUsername(this.#store.db, username);
     // Unknown users cost a hash too, so response times do not tell which usernames exist.
     const ok = await verifyPassword(password, user?.passwordHash ?? (await decoyHash()));
     if (!user || !ok || user.passwordHash === null || user.disabledAt !== null) {
@@ -116,11 +117,7 @@ export class UserService {
   }
 
   async #find(ref: string) {
-    const user = await this.#store.db
-      .selectFrom("users")
-      .selectAll()
-      .where((eb) => eb.or([eb("id", "=", ref), eb("username", "=", ref)]))
-      .executeTakeFirst();
+    const user = await findUser(this.#store.db, ref);
     if (!user) throw new CofferError("NOT_FOUND", `no user '${ref}'`);
     return user;
   }

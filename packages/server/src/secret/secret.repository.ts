@@ -46,6 +46,10 @@ export function listVersions(db: Database, secretId: string) {
     .execute();
 }
 
+export function listPersonalOf(db: Database, workspaceId: string, ownerId: string) {
+  return db.selectFrom("secrets").selectAll().where("workspaceId", "=", workspaceId).where("scope", "=", "personal").where("ownerId", "=", ownerId).execute();
+}
+
 export function insertSecret(db: Database, row: SecretRow) {
   return db.insertInto("secrets").values(row).execute();
 }

@@ -30,6 +30,7 @@ import {
   findVersion,
   insertSecret,
   insertVersion,
+  listPersonalOf,
   listSecrets,
   listVersions,
   pruneVersions,
@@ -320,13 +321,7 @@ export class SecretService {
   /** A workspace admin removes a departed member's personal secrets, unread. */
   async destroyPersonalOf(ctx: SecretContext, userId: string): Promise<number> {
     requireWorkspaceAdmin(ctx.principal, ctx.access, "delete a member's personal secrets");
-    const rows = await this.#store.db
-      .selectFrom("secrets")
-      .selectAll()
-      .where("workspaceId", "=", ctx.access.workspace.id)
-      .where("scope", "=", "personal")
-      .where("ownerId", "=", userId)
-      .execute();
+    const rows = await listPersonalOf(this.#store.db, ctx.access.workspace.id, userId);
     // Answering 0 for any username would let a workspace admin probe which users exist on the instance.
     if (rows.length === 0 && !(await findRole(this.#store.db, ctx.access.workspace.id, userId))) {
       throw new CofferError("NOT_FOUND", "no such member of this workspace");
