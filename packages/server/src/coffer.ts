@@ -17,6 +17,7 @@ import { KeyService } from "./keys/keys.service.ts";
 import { SecretService } from "./secret/secret.service.ts";
 import { openStore, type Store } from "./store/store.ts";
 import { initializeStore } from "./sys/init.ts";
+import { alwaysUnsealed, type SealControl } from "./sys/seal.ts";
 import { WorkspaceService } from "./workspace/workspace.service.ts";
 
 export interface CofferOptions {
@@ -40,6 +41,7 @@ export interface Coffer {
   groups: GroupService;
   grants: GrantService;
   secrets: SecretService;
+  seal: SealControl;
   /** Set only on the start that initialised the store: show it once, then it is gone. */
   bootstrapToken: string | null;
   rootKeySource: string;
@@ -77,6 +79,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       groups: new GroupService(store, clock, workspaces),
       grants: new GrantService(store, clock, secrets),
       secrets,
+      seal: alwaysUnsealed(options.rootKey === undefined ? "file" : "env"),
       bootstrapToken: init?.bootstrapToken ?? null,
       rootKeySource: rootKey.description,
       healthy: async () => {
