@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   INTERNAL: { status: 500, description: "An unexpected error; the request id identifies it in the server log." },
   INTEGRITY_ERROR: { status: 500, description: "Stored ciphertext failed authentication: it was altered or moved." },
   SEALED: { status: 503, description: "The server is sealed or its store is unreachable." },
+  AUDIT_UNAVAILABLE: { status: 503, description: "The audit event could not be made durable, so the request was refused (fail closed); nothing was returned." },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -3,7 +3,9 @@
  * `app.ts` puts routes in front of it; tests and operator commands can use it
  * directly.
  */
-import { systemClock, type Clock } from "./core/clock.ts";
+import { AuditReader } from "./audit/audit-reader.service.ts";
+import { AuditLog } from "./audit/audit.service.ts";
+import { DAY_MS, systemClock, type Clock } from "./core/clock.ts";
 import { Keyring } from "./crypto/keyring.ts";
 import { loadRootKey } from "./crypto/root-key.ts";
 import { AccessService } from "./access/access.service.ts";
@@ -27,7 +29,18 @@ export interface CofferOptions {
   rootKey?: string | undefined;
   clock?: Clock;
   log?: (message: string) => void;
+  audit?: AuditSettings;
 }
+
+export interface AuditSettings {
+  /** "on": a request fails unless its event is durable (default); "fail-open": it goes ahead, loudly; "off": nothing is recorded. */
+  mode: "on" | "fail-open" | "off";
+  /** Events older than this many days are removed; 0 keeps them forever. */
+  retentionDays: number;
+}
+
+export const DEFAULT_AUDIT: AuditSettings = { mode: "on", retentionDays: 365 };
+const RETENTION_CHECK_MS = 3_600_000;
 
 export interface Coffer {
   store: Store;
@@ -42,6 +55,10 @@ export interface Coffer {
   grants: GrantService;
   secrets: SecretService;
   seal: SealControl;
+  audit: AuditLog;
+  auditReader: AuditReader;
+  auditSettings: AuditSettings;
+  clock: Clock;
   /** Set only on the start that initialised the store: show it once, then it is gone. */
   bootstrapToken: string | null;
   rootKeySource: string;
@@ -65,6 +82,9 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     const workspaces = new WorkspaceService(store, clock);
     const access = new AccessService(store);
     const secrets = new SecretService(store, keys, clock, workspaces, access);
+    const auditSettings = options.audit ?? DEFAULT_AUDIT;
+    const audit = new AuditLog(store, { failOpen: auditSettings.mode === "fail-open", log });
+    const stopRetention = keepAuditFor(audit, auditSettings.retentionDays, clock, log);
     return {
       store,
       keys,
@@ -80,6 +100,10 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       grants: new GrantService(store, clock, secrets),
       secrets,
       seal: alwaysUnsealed(options.rootKey === undefined ? "file" : "env"),
+      audit,
+      auditReader: new AuditReader(audit, workspaces),
+      auditSettings,
+      clock,
       bootstrapToken: init?.bootstrapToken ?? null,
       rootKeySource: rootKey.description,
       healthy: async () => {
@@ -91,6 +115,8 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
         }
       },
       close: async () => {
+        stopRetention();
+        await audit.drain();
         keyring.clear();
         await store.close();
       },
@@ -100,4 +126,18 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     await store.close();
     throw error;
   }
+}
+
+/** Prunes the audit log now and every hour; returns the function that stops it. */
+function keepAuditFor(audit: AuditLog, days: number, clock: Clock, log: (message: string) => void): () => void {
+  if (days <= 0) return () => {};
+  const prune = () =>
+    audit.prune(clock() - days * DAY_MS).then(
+      (removed) => removed > 0 && log(`audit retention: removed ${removed} event(s) older than ${days} days`),
+      (error: Error) => log(`audit retention failed: ${error.message}`),
+    );
+  void prune();
+  const timer = setInterval(prune, RETENTION_CHECK_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -16,7 +16,8 @@ import type { ErrorCode } from "@coffer/protocol";
 import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
 import type { FastifyInstance } from "fastify";
-import { openCoffer } from "../src/coffer.ts";
+import { openCoffer, type Coffer } from "../src/coffer.ts";
+import { outcomeOf } from "../src/audit/audit.types.ts";
 import { buildApp } from "../src/http/app.ts";
 import { STORES, tempDir, type StoreKind } from "./support/stores.ts";
 
@@ -71,7 +72,7 @@ interface Fixture {
 }
 
 type Params = Record<string, string>;
-type Api = (method: string, url: string, body?: unknown) => Promise<{ status: number; body: any }>;
+type Api = (method: string, url: string, body?: unknown) => Promise<{ status: number; body: any; requestId?: string }>;
 
 interface RowContext {
   f: Fixture;
@@ -149,6 +150,9 @@ const MATRIX: Row[] = [
   row("GET /api/v1/workspaces", [200, 200, 200, 200, 200, 200, 200, U, U, 200, 200]),
   row("POST /api/v1/workspaces", [D, D, D, D, D, D, D, U, U, D, 201], { body: (f) => ({ name: `made-${f.n}` }) }),
   row("GET /api/v1/sys/keys", [D, D, D, D, D, D, D, U, U, D, 200]),
+  row("GET /api/v1/audit", [D, D, D, D, D, D, D, U, U, D, 200]),
+  row("GET /api/v1/audit/export", [D, D, D, D, D, D, D, U, U, D, 200]),
+  row("GET /api/v1/audit/verify", [D, D, D, D, D, D, D, U, U, D, 200]),
   row("POST /api/v1/sys/keys/rotate", [D, D, D, D, D, D, D, U, U, D, 202], {
     after: async ({ admin }) => {
       // Let the re-wrap a rotation starts finish before the next row.
@@ -296,6 +300,7 @@ const PASSWORD = "matrix-password-1";
 
 interface Env {
   app: FastifyInstance;
+  coffer: Coffer;
   admin: Api;
   callAs(token: string): Api;
   advanceClock(ms: number): void;
@@ -319,12 +324,13 @@ async function openEnv(t: TestContext, store: StoreKind): Promise<Env | null> {
         headers: { authorization: `Bearer ${token}` },
         ...(body === undefined ? {} : { payload: body as object }),
       });
-      return { status: reply.statusCode, body: reply.body ? reply.json() : undefined };
+      const requestId = reply.headers["x-request-id"];
+      return { status: reply.statusCode, body: !reply.body ? undefined : String(reply.headers["content-type"]).startsWith("application/json") ? reply.json() : reply.body, ...(typeof requestId === "string" && { requestId }) };
     };
   const admin = callAs(coffer.bootstrapToken!);
   const login = { username: "matrix-login", password: PASSWORD };
   await must(admin("POST", "/api/v1/users", { username: login.username, password: login.password }), 201, "login user");
-  return { app, admin, callAs, advanceClock: (ms) => (offset += ms), login };
+  return { app, coffer, admin, callAs, advanceClock: (ms) => (offset += ms), login };
 }
 
 /** Two workspaces and everything the table's rows name, for one role; only that role's user gets a password. */
@@ -433,6 +439,25 @@ async function snapshot(admin: Api, f: Fixture): Promise<string> {
   return JSON.stringify(replies, (key, value) => (key === "requestId" ? undefined : value));
 }
 
+/** Audit completeness: every call of the matrix, allowed or refused, left exactly one event with its outcome. */
+async function unaudited(coffer: Coffer, calls: { op: string; status: number; requestId: string | undefined }[]): Promise<string[]> {
+  await coffer.audit.drain();
+  const problems: string[] = [];
+  for (const call of calls) {
+    if (call.op === "GET /api/v1/sys/health") continue; // touches nothing: not audited
+    if (call.requestId === undefined) {
+      problems.push(`${call.op}: no x-request-id, so no audit event`);
+      continue;
+    }
+    const { events } = await coffer.audit.query({ requestId: call.requestId }, { limit: 10 });
+    if (events.length !== 1) problems.push(`${call.op}: ${events.length} audit events for request ${call.requestId}, expected 1`);
+    else if (events[0]!.outcome !== outcomeOf(call.status) || events[0]!.status !== call.status) {
+      problems.push(`${call.op}: audit says ${events[0]!.outcome}/${events[0]!.status}, the caller got ${call.status}`);
+    }
+  }
+  return problems;
+}
+
 function verdict(expect: Expect, reply: { status: number; body: any }, f: Fixture): string | null {
   if (expect === LISTED || expect === UNLISTED) {
     if (reply.status !== 200) return `expected ${expect}, got ${reply.status} ${JSON.stringify(reply.body)}`;
@@ -479,6 +504,7 @@ for (const store of STORES) {
         const token = await tokenFor(env, f, role);
         const as = env.callAs(token);
         const failures: string[] = [];
+        const calls: { op: string; status: number; requestId: string | undefined }[] = [];
         for (const r of MATRIX) {
           const ctx: RowContext = { f, admin: env.admin, as };
           const params = { ...paramsOf(f), ...((await r.before?.(ctx)) ?? {}) };
@@ -490,6 +516,7 @@ for (const store of STORES) {
           const refused = typeof expected === "string" && !expected.startsWith("200");
           const before = mutating && refused ? await snapshot(env.admin, f) : undefined;
           const reply = await caller(method, url, r.body?.(f));
+          calls.push({ op: r.op, status: reply.status, requestId: reply.requestId });
           const wrong = verdict(expected, reply, f);
           if (wrong) failures.push(`${r.op}: ${wrong}`);
           if (before !== undefined && !wrong && (await snapshot(env.admin, f)) !== before) {
@@ -497,6 +524,7 @@ for (const store of STORES) {
           }
           await r.after?.(ctx);
         }
+        failures.push(...(await unaudited(env.coffer, calls)));
         if (failures.length > 0) assert.fail(`${role}: ${failures.length} cell(s) of the access matrix disagree:\n  ${failures.join("\n  ")}`);
       });
     }

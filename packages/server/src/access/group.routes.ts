@@ -22,11 +22,13 @@ export const groupRoutes: FastifyPluginAsyncTypebox<{ groups: GroupService }> = 
   const MemberParams = Type.Object({ workspace: Type.String(), group: Type.String(), member: Type.String({ description: "user:NAME, sa:NAME or an id" }) });
 
   app.get(base, {
+    config: { audit: "group.list" },
     schema: { tags, summary: "List the workspace's groups and their members (workspace admins)", params: WorkspaceParams, response: { 200: Type.Object({ groups: Type.Array(Group) }), ...errorResponses } },
     handler: async (request) => ({ groups: (await groups.list(request.principal, request.params.workspace)).map(view) }),
   });
 
   app.post(base, {
+    config: { audit: "group.create" },
     schema: {
       tags,
       summary: "Create a group (workspace admins)",
@@ -38,11 +40,13 @@ export const groupRoutes: FastifyPluginAsyncTypebox<{ groups: GroupService }> = 
   });
 
   app.get(`${base}/:group`, {
+    config: { audit: "group.read" },
     schema: { tags, summary: "Read a group (workspace admins)", params: GroupParams, response: { 200: Group, ...errorResponses } },
     handler: async (request) => view(await groups.get(request.principal, request.params.workspace, request.params.group)),
   });
 
   app.delete(`${base}/:group`, {
+    config: { audit: "group.delete" },
     schema: { tags, summary: "Remove a group and its grants (workspace admins)", params: GroupParams, response: { 204: Type.Null(), ...errorResponses } },
     handler: async (request, reply) => {
       await groups.remove(request.principal, request.params.workspace, request.params.group);
@@ -51,11 +55,13 @@ export const groupRoutes: FastifyPluginAsyncTypebox<{ groups: GroupService }> = 
   });
 
   app.put(`${base}/:group/members/:member`, {
+    config: { audit: "group.member-add" },
     schema: { tags, summary: "Add a user or service account to a group (workspace admins)", params: MemberParams, response: { 200: Group, ...errorResponses } },
     handler: async (request) => view(await groups.addMember(request.principal, request.params.workspace, request.params.group, request.params.member)),
   });
 
   app.delete(`${base}/:group/members/:member`, {
+    config: { audit: "group.member-remove" },
     schema: { tags, summary: "Remove a member from a group (workspace admins)", params: MemberParams, response: { 200: Group, ...errorResponses } },
     handler: async (request) => view(await groups.removeMember(request.principal, request.params.workspace, request.params.group, request.params.member)),
   });

@@ -8,8 +8,46 @@ export interface AuditTarget {
   workspaceId?: string;
   secretId?: string;
   secretName?: string;
+  /** A request on several secrets (a batch read): one event each. */
+  secrets?: { id?: string; name: string }[];
   /** Another object acted on: a user, group, token, service account, webhook id or setting name. */
   subject?: string;
 }
 
 export type AuditOutcome = "ok" | "denied" | "not_found" | "error";
+
+export type ActorKind = "user" | "service_account" | "anonymous";
+
+/** One event as recorded, before it has its place in the chain. */
+export interface AuditEventInput {
+  time: number;
+  actorKind: ActorKind;
+  actorId: string | null;
+  actorName: string | null;
+  tokenId: string | null;
+  /** `<resource>.<verb>`, e.g. secret.read. */
+  action: string;
+  outcome: AuditOutcome;
+  /** The HTTP status answered (or 0 for work that is not a request). */
+  status: number;
+  workspaceId: string | null;
+  secretId: string | null;
+  secretName: string | null;
+  subject: string | null;
+  ip: string;
+  userAgent: string;
+  requestId: string;
+}
+
+/** An event in the chain: `hash` covers its fields and the previous event's hash. */
+export interface AuditRecord extends AuditEventInput {
+  seq: number;
+  hash: string;
+}
+
+export function outcomeOf(status: number): AuditOutcome {
+  if (status < 400) return "ok";
+  if (status === 401 || status === 403 || status === 429) return "denied";
+  if (status === 404) return "not_found";
+  return "error";
+}

@@ -9,11 +9,13 @@ import Fastify, { LogController, type FastifyInstance, type FastifySchemaCompile
 import { randomBytes } from "node:crypto";
 import type { Coffer } from "../coffer.ts";
 import { groupRoutes } from "../access/group.routes.ts";
+import { auditRoutes } from "../audit/audit.routes.ts";
 import { identityRoutes } from "../identity/identity.routes.ts";
 import { keyRoutes } from "../keys/keys.routes.ts";
 import { secretRoutes } from "../secret/secret.routes.ts";
 import { sysRoutes } from "../sys/sys.routes.ts";
 import { workspaceRoutes } from "../workspace/workspace.routes.ts";
+import { installAudit } from "./audit.ts";
 import { installAuthentication } from "./auth.ts";
 import { installErrorHandling } from "./errors.ts";
 import { ErrorResponse } from "./schemas.ts";
@@ -48,6 +50,11 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) =>
     body === "" ? done(null, undefined) : parseJson(request, body as string, done),
   );
+  installAudit(app, {
+    log: coffer.auditSettings.mode === "off" ? null : coffer.audit,
+    clock: coffer.clock,
+    workspaceIdOf: (ref) => coffer.workspaces.cachedId(ref),
+  });
   installAuthentication(app, coffer.auth);
   app.addSchema(ErrorResponse);
 
@@ -67,6 +74,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(groupRoutes, { groups: coffer.groups });
   await app.register(secretRoutes, { secrets: coffer.secrets, grants: coffer.grants });
   await app.register(keyRoutes, { keys: coffer.keys });
+  await app.register(auditRoutes, { reader: coffer.auditReader });
   return app;
 }
 

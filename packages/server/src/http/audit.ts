@@ -1,9 +1,15 @@
 /**
- * Audit contract for routes: every authenticated route names its action in
- * `config: { audit: "secret.read" }` (`<resource>.<verb>`), and handlers add
- * what they learn to `request.auditTarget` (ids and names, never values).
+ * Every authenticated route names its audit action in `config: { audit:
+ * "secret.read" }` (`<resource>.<verb>`), and handlers add what they learn to
+ * `request.auditTarget` (ids and names, never values). The event is written
+ * before the answer leaves: if it cannot be made durable the caller gets
+ * AUDIT_UNAVAILABLE instead of the answer (unless the server runs fail-open).
  */
-import type { AuditTarget } from "../audit/audit.types.ts";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { AuditLog } from "../audit/audit.service.ts";
+import { outcomeOf, type AuditEventInput, type AuditTarget } from "../audit/audit.types.ts";
+import type { Clock } from "../core/clock.ts";
+import { CofferError } from "../core/errors.ts";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -12,4 +18,79 @@ declare module "fastify" {
   interface FastifyRequest {
     auditTarget: AuditTarget;
   }
+}
+
+/** Set once a request's event is recorded, so the error answer for a failed write is not audited again. */
+const recorded = Symbol("auditRecorded");
+const USER_AGENT_MAX = 256;
+
+export interface AuditHookOptions {
+  log: AuditLog | null;
+  clock: Clock;
+  /** A workspace's id from an id or name, when known without a query. */
+  workspaceIdOf(ref: string): string | undefined;
+}
+
+export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }: AuditHookOptions): void {
+  app.decorateRequest("auditTarget", null as unknown as AuditTarget);
+  app.addHook("onRequest", (request, _reply, done) => {
+    request.auditTarget = {};
+    done();
+  });
+  if (log === null) return;
+  app.addHook("onSend", async (request, reply, payload) => {
+    const action = request.routeOptions.config.audit;
+    if (action === undefined || (request as unknown as Record<symbol, boolean>)[recorded]) return payload;
+    (request as unknown as Record<symbol, boolean>)[recorded] = true;
+    reply.header("x-request-id", request.id);
+    const event = eventOf(request, action, reply.statusCode, clock(), workspaceIdOf);
+    const each = request.auditTarget.secrets;
+    try {
+      await (each === undefined
+        ? log.record(event)
+        : Promise.all(each.map((secret) => log.record({ ...event, secretId: secret.id ?? null, secretName: secret.name }))));
+    } catch {
+      throw new CofferError("AUDIT_UNAVAILABLE", "the audit log could not record this request, so it was refused; try again shortly");
+    }
+    return payload;
+  });
+}
+
+function eventOf(request: FastifyRequest, action: string, status: number, time: number, workspaceIdOf: (ref: string) => string | undefined): AuditEventInput {
+  const target = request.auditTarget;
+  const params = (request.params ?? {}) as Record<string, string | undefined>;
+  const principal = request.principal;
+  let secretId = target.secretId ?? null;
+  let secretName = target.secretName ?? null;
+  if (secretId === null && secretName === null && params.secret !== undefined) {
+    if (params.secret.startsWith("sec_")) secretId = params.secret;
+    else secretName = params.secret;
+  }
+  const userAgent = request.headers["user-agent"] ?? "";
+  return {
+    time,
+    actorKind: principal ? principal.kind : "anonymous",
+    actorId: principal?.id ?? null,
+    actorName: principal?.name ?? null,
+    tokenId: principal?.tokenId ?? null,
+    action,
+    outcome: outcomeOf(status),
+    status,
+    workspaceId: target.workspaceId ?? (params.workspace !== undefined ? (workspaceIdOf(params.workspace) ?? null) : null),
+    secretId,
+    secretName,
+    subject: target.subject ?? otherParam(params) ?? null,
+    ip: request.ip,
+    userAgent: userAgent.length > USER_AGENT_MAX ? userAgent.slice(0, USER_AGENT_MAX) : userAgent,
+    requestId: request.id,
+  };
+}
+
+/** The objects a route acts on besides a workspace and a secret (a user, a group and its member…), named in its path. */
+function otherParam(params: Record<string, string | undefined>): string | undefined {
+  let subject: string | undefined;
+  for (const key in params) {
+    if (key !== "workspace" && key !== "secret" && key !== "version") subject = subject === undefined ? params[key] : `${subject}/${params[key]}`;
+  }
+  return subject;
 }

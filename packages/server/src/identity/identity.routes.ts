@@ -23,7 +23,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
   const auth = ["auth"];
 
   app.post("/api/v1/auth/login", {
-    config: { public: true },
+    config: { public: true, audit: "auth.login" },
     schema: {
       tags: auth,
       summary: "Log in with username and password: a session token (also set as an HttpOnly cookie) and its CSRF token",
@@ -35,6 +35,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
       },
     },
     handler: async (request, reply) => {
+      request.auditTarget.subject = request.body.username;
       const session = await users.login(request.body.username, request.body.password, request.ip);
       reply.setCookie(SESSION_COOKIE, session.token, {
         httpOnly: true,
@@ -48,6 +49,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
   });
 
   app.post("/api/v1/auth/logout", {
+    config: { audit: "auth.logout" },
     schema: { tags: auth, summary: "Revoke the calling token (and every token minted from it)", response: { 204: Type.Null(), ...errorResponses } },
     handler: async (request, reply) => {
       await tokens.revokeTokens([request.principal.tokenId]);
@@ -57,11 +59,13 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
   });
 
   app.get("/api/v1/auth/token/self", {
+    config: { audit: "token.self" },
     schema: { tags: auth, summary: "The calling token: its identity, scope and expiry", response: { 200: Type.Ref("TokenInfo"), ...errorResponses } },
     handler: async (request) => tokenView(await tokens.self(request.principal)),
   });
 
   app.post("/api/v1/auth/token/child", {
+    config: { audit: "token.create-child" },
     schema: {
       tags: auth,
       summary: "Mint a child of the calling token: never wider, never longer-lived (default 1 hour); revoked with its parent",
@@ -75,11 +79,13 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
   });
 
   app.get("/api/v1/auth/tokens", {
+    config: { audit: "token.list" },
     schema: { tags: auth, summary: "The caller's live tokens (metadata only)", response: { 200: Type.Object({ tokens: Type.Array(Type.Ref("TokenInfo")) }), ...errorResponses } },
     handler: async (request) => ({ tokens: (await tokens.list(request.principal)).map(tokenView) }),
   });
 
   app.post("/api/v1/auth/tokens", {
+    config: { audit: "token.create" },
     schema: { tags: auth, summary: "Create an API token for the caller, optionally limited in scope and lifetime", body: ScopeBody, response: { 201: NewToken, ...errorResponses } },
     handler: async (request, reply) => {
       const minted = await tokens.create(request.principal, request.body);
@@ -88,6 +94,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
   });
 
   app.delete("/api/v1/auth/tokens/:id", {
+    config: { audit: "token.revoke" },
     schema: { tags: auth, summary: "Revoke a token and every token minted from it", params: Type.Object({ id: Type.String() }), response: { 204: Type.Null(), ...errorResponses } },
     handler: async (request, reply) => {
       await tokens.revoke(request.principal, request.params.id);
@@ -99,11 +106,13 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
   const UserParams = Type.Object({ user: Type.String({ description: "User id or username" }) });
 
   app.get("/api/v1/users", {
+    config: { audit: "user.list" },
     schema: { tags: admin, summary: "List users (administrators)", response: { 200: Type.Object({ users: Type.Array(Type.Ref("User")) }), ...errorResponses } },
     handler: async (request) => ({ users: (await users.list(request.principal)).map(userView) }),
   });
 
   app.post("/api/v1/users", {
+    config: { audit: "user.create" },
     schema: {
       tags: admin,
       summary: "Create a user (administrators)",
@@ -114,11 +123,13 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
   });
 
   app.get("/api/v1/users/:user", {
+    config: { audit: "user.read" },
     schema: { tags: admin, summary: "Read a user (administrators)", params: UserParams, response: { 200: Type.Ref("User"), ...errorResponses } },
     handler: async (request) => userView(await users.get(request.principal, request.params.user)),
   });
 
   app.patch("/api/v1/users/:user", {
+    config: { audit: "user.update" },
     schema: {
       tags: admin,
       summary: "Disable or re-enable a user, set its password or admin flag (administrators); disabling stops its tokens at once",
@@ -136,11 +147,13 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
   const sas = "/api/v1/workspaces/:workspace/service-accounts";
 
   app.get(sas, {
+    config: { audit: "service-account.list" },
     schema: { tags: machines, summary: "List service accounts (workspace admins)", params: WorkspaceParams, response: { 200: Type.Object({ serviceAccounts: Type.Array(ServiceAccount) }), ...errorResponses } },
     handler: async (request) => ({ serviceAccounts: (await serviceAccounts.list(request.principal, request.params.workspace)).map(saView) }),
   });
 
   app.post(sas, {
+    config: { audit: "service-account.create" },
     schema: {
       tags: machines,
       summary: "Create a service account: a machine identity for an agent or pipeline (workspace admins)",
@@ -152,6 +165,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
   });
 
   app.delete(`${sas}/:account`, {
+    config: { audit: "service-account.delete" },
     schema: { tags: machines, summary: "Remove a service account and revoke its tokens (workspace admins)", params: SaParams, response: { 204: Type.Null(), ...errorResponses } },
     handler: async (request, reply) => {
       await serviceAccounts.remove(request.principal, request.params.workspace, request.params.account);
@@ -160,11 +174,13 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
   });
 
   app.get(`${sas}/:account/tokens`, {
+    config: { audit: "service-account.token-list" },
     schema: { tags: machines, summary: "A service account's live tokens (workspace admins)", params: SaParams, response: { 200: Type.Object({ tokens: Type.Array(Type.Ref("TokenInfo")) }), ...errorResponses } },
     handler: async (request) => ({ tokens: (await tokens.listForServiceAccount(request.principal, request.params.workspace, request.params.account)).map(tokenView) }),
   });
 
   app.post(`${sas}/:account/tokens`, {
+    config: { audit: "service-account.token-create" },
     schema: {
       tags: machines,
       summary: "Create a token for a service account, bound to its workspace (workspace admins)",

@@ -37,6 +37,7 @@ function requireAdmin(request: FastifyRequest): void {
 export const keyRoutes: FastifyPluginAsyncTypebox<{ keys: KeyService }> = async (app, { keys }) => {
   const tags = ["sys"];
   app.get("/api/v1/sys/keys", {
+    config: { audit: "keys.status" },
     schema: { tags, summary: "Encryption key status and re-wrap progress (administrators)", response: { 200: KeyStatusSchema, ...errorResponses } },
     handler: async (request) => {
       requireAdmin(request);
@@ -44,6 +45,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox<{ keys: KeyService }> = async 
     },
   });
   app.post("/api/v1/sys/keys/rotate", {
+    config: { audit: "keys.rotate" },
     schema: { tags, summary: "Add a data key version and re-wrap every secret version under it, online (administrators)", response: { 202: KeyStatusSchema, ...errorResponses } },
     handler: async (request, reply) => {
       requireAdmin(request);

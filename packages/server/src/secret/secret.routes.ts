@@ -31,29 +31,41 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   app.addSchema(SecretSummary);
   app.addSchema(Secret);
 
-  const contextOf = (request: FastifyRequest, workspace: string, scope: SecretScope | undefined): Promise<SecretContext> =>
-    secrets.context(request.principal, workspace, scope);
+  const contextOf = async (request: FastifyRequest, workspace: string, scope: SecretScope | undefined): Promise<SecretContext> => {
+    const ctx = await secrets.context(request.principal, workspace, scope);
+    request.auditTarget.workspaceId = ctx.access.workspace.id;
+    return ctx;
+  };
+  /** Names the secret in the request's audit event by id and name, once the request knows both. */
+  const audited = <T extends { id: string; name: string }>(request: FastifyRequest, secret: T): T => {
+    request.auditTarget.secretId = secret.id;
+    request.auditTarget.secretName = secret.name;
+    return secret;
+  };
 
   const tags = ["secrets"];
   const base = "/api/v1/workspaces/:workspace/secrets";
   const WorkspaceOnly = Type.Object({ workspace: Type.String({ description: "Workspace id or name" }) });
 
   app.get(base, {
+    config: { audit: "secret.list" },
     schema: { tags, summary: "List secrets: names, keys, types, labels and ages; never values", params: WorkspaceOnly, querystring: ListQuery, response: { 200: SecretList, ...errorResponses } },
     handler: async (request) => secrets.list(await contextOf(request, request.params.workspace, request.query.scope), request.query),
   });
 
   app.post(base, {
+    config: { audit: "secret.create" },
     schema: { tags, summary: "Create a secret", params: WorkspaceOnly, body: CreateBody, response: { 201: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request, reply) => {
       const { scope, ...input } = request.body;
       const secret = await secrets.create(await contextOf(request, request.params.workspace, scope), input);
-      return reply.code(201).send(secret);
+      return reply.code(201).send(audited(request, secret));
     },
   });
 
   // A sibling of /secrets rather than a child, so no secret name can shadow it.
   app.post("/api/v1/workspaces/:workspace/secret-reads", {
+    config: { audit: "secret.read-many" },
     schema: {
       tags,
       summary: "Read several secrets in one request (all or nothing): what `coffer run` and SDK scoped use fetch",
@@ -64,18 +76,22 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
       ),
       response: { 200: Type.Object({ secrets: Type.Array(Type.Ref("Secret")) }), ...errorResponses },
     },
-    handler: async (request) => ({
-      secrets: await secrets.getMany(await contextOf(request, request.params.workspace, request.body.scope), request.body.names),
-    }),
+    handler: async (request) => {
+      request.auditTarget.secrets = request.body.names.map((name) => (name.startsWith("sec_") ? { id: name, name: "" } : { name }));
+      const read = await secrets.getMany(await contextOf(request, request.params.workspace, request.body.scope), request.body.names);
+      request.auditTarget.secrets = read.map(({ id, name }) => ({ id, name }));
+      return { secrets: read };
+    },
   });
 
   // The read path's answer for a secret version on a given day is one immutable object (see SecretService.get);
   // its JSON, made by this route's response serializer, is kept with it rather than made on every read.
   const serialized = new WeakMap<object, string>();
   app.get(`${base}/:secret`, {
+    config: { audit: "secret.read" },
     schema: { tags, summary: "Read a secret (the current version, or ?version=N)", params: SecretParams, querystring: ReadQuery, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request, reply) => {
-      const secret = await secrets.get(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret, request.query.version);
+      const secret = audited(request, await secrets.get(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret, request.query.version));
       let json = serialized.get(secret);
       if (json === undefined) {
         json = reply.serialize(secret) as string;
@@ -86,24 +102,27 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.put(`${base}/:secret`, {
+    config: { audit: "secret.update" },
     schema: { tags, summary: "Replace every key/value pair (a new version); creates the secret if the name is new", params: SecretParams, querystring: ScopeQuery, body: ReplaceBody, response: { 200: Type.Ref("Secret"), 201: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request, reply) => {
       const { data, ...input } = request.body;
       const ctx = await contextOf(request, request.params.workspace, request.query.scope);
       const { secret, created } = await secrets.replace(ctx, request.params.secret, data, { ...input, upsert: true });
-      return reply.code(created ? 201 : 200).send(secret);
+      return reply.code(created ? 201 : 200).send(audited(request, secret));
     },
   });
 
   app.patch(`${base}/:secret`, {
+    config: { audit: "secret.update" },
     schema: { tags, summary: "Set or remove some keys (a new version), or change label and tags", params: SecretParams, querystring: ScopeQuery, body: PatchBody, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request) => {
       const { data, ...input } = request.body;
-      return secrets.patch(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret, data, input);
+      return audited(request, await secrets.patch(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret, data, input));
     },
   });
 
   app.delete(`${base}/:secret`, {
+    config: { audit: "secret.delete" },
     schema: { tags, summary: "Soft-delete a secret (restorable), or destroy it for good with ?permanent=true", params: SecretParams, querystring: DeleteQuery, response: { 204: Type.Null(), ...errorResponses } },
     handler: async (request, reply) => {
       const ctx = await contextOf(request, request.params.workspace, request.query.scope);
@@ -114,12 +133,14 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.post(`${base}/:secret/restore`, {
+    config: { audit: "secret.restore" },
     schema: { tags, summary: "Restore a soft-deleted secret", params: SecretParams, querystring: ScopeQuery, response: { 200: Type.Ref("SecretSummary"), ...errorResponses } },
     handler: async (request) =>
-      secrets.restore(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret),
+      audited(request, await secrets.restore(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret)),
   });
 
   app.get(`${base}/:secret/versions`, {
+    config: { audit: "secret.versions" },
     schema: { tags, summary: "List a secret's versions (metadata only)", params: SecretParams, querystring: ScopeQuery, response: { 200: VersionList, ...errorResponses } },
     handler: async (request) => ({
       versions: await secrets.versions(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret),
@@ -127,19 +148,19 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.get(`${base}/:secret/versions/:version`, {
+    config: { audit: "secret.read" },
     schema: { tags, summary: "Read one version of a secret", params: VersionParams, querystring: ScopeQuery, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request) =>
-      secrets.get(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret, request.params.version),
+      audited(request, await secrets.get(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret, request.params.version)),
   });
 
   app.post(`${base}/:secret/rollback`, {
+    config: { audit: "secret.rollback" },
     schema: { tags, summary: "Roll back: write a new version equal to an old one", params: SecretParams, querystring: ScopeQuery, body: RollbackBody, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request) =>
-      secrets.rollback(
-        await contextOf(request, request.params.workspace, request.query.scope),
-        request.params.secret,
-        request.body.version,
-        request.body.cas,
+      audited(
+        request,
+        await secrets.rollback(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret, request.body.version, request.body.cas),
       ),
   });
 
@@ -154,11 +175,13 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   const sharing = ["sharing"];
 
   app.get(`${base}/:secret/grants`, {
+    config: { audit: "grant.list" },
     schema: { tags: sharing, summary: "Who a shared secret is shared with (callers who may manage it)", params: SecretParams, response: { 200: Type.Object({ grants: Type.Array(Grant) }), ...errorResponses } },
     handler: async (request) => ({ grants: (await grants.list(await contextOf(request, request.params.workspace, "shared"), request.params.secret)).map(grantView) }),
   });
 
   app.put(`${base}/:secret/grants/:subject`, {
+    config: { audit: "grant.set" },
     schema: {
       tags: sharing,
       summary: "Share a secret with a user, group or service account at one level",
@@ -171,6 +194,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.delete(`${base}/:secret/grants/:subject`, {
+    config: { audit: "grant.delete" },
     schema: { tags: sharing, summary: "Stop sharing a secret with a subject", params: GrantParams, response: { 204: Type.Null(), ...errorResponses } },
     handler: async (request, reply) => {
       await grants.remove(await contextOf(request, request.params.workspace, "shared"), request.params.secret, request.params.subject);

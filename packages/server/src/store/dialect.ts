@@ -12,6 +12,8 @@ export interface StoreDialect {
   bytewise(column: ColumnDefinitionBuilder): ColumnDefinitionBuilder;
   /** Runs `fn` while holding a lock shared by every node on this store (migrations, bootstrap). */
   withStoreLock<DB, T>(db: Kysely<DB>, fn: (db: Kysely<DB>) => Promise<T>): Promise<T>;
+  /** Inside a transaction: waits until no other node's transaction holds the same `key`, until commit. */
+  lockUntilCommit(trx: Kysely<any>, key: number): Promise<void>;
 }
 
 export const sqliteDialect: StoreDialect = {
@@ -21,6 +23,7 @@ export const sqliteDialect: StoreDialect = {
   // One process owns an embedded store, and Kysely's SQLite driver runs one
   // connection at a time; there is no other node to exclude.
   withStoreLock: (db, fn) => fn(db),
+  lockUntilCommit: async () => {},
 };
 
 const STORE_LOCK_KEY = 0x436f6666; // "Coff"
@@ -38,4 +41,7 @@ export const postgresDialect: StoreDialect = {
         await sql`select pg_advisory_unlock(${STORE_LOCK_KEY})`.execute(connection);
       }
     }),
+  lockUntilCommit: async (trx, key) => {
+    await sql`select pg_advisory_xact_lock(${key})`.execute(trx);
+  },
 };

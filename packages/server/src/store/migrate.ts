@@ -6,11 +6,13 @@
 import { Migrator, type Kysely, type Migration } from "kysely";
 import type { StoreDialect } from "./dialect.ts";
 import * as initial from "./migrations/0001-initial.ts";
+import * as audit from "./migrations/0002-audit.ts";
 
 type Step = { up(db: Kysely<any>, dialect: StoreDialect): Promise<void> };
 
 const STEPS: Record<string, Step> = {
   "0001-initial": initial,
+  "0002-audit": audit,
 };
 
 export async function migrateToLatest(db: Kysely<any>, dialect: StoreDialect): Promise<void> {

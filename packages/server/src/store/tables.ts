@@ -83,4 +83,53 @@ export interface Tables {
     createdAt: number;
     createdBy: string;
   };
+  /** Append-only; `hash` chains each event to the one before (audit/audit-chain.ts). */
+  auditEvents: {
+    seq: number;
+    time: number;
+    /** 'user', 'service_account' or 'anonymous' (no valid token). */
+    actorKind: string;
+    actorId: string | null;
+    actorName: string | null;
+    tokenId: string | null;
+    action: string;
+    /** 'ok', 'denied', 'not_found' or 'error'. */
+    outcome: string;
+    status: number;
+    workspaceId: string | null;
+    secretId: string | null;
+    secretName: string | null;
+    subject: string | null;
+    ip: string;
+    userAgent: string;
+    requestId: string;
+    hash: string;
+  };
+  webhooks: {
+    id: string;
+    workspaceId: string;
+    url: string;
+    /** JSON array of alert types. */
+    events: string;
+    /** The HMAC signing key, sealed by the keyring. */
+    signingKey: Uint8Array;
+    keyVersion: number;
+    createdAt: number;
+    createdBy: string;
+  };
+  /** What webhooks carry, kept so admins can see recent alerts; workspace null for instance-wide ones. */
+  alerts: { id: string; workspaceId: string | null; type: string; time: number; message: string; details: string };
+  webhookDeliveries: {
+    id: string;
+    webhookId: string;
+    alertId: string;
+    /** 'pending', 'delivered' or 'failed' (gave up). */
+    state: string;
+    attempts: number;
+    lastStatus: number | null;
+    lastError: string | null;
+    nextAttemptAt: number | null;
+    createdAt: number;
+    updatedAt: number;
+  };
 }

@@ -39,11 +39,13 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
   const tags = ["workspaces"];
 
   app.get("/api/v1/workspaces", {
+    config: { audit: "workspace.list" },
     schema: { tags, summary: "List the workspaces the caller belongs to", response: { 200: Type.Object({ workspaces: Type.Array(Type.Ref("Workspace")) }), ...errorResponses } },
     handler: async (request) => ({ workspaces: (await workspaces.list(request.principal)).map(view) }),
   });
 
   app.post("/api/v1/workspaces", {
+    config: { audit: "workspace.create" },
     schema: {
       tags,
       summary: "Create a workspace (administrators)",
@@ -54,6 +56,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
   });
 
   app.get("/api/v1/workspaces/:workspace", {
+    config: { audit: "workspace.read" },
     schema: { tags, summary: "Read a workspace and its settings", params: WorkspaceParams, response: { 200: Type.Ref("Workspace"), ...errorResponses } },
     handler: async (request) => {
       const { workspace, role } = await workspaces.access(request.principal, request.params.workspace);
@@ -62,6 +65,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
   });
 
   app.patch("/api/v1/workspaces/:workspace", {
+    config: { audit: "workspace.update" },
     schema: {
       tags,
       summary: "Change workspace settings (owners and admins)",
@@ -76,11 +80,13 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
   const MemberParams = Type.Object({ workspace: Type.String(), user: Type.String({ description: "User id or username" }) });
 
   app.get("/api/v1/workspaces/:workspace/members", {
+    config: { audit: "member.list" },
     schema: { tags: members, summary: "Members, roles and personal secret counts (workspace admins)", params: WorkspaceParams, response: { 200: Type.Object({ members: Type.Array(Member) }), ...errorResponses } },
     handler: async (request) => ({ members: (await workspaces.members(request.principal, request.params.workspace)).map(memberView) }),
   });
 
   app.put("/api/v1/workspaces/:workspace/members/:user", {
+    config: { audit: "member.set" },
     schema: {
       tags: members,
       summary: "Add a user to the workspace or change its role (workspace admins; owners for ownership)",
@@ -92,6 +98,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
   });
 
   app.delete("/api/v1/workspaces/:workspace/members/:user", {
+    config: { audit: "member.remove" },
     schema: { tags: members, summary: "Remove a member with its group memberships and grants; its personal secrets stay until deleted", params: MemberParams, response: { 204: Type.Null(), ...errorResponses } },
     handler: async (request, reply) => {
       await workspaces.removeMember(request.principal, request.params.workspace, request.params.user);
@@ -100,6 +107,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
   });
 
   app.delete("/api/v1/workspaces/:workspace/members/:user/personal-secrets", {
+    config: { audit: "member.personal-secrets-delete" },
     schema: {
       tags: members,
       summary: "Destroy a (departed) member's personal secrets, unread (workspace admins)",

@@ -78,7 +78,11 @@ export class WorkspaceService {
     });
   }
 
-  /** The workspace and the caller's role in it; WORKSPACE_NOT_FOUND unless the caller belongs there. */
+  /** A workspace's id from its id or name, if it is cached (the audit log's lookup; never a query). */
+  cachedId(idOrName: string): string | undefined {
+    return this.#workspaces.get(idOrName)?.id;
+  }
+
   /** The same answer as access() when everything it needs is cached (the read path's case), else undefined. */
   cachedAccess(principal: Principal, idOrName: string): WorkspaceAccess | undefined {
     const workspace = this.#workspaces.get(idOrName);
@@ -87,6 +91,7 @@ export class WorkspaceService {
     return role ? { workspace, role } : undefined;
   }
 
+  /** The workspace and the caller's role in it; WORKSPACE_NOT_FOUND unless the caller belongs there. */
   async access(principal: Principal, idOrName: string): Promise<WorkspaceAccess> {
     const workspace = await this.#find(idOrName);
     const reachable = workspace && (principal.scope.scope.workspaceId === null || principal.scope.scope.workspaceId === workspace.id);

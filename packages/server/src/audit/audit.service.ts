@@ -1,0 +1,167 @@
+/**
+ * The audit log. Requests append events and wait until their event is
+ * durable (fail closed), but appends are grouped: every event that arrives
+ * while one batch is being written joins the next, so the log costs one
+ * transaction per batch, not per request (DESIGN.md, group commit).
+ */
+import { ChainChecker, chainHash, GENESIS, type ChainProblem } from "./audit-chain.ts";
+import {
+  AUDIT_LOCK_KEY,
+  deleteThrough,
+  insertEvents,
+  lastEventBefore,
+  readAnchor,
+  readHead,
+  selectEvents,
+  writeAnchor,
+  writeHead,
+  type AuditFilter,
+} from "./audit.repository.ts";
+import type { AuditEventInput, AuditRecord } from "./audit.types.ts";
+import type { Store } from "../store/store.ts";
+
+export interface AuditOptions {
+  /** Let requests succeed when their event cannot be written (logged loudly each time). Default: fail closed. */
+  failOpen?: boolean;
+  log?: (message: string) => void;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** Events whose hash was checked. */
+  checked: number;
+  problem?: ChainProblem;
+}
+
+interface Batch {
+  events: AuditEventInput[];
+  durable: Promise<void>;
+  settle(error?: unknown): void;
+}
+
+const VERIFY_PAGE = 1000;
+export const MAX_PAGE = 1000;
+
+export class AuditLog {
+  readonly failOpen: boolean;
+  #store: Store;
+  #log: (message: string) => void;
+  #open: Batch | null = null;
+  #writing: Promise<void> | null = null;
+  #listeners: ((records: AuditRecord[]) => void)[] = [];
+
+  constructor(store: Store, options: AuditOptions = {}) {
+    this.#store = store;
+    this.failOpen = options.failOpen ?? false;
+    this.#log = options.log ?? (() => {});
+  }
+
+  /** Resolves once the event is durable; rejects (fail closed) if it cannot be made so. */
+  record(event: AuditEventInput): Promise<void> {
+    let batch = this.#open;
+    if (batch === null) {
+      batch = this.#open = newBatch();
+      if (this.#writing === null) setImmediate(() => this.#writeOpenBatch());
+    }
+    batch.events.push(event);
+    return batch.durable;
+  }
+
+  /** Called with each batch once it is durable: alerts and webhooks start from here. */
+  onAppended(listener: (records: AuditRecord[]) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Waits for everything recorded so far to be written. */
+  async drain(): Promise<void> {
+    while (this.#writing !== null || this.#open !== null) {
+      if (this.#writing === null) this.#writeOpenBatch();
+      await this.#writing?.catch(() => {});
+    }
+  }
+
+  #writeOpenBatch(): void {
+    const batch = this.#open;
+    if (batch === null) return;
+    this.#open = null;
+    this.#writing = this.#append(batch.events).then(
+      (records) => {
+        batch.settle();
+        for (const listener of this.#listeners) listener(records);
+      },
+      (error: unknown) => {
+        this.#log(`AUDIT WRITE FAILED for ${batch.events.length} event(s): ${(error as Error).message}${this.failOpen ? " — the requests went ahead UNAUDITED (fail-open mode)" : " — the requests were refused"}`);
+        batch.settle(this.failOpen ? undefined : error);
+      },
+    ).finally(() => {
+      this.#writing = null;
+      if (this.#open !== null) setImmediate(() => this.#writeOpenBatch());
+    });
+  }
+
+  async #append(events: AuditEventInput[]): Promise<AuditRecord[]> {
+    return this.#store.db.transaction().execute(async (trx) => {
+      await this.#store.dialect.lockUntilCommit(trx, AUDIT_LOCK_KEY);
+      let previous = (await readHead(trx)) ?? { seq: 0, hash: GENESIS };
+      const records = events.map((event) => {
+        const seq = previous.seq + 1;
+        const record = { ...event, seq, hash: chainHash(previous.hash, seq, event) };
+        previous = { seq, hash: record.hash };
+        return record;
+      });
+      await insertEvents(trx, records);
+      await writeHead(trx, previous);
+      return records;
+    });
+  }
+
+  /** Newest first, `before` a seq for the next page; or oldest first `after` a seq (tail, export). */
+  async query(filter: AuditFilter, page: { before?: number | undefined; after?: number | undefined; limit?: number | undefined }): Promise<{ events: AuditRecord[]; next?: number }> {
+    const limit = Math.min(page.limit ?? 100, MAX_PAGE);
+    const events = await selectEvents(this.#store.db, filter, { before: page.before, after: page.after, limit });
+    const last = events.at(-1);
+    return events.length === limit && last ? { events, next: last.seq } : { events };
+  }
+
+  /** Walks the chain from its anchor to the head recorded at the start. */
+  async verify(): Promise<VerifyResult> {
+    const db = this.#store.db;
+    const head = await readHead(db);
+    const anchor = await readAnchor(db);
+    const checker = new ChainChecker(anchor);
+    let after = anchor?.seq ?? 0;
+    for (;;) {
+      const page = (await selectEvents(db, {}, { after, limit: VERIFY_PAGE })).filter((event) => head !== null && event.seq <= head.seq);
+      const problem = checker.check(page);
+      if (problem) return { ok: false, checked: checker.checked, problem };
+      const last = page.at(-1);
+      if (page.length < VERIFY_PAGE || !last) break;
+      after = last.seq;
+    }
+    const problem = checker.finish(head);
+    return problem ? { ok: false, checked: checker.checked, problem } : { ok: true, checked: checker.checked };
+  }
+
+  /** Retention: removes events older than `before`; the chain then starts from the last removed event. */
+  async prune(before: number): Promise<number> {
+    return this.#store.db.transaction().execute(async (trx) => {
+      await this.#store.dialect.lockUntilCommit(trx, AUDIT_LOCK_KEY);
+      const cut = await lastEventBefore(trx, before);
+      if (!cut) return 0;
+      await writeAnchor(trx, { seq: Number(cut.seq), hash: cut.hash });
+      return deleteThrough(trx, Number(cut.seq));
+    });
+  }
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const durable = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A batch whose every request already went away must not become an unhandled rejection.
+  durable.catch(() => {});
+  return { events: [], durable, settle: (error) => (error === undefined ? resolve() : reject(error)) };
+}
