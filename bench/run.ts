@@ -45,6 +45,9 @@ const BARE = "bare Fastify route";
 const BARE_AGAIN = "bare Fastify route (again)";
 const READ = "read one secret";
 const MEMBER_READ = "read one secret (member via group grant)";
+const UNAUDITED_READ = "read one secret (audit off)";
+/** Issue #5: the audited read keeps at least this share of the same read with audit off. */
+const AUDIT_TARGET_PERCENT = 80;
 const MEMBER = "bench-member";
 /** Issue #3: a member's read through a group grant is within this much of the admin's. */
 const MEMBER_TARGET_PERCENT = 10;
@@ -131,15 +134,23 @@ async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise
 
 /** Started exactly like packages/server/test/support/server.ts does. */
 async function startCoffer(dataDir: string, databaseUrl: string | undefined): Promise<{ server: Child; token: string }> {
-  const args = [COFFER_BIN, "server", "--listen", "127.0.0.1:0", "--data-dir", dataDir];
-  if (databaseUrl) args.push("--database-url", databaseUrl);
-  const server = await startChild("coffer server", args);
+  const server = await startChild("coffer server", serverArgs(dataDir, databaseUrl));
   const token = /^\s+(cft_\w+)$/m.exec(server.output())?.[1];
   if (!token) {
     await server.stop();
     throw new Error(`coffer server printed no bootstrap token (is the database not empty?):\n${server.output()}`);
   }
   return { server, token };
+}
+
+function serverArgs(dataDir: string, databaseUrl: string | undefined): string[] {
+  const args = [COFFER_BIN, "server", "--listen", "127.0.0.1:0", "--data-dir", dataDir];
+  return databaseUrl ? [...args, "--database-url", databaseUrl] : args;
+}
+
+/** A second node on the same store with the audit log off: the baseline for the cost of auditing. */
+function startUnaudited(dataDir: string, databaseUrl: string | undefined): Promise<Child> {
+  return startChild("coffer server --audit off", [...serverArgs(dataDir, databaseUrl), "--audit", "off"]);
 }
 
 /** One API call that must succeed; returns the raw response body. */
@@ -225,7 +236,7 @@ function updateRequest(auth: Record<string, string>): Options["requests"] {
  * about compares runs close in time: on a shared machine, a neighbour's load
  * can halve the bare figure from one minute to the next.
  */
-function scenarios(bare: Child, coffer: Child, token: string, memberToken: string): Scenario[] {
+function scenarios(bare: Child, coffer: Child, unaudited: Child, token: string, memberToken: string): Scenario[] {
   const auth = { authorization: `Bearer ${token}` };
   const bareRoute = { url: `${bare.url}/bare` };
   const readUrl = `${coffer.url}${SECRETS_PATH}/${READ_SECRET}`;
@@ -233,6 +244,7 @@ function scenarios(bare: Child, coffer: Child, token: string, memberToken: strin
     { name: BARE, server: bare, options: bareRoute },
     { name: READ, server: coffer, options: { url: readUrl, headers: auth } },
     { name: MEMBER_READ, server: coffer, options: { url: readUrl, headers: { authorization: `Bearer ${memberToken}` } } },
+    { name: UNAUDITED_READ, server: unaudited, options: { url: `${unaudited.url}${SECRETS_PATH}/${READ_SECRET}`, headers: auth } },
     { name: BARE_AGAIN, server: bare, options: bareRoute },
     {
       name: "list 100 secrets",
@@ -409,13 +421,15 @@ async function main(): Promise<void> {
     children.push(coffer);
     const readBytes = await seed(coffer.url, token);
     const memberToken = await seedMember(coffer.url, token);
+    const unaudited = await startUnaudited(dataDir, postgresUrl);
+    children.push(unaudited);
     // The bare route sends as many bytes as the read does, so the two differ only in work per request.
     const bare = await startChild("bare server", [BARE_SERVER, String(readBytes)]);
     children.push(bare);
     console.log(`Node ${process.version}, ${CONNECTIONS} connections, store ${storeName}, read response ${readBytes} bytes`);
 
     const rows: Row[] = [];
-    for (const scenario of scenarios(bare, coffer, token, memberToken)) {
+    for (const scenario of scenarios(bare, coffer, unaudited, token, memberToken)) {
       rows.push(await run(scenario, duration));
     }
     printTable(rows);
@@ -424,6 +438,7 @@ async function main(): Promise<void> {
     printCpuRatio(rows);
     const memberGap = (1 - rateOf(rows, MEMBER_READ) / rateOf(rows, READ)) * 100;
     console.log(`member read through a group grant: ${memberGap.toFixed(1)}% below the admin read (target within ${MEMBER_TARGET_PERCENT}%)`);
+    console.log(`audited read: ${percentOf(rateOf(rows, READ), rateOf(rows, UNAUDITED_READ))}% of the same read with audit off (target ≥ ${AUDIT_TARGET_PERCENT}%)`);
     await benchCliRun(coffer.url, token, join(dataDir, "cli-config"));
   } finally {
     await Promise.all(children.map((child) => child.stop()));

@@ -4,6 +4,8 @@
  * directly.
  */
 import { AuditReader } from "./audit/audit-reader.service.ts";
+import { appendInProcess } from "./audit/audit-append.ts";
+import { appendInThread } from "./audit/audit-writer.ts";
 import { AuditLog } from "./audit/audit.service.ts";
 import { DAY_MS, systemClock, type Clock } from "./core/clock.ts";
 import { Keyring } from "./crypto/keyring.ts";
@@ -83,7 +85,9 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     const access = new AccessService(store);
     const secrets = new SecretService(store, keys, clock, workspaces, access);
     const auditSettings = options.audit ?? DEFAULT_AUDIT;
-    const audit = new AuditLog(store, { failOpen: auditSettings.mode === "fail-open", log });
+    // An embedded store's commits wait on the calling thread: the audit log commits from its own.
+    const writer = store.sqliteFile !== null ? appendInThread(store.sqliteFile) : null;
+    const audit = new AuditLog(store, writer?.append ?? appendInProcess(store.db, store.dialect), { failOpen: auditSettings.mode === "fail-open", log });
     const stopRetention = keepAuditFor(audit, auditSettings.retentionDays, clock, log);
     return {
       store,
@@ -117,6 +121,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       close: async () => {
         stopRetention();
         await audit.drain();
+        await writer?.close();
         keyring.clear();
         await store.close();
       },

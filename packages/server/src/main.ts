@@ -2,7 +2,7 @@
  * `coffer server`: opens the core, builds the app, listens, and shuts down
  * cleanly on SIGINT/SIGTERM.
  */
-import { openCoffer } from "./coffer.ts";
+import { openCoffer, type AuditSettings } from "./coffer.ts";
 import { buildApp } from "./http/app.ts";
 
 export interface ServerOptions {
@@ -12,6 +12,7 @@ export interface ServerOptions {
   databaseUrl?: string | undefined;
   rootKey?: string | undefined;
   logLevel: string;
+  audit: AuditSettings;
   /** Where start-up messages go; the bootstrap token goes here and nowhere else. */
   print: (line: string) => void;
 }
@@ -21,6 +22,7 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     dataDir: options.dataDir,
     databaseUrl: options.databaseUrl,
     rootKey: options.rootKey,
+    audit: options.audit,
     log: (message) => options.print(`coffer: ${message}`),
   });
   const app = await buildApp(coffer, { logger: { level: options.logLevel } });
@@ -35,6 +37,7 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
   print(`Coffer ${url}`);
   print(`  store     ${coffer.store.dialect.kind} (${coffer.store.location})`);
   print(`  root key  ${coffer.rootKeySource}`);
+  print(`  audit     ${auditLine(options.audit)}`);
   if (coffer.bootstrapToken) {
     print("");
     print("  The store was initialised. Admin bootstrap token (shown ONCE, never again):");
@@ -53,4 +56,11 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
       await coffer.close();
     })());
   return { url, close };
+}
+
+function auditLine({ mode, retentionDays }: AuditSettings): string {
+  const kept = retentionDays > 0 ? `kept ${retentionDays} days` : "kept forever";
+  if (mode === "off") return "OFF — nothing is recorded (--audit off); use only to measure the cost of auditing";
+  if (mode === "fail-open") return `fail-open — WARNING: requests go ahead even when their event cannot be written (${kept})`;
+  return `on, fail closed (${kept})`;
 }

@@ -12,6 +12,11 @@ Options:
   --data-dir DIR        data directory: SQLite store and root key file (env COFFER_DATA_DIR; default ./.coffer)
   --database-url URL    use PostgreSQL instead of the embedded SQLite store (env COFFER_DATABASE_URL)
   --log-level LEVEL     fatal, error, warn, info, debug (env COFFER_LOG_LEVEL; default info)
+  --audit MODE          on: a request fails unless its audit event is durable (default); fail-open: it goes
+                        ahead with a loud log line; off: record nothing (only to measure audit's cost)
+                        (env COFFER_AUDIT)
+  --audit-retention-days N   remove audit events older than N days; 0 keeps them forever
+                        (env COFFER_AUDIT_RETENTION_DAYS; default 365)
   -h, --help            show this help
 
 Environment only:
@@ -34,6 +39,10 @@ export async function run(argv: string[]): Promise<void> {
     databaseUrl: values["database-url"] ?? env.COFFER_DATABASE_URL,
     rootKey: env.COFFER_ROOT_KEY,
     logLevel: values["log-level"] ?? env.COFFER_LOG_LEVEL ?? "info",
+    audit: {
+      mode: auditMode(values.audit ?? env.COFFER_AUDIT ?? "on"),
+      retentionDays: retentionDays(values["audit-retention-days"] ?? env.COFFER_AUDIT_RETENTION_DAYS ?? "365"),
+    },
     print: (line) => process.stdout.write(line + "\n"),
   });
   const stop = (signal: string) => {
@@ -56,6 +65,8 @@ function parse(argv: string[]) {
         "data-dir": { type: "string" },
         "database-url": { type: "string" },
         "log-level": { type: "string" },
+        audit: { type: "string" },
+        "audit-retention-days": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -71,4 +82,14 @@ function parseListen(value: string): { host: string; port: number } {
   const port = match ? Number(match[2]) : NaN;
   if (!match || port > 65535) throw new CliError(`--listen takes HOST:PORT, e.g. 127.0.0.1:8200 (got '${value}')`, EXIT.usage);
   return { host: match[1]!.replace(/^\[|\]$/g, ""), port };
+}
+
+function auditMode(value: string): "on" | "fail-open" | "off" {
+  if (value === "on" || value === "fail-open" || value === "off") return value;
+  throw new CliError(`--audit takes on, fail-open or off (got '${value}')`, EXIT.usage);
+}
+
+function retentionDays(value: string): number {
+  if (!/^\d{1,6}$/.test(value)) throw new CliError(`--audit-retention-days takes a whole number of days, 0 for forever (got '${value}')`, EXIT.usage);
+  return Number(value);
 }

@@ -4,17 +4,16 @@
  * while one batch is being written joins the next, so the log costs one
  * transaction per batch, not per request (DESIGN.md, group commit).
  */
-import { ChainChecker, chainHash, GENESIS, type ChainProblem } from "./audit-chain.ts";
+import type { AuditAppender } from "./audit-append.ts";
+import { ChainChecker, type ChainProblem } from "./audit-chain.ts";
 import {
   AUDIT_LOCK_KEY,
   deleteThrough,
-  insertEvents,
   lastEventBefore,
   readAnchor,
   readHead,
   selectEvents,
   writeAnchor,
-  writeHead,
   type AuditFilter,
 } from "./audit.repository.ts";
 import type { AuditEventInput, AuditRecord } from "./audit.types.ts";
@@ -40,18 +39,22 @@ interface Batch {
 }
 
 const VERIFY_PAGE = 1000;
+/** One batch commits while the next is on its way to the database, so the disk is never idle waiting for us. */
+const MAX_BATCHES_IN_FLIGHT = 2;
 export const MAX_PAGE = 1000;
 
 export class AuditLog {
   readonly failOpen: boolean;
   #store: Store;
+  #appender: AuditAppender;
   #log: (message: string) => void;
   #open: Batch | null = null;
-  #writing: Promise<void> | null = null;
+  #writing = new Set<Promise<void>>();
   #listeners: ((records: AuditRecord[]) => void)[] = [];
 
-  constructor(store: Store, options: AuditOptions = {}) {
+  constructor(store: Store, appender: AuditAppender, options: AuditOptions = {}) {
     this.#store = store;
+    this.#appender = appender;
     this.failOpen = options.failOpen ?? false;
     this.#log = options.log ?? (() => {});
   }
@@ -61,7 +64,7 @@ export class AuditLog {
     let batch = this.#open;
     if (batch === null) {
       batch = this.#open = newBatch();
-      if (this.#writing === null) setImmediate(() => this.#writeOpenBatch());
+      if (this.#writing.size < MAX_BATCHES_IN_FLIGHT) setImmediate(() => this.#writeOpenBatch());
     }
     batch.events.push(event);
     return batch.durable;
@@ -74,9 +77,9 @@ export class AuditLog {
 
   /** Waits for everything recorded so far to be written. */
   async drain(): Promise<void> {
-    while (this.#writing !== null || this.#open !== null) {
-      if (this.#writing === null) this.#writeOpenBatch();
-      await this.#writing?.catch(() => {});
+    while (this.#writing.size > 0 || this.#open !== null) {
+      this.#writeOpenBatch();
+      await Promise.allSettled(this.#writing);
     }
   }
 
@@ -84,35 +87,22 @@ export class AuditLog {
     const batch = this.#open;
     if (batch === null) return;
     this.#open = null;
-    this.#writing = this.#append(batch.events).then(
-      (records) => {
-        batch.settle();
-        for (const listener of this.#listeners) listener(records);
-      },
-      (error: unknown) => {
-        this.#log(`AUDIT WRITE FAILED for ${batch.events.length} event(s): ${(error as Error).message}${this.failOpen ? " — the requests went ahead UNAUDITED (fail-open mode)" : " — the requests were refused"}`);
-        batch.settle(this.failOpen ? undefined : error);
-      },
-    ).finally(() => {
-      this.#writing = null;
-      if (this.#open !== null) setImmediate(() => this.#writeOpenBatch());
-    });
-  }
-
-  async #append(events: AuditEventInput[]): Promise<AuditRecord[]> {
-    return this.#store.db.transaction().execute(async (trx) => {
-      await this.#store.dialect.lockUntilCommit(trx, AUDIT_LOCK_KEY);
-      let previous = (await readHead(trx)) ?? { seq: 0, hash: GENESIS };
-      const records = events.map((event) => {
-        const seq = previous.seq + 1;
-        const record = { ...event, seq, hash: chainHash(previous.hash, seq, event) };
-        previous = { seq, hash: record.hash };
-        return record;
+    const writing: Promise<void> = this.#appender(batch.events)
+      .then(
+        (records) => {
+          batch.settle();
+          for (const listener of this.#listeners) listener(records);
+        },
+        (error: unknown) => {
+          this.#log(`AUDIT WRITE FAILED for ${batch.events.length} event(s): ${(error as Error).message}${this.failOpen ? " — the requests went ahead UNAUDITED (fail-open mode)" : " — the requests were refused"}`);
+          batch.settle(this.failOpen ? undefined : error);
+        },
+      )
+      .finally(() => {
+        this.#writing.delete(writing);
+        if (this.#open !== null) setImmediate(() => this.#writeOpenBatch());
       });
-      await insertEvents(trx, records);
-      await writeHead(trx, previous);
-      return records;
-    });
+    this.#writing.add(writing);
   }
 
   /** Newest first, `before` a seq for the next page; or oldest first `after` a seq (tail, export). */

@@ -20,6 +20,8 @@ export interface Store {
   changes: ChangeFeed;
   /** Where the data lives, for logs: a file path or the URL without its password. */
   location: string;
+  /** The embedded store's file, whose commits wait on the calling thread; null for PostgreSQL. */
+  sqliteFile: string | null;
   close(): Promise<void>;
 }
 
@@ -59,6 +61,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       dialect: postgresDialect,
       changes,
       location: redactUrl(url),
+      sqliteFile: null,
       close: async () => {
         await changes.close();
         await db.destroy();
@@ -76,7 +79,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       throw error;
     }
     const changes = localChangeFeed();
-    store = { db, dialect: sqliteDialect, changes, location: path, close: () => db.destroy() };
+    store = { db, dialect: sqliteDialect, changes, location: path, sqliteFile: path, close: () => db.destroy() };
   }
   return store;
 }
