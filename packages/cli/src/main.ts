@@ -21,6 +21,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Run> }> = 
   users: { summary: "Administer users: list, create, disable, enable", load: async () => (await import("./commands/users.ts")).run },
   groups: { summary: "Administer the workspace's groups", load: async () => (await import("./commands/groups.ts")).run },
   members: { summary: "Administer the workspace's members and their roles", load: async () => (await import("./commands/members.ts")).run },
+  audit: { summary: "Read, follow, export and verify the audit log", load: async () => (await import("./commands/audit.ts")).run },
   server: { summary: "Run the Coffer server (API on one port)", load: async () => (await import("./commands/server.ts")).run },
   operator: { summary: "Operator tasks: rotate-key, key-status", load: async () => (await import("./commands/operator.ts")).run },
 };

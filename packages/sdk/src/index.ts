@@ -80,6 +80,8 @@ export const ROUTES = {
   removeGroupMember: ["DELETE", "/api/v1/workspaces/{workspace}/groups/{group}/members/{member}"],
   keyStatus: ["GET", "/api/v1/sys/keys"],
   rotateKey: ["POST", "/api/v1/sys/keys/rotate"],
+  listAudit: ["GET", "/api/v1/audit"],
+  verifyAudit: ["GET", "/api/v1/audit/verify"],
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type RouteName = keyof typeof ROUTES;
