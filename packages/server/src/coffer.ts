@@ -3,6 +3,8 @@
  * `app.ts` puts routes in front of it; tests and operator commands can use it
  * directly.
  */
+import { AlertService } from "./alert/alert.service.ts";
+import { WebhookService, type WebhookOptions } from "./alert/webhook.service.ts";
 import { AuditReader } from "./audit/audit-reader.service.ts";
 import { appendInProcess } from "./audit/audit-append.ts";
 import { appendInThread } from "./audit/audit-writer.ts";
@@ -32,6 +34,8 @@ export interface CofferOptions {
   clock?: Clock;
   log?: (message: string) => void;
   audit?: AuditSettings;
+  /** Retry timing of webhook deliveries (tests shorten it). */
+  webhooks?: Omit<WebhookOptions, "log">;
 }
 
 export interface AuditSettings {
@@ -59,6 +63,8 @@ export interface Coffer {
   seal: SealControl;
   audit: AuditLog;
   auditReader: AuditReader;
+  alerts: AlertService;
+  webhooks: WebhookService;
   auditSettings: AuditSettings;
   clock: Clock;
   /** Set only on the start that initialised the store: show it once, then it is gone. */
@@ -89,6 +95,9 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     const writer = store.sqliteFile !== null ? appendInThread(store.sqliteFile) : null;
     const audit = new AuditLog(store, writer?.append ?? appendInProcess(store.db, store.dialect), { failOpen: auditSettings.mode === "fail-open", log });
     const stopRetention = keepAuditFor(audit, auditSettings.retentionDays, clock, log);
+    const webhooks = new WebhookService(store, clock, keys, workspaces, { ...options.webhooks, log });
+    const alerts = new AlertService(store, clock, workspaces, webhooks, { log });
+    audit.onAppended((records) => alerts.fromAudit(records));
     return {
       store,
       keys,
@@ -106,6 +115,8 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       seal: alwaysUnsealed(options.rootKey === undefined ? "file" : "env"),
       audit,
       auditReader: new AuditReader(audit, workspaces),
+      alerts,
+      webhooks,
       auditSettings,
       clock,
       bootstrapToken: init?.bootstrapToken ?? null,
@@ -122,6 +133,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
         stopRetention();
         await audit.drain();
         await writer?.close();
+        await webhooks.stop();
         keyring.clear();
         await store.close();
       },

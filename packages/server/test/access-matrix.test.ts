@@ -95,6 +95,8 @@ interface Row {
 }
 
 const ws = (f: Fixture) => `/api/v1/workspaces/${f.ws}`;
+/** Nothing listens on the discard port: webhook rows need an address, not a receiver. */
+const DEAD_ENDPOINT = "http://127.0.0.1:9/hook";
 const enc = encodeURIComponent;
 
 function row(op: string, statuses: Expect[], options: Omit<Row, "op" | "expect"> = {}): Row {
@@ -153,6 +155,7 @@ const MATRIX: Row[] = [
   row("GET /api/v1/audit", [D, D, D, D, D, D, D, U, U, D, 200]),
   row("GET /api/v1/audit/export", [D, D, D, D, D, D, D, U, U, D, 200]),
   row("GET /api/v1/audit/verify", [D, D, D, D, D, D, D, U, U, D, 200]),
+  row("GET /api/v1/alerts", [D, D, D, D, D, D, D, U, U, D, 200]),
   row("POST /api/v1/sys/keys/rotate", [D, D, D, D, D, D, D, U, U, D, 202], {
     after: async ({ admin }) => {
       // Let the re-wrap a rotation starts finish before the next row.
@@ -180,6 +183,19 @@ const MATRIX: Row[] = [
   }),
 
   // ---- groups
+  // ---- alerts and webhooks: the workspace's owners and admins
+  row("GET /api/v1/workspaces/{workspace}/alerts", [200, 200, D, D, D, D, D, U, U, W, 200]),
+  row("GET /api/v1/workspaces/{workspace}/webhooks", [200, 200, D, D, D, D, D, U, U, W, 200]),
+  row("POST /api/v1/workspaces/{workspace}/webhooks", [201, 201, D, D, D, D, D, U, U, W, 201], {
+    body: () => ({ url: DEAD_ENDPOINT, events: ["secret.created"] }),
+  }),
+  row("DELETE /api/v1/workspaces/{workspace}/webhooks/{webhook}", [204, 204, D, D, D, D, D, U, U, W, 204], {
+    before: async ({ f, admin }) => ({ webhook: (await must(admin("POST", `${ws(f)}/webhooks`, { url: DEAD_ENDPOINT, events: ["*"] }), 201, "victim webhook")).webhook.id }),
+  }),
+  row("GET /api/v1/workspaces/{workspace}/webhooks/{webhook}/deliveries", [200, 200, D, D, D, D, D, U, U, W, 200], {
+    before: async ({ f, admin }) => ({ webhook: (await must(admin("POST", `${ws(f)}/webhooks`, { url: DEAD_ENDPOINT, events: ["*"] }), 201, "watched webhook")).webhook.id }),
+  }),
+
   row("GET /api/v1/workspaces/{workspace}/groups", [200, 200, D, D, D, D, D, U, U, W, 200]),
   row("POST /api/v1/workspaces/{workspace}/groups", [201, 201, D, D, D, D, D, U, U, W, 201], { body: (f) => ({ name: `made-${f.n}` }) }),
   row("GET /api/v1/workspaces/{workspace}/groups/{group}", [200, 200, D, D, D, D, D, U, U, W, 200]),

@@ -9,6 +9,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifySchemaCompile
 import { randomBytes } from "node:crypto";
 import type { Coffer } from "../coffer.ts";
 import { groupRoutes } from "../access/group.routes.ts";
+import { alertRoutes } from "../alert/alert.routes.ts";
 import { auditRoutes } from "../audit/audit.routes.ts";
 import { identityRoutes } from "../identity/identity.routes.ts";
 import { keyRoutes } from "../keys/keys.routes.ts";
@@ -75,6 +76,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(secretRoutes, { secrets: coffer.secrets, grants: coffer.grants });
   await app.register(keyRoutes, { keys: coffer.keys });
   await app.register(auditRoutes, { reader: coffer.auditReader });
+  await app.register(alertRoutes, { alerts: coffer.alerts, webhooks: coffer.webhooks });
   return app;
 }
 

@@ -1,0 +1,88 @@
+import type { Database } from "../store/store.ts";
+import type { Tables } from "../store/tables.ts";
+
+export type WebhookRow = Tables["webhooks"];
+export type DeliveryRow = Tables["webhookDeliveries"];
+
+export function insertAlert(db: Database, row: Tables["alerts"]) {
+  return db.insertInto("alerts").values(row).execute();
+}
+
+/** A workspace's alerts and the instance-wide ones every workspace hears; with workspaceId null, all of them. */
+export function recentAlerts(db: Database, workspaceId: string | null, broadcast: readonly string[], limit: number) {
+  let query = db.selectFrom("alerts").selectAll();
+  if (workspaceId !== null) {
+    query = query.where((eb) => eb.or([eb("workspaceId", "=", workspaceId), eb.and([eb("workspaceId", "is", null), eb("type", "in", broadcast)])]));
+  }
+  return query.orderBy("time", "desc").orderBy("id", "desc").limit(limit).execute();
+}
+
+export function findAlert(db: Database, id: string) {
+  return db.selectFrom("alerts").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+export function insertWebhook(db: Database, row: WebhookRow) {
+  return db.insertInto("webhooks").values(row).execute();
+}
+
+export function listWebhooks(db: Database, workspaceId: string) {
+  return db.selectFrom("webhooks").selectAll().where("workspaceId", "=", workspaceId).orderBy("createdAt").execute();
+}
+
+/** The webhooks that hear an alert of this workspace (or, with null, of every workspace). */
+export function webhooksFor(db: Database, workspaceId: string | null) {
+  const query = db.selectFrom("webhooks").selectAll();
+  return (workspaceId === null ? query : query.where("workspaceId", "=", workspaceId)).execute();
+}
+
+export function findWebhook(db: Database, id: string) {
+  return db.selectFrom("webhooks").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+export function deleteWebhook(db: Database, workspaceId: string, id: string) {
+  return db.deleteFrom("webhooks").where("workspaceId", "=", workspaceId).where("id", "=", id).executeTakeFirst();
+}
+
+export function insertDeliveries(db: Database, rows: DeliveryRow[]) {
+  return rows.length === 0 ? Promise.resolve() : db.insertInto("webhookDeliveries").values(rows).execute();
+}
+
+export function listDeliveries(db: Database, webhookId: string, limit: number) {
+  return db.selectFrom("webhookDeliveries").selectAll().where("webhookId", "=", webhookId).orderBy("createdAt", "desc").orderBy("id", "desc").limit(limit).execute();
+}
+
+/** Deliveries due for an attempt: new ones and retries whose time came (also those a stopped node left behind). */
+export function dueDeliveries(db: Database, now: number, limit: number) {
+  return db.selectFrom("webhookDeliveries").selectAll().where("state", "=", "pending").where("nextAttemptAt", "<=", now).orderBy("nextAttemptAt").limit(limit).execute();
+}
+
+/**
+ * Takes a delivery for one attempt: succeeds for one node only, and pushes its
+ * next attempt out by the lease, so a node that dies mid-attempt leaves it to
+ * be retried.
+ */
+export async function claimDelivery(db: Database, row: DeliveryRow, leaseUntil: number): Promise<boolean> {
+  const result = await db
+    .updateTable("webhookDeliveries")
+    .set({ nextAttemptAt: leaseUntil })
+    .where("id", "=", row.id)
+    .where("state", "=", "pending")
+    .where("nextAttemptAt", "=", row.nextAttemptAt)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export function recordAttempt(db: Database, id: string, update: Pick<DeliveryRow, "state" | "attempts" | "lastStatus" | "lastError" | "nextAttemptAt" | "updatedAt">) {
+  return db.updateTable("webhookDeliveries").set(update).where("id", "=", id).execute();
+}
+
+/** The workspaces a user belongs to: where a failed login for them is worth telling. */
+export async function workspacesOfUsername(db: Database, username: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom("memberships")
+    .innerJoin("users", "users.id", "memberships.userId")
+    .select("memberships.workspaceId")
+    .where("users.username", "=", username)
+    .execute();
+  return rows.map((row) => row.workspaceId);
+}

@@ -1,0 +1,160 @@
+/**
+ * Alerts: what the audit log's events mean for the people who watch a
+ * workspace. Each durable audit batch is read once, off the request path;
+ * changes to secrets and key rotations become alerts directly, refusals only
+ * past a threshold (failed logins and token use) or once a minute per caller
+ * and target (access denied), so an attack does not become a flood.
+ * Thresholds are counted per node.
+ */
+import { DAY_MS, type Clock } from "../core/clock.ts";
+import { newId } from "../crypto/generate.ts";
+import { requireInstanceAdmin, requireWorkspaceAdmin } from "../identity/guards.ts";
+import type { Principal } from "../identity/principal.ts";
+import type { Store } from "../store/store.ts";
+import type { WorkspaceService } from "../workspace/workspace.service.ts";
+import type { AuditRecord } from "../audit/audit.types.ts";
+import { insertAlert, recentAlerts, workspacesOfUsername } from "./alert.repository.ts";
+import { BROADCAST, type Alert, type AlertInput, type AlertType } from "./alert.types.ts";
+import type { WebhookService } from "./webhook.service.ts";
+
+export interface AlertOptions {
+  /** Failed logins for one username, or failed token uses from one address, that make an alert… */
+  failureThreshold?: number;
+  /** …within this window. */
+  failureWindowMs?: number;
+  /** One access-denied alert per caller, action and target in this time. */
+  deniedQuietMs?: number;
+  log?: (message: string) => void;
+}
+
+/** Successful actions that are alerts in themselves. */
+const CHANGES: Record<string, AlertType> = {
+  "secret.create": "secret.created",
+  "secret.update": "secret.updated",
+  "secret.delete": "secret.deleted",
+  "secret.rollback": "secret.rolled_back",
+  "keys.rotate": "key.rotated",
+};
+
+export interface AlertView {
+  id: string;
+  time: number;
+  type: string;
+  workspaceId: string | null;
+  message: string;
+  details: Record<string, string | number | null>;
+}
+
+export class AlertService {
+  #store: Store;
+  #clock: Clock;
+  #workspaces: WorkspaceService;
+  #webhooks: WebhookService;
+  #threshold: number;
+  #windowMs: number;
+  #quietMs: number;
+  #log: (message: string) => void;
+  /** key → times of recent failures, oldest first. */
+  #failures = new Map<string, number[]>();
+  /** key → when the last access-denied alert for it went out. */
+  #denied = new Map<string, number>();
+
+  constructor(store: Store, clock: Clock, workspaces: WorkspaceService, webhooks: WebhookService, options: AlertOptions = {}) {
+    this.#store = store;
+    this.#clock = clock;
+    this.#workspaces = workspaces;
+    this.#webhooks = webhooks;
+    this.#threshold = options.failureThreshold ?? 5;
+    this.#windowMs = options.failureWindowMs ?? 5 * 60_000;
+    this.#quietMs = options.deniedQuietMs ?? 60_000;
+    this.#log = options.log ?? (() => {});
+  }
+
+  /** Stores an alert and hands it to the webhooks that hear it. */
+  async raise(input: AlertInput): Promise<Alert> {
+    const alert: Alert = { ...input, id: newId("alr"), time: this.#clock() };
+    await insertAlert(this.#store.db, { ...alert, details: JSON.stringify(alert.details) });
+    if (alert.workspaceId !== null || BROADCAST.has(alert.type)) await this.#webhooks.enqueue(alert);
+    return alert;
+  }
+
+  /** Reads a durable audit batch; never throws into the audit log. */
+  fromAudit(records: AuditRecord[]): void {
+    this.#derive(records).catch((error: Error) => this.#log(`alerts: ${error.message}`));
+  }
+
+  /** A workspace's recent alerts (and instance-wide ones), for its owners and admins. */
+  async list(principal: Principal, workspace: string | undefined, limit = 100): Promise<AlertView[]> {
+    let workspaceId: string | null = null;
+    if (workspace === undefined) requireInstanceAdmin(principal, "see every alert; workspace admins ask for their workspace's");
+    else {
+      const access = await this.#workspaces.access(principal, workspace);
+      requireWorkspaceAdmin(principal, access, "see alerts");
+      workspaceId = access.workspace.id;
+    }
+    return (await recentAlerts(this.#store.db, workspaceId, [...BROADCAST], limit)).map((row) => ({ ...row, details: JSON.parse(row.details) as AlertView["details"] }));
+  }
+
+  async #derive(records: AuditRecord[]): Promise<void> {
+    for (const event of records) {
+      const change = event.outcome === "ok" ? CHANGES[event.action] : undefined;
+      if (change) await this.raise(changeAlert(change, event));
+      else if (event.status === 401) await this.#failure(event);
+      else if (event.status === 403 && event.actorId !== null) await this.#deniedAccess(event);
+    }
+  }
+
+  async #failure(event: AuditRecord): Promise<void> {
+    const login = event.action === "auth.login";
+    const key = login ? `login:${event.subject ?? ""}` : `token:${event.ip}`;
+    const recent = this.#recentFailures(key, event.time);
+    if (recent !== this.#threshold) return;
+    const what = login ? `${recent} failed logins for '${event.subject ?? ""}'` : `${recent} requests with a bad, expired or revoked token from ${event.ip}`;
+    const message = `${what} within ${Math.round(this.#windowMs / 60_000)} minutes`;
+    const details = { kind: login ? "login" : "token", username: login ? (event.subject ?? null) : null, ip: event.ip, count: recent, lastRequestId: event.requestId };
+    const workspaces = login ? await workspacesOfUsername(this.#store.db, event.subject ?? "") : event.workspaceId !== null ? [event.workspaceId] : [];
+    if (workspaces.length === 0) await this.raise({ type: "auth.failures", workspaceId: null, message, details });
+    for (const workspaceId of workspaces) await this.raise({ type: "auth.failures", workspaceId, message, details });
+  }
+
+  /** Counts a failure and returns how many fell in the window; old entries are forgotten as they age. */
+  #recentFailures(key: string, time: number): number {
+    const since = time - this.#windowMs;
+    const times = (this.#failures.get(key) ?? []).filter((t) => t > since);
+    times.push(time);
+    this.#failures.set(key, times);
+    if (this.#failures.size > 10_000) this.#forgetBefore(since);
+    return times.length;
+  }
+
+  #forgetBefore(since: number): void {
+    for (const [key, times] of this.#failures) if (times.at(-1)! <= since) this.#failures.delete(key);
+    for (const [key, at] of this.#denied) if (at <= this.#clock() - DAY_MS) this.#denied.delete(key);
+  }
+
+  async #deniedAccess(event: AuditRecord): Promise<void> {
+    const target = event.secretName ?? event.secretId ?? event.subject ?? "";
+    const key = `${event.actorId}:${event.action}:${event.workspaceId ?? ""}:${target}`;
+    const last = this.#denied.get(key);
+    if (last !== undefined && event.time - last < this.#quietMs) return;
+    this.#denied.set(key, event.time);
+    await this.raise({
+      type: "access.denied",
+      workspaceId: event.workspaceId,
+      message: `${event.actorName ?? event.actorId} was refused ${event.action}${target ? ` on '${target}'` : ""}`,
+      details: { actorId: event.actorId, actorName: event.actorName, action: event.action, secretId: event.secretId, secretName: event.secretName, ip: event.ip, requestId: event.requestId },
+    });
+  }
+}
+
+function changeAlert(type: AlertType, event: AuditRecord): AlertInput {
+  const who = event.actorName ?? event.actorId ?? "someone";
+  const message =
+    type === "key.rotated" ? `${who} rotated the data key` : `${who} ${type.slice("secret.".length).replace("_", " ")} secret '${event.secretName ?? event.secretId ?? ""}'`;
+  return {
+    type,
+    workspaceId: type === "key.rotated" ? null : event.workspaceId,
+    message,
+    details: { actorId: event.actorId, actorName: event.actorName, secretId: event.secretId, secretName: event.secretName, requestId: event.requestId },
+  };
+}
