@@ -14,7 +14,12 @@ import { ServiceAccountService } from "./identity/service-account.service.ts";
 import { TokenService } from "./identity/token.service.ts";
 import { UserService } from "./identity/user.service.ts";
 import { KeyService } from "./keys/keys.service.ts";
+import { RotationEvents } from "./rotation/rotation.events.ts";
+import { RotationJob } from "./rotation/rotation.job.ts";
+import { DEFAULT_GRACE_DAYS } from "./rotation/rotation.rules.ts";
+import { RotationService } from "./rotation/rotation.service.ts";
 import { SecretService } from "./secret/secret.service.ts";
+import { HmacService } from "./signing/hmac.service.ts";
 import { openStore, type Store } from "./store/store.ts";
 import { initializeStore } from "./sys/init.ts";
 import { alwaysUnsealed, type SealControl } from "./sys/seal.ts";
@@ -27,6 +32,10 @@ export interface CofferOptions {
   rootKey?: string | undefined;
   clock?: Clock;
   log?: (message: string) => void;
+  /** How long a version superseded by a rotation still verifies HMAC signatures and is kept; default 7 days. */
+  rotationGraceDays?: number;
+  /** How often the rotation job runs (ms); 0 never runs it by itself (tests call rotationJob.run()). Default one minute. */
+  rotationJobEveryMs?: number;
 }
 
 export interface Coffer {
@@ -41,6 +50,11 @@ export interface Coffer {
   groups: GroupService;
   grants: GrantService;
   secrets: SecretService;
+  hmac: HmacService;
+  rotation: RotationService;
+  /** Reminders and self-rotations; webhooks subscribe here. */
+  rotationEvents: RotationEvents;
+  rotationJob: RotationJob;
   seal: SealControl;
   /** Set only on the start that initialised the store: show it once, then it is gone. */
   bootstrapToken: string | null;
@@ -64,7 +78,11 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     await keys.resumeRewrap();
     const workspaces = new WorkspaceService(store, clock);
     const access = new AccessService(store);
-    const secrets = new SecretService(store, keys, clock, workspaces, access);
+    const graceDays = options.rotationGraceDays ?? DEFAULT_GRACE_DAYS;
+    const secrets = new SecretService(store, keys, clock, workspaces, access, graceDays);
+    const rotationEvents = new RotationEvents((error) => log(`rotation event listener failed: ${(error as Error).message}`));
+    const rotationJob = new RotationJob(store, secrets, rotationEvents, clock, log);
+    if (options.rotationJobEveryMs !== 0) rotationJob.start(options.rotationJobEveryMs);
     return {
       store,
       keys,
@@ -79,6 +97,10 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       groups: new GroupService(store, clock, workspaces),
       grants: new GrantService(store, clock, secrets),
       secrets,
+      hmac: new HmacService(secrets, clock, graceDays),
+      rotation: new RotationService(store, clock, workspaces, graceDays),
+      rotationEvents,
+      rotationJob,
       seal: alwaysUnsealed(options.rootKey === undefined ? "file" : "env"),
       bootstrapToken: init?.bootstrapToken ?? null,
       rootKeySource: rootKey.description,
@@ -91,6 +113,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
         }
       },
       close: async () => {
+        await rotationJob.stop();
         keyring.clear();
         await store.close();
       },

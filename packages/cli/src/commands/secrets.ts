@@ -1,4 +1,4 @@
-/** coffer secrets list | get | set | rm | history | rollback | share | unshare | grants */
+/** coffer secrets list | get | set | rm | history | rollback | share | unshare | grants | due */
 import { CofferError, type Coffer, type ListOptions, type Secret, type SecretScope, type SecretSummary, type SecretVersionInfo } from "@coffer/sdk";
 import { readFileSync } from "node:fs";
 import { dispatch, parse, positionals, usage } from "../args.ts";
@@ -21,13 +21,14 @@ Commands:
   share NAME --with SUBJECT    share with user:NAME, group:NAME or sa:NAME (--read, --write or --manage)
   unshare NAME --with SUBJECT  stop sharing
   grants NAME                  who a secret is shared with
+  due                          secrets due or overdue for rotation
 
 Every command takes --personal for your personal secrets (no one else reads them,
 administrators included), and every read command --json.
 Run 'coffer secrets <command> --help' for details and examples.`;
 
 export async function run(argv: string[]): Promise<void> {
-  await dispatch("secrets", argv, HELP, { list: listSecrets, get, set, rm, history, rollback, share, unshare, grants }, { ls: "list", delete: "rm", versions: "history" });
+  await dispatch("secrets", argv, HELP, { list: listSecrets, get, set, rm, history, rollback, share, unshare, grants, due }, { ls: "list", delete: "rm", versions: "history" });
 }
 
 type UpdateOptions = NonNullable<Parameters<Coffer["secrets"]["update"]>[2]> & { type?: string };
@@ -385,4 +386,35 @@ async function grants(argv: string[]): Promise<void> {
   const { grants: rows } = await coffer.call<{ grants: { subject: string; level: string; createdAt: string }[] }>("listGrants", { secret: name! });
   if (parsed.values.json) return printJson(rows);
   printTable(["SUBJECT", "LEVEL", "SINCE"], rows.map((g) => [g.subject, g.level, when(g.createdAt)]), `('${name}' is not shared with anyone)`);
+}
+
+const DUE_HELP = `Usage: coffer secrets due [--workspace WS] [--personal] [--json]
+
+Lists the secrets whose value is due for rotation: 'due' from 7 days before
+the due date (half the interval when that is shorter), 'overdue' after it.
+A secret's interval is its own (rotationIntervalDays) or the workspace default
+for its label. Writing a new value (set, rollback) starts the interval again;
+AUTO secrets (HMAC, INTERNAL_API_KEY) are rotated by the server when due.
+
+Options:
+  --workspace WS   this workspace instead of the current one
+  --personal       your personal secrets instead of the workspace's shared ones
+  --json           the secrets as JSON, with their rotation schedules
+
+Example:
+  coffer secrets due --workspace production`;
+
+async function due(argv: string[]): Promise<void> {
+  const parsed = parse("secrets due", argv, { ...personal, workspace: { type: "string" }, json: { type: "boolean" } }, DUE_HELP);
+  if (!parsed) return;
+  positionals("secrets due", parsed.positionals, []);
+  const { values } = parsed;
+  const { coffer, workspace } = connect({ personal: values.personal, workspace: values.workspace });
+  const items = await coffer.secrets.due({ scope: scopeOf(values) });
+  if (values.json) return printJson(items);
+  printTable(
+    ["NAME", "STATUS", "DUE", "INTERVAL", "ROTATED", "AUTO"],
+    items.map((s) => [s.name, s.rotation?.status ?? "-", when(s.rotation?.dueAt), s.rotation ? `${s.rotation.intervalDays}d` : "-", when(s.rotation?.rotatedAt), s.autoRotate ? "auto" : ""]),
+    `(nothing due for rotation in workspace '${workspace}')`,
+  );
 }

@@ -11,7 +11,9 @@ import type { Coffer } from "../coffer.ts";
 import { groupRoutes } from "../access/group.routes.ts";
 import { identityRoutes } from "../identity/identity.routes.ts";
 import { keyRoutes } from "../keys/keys.routes.ts";
+import { rotationRoutes } from "../rotation/rotation.routes.ts";
 import { secretRoutes } from "../secret/secret.routes.ts";
+import { hmacRoutes } from "../signing/hmac.routes.ts";
 import { sysRoutes } from "../sys/sys.routes.ts";
 import { workspaceRoutes } from "../workspace/workspace.routes.ts";
 import { installAuthentication } from "./auth.ts";
@@ -67,6 +69,8 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(groupRoutes, { groups: coffer.groups });
   await app.register(secretRoutes, { secrets: coffer.secrets, grants: coffer.grants });
   await app.register(keyRoutes, { keys: coffer.keys });
+  await app.register(hmacRoutes, { hmac: coffer.hmac, secrets: coffer.secrets });
+  await app.register(rotationRoutes, { rotation: coffer.rotation });
   return app;
 }
 

@@ -76,3 +76,8 @@ export function checkAutoRotate(type: string, autoRotate: boolean | undefined): 
     throw new CofferError("INVALID_SECRET_TYPE", `only ${SELF_ROTATING_TYPES.join(" and ")} secrets rotate themselves; this one is ${type}`);
   }
 }
+
+/** Whether a version superseded at `supersededAt` still counts (HMAC verify) at `now`. */
+export function withinGrace(supersededAt: number, now: number, graceDays: number): boolean {
+  return now < supersededAt + graceDays * DAY_MS;
+}

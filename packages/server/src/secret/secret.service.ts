@@ -372,6 +372,20 @@ export class SecretService {
     return this.#authorizedRow(ctx, ref, level, options);
   }
 
+  /**
+   * One version of a secret that `authorize` returned, opened but not decoded,
+   * with when it was superseded (null for the current one): for services that
+   * use a value on the caller's behalf without revealing it (HMAC signing).
+   */
+  async openVersion(row: SecretRow, version: number): Promise<{ payload: Buffer; supersededAt: number | null }> {
+    const [stored, successor] = await Promise.all([
+      findVersion(this.#store.db, row.id, version),
+      version < row.currentVersion ? findVersion(this.#store.db, row.id, version + 1) : undefined,
+    ]);
+    if (!stored || (version < row.currentVersion && !successor)) throw new CofferError("VERSION_NOT_FOUND", `secret '${row.name}' has no version ${version}`);
+    return { payload: await this.#open(row, version, stored.ciphertext), supersededAt: successor?.createdAt ?? null };
+  }
+
   /** A workspace admin removes a departed member's personal secrets, unread. */
   async destroyPersonalOf(ctx: SecretContext, userId: string): Promise<number> {
     requireWorkspaceAdmin(ctx.principal, ctx.access, "delete a member's personal secrets");

@@ -12,7 +12,16 @@ export interface StoreDialect {
   bytewise(column: ColumnDefinitionBuilder): ColumnDefinitionBuilder;
   /** Runs `fn` while holding a lock shared by every node on this store (migrations, bootstrap). */
   withStoreLock<DB, T>(db: Kysely<DB>, fn: (db: Kysely<DB>) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` unless another node holds the lock of background job `job`
+   * (then undefined, at once): background jobs run on one node at a time.
+   */
+  tryJobLock<DB, T>(db: Kysely<DB>, job: JobLock, fn: () => Promise<T>): Promise<T | undefined>;
 }
+
+/** Advisory lock keys of background jobs, apart from the store lock's. */
+export const JOB_LOCKS = { rotation: 0x436f6601 } as const;
+export type JobLock = (typeof JOB_LOCKS)[keyof typeof JOB_LOCKS];
 
 export const sqliteDialect: StoreDialect = {
   kind: "sqlite",
@@ -21,6 +30,7 @@ export const sqliteDialect: StoreDialect = {
   // One process owns an embedded store, and Kysely's SQLite driver runs one
   // connection at a time; there is no other node to exclude.
   withStoreLock: (db, fn) => fn(db),
+  tryJobLock: (_db, _job, fn) => fn(),
 };
 
 const STORE_LOCK_KEY = 0x436f6666; // "Coff"
@@ -36,6 +46,17 @@ export const postgresDialect: StoreDialect = {
         return await fn(connection);
       } finally {
         await sql`select pg_advisory_unlock(${STORE_LOCK_KEY})`.execute(connection);
+      }
+    }),
+  // A session lock held on one pooled connection while `fn` works through the pool.
+  tryJobLock: (db, job, fn) =>
+    db.connection().execute(async (connection) => {
+      const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${job}) as locked`.execute(connection);
+      if (!rows[0]?.locked) return undefined;
+      try {
+        return await fn();
+      } finally {
+        await sql`select pg_advisory_unlock(${job})`.execute(connection);
       }
     }),
 };
