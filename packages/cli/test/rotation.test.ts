@@ -20,10 +20,12 @@ test("coffer secrets due: due and overdue secrets of a workspace, as a table or 
   const cli = (args: string[], options: RunOptions = {}) => run(args, { ...options, env: { ...env, ...options.env } });
 
   const sdk = new Coffer({ addr, token });
-  await sdk.secrets.create("db", { password: "pw-in-db" }, { rotationIntervalDays: 30 });
+  ok(await cli(["secrets", "set", "db", "password=-", "--rotate-every", "30"], { input: "pw-in-db\n" }));
   await sdk.secrets.create("fresh", { v: "fresh-value" }, { rotationIntervalDays: 365 });
   await sdk.secrets.create("no-interval", { v: "x" });
-  await sdk.secrets.create("signer", undefined, { type: "HMAC", rotationIntervalDays: 10, autoRotate: true });
+  ok(await cli(["secrets", "set", "signer", "--type", "HMAC", "--rotate-every", "10", "--auto-rotate"]));
+  assert.equal((await cli(["secrets", "set", "plain", "--rotate-every", "0"], { input: "v\n" })).code, 2);
+  assert.equal((await cli(["secrets", "set", "plain", "--auto-rotate"], { input: "v\n" })).code, 2, "INVALID_SECRET_TYPE: only generated types rotate themselves");
   const ops = await fetch(`${addr}/api/v1/workspaces`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ name: "ops" }) });
   assert.equal(ops.status, 201);
   await new Coffer({ addr, token, workspace: "ops" }).secrets.create("old-key", { v: "ops-value" }, { rotationIntervalDays: 1 });

@@ -33,7 +33,7 @@ export interface CofferOptions {
   clock?: Clock;
   log?: (message: string) => void;
   /** How long a version superseded by a rotation still verifies HMAC signatures and is kept; default 7 days. */
-  rotationGraceDays?: number;
+  rotationGraceDays?: number | undefined;
   /** How often the rotation job runs (ms); 0 never runs it by itself (tests call rotationJob.run()). Default one minute. */
   rotationJobEveryMs?: number;
 }

@@ -12,6 +12,8 @@ export interface ServerOptions {
   databaseUrl?: string | undefined;
   rootKey?: string | undefined;
   logLevel: string;
+  /** Days a version superseded by a rotation stays valid for HMAC verify and kept; default 7. */
+  rotationGraceDays?: number | undefined;
   /** Where start-up messages go; the bootstrap token goes here and nowhere else. */
   print: (line: string) => void;
 }
@@ -21,6 +23,7 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     dataDir: options.dataDir,
     databaseUrl: options.databaseUrl,
     rootKey: options.rootKey,
+    rotationGraceDays: options.rotationGraceDays,
     log: (message) => options.print(`coffer: ${message}`),
   });
   const app = await buildApp(coffer, { logger: { level: options.logLevel } });

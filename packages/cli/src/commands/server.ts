@@ -12,6 +12,9 @@ Options:
   --data-dir DIR        data directory: SQLite store and root key file (env COFFER_DATA_DIR; default ./.coffer)
   --database-url URL    use PostgreSQL instead of the embedded SQLite store (env COFFER_DATABASE_URL)
   --log-level LEVEL     fatal, error, warn, info, debug (env COFFER_LOG_LEVEL; default info)
+  --rotation-grace-days N
+                        days a version replaced by a rotation still verifies HMAC signatures and is
+                        kept from pruning (env COFFER_ROTATION_GRACE_DAYS; default 7; 0 to 365)
   -h, --help            show this help
 
 Environment only:
@@ -34,6 +37,7 @@ export async function run(argv: string[]): Promise<void> {
     databaseUrl: values["database-url"] ?? env.COFFER_DATABASE_URL,
     rootKey: env.COFFER_ROOT_KEY,
     logLevel: values["log-level"] ?? env.COFFER_LOG_LEVEL ?? "info",
+    rotationGraceDays: graceDays(values["rotation-grace-days"] ?? env.COFFER_ROTATION_GRACE_DAYS),
     print: (line) => process.stdout.write(line + "\n"),
   });
   const stop = (signal: string) => {
@@ -56,6 +60,7 @@ function parse(argv: string[]) {
         "data-dir": { type: "string" },
         "database-url": { type: "string" },
         "log-level": { type: "string" },
+        "rotation-grace-days": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -64,6 +69,13 @@ function parse(argv: string[]) {
   } catch (error) {
     throw new CliError(`${(error as Error).message}; run 'coffer server --help'`, EXIT.usage);
   }
+}
+
+function graceDays(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const days = Number(value);
+  if (!/^\d{1,3}$/.test(value) || days > 365) throw new CliError(`--rotation-grace-days takes whole days from 0 to 365 (got '${value}')`, EXIT.usage);
+  return days;
 }
 
 function parseListen(value: string): { host: string; port: number } {

@@ -20,6 +20,18 @@ export async function replaceDefaults(db: Database, workspaceId: string, rows: R
   if (rows.length > 0) await db.insertInto("rotationDefaults").values(rows).execute();
 }
 
+/** Secrets joined with their current version and the rotation default of their label: what lists and the job read. */
+export function secretsWithSchedule(db: Database) {
+  return db
+    .selectFrom("secrets")
+    .innerJoin("secretVersions", (join) =>
+      join.onRef("secretVersions.secretId", "=", "secrets.id").onRef("secretVersions.version", "=", "secrets.currentVersion"),
+    )
+    .leftJoin("rotationDefaults", (join) =>
+      join.onRef("rotationDefaults.workspaceId", "=", "secrets.workspaceId").onRef("rotationDefaults.label", "=", "secrets.label"),
+    );
+}
+
 /**
  * The effective interval of a `secrets` row joined with `rotation_defaults`
  * on its label (its own interval first), as SQL.
@@ -40,14 +52,7 @@ export function isDueSql(now: number): Expression<SqlBool> {
 export function listRotationCandidates(db: Database, now: number, afterId: string, limit: number) {
   const sent = (kind: string) =>
     sql<number>`(select count(*) from rotation_reminders r where r.secret_id = secrets.id and r.version = secrets.current_version and r.kind = ${kind})`;
-  return db
-    .selectFrom("secrets")
-    .innerJoin("secretVersions", (join) =>
-      join.onRef("secretVersions.secretId", "=", "secrets.id").onRef("secretVersions.version", "=", "secrets.currentVersion"),
-    )
-    .leftJoin("rotationDefaults", (join) =>
-      join.onRef("rotationDefaults.workspaceId", "=", "secrets.workspaceId").onRef("rotationDefaults.label", "=", "secrets.label"),
-    )
+  return secretsWithSchedule(db)
     .select([
       "secrets.id",
       "secrets.workspaceId",

@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import type { Sealed } from "../crypto/keyring.ts";
-import { effectiveInterval, isDueSql } from "../rotation/rotation.repository.ts";
+import { effectiveInterval, isDueSql, secretsWithSchedule } from "../rotation/rotation.repository.ts";
 import type { Database } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
 
@@ -116,14 +116,7 @@ export interface ListFilter {
 }
 
 export function listSecrets(db: Database, ns: SecretNamespace, filter: ListFilter) {
-  let query = db
-    .selectFrom("secrets")
-    .innerJoin("secretVersions", (join) =>
-      join.onRef("secretVersions.secretId", "=", "secrets.id").onRef("secretVersions.version", "=", "secrets.currentVersion"),
-    )
-    .leftJoin("rotationDefaults", (join) =>
-      join.onRef("rotationDefaults.workspaceId", "=", "secrets.workspaceId").onRef("rotationDefaults.label", "=", "secrets.label"),
-    )
+  let query = secretsWithSchedule(db)
     .select([
       "secrets.id",
       "secrets.name",
