@@ -170,6 +170,17 @@ for (const store of STORES) {
     await second.coffer.rotationJob.run();
     const batch = [...first.events.slice(before), ...second.events].map((e) => `${e.type} ${e.secretName}`).sort();
     assert.deepEqual(batch, [0, 1, 2, 3, 4, 5].map((i) => `rotation.due batch-${i}`), "each reminder once, across both nodes");
+
+    // A default set on one node reaches the other's cached reads.
+    await coffer.secrets.create(ctx, { name: "labelled", label: "ops", data: { v: "1" } });
+    assert.equal((await second.coffer.secrets.get(second.ctx, "labelled")).rotation, undefined);
+    await coffer.rotation.setDefaults(principal, "default", [{ label: "ops", intervalDays: 5 }]);
+    let seen: number | undefined;
+    for (let i = 0; i < 100 && seen === undefined; i++) {
+      seen = (await second.coffer.secrets.get(second.ctx, "labelled")).rotation?.intervalDays;
+      if (seen === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(seen, 5);
   });
 
   each("self-rotation writes a generated version; the previous one stays readable and verifies during the grace period, then not", async (t, target) => {
