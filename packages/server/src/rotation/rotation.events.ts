@@ -2,7 +2,8 @@
  * What the rotation job tells the rest of the server: reminders before and at
  * a secret's due date, and self-rotations. Webhooks (and anything else)
  * subscribe here; the job only publishes. Events carry ids and names, never
- * a value.
+ * a value. A self-rotation has no request to audit: the audit log records
+ * `secret.rotated` as the action `secret.auto-rotate`.
  */
 export type RotationEventType = "rotation.due" | "rotation.overdue" | "secret.rotated";
 
