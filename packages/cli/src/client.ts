@@ -24,11 +24,14 @@ export interface ConnectOptions {
   requireToken?: boolean;
   /** Send no token at all, whatever is configured (login). */
   anonymous?: boolean;
+  /** --workspace, where the command has it: this command only, the saved choice stays. */
+  workspace?: string | undefined;
 }
 
 export function connect(options: ConnectOptions = {}): Connection {
   const configured = settings(options.addr);
-  const found: Settings = options.anonymous ? { ...configured, token: undefined, tokenSource: "none", username: undefined } : configured;
+  const chosen = options.workspace ? { ...configured, workspace: options.workspace } : configured;
+  const found: Settings = options.anonymous ? { ...chosen, token: undefined, tokenSource: "none", username: undefined } : chosen;
   if (options.requireToken !== false && !options.anonymous && !found.token) {
     throw new CliError(`not logged in to ${found.addr}: run 'coffer login', or set COFFER_TOKEN to a token`, EXIT.unauthenticated);
   }

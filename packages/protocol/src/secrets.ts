@@ -19,6 +19,19 @@ export const LIMITS = {
 
 export type SecretData = Record<string, string>;
 
+/** ok, then due (the reminder window before dueAt), then overdue (past dueAt). */
+export const ROTATION_STATUSES = ["ok", "due", "overdue"] as const;
+export type RotationStatus = (typeof ROTATION_STATUSES)[number];
+
+/** A secret's rotation schedule, present when an interval applies (its own or its label's workspace default). */
+export interface SecretRotation {
+  intervalDays: number;
+  /** When the current value was written. */
+  rotatedAt: string;
+  dueAt: string;
+  status: RotationStatus;
+}
+
 export interface SecretSummary {
   id: string;
   name: string;
@@ -32,6 +45,9 @@ export interface SecretSummary {
   updatedAt: string;
   ageDays: number;
   deletedAt: string | null;
+  /** Whether Coffer writes a new generated value when due (HMAC and INTERNAL_API_KEY). */
+  autoRotate: boolean;
+  rotation?: SecretRotation;
 }
 
 export interface Secret extends SecretSummary {

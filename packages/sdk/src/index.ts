@@ -6,9 +6,9 @@
  *   const db = await coffer.secrets.get("database-config");   // db.data.password
  *   await coffer.withSecrets(["OPENAI_KEY"], async (vault) => call(vault.OPENAI_KEY));
  */
-import type { ErrorBody, SecretData, SecretScope, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
+import type { ErrorBody, RotationStatus, SecretData, SecretRotation, SecretScope, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
 
-export type { SecretData, SecretScope, SecretSummary, SecretType, SecretVersionInfo };
+export type { RotationStatus, SecretData, SecretRotation, SecretScope, SecretSummary, SecretType, SecretVersionInfo };
 
 export interface Secret extends SecretSummary {
   data: SecretData;
@@ -56,6 +56,10 @@ export const ROUTES = {
   rollback: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/rollback"],
   share: ["PUT", "/api/v1/workspaces/{workspace}/secrets/{secret}/grants/{subject}"],
   unshare: ["DELETE", "/api/v1/workspaces/{workspace}/secrets/{secret}/grants/{subject}"],
+  hmacSign: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/hmac"],
+  hmacVerify: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/verify"],
+  rotationDefaults: ["GET", "/api/v1/workspaces/{workspace}/rotation-defaults"],
+  setRotationDefaults: ["PUT", "/api/v1/workspaces/{workspace}/rotation-defaults"],
   tokenSelf: ["GET", "/api/v1/auth/token/self"],
   // Sessions, tokens and administration: what the `coffer` CLI calls through `call()`.
   listGrants: ["GET", "/api/v1/workspaces/{workspace}/secrets/{secret}/grants"],
@@ -136,6 +140,16 @@ export class Coffer {
     return fn(Object.freeze(vault));
   }
 
+  /** The workspace's rotation interval per label, for secrets without one of their own. */
+  async rotationDefaults(): Promise<RotationDefaults> {
+    return this.call("rotationDefaults", {});
+  }
+
+  /** Replaces every rotation default of the workspace (workspace admins). */
+  async setRotationDefaults(defaults: RotationDefault[]): Promise<RotationDefaults> {
+    return this.call("setRotationDefaults", {}, { body: { defaults } });
+  }
+
   async whoami(): Promise<{ principalId: string; kind: string; access: string; workspaceId: string | null; secrets: string[] | null; expiresAt: string | null }> {
     return this.call("tokenSelf", {});
   }
@@ -171,7 +185,27 @@ export interface ListOptions {
   search?: string;
   recursive?: boolean;
   scope?: SecretScope;
+  /** "due": only secrets due or overdue for rotation. */
+  rotation?: "due";
 }
+
+export interface RotationDefault {
+  label: string;
+  intervalDays: number;
+}
+
+export interface RotationDefaults {
+  defaults: RotationDefault[];
+  graceDays: number;
+}
+
+/** Rotation settings of a secret: days between rotations (null clears), and self-rotation for HMAC and INTERNAL_API_KEY. */
+export interface RotationOptions {
+  rotationIntervalDays?: number | null;
+  autoRotate?: boolean;
+}
+
+export type MessageEncoding = "utf8" | "base64";
 
 export class Secrets {
   #coffer: Coffer;
@@ -192,6 +226,11 @@ export class Secrets {
     return items;
   }
 
+  /** Secrets due or overdue for rotation, all pages. */
+  due(options: Omit<ListOptions, "rotation"> = {}): Promise<SecretSummary[]> {
+    return this.list({ ...options, rotation: "due" });
+  }
+
   get(nameOrId: string, options: { version?: number; scope?: SecretScope } = {}): Promise<Secret> {
     return this.#coffer.call("readSecret", { secret: nameOrId }, { query: options });
   }
@@ -201,7 +240,7 @@ export class Secrets {
     return (await this.#coffer.call<{ secrets: Secret[] }>("readSecrets", {}, { body: { names, ...options } })).secrets;
   }
 
-  create(name: string, data: SecretData | undefined, options: { type?: SecretType; label?: string; tags?: string[]; scope?: SecretScope } = {}): Promise<Secret> {
+  create(name: string, data: SecretData | undefined, options: { type?: SecretType; label?: string; tags?: string[]; scope?: SecretScope } & RotationOptions = {}): Promise<Secret> {
     return this.#coffer.call("createSecret", {}, { body: { name, ...(data ? { data } : {}), ...options } });
   }
 
@@ -213,7 +252,7 @@ export class Secrets {
   update(
     name: string,
     data: SecretData | Record<string, string | null>,
-    options: { cas?: number; merge?: boolean; label?: string; tags?: string[]; scope?: SecretScope } = {},
+    options: { cas?: number; merge?: boolean; label?: string; tags?: string[]; scope?: SecretScope } & RotationOptions = {},
   ): Promise<Secret> {
     const { merge, scope, ...body } = options;
     return this.#coffer.call(merge ? "patchSecret" : "replaceSecret", { secret: name }, { query: { scope }, body: { data, ...body } });
@@ -231,6 +270,21 @@ export class Secrets {
   rollback(name: string, version: number, options: { cas?: number; scope?: SecretScope } = {}): Promise<Secret> {
     const { scope, ...body } = options;
     return this.#coffer.call("rollback", { secret: name }, { query: { scope }, body: { version, ...body } });
+  }
+
+  /**
+   * Signs `message` with an HMAC secret's key (HMAC-SHA256) without reading
+   * it (needs only `use`): `v<version>:<base64url>`.
+   */
+  sign(name: string, message: string, options: { encoding?: MessageEncoding; scope?: SecretScope } = {}): Promise<{ signature: string; version: number }> {
+    const { scope, ...body } = options;
+    return this.#coffer.call("hmacSign", { secret: name }, { query: { scope }, body: { message, ...body } });
+  }
+
+  /** Checks a signature; one of the previous key version counts during a rotation's grace period. */
+  verify(name: string, message: string, signature: string, options: { encoding?: MessageEncoding; scope?: SecretScope } = {}): Promise<{ valid: boolean; version: number }> {
+    const { scope, ...body } = options;
+    return this.#coffer.call("hmacVerify", { secret: name }, { query: { scope }, body: { message, signature, ...body } });
   }
 
   /** Shares with `user:NAME`, `group:NAME` or `sa:NAME` at a level (see, use, read, write, manage). */

@@ -9,6 +9,7 @@ import { AuditReader } from "./audit/audit-reader.service.ts";
 import { appendInProcess } from "./audit/audit-append.ts";
 import { appendInThread } from "./audit/audit-writer.ts";
 import { AuditLog } from "./audit/audit.service.ts";
+import { systemEvent } from "./audit/audit.types.ts";
 import { DAY_MS, systemClock, type Clock } from "./core/clock.ts";
 import { Keyring } from "./crypto/keyring.ts";
 import { loadRootKey } from "./crypto/root-key.ts";
@@ -20,7 +21,12 @@ import { ServiceAccountService } from "./identity/service-account.service.ts";
 import { TokenService } from "./identity/token.service.ts";
 import { UserService } from "./identity/user.service.ts";
 import { KeyService } from "./keys/keys.service.ts";
+import { RotationEvents } from "./rotation/rotation.events.ts";
+import { RotationJob } from "./rotation/rotation.job.ts";
+import { DEFAULT_GRACE_DAYS } from "./rotation/rotation.rules.ts";
+import { RotationService } from "./rotation/rotation.service.ts";
 import { SecretService } from "./secret/secret.service.ts";
+import { HmacService } from "./signing/hmac.service.ts";
 import { openStore, type Store } from "./store/store.ts";
 import { initializeStore } from "./sys/init.ts";
 import { alwaysUnsealed, type SealControl } from "./sys/seal.ts";
@@ -36,6 +42,10 @@ export interface CofferOptions {
   audit?: AuditSettings;
   /** Retry timing of webhook deliveries (tests shorten it). */
   webhooks?: Omit<WebhookOptions, "log">;
+  /** How long a version superseded by a rotation still verifies HMAC signatures and is kept; default 7 days. */
+  rotationGraceDays?: number | undefined;
+  /** How often the rotation job runs (ms); 0 never runs it by itself (tests call rotationJob.run()). Default one minute. */
+  rotationJobEveryMs?: number;
 }
 
 export interface AuditSettings {
@@ -60,6 +70,11 @@ export interface Coffer {
   groups: GroupService;
   grants: GrantService;
   secrets: SecretService;
+  hmac: HmacService;
+  rotation: RotationService;
+  /** Reminders and self-rotations; webhooks subscribe here. */
+  rotationEvents: RotationEvents;
+  rotationJob: RotationJob;
   seal: SealControl;
   audit: AuditLog;
   auditReader: AuditReader;
@@ -89,7 +104,6 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     await keys.resumeRewrap();
     const workspaces = new WorkspaceService(store, clock);
     const access = new AccessService(store);
-    const secrets = new SecretService(store, keys, clock, workspaces, access);
     const auditSettings = options.audit ?? DEFAULT_AUDIT;
     // An embedded store's commits wait on the calling thread: the audit log commits from its own.
     const writer = store.sqliteFile !== null ? appendInThread(store.sqliteFile) : null;
@@ -98,6 +112,17 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     const webhooks = new WebhookService(store, clock, keys, workspaces, { ...options.webhooks, log });
     const alerts = new AlertService(store, clock, workspaces, webhooks, { log });
     audit.onAppended((records) => alerts.fromAudit(records));
+    const graceDays = options.rotationGraceDays ?? DEFAULT_GRACE_DAYS;
+    const secrets = new SecretService(store, keys, clock, workspaces, access, graceDays);
+    const rotationEvents = new RotationEvents((error) => log(`rotation event listener failed: ${(error as Error).message}`));
+    const rotationJob = new RotationJob(store, secrets, rotationEvents, clock, log);
+    rotationEvents.subscribe((event) => {
+      // A self-rotation is a write no request made: the log records it as the system's.
+      if (event.type === "secret.rotated") {
+        audit.record(systemEvent(clock(), "secret.auto-rotate", event)).catch(() => {});
+      } else alerts.fromRotation(event);
+    });
+    if (options.rotationJobEveryMs !== 0) rotationJob.start(options.rotationJobEveryMs);
     return {
       store,
       keys,
@@ -112,6 +137,10 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       groups: new GroupService(store, clock, workspaces),
       grants: new GrantService(store, clock, secrets),
       secrets,
+      hmac: new HmacService(secrets, clock, graceDays),
+      rotation: new RotationService(store, clock, workspaces, graceDays),
+      rotationEvents,
+      rotationJob,
       seal: alwaysUnsealed(options.rootKey === undefined ? "file" : "env"),
       audit,
       auditReader: new AuditReader(audit, workspaces),
@@ -134,6 +163,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
         await audit.drain();
         await writer?.close();
         await webhooks.stop();
+        await rotationJob.stop();
         keyring.clear();
         await store.close();
       },

@@ -13,6 +13,8 @@ export interface ServerOptions {
   rootKey?: string | undefined;
   logLevel: string;
   audit: AuditSettings;
+  /** Days a version superseded by a rotation stays valid for HMAC verify and kept; default 7. */
+  rotationGraceDays?: number | undefined;
   /** Where start-up messages go; the bootstrap token goes here and nowhere else. */
   print: (line: string) => void;
 }
@@ -23,6 +25,7 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     databaseUrl: options.databaseUrl,
     rootKey: options.rootKey,
     audit: options.audit,
+    rotationGraceDays: options.rotationGraceDays,
     log: (message) => options.print(`coffer: ${message}`),
   });
   const app = await buildApp(coffer, { logger: { level: options.logLevel } });

@@ -266,6 +266,23 @@ const MATRIX: Row[] = [
     body: () => ({ version: 1 }),
   }),
 
+  // ---- HMAC use without reveal (needs use) on `team/signer`, an HMAC secret `granted` may only use;
+  // the service token is bound to the target's name, so the signer is hidden from it.
+  row("POST /api/v1/workspaces/{workspace}/secrets/{secret}/hmac", [200, 200, 200, H, 200, D, H, U, U, W, 200], {
+    before: async () => ({ secret: SIGNER }),
+    body: () => ({ message: "matrix" }),
+  }),
+  row("POST /api/v1/workspaces/{workspace}/secrets/{secret}/verify", [200, 200, 200, H, 200, D, H, U, U, W, 200], {
+    before: async () => ({ secret: SIGNER }),
+    body: () => ({ message: "matrix", signature: `v1:${"A".repeat(43)}` }),
+  }),
+
+  // ---- rotation defaults: members read, workspace admins write
+  row("GET /api/v1/workspaces/{workspace}/rotation-defaults", [200, 200, 200, 200, 200, 200, 200, U, U, W, 200]),
+  row("PUT /api/v1/workspaces/{workspace}/rotation-defaults", [200, 200, D, D, D, D, D, U, U, W, 200], {
+    body: () => ({ defaults: [{ label: "production", intervalDays: 90 }] }),
+  }),
+
   // ---- sharing (needs manage)
   row("GET /api/v1/workspaces/{workspace}/secrets/{secret}/grants", [200, 200, D, H, D, D, D, U, U, W, 200], {
     before: async ({ f }) => ({ secret: f.target.id }),
@@ -281,6 +298,7 @@ const MATRIX: Row[] = [
 ];
 
 let counter = 0;
+const SIGNER = "team/signer";
 
 /** Path parameters, unless a row's `before` says otherwise. */
 function paramsOf(f: Fixture): Params {
@@ -405,6 +423,10 @@ async function buildFixture(env: Env, n: number, role: Role): Promise<Fixture> {
   ];
   for (const [subject, level] of grants) {
     await must(admin("PUT", `${ws(f)}/secrets/${f.target.id}/grants/${subject}`, { level }), 200, `grant to ${subject}`);
+  }
+  await must(admin("POST", `${ws(f)}/secrets`, { name: SIGNER, type: "HMAC" }), 201, "signer");
+  for (const [subject, level] of [[`user:${f.users.granted}`, "use"], ["group:readers", "read"]] as const) {
+    await must(admin("PUT", `${ws(f)}/secrets/${enc(SIGNER)}/grants/${subject}`, { level }), 200, `signer grant to ${subject}`);
   }
   return f;
 }

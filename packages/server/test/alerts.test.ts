@@ -48,10 +48,10 @@ async function receiver(t: TestContext, statuses: number[] = []) {
   return { url, received, until };
 }
 
-async function openEnv(t: TestContext, store: StoreKind): Promise<{ coffer: Coffer; call: (method: string, url: string, body?: unknown, token?: string) => Promise<{ status: number; body: any }> } | null> {
+async function openEnv(t: TestContext, store: StoreKind, clock?: () => number): Promise<{ coffer: Coffer; call: (method: string, url: string, body?: unknown, token?: string) => Promise<{ status: number; body: any }> } | null> {
   const target = await store.open(t);
   if (!target) return null;
-  const coffer = await openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, webhooks: { retryBaseMs: 50, maxAttempts: 3, timeoutMs: 1_000 } });
+  const coffer = await openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, webhooks: { retryBaseMs: 50, maxAttempts: 3, timeoutMs: 1_000 }, clock, rotationJobEveryMs: 0 });
   t.after(() => coffer.close());
   const app = await buildApp(coffer);
   t.after(() => app.close());
@@ -177,5 +177,28 @@ for (const store of STORES) {
     }
     assert.deepEqual((await env.call("GET", `${WS}/webhooks`)).body.webhooks, []);
     assert.equal((await env.call("DELETE", `${WS}/webhooks/whk_nope`)).status, 404);
+  });
+
+  test(`rotation reminders reach webhooks; a self-rotation is audited as the system's (${store.kind})`, async (t) => {
+    let now = Date.now();
+    const env = await openEnv(t, store, () => now);
+    if (!env) return;
+    const hook = await receiver(t);
+    await env.call("POST", `${WS}/webhooks`, { url: hook.url, events: ["rotation.due", "rotation.overdue", "secret.updated"] });
+    assert.equal((await env.call("POST", `${WS}/secrets`, { name: "signer", type: "HMAC", rotationIntervalDays: 30, autoRotate: true })).status, 201);
+    now += 25 * 86_400_000;
+    await env.coffer.rotationJob.run();
+    await hook.until(() => hook.received.some((r) => JSON.parse(r.body).type === "rotation.due"), "the due reminder");
+    const due = hook.received.map((r) => JSON.parse(r.body)).find((a) => a.type === "rotation.due");
+    assert.match(due.message, /secret 'signer' is due for rotation by \d{4}-\d{2}-\d{2}/);
+
+    now += 6 * 86_400_000;
+    await env.coffer.rotationJob.run();
+    await env.coffer.audit.drain();
+    const { events } = await env.coffer.audit.query({ action: "secret.auto-rotate" }, {});
+    assert.equal(events.length, 1);
+    assert.deepEqual([events[0]!.actorKind, events[0]!.secretName, events[0]!.outcome], ["system", "signer", "ok"]);
+    await hook.until(() => hook.received.some((r) => JSON.parse(r.body).type === "secret.updated"), "the self-rotation");
+    assert.equal((await env.coffer.audit.verify()).ok, true);
   });
 }

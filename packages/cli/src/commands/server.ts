@@ -17,6 +17,9 @@ Options:
                         (env COFFER_AUDIT)
   --audit-retention-days N   remove audit events older than N days; 0 keeps them forever
                         (env COFFER_AUDIT_RETENTION_DAYS; default 365)
+  --rotation-grace-days N
+                        days a version replaced by a rotation still verifies HMAC signatures and is
+                        kept from pruning (env COFFER_ROTATION_GRACE_DAYS; default 7; 0 to 365)
   -h, --help            show this help
 
 Environment only:
@@ -43,6 +46,7 @@ export async function run(argv: string[]): Promise<void> {
       mode: auditMode(values.audit ?? env.COFFER_AUDIT ?? "on"),
       retentionDays: retentionDays(values["audit-retention-days"] ?? env.COFFER_AUDIT_RETENTION_DAYS ?? "365"),
     },
+    rotationGraceDays: graceDays(values["rotation-grace-days"] ?? env.COFFER_ROTATION_GRACE_DAYS),
     print: (line) => process.stdout.write(line + "\n"),
   });
   const stop = (signal: string) => {
@@ -67,6 +71,7 @@ function parse(argv: string[]) {
         "log-level": { type: "string" },
         audit: { type: "string" },
         "audit-retention-days": { type: "string" },
+        "rotation-grace-days": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -75,6 +80,13 @@ function parse(argv: string[]) {
   } catch (error) {
     throw new CliError(`${(error as Error).message}; run 'coffer server --help'`, EXIT.usage);
   }
+}
+
+function graceDays(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const days = Number(value);
+  if (!/^\d{1,3}$/.test(value) || days > 365) throw new CliError(`--rotation-grace-days takes whole days from 0 to 365 (got '${value}')`, EXIT.usage);
+  return days;
 }
 
 function parseListen(value: string): { host: string; port: number } {

@@ -13,6 +13,7 @@ import type { Principal } from "../identity/principal.ts";
 import type { Store } from "../store/store.ts";
 import type { WorkspaceService } from "../workspace/workspace.service.ts";
 import type { AuditRecord } from "../audit/audit.types.ts";
+import type { RotationEvent } from "../rotation/rotation.events.ts";
 import { insertAlert, recentAlerts, workspacesOfUsername } from "./alert.repository.ts";
 import { BROADCAST, type Alert, type AlertInput, type AlertType } from "./alert.types.ts";
 import type { WebhookService } from "./webhook.service.ts";
@@ -33,6 +34,7 @@ const CHANGES: Record<string, AlertType> = {
   "secret.update": "secret.updated",
   "secret.delete": "secret.deleted",
   "secret.rollback": "secret.rolled_back",
+  "secret.auto-rotate": "secret.updated",
   "keys.rotate": "key.rotated",
 };
 
@@ -81,6 +83,18 @@ export class AlertService {
   /** Reads a durable audit batch; never throws into the audit log. */
   fromAudit(records: AuditRecord[]): void {
     this.#derive(records).catch((error: Error) => this.#log(`alerts: ${error.message}`));
+  }
+
+  /** Rotation reminders from the rotation job (self-rotations arrive through the audit log). */
+  fromRotation(event: RotationEvent): void {
+    if (event.type === "secret.rotated") return;
+    const due = event.dueAt.slice(0, 10);
+    this.raise({
+      type: event.type,
+      workspaceId: event.workspaceId,
+      message: event.type === "rotation.due" ? `secret '${event.secretName}' is due for rotation by ${due}` : `secret '${event.secretName}' is overdue for rotation since ${due}`,
+      details: { secretId: event.secretId, secretName: event.secretName, version: event.version, dueAt: event.dueAt },
+    }).catch((error: Error) => this.#log(`alerts: ${error.message}`));
   }
 
   /** A workspace's recent alerts (and instance-wide ones), for its owners and admins. */

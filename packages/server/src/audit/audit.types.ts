@@ -16,7 +16,8 @@ export interface AuditTarget {
 
 export type AuditOutcome = "ok" | "denied" | "not_found" | "error";
 
-export type ActorKind = "user" | "service_account" | "anonymous";
+/** "system": the server's own background work (a scheduled rotation), not a request. */
+export type ActorKind = "user" | "service_account" | "anonymous" | "system";
 
 /** One event as recorded, before it has its place in the chain. */
 export interface AuditEventInput {
@@ -50,4 +51,25 @@ export function outcomeOf(status: number): AuditOutcome {
   if (status === 401 || status === 403 || status === 429) return "denied";
   if (status === 404) return "not_found";
   return "error";
+}
+
+/** An event for work the server did by itself: no caller, no address. */
+export function systemEvent(time: number, action: string, target: { workspaceId: string; secretId: string; secretName: string }): AuditEventInput {
+  return {
+    time,
+    actorKind: "system",
+    actorId: null,
+    actorName: "coffer",
+    tokenId: null,
+    action,
+    outcome: "ok",
+    status: 0,
+    workspaceId: target.workspaceId,
+    secretId: target.secretId,
+    secretName: target.secretName,
+    subject: null,
+    ip: "",
+    userAgent: "",
+    requestId: "",
+  };
 }

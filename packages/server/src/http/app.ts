@@ -13,7 +13,9 @@ import { alertRoutes } from "../alert/alert.routes.ts";
 import { auditRoutes } from "../audit/audit.routes.ts";
 import { identityRoutes } from "../identity/identity.routes.ts";
 import { keyRoutes } from "../keys/keys.routes.ts";
+import { rotationRoutes } from "../rotation/rotation.routes.ts";
 import { secretRoutes } from "../secret/secret.routes.ts";
+import { hmacRoutes } from "../signing/hmac.routes.ts";
 import { sysRoutes } from "../sys/sys.routes.ts";
 import { workspaceRoutes } from "../workspace/workspace.routes.ts";
 import { installAudit } from "./audit.ts";
@@ -77,6 +79,8 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(keyRoutes, { keys: coffer.keys });
   await app.register(auditRoutes, { reader: coffer.auditReader });
   await app.register(alertRoutes, { alerts: coffer.alerts, webhooks: coffer.webhooks });
+  await app.register(hmacRoutes, { hmac: coffer.hmac, secrets: coffer.secrets });
+  await app.register(rotationRoutes, { rotation: coffer.rotation });
   return app;
 }
 

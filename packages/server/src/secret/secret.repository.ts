@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import type { Sealed } from "../crypto/keyring.ts";
+import { effectiveInterval, isDueSql, secretsWithSchedule } from "../rotation/rotation.repository.ts";
 import type { Database } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
 
@@ -66,7 +67,7 @@ export async function advanceVersion(
   db: Database,
   id: string,
   fromVersion: number,
-  change: { currentVersion: number; updatedAt: number; updatedBy: string; label: string; tags: string; deletedAt?: null; deletedBy?: null },
+  change: { currentVersion: number; updatedAt: number; updatedBy: string; label: string; tags: string; deletedAt?: null; deletedBy?: null } & RotationSettings,
   fromDeleted: boolean,
 ): Promise<boolean> {
   const result = await db
@@ -79,7 +80,10 @@ export async function advanceVersion(
   return Number(result.numUpdatedRows) === 1;
 }
 
-export function updateMetadata(db: Database, id: string, change: { label: string; tags: string; updatedAt: number; updatedBy: string }) {
+/** A secret's own rotation settings, as stored. */
+export type RotationSettings = Pick<SecretRow, "rotationIntervalDays" | "autoRotate">;
+
+export function updateMetadata(db: Database, id: string, change: { label: string; tags: string; updatedAt: number; updatedBy: string } & RotationSettings) {
   return db.updateTable("secrets").set(change).where("id", "=", id).execute();
 }
 
@@ -107,14 +111,12 @@ export interface ListFilter {
   /** Keyset paging: names strictly after this one. */
   after: string | undefined;
   limit: number;
+  /** Only secrets due or overdue for rotation at this time. */
+  dueAt?: number | undefined;
 }
 
 export function listSecrets(db: Database, ns: SecretNamespace, filter: ListFilter) {
-  let query = db
-    .selectFrom("secrets")
-    .innerJoin("secretVersions", (join) =>
-      join.onRef("secretVersions.secretId", "=", "secrets.id").onRef("secretVersions.version", "=", "secrets.currentVersion"),
-    )
+  let query = secretsWithSchedule(db)
     .select([
       "secrets.id",
       "secrets.name",
@@ -126,8 +128,10 @@ export function listSecrets(db: Database, ns: SecretNamespace, filter: ListFilte
       "secrets.createdAt",
       "secrets.updatedAt",
       "secrets.deletedAt",
+      "secrets.autoRotate",
       "secretVersions.keys",
       "secretVersions.createdAt as versionCreatedAt",
+      effectiveInterval.as("intervalDays"),
     ])
     .where("secrets.workspaceId", "=", ns.workspaceId)
     .where("secrets.scope", "=", ns.scope)
@@ -140,6 +144,7 @@ export function listSecrets(db: Database, ns: SecretNamespace, filter: ListFilte
   if (filter.after !== undefined) query = query.where("secrets.name", ">", filter.after);
   if (filter.deleted === "exclude") query = query.where("secrets.deletedAt", "is", null);
   if (filter.deleted === "only") query = query.where("secrets.deletedAt", "is not", null);
+  if (filter.dueAt !== undefined) query = query.where(isDueSql(filter.dueAt));
   return query.execute();
 }
 

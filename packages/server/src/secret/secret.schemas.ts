@@ -1,5 +1,6 @@
-import { LIMITS, SECRET_SCOPES, SECRET_TYPES } from "@coffer/protocol";
+import { LIMITS, ROTATION_STATUSES, SECRET_SCOPES, SECRET_TYPES } from "@coffer/protocol";
 import { Type } from "typebox";
+import { MAX_INTERVAL_DAYS } from "../rotation/rotation.rules.ts";
 
 const Scope = Type.Union(SECRET_SCOPES.map((scope) => Type.Literal(scope)), {
   description: "'shared' (the workspace's) or 'personal' (the caller's own); default shared",
@@ -34,6 +35,7 @@ export const ListQuery = Type.Object(
     deleted: Type.Optional(Type.Union([Type.Literal("exclude"), Type.Literal("include"), Type.Literal("only")])),
     cursor: Type.Optional(Type.String({ description: "nextCursor of the previous page" })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    rotation: Type.Optional(Type.Literal("due", { description: "'due': only secrets due or overdue for rotation" })),
   },
   { additionalProperties: false },
 );
@@ -44,6 +46,11 @@ const DataPatch = Type.Record(Type.String(), Type.Union([Type.String(), Type.Nul
 });
 const Label = Type.String({ maxLength: LIMITS.labelLength });
 const Tags = Type.Array(Type.String(), { maxItems: LIMITS.maxTags });
+const RotationIntervalDays = Type.Union([Type.Integer({ minimum: 1, maximum: MAX_INTERVAL_DAYS }), Type.Null()], {
+  description: "Days between rotations of the value; null clears it, so the workspace default for the label applies",
+});
+const AutoRotate = Type.Boolean({ description: "HMAC and INTERNAL_API_KEY only: Coffer writes a new generated value when due" });
+const rotationFields = { rotationIntervalDays: Type.Optional(RotationIntervalDays), autoRotate: Type.Optional(AutoRotate) };
 const Cas = Type.Integer({ minimum: 0, description: "Check-and-set: fail with VERSION_CONFLICT unless this is the current version" });
 
 export const CreateBody = Type.Object(
@@ -54,6 +61,7 @@ export const CreateBody = Type.Object(
     label: Type.Optional(Label),
     tags: Type.Optional(Tags),
     data: Type.Optional(Data),
+    ...rotationFields,
   },
   { additionalProperties: false },
 );
@@ -65,12 +73,13 @@ export const ReplaceBody = Type.Object(
     label: Type.Optional(Label),
     tags: Type.Optional(Tags),
     cas: Type.Optional(Cas),
+    ...rotationFields,
   },
   { additionalProperties: false },
 );
 
 export const PatchBody = Type.Object(
-  { data: Type.Optional(DataPatch), label: Type.Optional(Label), tags: Type.Optional(Tags), cas: Type.Optional(Cas) },
+  { data: Type.Optional(DataPatch), label: Type.Optional(Label), tags: Type.Optional(Tags), cas: Type.Optional(Cas), ...rotationFields },
   { additionalProperties: false },
 );
 
@@ -98,6 +107,20 @@ const summaryFields = {
   updatedAt: Type.String({ format: "date-time", description: "When this version's value was written" }),
   ageDays: Type.Integer({ description: "Whole days since this version's value was written" }),
   deletedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+  autoRotate: Type.Boolean({ description: "Whether Coffer writes a new generated value when due" }),
+  rotation: Type.Optional(
+    Type.Object(
+      {
+        intervalDays: Type.Integer(),
+        rotatedAt: Type.String({ format: "date-time", description: "When the current value was written" }),
+        dueAt: Type.String({ format: "date-time" }),
+        status: Type.Union(ROTATION_STATUSES.map((status) => Type.Literal(status)), {
+          description: "ok; due from 7 days before dueAt (half the interval when shorter); overdue from dueAt",
+        }),
+      },
+      { description: "Present when an interval applies: the secret's own, else the workspace default for its label" },
+    ),
+  ),
 };
 
 export const SecretSummary = Type.Object(summaryFields, { $id: "SecretSummary" });

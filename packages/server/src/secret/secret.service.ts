@@ -10,6 +10,7 @@
  * payloads there adds no new place for a value to leak from.
  */
 import type { SecretData, SecretScope, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
+import type { Sealed } from "../crypto/keyring.ts";
 import { Cache } from "../core/cache.ts";
 import { DAY_MS, type Clock } from "../core/clock.ts";
 import { CofferError, invalid } from "../core/errors.ts";
@@ -19,8 +20,20 @@ import { atLeast, denied, LEVELS, sharedLevelOfRole, type Level } from "../ident
 import { requireWorkspaceAdmin } from "../identity/guards.ts";
 import type { Principal } from "../identity/principal.ts";
 import type { KeyService } from "../keys/keys.service.ts";
+import { findDefaultInterval, oldestVersionSince } from "../rotation/rotation.repository.ts";
+import {
+  checkAutoRotate,
+  checkInterval,
+  DEFAULT_GRACE_DAYS,
+  planOf,
+  ROTATION_ACTOR,
+  SELF_ROTATING_TYPES,
+  statusAt,
+  viewOf,
+  type RotationPlan,
+} from "../rotation/rotation.rules.ts";
 import type { Store } from "../store/store.ts";
-import { findRole } from "../workspace/workspace.repository.ts";
+import { findRole, findWorkspace } from "../workspace/workspace.repository.ts";
 import type { WorkspaceAccess, WorkspaceService } from "../workspace/workspace.service.ts";
 import {
   advanceVersion,
@@ -36,6 +49,7 @@ import {
   pruneVersions,
   setDeleted,
   updateMetadata,
+  type RotationSettings,
   type SecretNamespace,
   type SecretRow,
 } from "./secret.repository.ts";
@@ -61,8 +75,10 @@ export interface SecretWithData extends SecretSummary {
 interface CurrentSecret {
   row: SecretRow;
   versionCreatedAt: number;
-  summary: Readonly<Omit<SecretSummary, "ageDays">>;
+  summary: Readonly<Omit<SecretSummary, "ageDays" | "rotation">>;
   data: SecretData;
+  /** Its rotation schedule, when an interval applies; the status is the clock's. */
+  plan: RotationPlan | undefined;
   /** The last answer given, reused while the age stays the same: one object per secret version and day. */
   view?: Readonly<SecretWithData>;
 }
@@ -73,11 +89,16 @@ export interface CreateInput {
   label?: string | undefined;
   tags?: string[] | undefined;
   data?: SecretData | undefined;
+  rotationIntervalDays?: number | null | undefined;
+  autoRotate?: boolean | undefined;
 }
 
 export interface UpdateInput {
   label?: string | undefined;
   tags?: string[] | undefined;
+  /** Days between rotations; null clears the secret's own interval (the label's default applies again). */
+  rotationIntervalDays?: number | null | undefined;
+  autoRotate?: boolean | undefined;
   /** Check-and-set: the version the caller last saw. */
   cas?: number | undefined;
 }
@@ -89,6 +110,8 @@ export interface ListQuery {
   deleted?: "exclude" | "include" | "only" | undefined;
   cursor?: string | undefined;
   limit?: number | undefined;
+  /** "due": only secrets due or overdue for rotation. */
+  rotation?: "due" | undefined;
 }
 
 export interface ListResult {
@@ -104,17 +127,20 @@ export class SecretService {
   #workspaces: WorkspaceService;
   #access: AccessService;
   #current = new Cache<string, CurrentSecret>(50_000);
+  #graceMs: number;
 
-  constructor(store: Store, keys: KeyService, clock: Clock, workspaces: WorkspaceService, access: AccessService) {
+  constructor(store: Store, keys: KeyService, clock: Clock, workspaces: WorkspaceService, access: AccessService, graceDays = DEFAULT_GRACE_DAYS) {
     this.#store = store;
     this.#keys = keys;
     this.#clock = clock;
     this.#workspaces = workspaces;
     this.#access = access;
+    this.#graceMs = graceDays * DAY_MS;
     store.changes.subscribe((change) => {
       if (change.kind === "secret") {
         this.#current.delete(idKey(change.workspaceId, change.id), nameKey(change, change.name));
-      } else if (change.kind === "all") {
+      } else if (change.kind === "all" || change.kind === "workspace") {
+        // Workspace settings include the rotation defaults that cached schedules were computed from.
         this.#current.clear();
       }
     });
@@ -132,15 +158,20 @@ export class SecretService {
   async get(ctx: SecretContext, ref: string, version?: number): Promise<SecretWithData> {
     const current = await this.#readCurrent(ctx, ref);
     if (version === undefined || version === current.row.currentVersion) {
-      const age = ageDays(current.versionCreatedAt, this.#clock());
-      if (current.view?.ageDays !== age) current.view = Object.freeze({ ...current.summary, ageDays: age, data: current.data });
+      const now = this.#clock();
+      const age = ageDays(current.versionCreatedAt, now);
+      const status = current.plan && statusAt(current.plan, now);
+      if (current.view?.ageDays !== age || current.view.rotation?.status !== status) {
+        current.view = Object.freeze({ ...current.summary, ageDays: age, ...(current.plan ? { rotation: viewOf(current.plan, now) } : {}), data: current.data });
+      }
       return current.view;
     }
     const stored = await findVersion(this.#store.db, current.row.id, version);
     if (!stored) throw new CofferError("VERSION_NOT_FOUND", `secret '${current.row.name}' has no version ${version}`);
     const data = decodeData(await this.#open(current.row, version, stored.ciphertext));
+    // An old version has no schedule of its own: rotation describes the current value.
     return {
-      ...summarize({ ...current.row, currentVersion: version }, JSON.parse(stored.keys), stored.createdAt, this.#clock()),
+      ...summarize({ ...current.row, currentVersion: version }, JSON.parse(stored.keys), stored.createdAt, this.#clock(), undefined),
       data,
     };
   }
@@ -178,6 +209,7 @@ export class SecretService {
         ids,
         after,
         limit: limit + 1,
+        dueAt: query.rotation === "due" ? now : undefined,
       });
       for (const row of rows) {
         if (items.length === limit) return { items, folders: [...folders], nextCursor: after ?? null };
@@ -186,7 +218,7 @@ export class SecretService {
         const rest = row.name.slice(prefix.length);
         const slash = rest.indexOf("/");
         if (!recursive && slash >= 0) folders.add(prefix + rest.slice(0, slash + 1));
-        else items.push(summarize(row, JSON.parse(row.keys), row.versionCreatedAt, now));
+        else items.push(summarize(row, JSON.parse(row.keys), row.versionCreatedAt, now, planOf(row.intervalDays, row.versionCreatedAt)));
       }
       if (rows.length <= limit) return { items, folders: [...folders], nextCursor: null };
     }
@@ -197,6 +229,8 @@ export class SecretService {
     const type = checkType(input.type);
     const label = checkLabel(input.label, name);
     const tags = checkTags(input.tags);
+    const rotationIntervalDays = checkInterval(input.rotationIntervalDays) ?? null;
+    checkAutoRotate(type, input.autoRotate);
     if (!atLeast(this.#namespaceLevel(ctx, name), "manage")) throw denied("only workspace owners and admins create shared secrets");
     const data = dataForType(type, input.data);
     const { plaintext, keys } = encodeData(data);
@@ -217,6 +251,8 @@ export class SecretService {
       updatedBy: actor,
       deletedAt: null,
       deletedBy: null,
+      rotationIntervalDays,
+      autoRotate: input.autoRotate ? 1 : 0,
     };
     const ciphertext = this.#keys.seal({ workspaceId: ns.workspaceId, secretId: row.id, version: 1 }, plaintext);
     plaintext.fill(0);
@@ -243,7 +279,7 @@ export class SecretService {
       throw error;
     }
     this.#store.changes.apply(changeOf(row));
-    return { ...summarize(row, keys, now, now), data };
+    return { ...summarize(row, keys, now, now, await this.#planOf(row, now)), data };
   }
 
   /** Replaces every key/value pair; creates the secret when `upsert` and it does not exist. */
@@ -252,7 +288,8 @@ export class SecretService {
     const existing = input.upsert && !SECRET_ID.test(ref) ? await this.#findRow(ctx, ref) : undefined;
     if (input.upsert && !SECRET_ID.test(ref) && (!existing || !atLeast(this.#levelOn(ctx, existing), "see"))) {
       try {
-        return { secret: await this.create(ctx, { name: ref, type: input.type, label: input.label, tags: input.tags, data }), created: true };
+        const { type, label, tags, rotationIntervalDays, autoRotate } = input;
+        return { secret: await this.create(ctx, { name: ref, type, label, tags, rotationIntervalDays, autoRotate, data }), created: true };
       } catch (error) {
         if (!(error instanceof CofferError) || error.code !== "SECRET_ALREADY_EXISTS") throw error;
       }
@@ -303,8 +340,8 @@ export class SecretService {
     const row = await this.#authorizedRow(ctx, ref, "write", { allowDeleted: true });
     if (row.deletedAt === null) throw invalid(`secret '${row.name}' is not deleted`);
     await this.#commit(row, (trx) => setDeleted(trx, row.id, null, null));
-    const current = await this.#readCurrent(ctx, row.id);
-    return { ...current.summary, ageDays: ageDays(current.versionCreatedAt, this.#clock()) };
+    const { data: _, ...summary } = await this.get(ctx, row.id);
+    return summary;
   }
 
   /** Removes the secret and every version for good. */
@@ -313,9 +350,40 @@ export class SecretService {
     await this.#commit(row, (trx) => destroySecret(trx, row.id));
   }
 
+  /**
+   * The rotation job's write, made by no caller: a new generated value for a
+   * self-rotating secret still at `fromVersion`. The new version number, or
+   * undefined when the secret changed, went away or stopped rotating itself.
+   */
+  async rotateGenerated(workspaceId: string, secretId: string, fromVersion: number): Promise<number | undefined> {
+    const db = this.#store.db;
+    const [row, workspace] = await Promise.all([findById(db, workspaceId, secretId), findWorkspace(db, workspaceId)]);
+    if (!row || !workspace || row.deletedAt !== null || row.currentVersion !== fromVersion || row.autoRotate !== 1) return undefined;
+    const { plaintext, keys } = encodeData(dataForType(row.type as SecretType, undefined));
+    const version = fromVersion + 1;
+    const ciphertext = this.#keys.seal({ workspaceId, secretId, version }, plaintext);
+    plaintext.fill(0);
+    const change = { currentVersion: version, updatedAt: this.#clock(), updatedBy: ROTATION_ACTOR, label: row.label, tags: row.tags, rotationIntervalDays: row.rotationIntervalDays, autoRotate: row.autoRotate };
+    return (await this.#advance(row, change, ciphertext, keys, workspace.maxVersions)) ? version : undefined;
+  }
+
   /** The secret if the caller holds `level` on it: for services that act on secrets (grants, HMAC use). */
   authorize(ctx: SecretContext, ref: string, level: Level, options: { allowDeleted?: boolean } = {}): Promise<SecretRow> {
     return this.#authorizedRow(ctx, ref, level, options);
+  }
+
+  /**
+   * One version of a secret that `authorize` returned, opened but not decoded,
+   * with when it was superseded (null for the current one): for services that
+   * use a value on the caller's behalf without revealing it (HMAC signing).
+   */
+  async openVersion(row: SecretRow, version: number): Promise<{ payload: Buffer; supersededAt: number | null }> {
+    const [stored, successor] = await Promise.all([
+      findVersion(this.#store.db, row.id, version),
+      version < row.currentVersion ? findVersion(this.#store.db, row.id, version + 1) : undefined,
+    ]);
+    if (!stored || (version < row.currentVersion && !successor)) throw new CofferError("VERSION_NOT_FOUND", `secret '${row.name}' has no version ${version}`);
+    return { payload: await this.#open(row, version, stored.ciphertext), supersededAt: successor?.createdAt ?? null };
   }
 
   /** A workspace admin removes a departed member's personal secrets, unread. */
@@ -340,8 +408,9 @@ export class SecretService {
       const stored = await findVersion(this.#store.db, row.id, row.currentVersion);
       if (!stored) throw new CofferError("SECRET_NOT_FOUND", `secret '${ref}' was not found`);
       const data = Object.freeze(decodeData(await this.#open(row, row.currentVersion, stored.ciphertext)));
-      const { ageDays: _, ...summary } = summarize(row, JSON.parse(stored.keys), stored.createdAt, 0);
-      current = { row, versionCreatedAt: stored.createdAt, summary: Object.freeze(summary), data };
+      const { ageDays: _, ...summary } = summarize(row, JSON.parse(stored.keys), stored.createdAt, 0, undefined);
+      const plan = await this.#planOf(row, stored.createdAt);
+      current = { row, versionCreatedAt: stored.createdAt, summary: Object.freeze(summary), data, plan };
       this.#current.set(idKey(row.workspaceId, row.id), current, epoch);
       this.#current.set(nameKey(row, row.name), current, epoch);
       return current;
@@ -408,27 +477,12 @@ export class SecretService {
       plaintext.fill(0);
       const label = input.label === undefined ? row.label : checkLabel(input.label, row.name);
       const tags = input.tags === undefined ? row.tags : JSON.stringify(checkTags(input.tags));
-      const maxVersions = ctx.access.workspace.maxVersions;
-      const advanced = await this.#commit(row, async (trx) => {
-        const change = { currentVersion: version, updatedAt: now, updatedBy: ctx.principal.id, label, tags, ...(revive ? { deletedAt: null, deletedBy: null } : {}) };
-        if (!(await advanceVersion(trx, row.id, row.currentVersion, change, row.deletedAt !== null))) {
-          return false;
-        }
-        await insertVersion(trx, {
-          secretId: row.id,
-          version,
-          workspaceId: row.workspaceId,
-          ciphertext,
-          keyVersion: this.#keys.keyVersion,
-          keys: JSON.stringify(keys),
-          createdAt: now,
-          createdBy: ctx.principal.id,
-        });
-        await pruneVersions(trx, row.id, version - maxVersions + 1);
-        return true;
-      });
+      const rotation = rotationSettings(row, input);
+      const change = { currentVersion: version, updatedAt: now, updatedBy: ctx.principal.id, label, tags, ...rotation, ...(revive ? { deletedAt: null, deletedBy: null } : {}) };
+      const advanced = await this.#advance(row, change, ciphertext, keys, ctx.access.workspace.maxVersions);
       if (advanced) {
-        return { ...summarize({ ...row, currentVersion: version, updatedAt: now, label, tags, deletedAt: null }, keys, now, now), data };
+        const written = { ...row, ...change, deletedAt: null };
+        return { ...summarize(written, keys, now, now, await this.#planOf(written, now)), data };
       }
       // Another writer came first. With check-and-set that is the caller's conflict; without, retry on the new version.
       if (input.cas !== undefined) throw conflict(row, input.cas);
@@ -441,8 +495,45 @@ export class SecretService {
     if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
     const label = input.label === undefined ? row.label : checkLabel(input.label, row.name);
     const tags = input.tags === undefined ? row.tags : JSON.stringify(checkTags(input.tags));
-    await this.#commit(row, (trx) => updateMetadata(trx, row.id, { label, tags, updatedAt: this.#clock(), updatedBy: ctx.principal.id }));
+    const rotation = rotationSettings(row, input);
+    await this.#commit(row, (trx) => updateMetadata(trx, row.id, { label, tags, ...rotation, updatedAt: this.#clock(), updatedBy: ctx.principal.id }));
     return this.get(ctx, row.id);
+  }
+
+  /**
+   * Moves `row` to a new version holding `ciphertext`, unless another writer
+   * moved it first (false). Keeps the last `maxVersions`, and for the types
+   * that rotate, every version superseded within the grace period too, so
+   * consumers still switching can read it (and HMAC verify can check it).
+   */
+  async #advance(row: SecretRow, change: Parameters<typeof advanceVersion>[3], ciphertext: Sealed, keys: string[], maxVersions: number): Promise<boolean> {
+    const version = change.currentVersion;
+    return this.#commit(row, async (trx) => {
+      if (!(await advanceVersion(trx, row.id, row.currentVersion, change, row.deletedAt !== null))) return false;
+      await insertVersion(trx, {
+        secretId: row.id,
+        version,
+        workspaceId: row.workspaceId,
+        ciphertext,
+        keyVersion: this.#keys.keyVersion,
+        keys: JSON.stringify(keys),
+        createdAt: change.updatedAt,
+        createdBy: change.updatedBy,
+      });
+      let keepFrom = version - maxVersions + 1;
+      if (SELF_ROTATING_TYPES.includes(row.type as SecretType)) {
+        const inGrace = await oldestVersionSince(trx, row.id, change.updatedAt - this.#graceMs);
+        if (inGrace !== null) keepFrom = Math.min(keepFrom, inGrace - 1);
+      }
+      await pruneVersions(trx, row.id, keepFrom);
+      return true;
+    });
+  }
+
+  /** The secret's schedule: its own interval, else its label's workspace default. */
+  async #planOf(row: Pick<SecretRow, "workspaceId" | "label" | "rotationIntervalDays">, rotatedAt: number): Promise<RotationPlan | undefined> {
+    const days = row.rotationIntervalDays ?? (await findDefaultInterval(this.#store.db, row.workspaceId, row.label));
+    return planOf(days, rotatedAt);
   }
 
   /** Runs a write transaction that changes `row`, and drops it from every node's cache on commit. */
@@ -480,10 +571,11 @@ function namespaceOf(ctx: SecretContext): SecretNamespace {
 }
 
 function summarize(
-  row: Pick<SecretRow, "id" | "name" | "scope" | "type" | "label" | "tags" | "currentVersion" | "createdAt" | "updatedAt" | "deletedAt">,
+  row: Pick<SecretRow, "id" | "name" | "scope" | "type" | "label" | "tags" | "currentVersion" | "createdAt" | "updatedAt" | "deletedAt" | "autoRotate">,
   keys: string[],
   versionCreatedAt: number,
   now: number,
+  plan: RotationPlan | undefined,
 ): SecretSummary {
   return {
     id: row.id,
@@ -498,6 +590,18 @@ function summarize(
     updatedAt: new Date(versionCreatedAt).toISOString(),
     ageDays: ageDays(versionCreatedAt, now),
     deletedAt: row.deletedAt === null ? null : new Date(row.deletedAt).toISOString(),
+    autoRotate: row.autoRotate === 1,
+    ...(plan ? { rotation: viewOf(plan, now) } : {}),
+  };
+}
+
+/** The row's rotation settings after an update: given fields change, absent ones stay; autoRotate only for the types that can. */
+function rotationSettings(row: SecretRow, input: UpdateInput): RotationSettings {
+  const interval = checkInterval(input.rotationIntervalDays);
+  checkAutoRotate(row.type, input.autoRotate);
+  return {
+    rotationIntervalDays: interval === undefined ? row.rotationIntervalDays : interval,
+    autoRotate: input.autoRotate === undefined ? row.autoRotate : input.autoRotate ? 1 : 0,
   };
 }
 

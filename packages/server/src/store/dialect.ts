@@ -14,7 +14,16 @@ export interface StoreDialect {
   withStoreLock<DB, T>(db: Kysely<DB>, fn: (db: Kysely<DB>) => Promise<T>): Promise<T>;
   /** Inside a transaction: waits until no other node's transaction holds the same `key`, until commit. */
   lockUntilCommit(trx: Kysely<any>, key: number): Promise<void>;
+  /**
+   * Runs `fn` unless another node holds the lock of background job `job`
+   * (then undefined, at once): background jobs run on one node at a time.
+   */
+  tryJobLock<DB, T>(db: Kysely<DB>, job: JobLock, fn: () => Promise<T>): Promise<T | undefined>;
 }
+
+/** Advisory lock keys of background jobs, apart from the store lock's. */
+export const JOB_LOCKS = { rotation: 0x436f6601 } as const;
+export type JobLock = (typeof JOB_LOCKS)[keyof typeof JOB_LOCKS];
 
 export const sqliteDialect: StoreDialect = {
   kind: "sqlite",
@@ -24,6 +33,7 @@ export const sqliteDialect: StoreDialect = {
   // connection at a time; there is no other node to exclude.
   withStoreLock: (db, fn) => fn(db),
   lockUntilCommit: async () => {},
+  tryJobLock: (_db, _job, fn) => fn(),
 };
 
 const STORE_LOCK_KEY = 0x436f6666; // "Coff"
@@ -44,4 +54,15 @@ export const postgresDialect: StoreDialect = {
   lockUntilCommit: async (trx, key) => {
     await sql`select pg_advisory_xact_lock(${key})`.execute(trx);
   },
+  // A session lock held on one pooled connection while `fn` works through the pool.
+  tryJobLock: (db, job, fn) =>
+    db.connection().execute(async (connection) => {
+      const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${job}) as locked`.execute(connection);
+      if (!rows[0]?.locked) return undefined;
+      try {
+        return await fn();
+      } finally {
+        await sql`select pg_advisory_unlock(${job})`.execute(connection);
+      }
+    }),
 };

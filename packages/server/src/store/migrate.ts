@@ -7,13 +7,18 @@ import { Migrator, type Kysely, type Migration } from "kysely";
 import type { StoreDialect } from "./dialect.ts";
 import * as initial from "./migrations/0001-initial.ts";
 import * as audit from "./migrations/0002-audit.ts";
+import * as rotation from "./migrations/0003-rotation.ts";
 
 type Step = { up(db: Kysely<any>, dialect: StoreDialect): Promise<void> };
 
 const STEPS: Record<string, Step> = {
   "0001-initial": initial,
   "0002-audit": audit,
+  "0003-rotation": rotation,
 };
+
+/** Every migration's name, in the order they apply. */
+export const MIGRATIONS = Object.keys(STEPS);
 
 export async function migrateToLatest(db: Kysely<any>, dialect: StoreDialect): Promise<void> {
   const migrations: Record<string, Migration> = {};

@@ -72,6 +72,10 @@ export interface Tables {
     updatedBy: string;
     deletedAt: number | null;
     deletedBy: string | null;
+    /** Days between rotations; null: the workspace default for the label, if any. */
+    rotationIntervalDays: number | null;
+    /** 1: the rotation job writes a new generated value when due (HMAC and INTERNAL_API_KEY only). */
+    autoRotate: number;
   };
   secretVersions: {
     secretId: string;
@@ -132,4 +136,8 @@ export interface Tables {
     createdAt: number;
     updatedAt: number;
   };
+  /** A workspace's rotation interval for secrets with this label and no interval of their own. */
+  rotationDefaults: { workspaceId: string; label: string; intervalDays: number; updatedAt: number; updatedBy: string };
+  /** Reminders sent, one per (secret, version, kind): 'rotation.due' or 'rotation.overdue'. */
+  rotationReminders: { secretId: string; version: number; kind: string; sentAt: number };
 }
