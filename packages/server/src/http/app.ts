@@ -17,6 +17,7 @@ import { workspaceRoutes } from "../workspace/workspace.routes.ts";
 import { installAuthentication } from "./auth.ts";
 import { installErrorHandling } from "./errors.ts";
 import { ErrorResponse } from "./schemas.ts";
+import { DEFAULT_WEB_ROOT, webRoutes } from "./web.ts";
 
 export const VERSION = "0.1.0";
 
@@ -25,6 +26,8 @@ const BODY_LIMIT = 256 * 1024;
 
 export interface AppOptions {
   logger?: FastifyServerOptions["logger"];
+  /** The built web UI served at `/` (default packages/web/dist). */
+  webRoot?: string;
 }
 
 export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promise<FastifyInstance> {
@@ -67,6 +70,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(groupRoutes, { groups: coffer.groups });
   await app.register(secretRoutes, { secrets: coffer.secrets, grants: coffer.grants });
   await app.register(keyRoutes, { keys: coffer.keys });
+  await app.register(webRoutes, { root: options.webRoot ?? DEFAULT_WEB_ROOT });
   return app;
 }
 
