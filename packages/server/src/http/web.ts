@@ -36,6 +36,10 @@ export async function webRoutes(app: FastifyInstance, options: { root: string })
   // Files beside index.html (favicon); everything else the build makes lives under assets/ with hashed names.
   const topLevel = new Set(built ? readdirSync(root, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name) : []);
   await app.register(fastifyStatic, { root, serve: false, wildcard: false });
+  // A path the file server refuses (traversal, a dotfile) is simply not there; anything else goes to the app's handler.
+  app.setErrorHandler((error: { statusCode?: number }) => {
+    throw error.statusCode !== undefined && error.statusCode < 500 ? new CofferError("NOT_FOUND", "no such file") : error;
+  });
 
   const page = (reply: FastifyReply) => {
     reply.headers(SECURITY_HEADERS);
