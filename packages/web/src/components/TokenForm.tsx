@@ -51,8 +51,8 @@ export function TokenForm({ create, onCreated }: { create: (request: TokenReques
             </select>
           )}
         </Field>
-        <Field label="Secrets (patterns, optional)" hint="e.g. OPENAI_* db/*; empty: all it may see">
-          {(id, note) => <input id={id} aria-describedby={note} value={patterns} onChange={(e) => setPatterns(e.target.value)} />}
+        <Field label="Only secrets matching (optional)">
+          {(id) => <input id={id} title="Name patterns, e.g. OPENAI_* db/*; empty: every secret it may see" placeholder="OPENAI_* db/*" value={patterns} onChange={(e) => setPatterns(e.target.value)} />}
         </Field>
         <Field label="Expires">
           {(id) => (

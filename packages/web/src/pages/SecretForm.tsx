@@ -12,6 +12,10 @@ const TYPE_HINTS: Record<string, string> = {
   INTERNAL_API_KEY: "Leave the values empty to generate a cfk_ API key.",
 };
 
+function rotationRule(days: number | undefined): string | undefined {
+  return days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650) ? "a whole number of days from 1 to 3650" : undefined;
+}
+
 export function SecretForm({ scope, onClose, onSaved }: { scope: SecretScope; onClose: () => void; onSaved: (secret: Summary) => void }) {
   const { client } = useSession();
   const features = useFeatures();
@@ -19,21 +23,22 @@ export function SecretForm({ scope, onClose, onSaved }: { scope: SecretScope; on
   const [type, setType] = useState<string>("USER_DEFINED");
   const [label, setLabel] = useState("");
   const [rotation, setRotation] = useState("");
-  const [problems, setProblems] = useState<{ name?: string | undefined; form?: string | undefined; interval?: string | undefined }>({});
+  // Field rules are checked live once a save was tried; the rows' problem waits for the next save.
+  const [tried, setTried] = useState(false);
+  const [rowsProblem, setRowsProblem] = useState<string>();
   const rows = useRef<RowsHandle>(null);
   const save = useAction();
+  const days = rotation.trim() === "" ? undefined : Number(rotation);
+  const nameProblem = tried ? secretNameProblem(name.trim()) : undefined;
+  const rotationProblem = tried ? rotationRule(days) : undefined;
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
+    setTried(true);
     const read = rows.current!.read();
-    const days = rotation.trim() === "" ? undefined : Number(rotation);
-    const found = {
-      name: secretNameProblem(name.trim()),
-      interval: days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650) ? "a whole number of days from 1 to 3650" : undefined,
-      form: "problem" in read ? read.problem : read.filled === 0 && type === "USER_DEFINED" ? "Give at least one key and its value." : undefined,
-    };
-    setProblems(found);
-    if (found.name || found.interval || found.form || "problem" in read) return;
+    const problem = "problem" in read ? read.problem : read.filled === 0 && type === "USER_DEFINED" ? "Give at least one key and its value." : undefined;
+    setRowsProblem(problem);
+    if (secretNameProblem(name.trim()) || rotationRule(days) || problem || "problem" in read) return;
     const generated = type !== "USER_DEFINED" && read.filled === 0;
     const saved = await save.run(() =>
       client.call<Summary>("createSecret", {}, {
@@ -53,9 +58,9 @@ export function SecretForm({ scope, onClose, onSaved }: { scope: SecretScope; on
   return (
     <Dialog title={scope === "personal" ? "Add a personal secret" : "Add a shared secret"} onClose={onClose} wide>
       <form onSubmit={submit} noValidate className="dialog-body">
-        <Field label="Name" error={problems.name} hint="Letters, digits, _ . - ; use / for folders, e.g. payments/stripe">
+        <Field label="Name" error={nameProblem} hint="Letters, digits, _ . - ; use / for folders, e.g. payments/stripe">
           {(id, note) => (
-            <input id={id} aria-describedby={note} aria-invalid={problems.name ? true : undefined} autoFocus required maxLength={LIMITS.nameLength} spellCheck={false} autoComplete="off" value={name} onChange={(e) => setName(e.target.value)} />
+            <input id={id} aria-describedby={note} aria-invalid={nameProblem ? true : undefined} autoFocus required maxLength={LIMITS.nameLength} spellCheck={false} autoComplete="off" value={name} onChange={(e) => setName(e.target.value)} />
           )}
         </Field>
         <div className="two">
@@ -72,11 +77,11 @@ export function SecretForm({ scope, onClose, onSaved }: { scope: SecretScope; on
         </div>
         <ValueRows handle={rows} />
         {features?.rotation && (
-          <Field label="Rotate every (days, optional)" error={problems.interval} hint="Coffer reminds you when the value is due for rotation.">
+          <Field label="Rotate every (days, optional)" error={rotationProblem} hint="Coffer reminds you when the value is due for rotation.">
             {(id, note) => <input id={id} aria-describedby={note} inputMode="numeric" value={rotation} onChange={(e) => setRotation(e.target.value)} />}
           </Field>
         )}
-        <ErrorNote error={problems.form} />
+        <ErrorNote error={rowsProblem} />
         <ErrorNote error={save.error} />
         <p className="hint">Values are write-only: after you save, Coffer never shows them here again.</p>
         <footer className="dialog-foot">

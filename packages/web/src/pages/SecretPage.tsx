@@ -200,7 +200,25 @@ export function SecretPage({ scope, name }: { scope: SecretScope; name: string }
   );
 }
 
+/** Who wrote each version: ids made readable with the names the caller may list (admins: members and service accounts). */
+function useAuthorNames(): (id: string) => string {
+  const { client, session, isAdmin } = useSession();
+  const names = useLoad(async () => {
+    const map = new Map<string, string>([[session.user.id, `${session.user.username} (you)`]]);
+    if (!isAdmin) return map;
+    const [members, accounts] = await Promise.all([
+      client.call<{ members: { userId: string; username: string }[] }>("listMembers", {}),
+      client.call<{ serviceAccounts: { id: string; name: string }[] }>("listServiceAccounts", {}),
+    ]);
+    for (const m of members.members) if (!map.has(m.userId)) map.set(m.userId, m.username);
+    for (const a of accounts.serviceAccounts) map.set(a.id, `sa:${a.name}`);
+    return map;
+  }, [client, session, isAdmin]);
+  return (id) => names.data?.get(id) ?? id;
+}
+
 function History({ versions, canRollback, onRollback }: { versions: SecretVersionInfo[]; canRollback: boolean; onRollback: (version: number) => void }) {
+  const nameOf = useAuthorNames();
   if (versions.length === 0) return <Empty title="No versions kept" />;
   return (
     <div className="table-wrap">
@@ -223,7 +241,7 @@ function History({ versions, canRollback, onRollback }: { versions: SecretVersio
                 {v.version} {v.current && <span className="badge">current</span>}
               </td>
               <td data-label="Written">{time(v.createdAt)}</td>
-              <td data-label="By">{v.createdBy}</td>
+              <td data-label="By">{nameOf(v.createdBy)}</td>
               <td data-label="Keys">{v.keys.join(", ")}</td>
               <td>
                 {canRollback && !v.current && (

@@ -108,11 +108,10 @@ function SecretTable({ items, view, query, canAdd, onAdd }: { items: Summary[]; 
       <Empty title="No shared secrets yet">
         {canAdd ? (
           <>
-            Add the first with{" "}
             <button type="button" className="link" onClick={onAdd}>
-              + Add Secret
-            </button>
-            , or import with <code>coffer import</code>.
+              Add the first secret
+            </button>{" "}
+            here, or import a backup with <code>coffer import</code>.
           </>
         ) : (
           "Nothing is shared with you yet: ask a workspace admin to share a secret with you or your group."

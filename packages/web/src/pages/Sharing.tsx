@@ -69,7 +69,7 @@ export function Sharing({ name }: { name: string }) {
             ))}
           </select>
         </label>
-        <input aria-label="Name to share with" placeholder={kind === "group" ? "group name, e.g. everyone" : "name"} list={kind === "group" ? "group-names" : undefined} value={who} onChange={(e) => setWho(e.target.value)} />
+        <input aria-label="Name to share with" placeholder={kind === "group" ? "e.g. everyone" : "name"} list={kind === "group" ? "group-names" : undefined} value={who} onChange={(e) => setWho(e.target.value)} />
         <datalist id="group-names">{groups.data?.map((g) => <option key={g} value={g} />)}</datalist>
         <select aria-label="Level" value={level} onChange={(e) => setLevel(e.target.value)}>
           {LEVELS.map((l) => (
