@@ -1,6 +1,7 @@
 /** Header (workspace switch, user, log out), navigation, and the page for the current path. */
 import type { ReactNode } from "react";
 import { Link, useLocation } from "./router.tsx";
+import { OPTIONAL, useFeatures } from "./api.ts";
 import { useSession } from "./session.tsx";
 import { Audit } from "./pages/Audit.tsx";
 import { Groups } from "./pages/Groups.tsx";
@@ -12,13 +13,13 @@ import { Settings } from "./pages/Settings.tsx";
 import { Tokens } from "./pages/Tokens.tsx";
 import { Empty } from "./components/ui.tsx";
 
-const NAV: { to: string; label: string; admin?: boolean }[] = [
+const NAV: { to: string; label: string; admin?: boolean; needs?: keyof typeof OPTIONAL }[] = [
   { to: "/secrets", label: "Secrets" },
   { to: "/tokens", label: "My tokens" },
   { to: "/admin/members", label: "Members", admin: true },
   { to: "/admin/groups", label: "Groups", admin: true },
   { to: "/admin/service-accounts", label: "Service accounts", admin: true },
-  { to: "/admin/audit", label: "Audit log", admin: true },
+  { to: "/admin/audit", label: "Audit log", admin: true, needs: "audit" },
   { to: "/admin/settings", label: "Settings", admin: true },
 ];
 
@@ -46,6 +47,7 @@ function page(path: string, isAdmin: boolean): ReactNode {
 export function Layout() {
   const { session, workspace, workspaces, setWorkspace, isAdmin, logout, current } = useSession();
   const { path } = useLocation();
+  const features = useFeatures();
   return (
     <div className="app">
       <a className="skip" href="#main">
@@ -75,7 +77,7 @@ export function Layout() {
         </button>
       </header>
       <nav className="side" aria-label="Main">
-        {NAV.filter((item) => !item.admin || isAdmin).map((item) => (
+        {NAV.filter((item) => (!item.admin || isAdmin) && (!item.needs || features?.has(OPTIONAL[item.needs]))).map((item) => (
           <Link key={item.to} to={item.to} aria-current={path === item.to || (item.to === "/secrets" && path.startsWith("/secrets")) ? "page" : undefined}>
             {item.label}
           </Link>

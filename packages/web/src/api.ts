@@ -18,13 +18,13 @@ export type { SecretSummary, SecretVersionInfo };
  * rotation defaults). A 404 NOT_FOUND from one means "not on this server":
  * the page hides the feature instead of showing an error.
  */
-export const OPTIONAL: Record<string, Route> = {
+export const OPTIONAL = {
   audit: ["GET", "/api/v1/audit"],
   auditVerify: ["GET", "/api/v1/audit/verify"],
   alerts: ["GET", "/api/v1/workspaces/{workspace}/alerts"],
   sealStatus: ["GET", "/api/v1/sys/seal-status"],
   rotationDefaults: ["PUT", "/api/v1/workspaces/{workspace}/rotation-defaults"],
-};
+} as const satisfies Record<string, Route>;
 
 export type Level = "see" | "use" | "read" | "write" | "manage";
 export const LEVELS: Level[] = ["see", "use", "read", "write", "manage"];

@@ -90,6 +90,7 @@ export function ValueRows({ handle, initialKeys = [""], fixedKeys = false, label
               placeholder="KEY"
               value={row.key}
               readOnly={fixedKeys}
+              data-autofocus={i === 0 && !fixedKeys && !row.key ? "" : undefined}
               autoComplete="off"
               spellCheck={false}
               aria-invalid={keyErrors[row.id] ? true : undefined}
@@ -107,6 +108,7 @@ export function ValueRows({ handle, initialKeys = [""], fixedKeys = false, label
             autoComplete="new-password"
             spellCheck={false}
             data-value-input=""
+            data-autofocus={i === 0 && fixedKeys ? "" : undefined}
             onChange={(e) => values.current.set(row.id, e.target.value)}
             onPaste={onPaste}
           />

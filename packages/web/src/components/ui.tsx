@@ -58,6 +58,8 @@ export function Dialog({ title, onClose, children, wide }: { title: string; onCl
     const dialog = ref.current!;
     const opener = document.activeElement as HTMLElement | null;
     dialog.showModal();
+    // React handles autoFocus in script before the dialog opens; the dialog's own first field is marked instead.
+    dialog.querySelector<HTMLElement>("[data-autofocus]")?.focus();
     return () => {
       dialog.close();
       opener?.focus();

@@ -22,7 +22,7 @@ type Filters = Partial<Record<(typeof FILTERS)[number], string>>;
 export function Audit() {
   const features = useFeatures();
   if (!features) return <Loading />;
-  if (!features.has(OPTIONAL.audit!)) {
+  if (!features.has(OPTIONAL.audit)) {
     return (
       <section>
         <h1>Audit log</h1>
@@ -33,8 +33,8 @@ export function Audit() {
   return (
     <section aria-labelledby="audit-title">
       <h1 id="audit-title">Audit log</h1>
-      {features.has(OPTIONAL.alerts!) && <Alerts />}
-      <AuditLog canVerify={features.has(OPTIONAL.auditVerify!)} />
+      {features.has(OPTIONAL.alerts) && <Alerts />}
+      <AuditLog canVerify={features.has(OPTIONAL.auditVerify)} />
     </section>
   );
 }
@@ -46,7 +46,7 @@ function AuditLog({ canVerify }: { canVerify: boolean }) {
   const [pages, setPages] = useState<AuditEvent[][]>([]);
   const [next, setNext] = useState<string>();
   const first = useLoad(async () => {
-    const page = await client.call<{ events: AuditEvent[]; next?: string }>(OPTIONAL.audit!, {}, { query: { workspace: current?.id, ...isoDates(filters), limit: 100 } });
+    const page = await client.call<{ events: AuditEvent[]; next?: string }>(OPTIONAL.audit, {}, { query: { workspace: current?.id, ...isoDates(filters), limit: 100 } });
     setPages([page.events]);
     setNext(page.next);
     return true;
@@ -61,13 +61,13 @@ function AuditLog({ canVerify }: { canVerify: boolean }) {
   };
   const loadMore = () =>
     void more.run(async () => {
-      const page = await client.call<{ events: AuditEvent[]; next?: string }>(OPTIONAL.audit!, {}, { query: { workspace: current?.id, ...isoDates(filters), limit: 100, cursor: next } });
+      const page = await client.call<{ events: AuditEvent[]; next?: string }>(OPTIONAL.audit, {}, { query: { workspace: current?.id, ...isoDates(filters), limit: 100, cursor: next } });
       setPages((all) => [...all, page.events]);
       setNext(page.next);
     });
   const check = () =>
     void verify.run(async () => {
-      const result = await client.call<{ ok: boolean; checked: number; problem?: { seq: number; reason: string } }>(OPTIONAL.auditVerify!, {});
+      const result = await client.call<{ ok: boolean; checked: number; problem?: { seq: number; reason: string } }>(OPTIONAL.auditVerify, {});
       setVerdict(result.ok ? `Intact: ${result.checked} events checked.` : `Broken at event ${result.problem?.seq}: ${result.problem?.reason}`);
     });
   const events = pages.flat();
@@ -161,7 +161,7 @@ function isoDates(filters: Filters): Filters {
 
 function Alerts() {
   const { client } = useSession();
-  const alerts = useLoad(() => client.call<{ alerts: { id: string; time: string; type: string; message: string }[] }>(OPTIONAL.alerts!, {}).then((r) => r.alerts), [client]);
+  const alerts = useLoad(() => client.call<{ alerts: { id: string; time: string; type: string; message: string }[] }>(OPTIONAL.alerts, {}).then((r) => r.alerts), [client]);
   if (isMissingRoute(alerts.error) || !alerts.data?.length) return null;
   return (
     <div className="card alerts" role="region" aria-label="Alerts">

@@ -60,7 +60,7 @@ export function SecretForm({ scope, onClose, onSaved }: { scope: SecretScope; on
       <form onSubmit={submit} noValidate className="dialog-body">
         <Field label="Name" error={nameProblem} hint="Letters, digits, _ . - ; use / for folders, e.g. payments/stripe">
           {(id, note) => (
-            <input id={id} aria-describedby={note} aria-invalid={nameProblem ? true : undefined} autoFocus required maxLength={LIMITS.nameLength} spellCheck={false} autoComplete="off" value={name} onChange={(e) => setName(e.target.value)} />
+            <input id={id} aria-describedby={note} aria-invalid={nameProblem ? true : undefined} data-autofocus required maxLength={LIMITS.nameLength} spellCheck={false} autoComplete="off" value={name} onChange={(e) => setName(e.target.value)} />
           )}
         </Field>
         <div className="two">

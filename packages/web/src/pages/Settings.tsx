@@ -13,8 +13,8 @@ export function Settings() {
       <h1 id="settings-title">Settings</h1>
       <ErrorNote error={workspace.error} />
       {workspace.data ? <WorkspaceSettings workspace={workspace.data} onSaved={workspace.reload} /> : <Loading />}
-      {features?.has(OPTIONAL.rotationDefaults!) && <RotationDefaults />}
-      {session.user.admin && features?.has(OPTIONAL.sealStatus!) && <Seal />}
+      {features?.has(OPTIONAL.rotationDefaults) && <RotationDefaults />}
+      {session.user.admin && features?.has(OPTIONAL.sealStatus) && <Seal />}
       {session.user.admin && <Keys />}
     </section>
   );
@@ -76,7 +76,7 @@ function RotationDefaults() {
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const defaults: Default[] = rows.filter((r) => r.label.trim()).map((r) => ({ label: r.label.trim(), intervalDays: Number(r.days) }));
-    setSaved(Boolean(await action.run(() => client.call(OPTIONAL.rotationDefaults!, {}, { body: { defaults } }).then(() => true))));
+    setSaved(Boolean(await action.run(() => client.call(OPTIONAL.rotationDefaults, {}, { body: { defaults } }).then(() => true))));
   };
   const set = (i: number, change: Partial<{ label: string; days: string }>) => setRows((all) => all.map((row, j) => (j === i ? { ...row, ...change } : row)));
   return (
@@ -111,10 +111,10 @@ function RotationDefaults() {
 
 function Seal() {
   const { client } = useSession();
-  const seal = useLoad(() => client.call<{ sealed: boolean; type: string; initialized: boolean; threshold: number; shares: number; progress: number }>(OPTIONAL.sealStatus!, {}), [client]);
+  const seal = useLoad(() => client.call<{ sealed: boolean; type: string; initialized: boolean; threshold: number; shares: number; progress: number }>(OPTIONAL.sealStatus, {}), [client]);
   if (isMissingRoute(seal.error)) return null;
   return (
-    <div className="card">
+    <div className="card settings">
       <h2>Seal</h2>
       <ErrorNote error={seal.error} />
       {seal.data && (
@@ -145,7 +145,7 @@ function Keys() {
     return () => clearTimeout(timer);
   }, [running, status]);
   return (
-    <div className="card">
+    <div className="card settings">
       <h2>Encryption keys</h2>
       <ErrorNote error={status.error ?? action.error} />
       {status.data && (
