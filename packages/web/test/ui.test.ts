@@ -196,6 +196,7 @@ test("the web UI: add, list, replace, roll back, share, tokens; no value ever re
   await page.getByRole("dialog").getByRole("button", { name: "Roll back" }).click();
   await page.getByText("Rolled back: version 3 equals version 1.").waitFor();
   assert.deepEqual((await admin.secrets.get("database-config")).data, values);
+  await page.getByRole("button", { name: "Roll back to 2" }).waitFor();
   assert.equal(await page.locator("table tbody tr").count(), 3, "three versions in the history");
 
   // ---- share with the group devs
@@ -263,9 +264,24 @@ test("the web UI: add, list, replace, roll back, share, tokens; no value ever re
   }
   await shot(page, "13-audit");
 
+  // ---- many secrets: searched on the server, paged by name
+  for (let i = 0; i < 55; i++) await admin.secrets.create(`bulk/item-${String(i).padStart(3, "0")}`, { value: `bulk-${i}` });
+  await page.getByRole("link", { name: "Secrets" }).click();
+  const searched = page.waitForResponse((response) => response.url().includes("search=bulk"));
+  await page.getByLabel("Search secrets by name").fill("bulk/");
+  await searched;
+  await page.getByRole("link", { name: "bulk/item-049" }).waitFor();
+  assert.equal(await page.locator("table.secrets tbody tr").count(), 50);
+  await page.getByRole("button", { name: "Next →" }).click();
+  await page.getByRole("link", { name: "bulk/item-054" }).waitFor();
+  assert.equal(await page.locator("table.secrets tbody tr").count(), 5);
+  await page.getByText("Page 2").waitFor();
+  await page.getByRole("button", { name: "← Previous" }).click();
+  await page.getByRole("link", { name: "bulk/item-000" }).waitFor();
+  await page.getByLabel("Search secrets by name").fill("database");
+
   // ---- a narrow window
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.getByRole("link", { name: "Secrets" }).click();
   await page.getByRole("link", { name: "database-config" }).waitFor();
   await shot(page, "14-narrow-list");
   await page.getByRole("link", { name: "database-config" }).click();
