@@ -231,11 +231,16 @@ test("the web UI: add, list, replace, roll back, share, tokens; no value ever re
   await page.getByRole("button", { name: "Create token" }).click();
   const token = (await page.getByTestId("new-token").textContent())!;
   assert.match(token, /^cft_\w+$/);
-  await page.getByRole("cell", { name: "e2e-script" }).waitFor();
+  await page.getByRole("cell", { name: "e2e-script", exact: true }).waitFor();
   await shot(page, "08-tokens");
   const viaToken = await fetch(`${server.url}/api/v1/workspaces/default/secrets/database-config`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(viaToken.status, 200);
   assert.equal(((await viaToken.json()) as { data: Record<string, string> }).data.host, values.host);
+  await page.getByRole("button", { name: "Revoke token e2e-script" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Revoke" }).click();
+  await page.getByRole("cell", { name: "e2e-script", exact: true }).waitFor({ state: "detached" });
+  const revoked = await fetch(`${server.url}/api/v1/auth/token/self`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(revoked.status, 401, "a revoked token is refused");
 
   // ---- administration pages
   await page.getByRole("link", { name: "Members" }).click();

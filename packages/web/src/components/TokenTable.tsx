@@ -1,5 +1,5 @@
 import type { TokenInfo } from "../api.ts";
-import { Empty, time } from "./ui.tsx";
+import { ConfirmButton, Empty, time } from "./ui.tsx";
 
 export function TokenTable({ tokens, onRevoke, empty }: { tokens: TokenInfo[]; onRevoke?: (token: TokenInfo) => void; empty: string }) {
   if (tokens.length === 0) return <Empty title="No live tokens">{empty}</Empty>;
@@ -33,9 +33,9 @@ export function TokenTable({ tokens, onRevoke, empty }: { tokens: TokenInfo[]; o
               {onRevoke && (
                 <td>
                   {token.kind !== "session" && (
-                    <button type="button" className="quiet" onClick={() => onRevoke(token)}>
-                      Revoke
-                    </button>
+                    <ConfirmButton label="Revoke" ariaLabel={`Revoke token ${token.name}`} title={`Revoke token ${token.name}?`} confirm="Revoke" onConfirm={() => onRevoke(token)}>
+                      Programs using it, and every token minted from it, are refused from now on.
+                    </ConfirmButton>
                   )}
                 </td>
               )}

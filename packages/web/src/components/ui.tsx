@@ -157,3 +157,29 @@ export function time(iso: string | null | undefined): string {
 export function age(days: number): string {
   return days === 0 ? "today" : days === 1 ? "1 day" : `${days} days`;
 }
+
+/** A button for something hard to undo: it asks first, in a dialog. */
+export function ConfirmButton({ label, ariaLabel, title, confirm, onConfirm, children }: { label: string; ariaLabel?: string; title: string; confirm: string; onConfirm: () => void; children: ReactNode }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <>
+      <button type="button" className="quiet" aria-label={ariaLabel} onClick={() => setOpen(true)}>
+        {label}
+      </button>
+      {open && (
+        <Confirm
+          title={title}
+          confirm={confirm}
+          danger
+          onClose={() => setOpen(false)}
+          onConfirm={() => {
+            setOpen(false);
+            onConfirm();
+          }}
+        >
+          {children}
+        </Confirm>
+      )}
+    </>
+  );
+}

@@ -1,7 +1,7 @@
 /** Groups and their members: share a secret with a group once instead of with each person. */
 import { useState, type FormEvent } from "react";
 import { useAction, useLoad } from "../api.ts";
-import { Empty, ErrorNote, Loading } from "../components/ui.tsx";
+import { ConfirmButton, Empty, ErrorNote, Loading } from "../components/ui.tsx";
 import { useSession } from "../session.tsx";
 
 interface Group {
@@ -73,9 +73,9 @@ function GroupCard({ group, act }: { group: Group; act: (fn: () => Promise<unkno
         {group.builtin ? (
           <span className="badge">built-in: every member</span>
         ) : (
-          <button type="button" className="quiet" aria-label={`Delete group ${group.name}`} onClick={() => act(() => client.call("deleteGroup", { group: group.name }))}>
-            Delete
-          </button>
+          <ConfirmButton label="Delete" ariaLabel={`Delete group ${group.name}`} title={`Delete group ${group.name}?`} confirm="Delete group" onConfirm={() => act(() => client.call("deleteGroup", { group: group.name }))}>
+            Every secret shared with this group stops being shared with its members.
+          </ConfirmButton>
         )}
       </div>
       {group.members.length === 0 ? (

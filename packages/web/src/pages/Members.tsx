@@ -1,7 +1,7 @@
 /** Workspace members and their roles (owners and admins). */
 import { useState, type FormEvent } from "react";
 import { useAction, useLoad } from "../api.ts";
-import { Empty, ErrorNote, Loading } from "../components/ui.tsx";
+import { ConfirmButton, Empty, ErrorNote, Loading } from "../components/ui.tsx";
 import { useSession } from "../session.tsx";
 
 const ROLES = ["owner", "admin", "member", "viewer"];
@@ -90,9 +90,9 @@ export function Members() {
                   </td>
                   <td data-label="Personal secrets">{m.personalSecrets}</td>
                   <td>
-                    <button type="button" className="quiet" aria-label={`Remove ${m.username}`} onClick={() => act(() => client.call("removeMember", { user: m.username }))}>
-                      Remove
-                    </button>
+                    <ConfirmButton label="Remove" ariaLabel={`Remove ${m.username}`} title={`Remove ${m.username} from this workspace?`} confirm="Remove member" onConfirm={() => act(() => client.call("removeMember", { user: m.username }))}>
+                      Their group memberships and grants here go; their personal secrets stay until you delete them.
+                    </ConfirmButton>
                   </td>
                 </tr>
               ))}

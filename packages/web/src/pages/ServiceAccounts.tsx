@@ -1,7 +1,7 @@
 /** Service accounts (machine identities for agents and pipelines) and their tokens. */
 import { useState, type FormEvent } from "react";
 import { useAction, useLoad, type TokenInfo } from "../api.ts";
-import { Empty, ErrorNote, Loading } from "../components/ui.tsx";
+import { ConfirmButton, Empty, ErrorNote, Loading } from "../components/ui.tsx";
 import { TokenForm } from "../components/TokenForm.tsx";
 import { TokenTable } from "../components/TokenTable.tsx";
 import { useSession } from "../session.tsx";
@@ -66,14 +66,15 @@ export function ServiceAccounts() {
                   <button type="button" aria-expanded={open === account.name} onClick={() => setOpen(open === account.name ? undefined : account.name)}>
                     Tokens
                   </button>
-                  <button
-                    type="button"
-                    className="quiet"
-                    aria-label={`Delete service account ${account.name}`}
-                    onClick={() => void action.run(() => client.call("deleteServiceAccount", { account: account.name }).then(() => true)).then((ok) => ok && accounts.reload())}
+                  <ConfirmButton
+                    label="Delete"
+                    ariaLabel={`Delete service account ${account.name}`}
+                    title={`Delete service account ${account.name}?`}
+                    confirm="Delete"
+                    onConfirm={() => void action.run(() => client.call("deleteServiceAccount", { account: account.name }).then(() => true)).then((ok) => ok && accounts.reload())}
                   >
-                    Delete
-                  </button>
+                    Its tokens stop working at once.
+                  </ConfirmButton>
                 </span>
               </div>
               {account.description && <p className="muted">{account.description}</p>}

@@ -139,11 +139,13 @@ function Keys() {
   const status = useLoad(() => client.call<KeyStatus>("keyStatus", {}), [client]);
   const action = useAction();
   const running = status.data?.rewrap.state === "running";
+  const { reload } = status;
+  // While a re-wrap runs, its progress is polled once a second.
   useEffect(() => {
     if (!running) return;
-    const timer = setTimeout(status.reload, 1000);
-    return () => clearTimeout(timer);
-  }, [running, status]);
+    const timer = setInterval(reload, 1000);
+    return () => clearInterval(timer);
+  }, [running, reload]);
   return (
     <div className="card settings">
       <h2>Encryption keys</h2>
