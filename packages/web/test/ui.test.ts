@@ -119,6 +119,7 @@ test("the web UI: add, list, replace, roll back, share, tokens; no value ever re
   await admin.call("setMember", { user: "bob" }, { body: { role: "member" } });
   await admin.call("createGroup", {}, { body: { name: "devs" } });
   await admin.call("addGroupMember", { group: "devs", member: "user:alice" });
+  await admin.call("createWorkspace", {}, { body: { name: "staging" } });
 
   const nonce = Math.random().toString(36).slice(2, 10);
   const values = { host: `db-host-${nonce}`, username: `app-user-${nonce}`, password: `pw-original-${nonce}` };
@@ -268,6 +269,14 @@ test("the web UI: add, list, replace, roll back, share, tokens; no value ever re
     await page.getByText("This server has no audit log yet").waitFor();
   }
   await shot(page, "13-audit");
+
+  // ---- switching workspace switches everything
+  await page.getByRole("link", { name: "Secrets" }).click();
+  await page.getByRole("link", { name: "database-config" }).waitFor();
+  await page.getByLabel("Workspace").selectOption("staging");
+  await page.getByText("No shared secrets yet").waitFor();
+  await page.getByLabel("Workspace").selectOption("default");
+  await page.getByRole("link", { name: "database-config" }).waitFor();
 
   // ---- many secrets: searched on the server, paged by name
   for (let i = 0; i < 55; i++) await admin.secrets.create(`bulk/item-${String(i).padStart(3, "0")}`, { value: `bulk-${i}` });
