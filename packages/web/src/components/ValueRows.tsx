@@ -19,7 +19,14 @@ export interface RowsHandle {
 
 let nextId = 1;
 
-export function ValueRows({ handle, initialKeys = [""], fixedKeys = false, label = "Keys and values" }: { handle: Ref<RowsHandle>; initialKeys?: string[]; fixedKeys?: boolean; label?: string }) {
+export function ValueRows({ handle, initialKeys = [""], fixedKeys = false, label = "Keys and values", onEdit }: {
+  handle: Ref<RowsHandle>;
+  initialKeys?: string[];
+  fixedKeys?: boolean;
+  label?: string;
+  /** Told of every edit (typing, paste), so a form can drop a stale problem. */
+  onEdit?: () => void;
+}) {
   const [rows, setRows] = useState<Row[]>(() => initialKeys.map((key) => ({ id: nextId++, key })));
   const [shown, setShown] = useState(false);
   const [keyErrors, setKeyErrors] = useState<Record<number, string>>({});
@@ -80,7 +87,7 @@ export function ValueRows({ handle, initialKeys = [""], fixedKeys = false, label
   };
 
   return (
-    <fieldset className="rows">
+    <fieldset className="rows" onInput={onEdit} onPaste={onEdit}>
       <legend>{label}</legend>
       {rows.map((row, i) => (
         <div className="row" key={row.id}>

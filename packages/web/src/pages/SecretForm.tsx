@@ -75,7 +75,7 @@ export function SecretForm({ scope, onClose, onSaved }: { scope: SecretScope; on
           </Field>
           <Field label="Label (optional)">{(id) => <input id={id} maxLength={LIMITS.labelLength} value={label} onChange={(e) => setLabel(e.target.value)} />}</Field>
         </div>
-        <ValueRows handle={rows} />
+        <ValueRows handle={rows} onEdit={() => setRowsProblem(undefined)} />
         {features?.rotation && (
           <Field label="Rotate every (days, optional)" error={rotationProblem} hint="Coffer reminds you when the value is due for rotation.">
             {(id, note) => <input id={id} aria-describedby={note} inputMode="numeric" value={rotation} onChange={(e) => setRotation(e.target.value)} />}

@@ -280,7 +280,7 @@ function ValueDialog({ title, keys, fixedKeys, pending, error, onClose, onSave }
   return (
     <Dialog title={title} onClose={onClose}>
       <form onSubmit={submit} noValidate className="dialog-body">
-        <ValueRows handle={rows} initialKeys={keys} fixedKeys={fixedKeys} label={fixedKeys ? "New value" : "Key and value"} />
+        <ValueRows handle={rows} initialKeys={keys} fixedKeys={fixedKeys} label={fixedKeys ? "New value" : "Key and value"} onEdit={() => setProblem(undefined)} />
         <ErrorNote error={problem} />
         <ErrorNote error={error} />
         <footer className="dialog-foot">
