@@ -1,9 +1,10 @@
 /**
- * `npm test`: type-check, then every test file under node:test. In CI
+ * `npm test`: type-check, build the web UI if it is stale, then every test file under node:test. In CI
  * (CI=true) PostgreSQL is required; elsewhere tests that need it are skipped
  * and the summary says so.
  */
 import { spawnSync } from "node:child_process";
+import { buildWeb } from "./build-web.ts";
 
 function run(label: string, command: string, args: string[]): void {
   process.stdout.write(`\n== ${label}\n`);
@@ -16,6 +17,9 @@ function run(label: string, command: string, args: string[]): void {
 
 const filters = process.argv.slice(2);
 run("type-check (tsc)", process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.json"]);
+run("type-check the web UI (tsc)", process.execPath, ["node_modules/typescript/bin/tsc", "-p", "packages/web/tsconfig.json"]);
+// The UI tests drive the built UI, and the server serves it.
+buildWeb();
 run("tests (node:test)", process.execPath, [
   "--test",
   "--test-concurrency=2",

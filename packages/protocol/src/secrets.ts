@@ -17,6 +17,29 @@ export const LIMITS = {
   tagLength: 64,
 } as const;
 
+const SEGMENT = /^[A-Za-z0-9_.-]+$/;
+const KEY_NAME = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * What is wrong with a secret name, in the words the server answers with;
+ * undefined when it is valid. Shared so clients (the web UI) validate as the
+ * server does before sending.
+ */
+export function secretNameProblem(name: string): string | undefined {
+  if (name.length === 0 || name.length > LIMITS.nameLength) return `secret names are 1 to ${LIMITS.nameLength} characters`;
+  for (const segment of name.split("/")) {
+    if (!SEGMENT.test(segment) || segment === "." || segment === "..") {
+      return "secret names are '/'-separated segments of letters, digits, '_', '.' and '-', with no empty, '.' or '..' segment";
+    }
+  }
+  return undefined;
+}
+
+/** What is wrong with a key name of a secret's data; undefined when it is valid. */
+export function keyNameProblem(key: string): string | undefined {
+  return key.length > LIMITS.keyNameLength || !KEY_NAME.test(key) ? `key names are 1 to ${LIMITS.keyNameLength} letters, digits, '_', '.' or '-'` : undefined;
+}
+
 export type SecretData = Record<string, string>;
 
 /** ok, then due (the reminder window before dueAt), then overdue (past dueAt). */

@@ -24,6 +24,17 @@ export interface CofferOptions {
   /** How often a 429 is retried, honouring Retry-After (default 3). */
   maxRetries?: number;
   fetch?: typeof fetch;
+  /**
+   * In a browser with a session cookie (no token): the session's CSRF token
+   * from the login answer, sent as X-CSRF-Token on every request that changes
+   * something. The cookie itself travels with same-origin requests.
+   */
+  csrfToken?: string;
+  /**
+   * Never receive a value: writes are sent with `Prefer: return=minimal` and
+   * answer metadata without `data` (what the web UI uses).
+   */
+  writeOnly?: boolean;
 }
 
 /** Every error the server answers, with its stable code (SECRET_NOT_FOUND, ACCESS_DENIED, …). */
@@ -48,6 +59,8 @@ export const ROUTES = {
   listSecrets: ["GET", "/api/v1/workspaces/{workspace}/secrets"],
   createSecret: ["POST", "/api/v1/workspaces/{workspace}/secrets"],
   readSecret: ["GET", "/api/v1/workspaces/{workspace}/secrets/{secret}"],
+  secretMetadata: ["GET", "/api/v1/workspaces/{workspace}/secrets/{secret}/metadata"],
+  restoreSecret: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/restore"],
   readSecrets: ["POST", "/api/v1/workspaces/{workspace}/secret-reads"],
   replaceSecret: ["PUT", "/api/v1/workspaces/{workspace}/secrets/{secret}"],
   patchSecret: ["PATCH", "/api/v1/workspaces/{workspace}/secrets/{secret}"],
@@ -74,6 +87,8 @@ export const ROUTES = {
   updateUser: ["PATCH", "/api/v1/users/{user}"],
   listWorkspaces: ["GET", "/api/v1/workspaces"],
   readWorkspace: ["GET", "/api/v1/workspaces/{workspace}"],
+  createWorkspace: ["POST", "/api/v1/workspaces"],
+  updateWorkspace: ["PATCH", "/api/v1/workspaces/{workspace}"],
   listMembers: ["GET", "/api/v1/workspaces/{workspace}/members"],
   setMember: ["PUT", "/api/v1/workspaces/{workspace}/members/{user}"],
   removeMember: ["DELETE", "/api/v1/workspaces/{workspace}/members/{user}"],
@@ -82,6 +97,11 @@ export const ROUTES = {
   deleteGroup: ["DELETE", "/api/v1/workspaces/{workspace}/groups/{group}"],
   addGroupMember: ["PUT", "/api/v1/workspaces/{workspace}/groups/{group}/members/{member}"],
   removeGroupMember: ["DELETE", "/api/v1/workspaces/{workspace}/groups/{group}/members/{member}"],
+  listServiceAccounts: ["GET", "/api/v1/workspaces/{workspace}/service-accounts"],
+  createServiceAccount: ["POST", "/api/v1/workspaces/{workspace}/service-accounts"],
+  deleteServiceAccount: ["DELETE", "/api/v1/workspaces/{workspace}/service-accounts/{account}"],
+  listServiceAccountTokens: ["GET", "/api/v1/workspaces/{workspace}/service-accounts/{account}/tokens"],
+  createServiceAccountToken: ["POST", "/api/v1/workspaces/{workspace}/service-accounts/{account}/tokens"],
   keyStatus: ["GET", "/api/v1/sys/keys"],
   rotateKey: ["POST", "/api/v1/sys/keys/rotate"],
   listAudit: ["GET", "/api/v1/audit"],
@@ -89,6 +109,8 @@ export const ROUTES = {
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type RouteName = keyof typeof ROUTES;
+/** A route given as [method, path template]: for routes a server may not have yet (it answers NOT_FOUND). */
+export type Route = readonly [string, string];
 
 const env: Record<string, string | undefined> = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
 
@@ -99,6 +121,8 @@ export class Coffer {
   #token: string | undefined;
   #maxRetries: number;
   #fetch: typeof fetch;
+  #csrfToken: string | undefined;
+  #writeOnly: boolean;
 
   constructor(options: CofferOptions = {}) {
     this.addr = (options.addr ?? env.COFFER_ADDR ?? "http://127.0.0.1:8200").replace(/\/+$/, "");
@@ -106,6 +130,8 @@ export class Coffer {
     this.#token = options.token ?? env.COFFER_TOKEN;
     this.#maxRetries = options.maxRetries ?? 3;
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#csrfToken = options.csrfToken;
+    this.#writeOnly = options.writeOnly ?? false;
     this.secrets = new Secrets(this);
   }
 
@@ -154,18 +180,21 @@ export class Coffer {
     return this.call("tokenSelf", {});
   }
 
-  /** Calls one of ROUTES; retries 429s after Retry-After, and turns error bodies into CofferError. */
-  async call<T>(route: RouteName, params: Record<string, string>, options: { query?: Record<string, string | number | boolean | undefined>; body?: unknown } = {}): Promise<T> {
-    const [method, template] = ROUTES[route];
+  /** Calls one of ROUTES (or a Route); retries 429s after Retry-After, and turns error bodies into CofferError. */
+  async call<T>(route: RouteName | Route, params: Record<string, string>, options: { query?: Record<string, string | number | boolean | undefined>; body?: unknown } = {}): Promise<T> {
+    const [method, template] = typeof route === "string" ? ROUTES[route] : route;
     let path = template.replace(/\{(\w+)\}/g, (_, key: string) => encodeURIComponent(key === "workspace" ? (params.workspace ?? this.workspace) : params[key] ?? ""));
     const query = Object.entries(options.query ?? {}).filter((entry): entry is [string, string | number | boolean] => entry[1] !== undefined);
     if (query.length) path += "?" + new URLSearchParams(query.map(([k, v]): [string, string] => [k, String(v)])).toString();
     for (let attempt = 0; ; attempt++) {
       const response = await this.#fetch(this.addr + path, {
         method,
+        credentials: "same-origin",
         headers: {
           ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
           ...(options.body === undefined ? {} : { "content-type": "application/json" }),
+          ...(this.#csrfToken && method !== "GET" && method !== "HEAD" ? { "x-csrf-token": this.#csrfToken } : {}),
+          ...(this.#writeOnly ? { prefer: "return=minimal" } : {}),
         },
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
       });
@@ -233,6 +262,16 @@ export class Secrets {
 
   get(nameOrId: string, options: { version?: number; scope?: SecretScope } = {}): Promise<Secret> {
     return this.#coffer.call("readSecret", { secret: nameOrId }, { query: options });
+  }
+
+  /** Metadata and the caller's level (`access`), never the value. */
+  metadata(nameOrId: string, options: { scope?: SecretScope } = {}): Promise<SecretSummary & { access: string }> {
+    return this.#coffer.call("secretMetadata", { secret: nameOrId }, { query: options });
+  }
+
+  /** Undoes a soft-delete. */
+  restore(nameOrId: string, options: { scope?: SecretScope } = {}): Promise<SecretSummary> {
+    return this.#coffer.call("restoreSecret", { secret: nameOrId }, { query: options });
   }
 
   /** Several secrets in one request; fails whole if one is missing or not readable. */

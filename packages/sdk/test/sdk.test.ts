@@ -139,3 +139,46 @@ test("every route the SDK calls is in the server's OpenAPI document", async (t) 
     assert.ok(doc.paths[path]?.[method.toLowerCase()], `${name}: ${method} ${path} is not in the OpenAPI document`);
   }
 });
+
+test("browser mode: a session cookie with its CSRF token, and write-only answers that never carry a value", async (t) => {
+  const target = await STORES[0]!.open(t);
+  const server = await startServer(t, target!);
+  const admin = new Coffer({ addr: server.url, token: server.token! });
+  await admin.call("updateUser", { user: "admin" }, { body: { password: "browser-mode-pw" } });
+  // What a browser does with cookies: keep the one login sets, send it back on every request.
+  let cookie = "";
+  const browserFetch: typeof fetch = async (input, init) => {
+    assert.equal(init?.credentials, "same-origin");
+    const response = await fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...(cookie ? { cookie } : {}) } });
+    const set = response.headers.get("set-cookie");
+    if (set) cookie = set.split(";")[0]!;
+    return response;
+  };
+  const anonymous = new Coffer({ addr: server.url, token: "", fetch: browserFetch });
+  const session = await anonymous.call<{ csrfToken: string }>("login", {}, { body: { username: "admin", password: "browser-mode-pw" } });
+  assert.match(cookie, /^coffer_session=/);
+
+  const withoutCsrf = new Coffer({ addr: server.url, token: "", fetch: browserFetch, writeOnly: true });
+  await rejectsWith(withoutCsrf.secrets.create("web-secret", { a: "value-one" }), "ACCESS_DENIED", 403);
+
+  const ui = new Coffer({ addr: server.url, token: "", fetch: browserFetch, csrfToken: session.csrfToken, writeOnly: true });
+  const answers = [
+    await ui.secrets.create("web-secret", { a: "value-one", b: "value-two" }),
+    await ui.secrets.update("web-secret", { a: "value-three" }, { merge: true }),
+    await ui.secrets.update("web-secret", { a: "value-four", b: "value-five" }),
+    await ui.secrets.rollback("web-secret", 1),
+  ];
+  for (const answer of answers) assert.ok(!("data" in answer) && !JSON.stringify(answer).includes("value-"), JSON.stringify(answer));
+  assert.equal(answers[3]!.version, 4);
+
+  const metadata = await ui.secrets.metadata("web-secret");
+  assert.deepEqual([metadata.keys, metadata.version, metadata.access], [["a", "b"], 4, "manage"]);
+  assert.ok(!JSON.stringify(metadata).includes("value-"));
+  // A program without writeOnly still gets the data back from a write.
+  assert.equal((await admin.secrets.update("web-secret", { a: "value-six" }, { merge: true })).data.a, "value-six");
+  assert.equal((await ui.secrets.get("web-secret")).data.a, "value-six", "reads still read; the UI never calls them");
+
+  await ui.secrets.delete("web-secret");
+  assert.equal((await ui.secrets.metadata("web-secret")).deletedAt !== null, true);
+  assert.equal((await ui.secrets.restore("web-secret")).deletedAt, null);
+});

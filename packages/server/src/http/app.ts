@@ -22,6 +22,7 @@ import { installAudit } from "./audit.ts";
 import { installAuthentication } from "./auth.ts";
 import { installErrorHandling } from "./errors.ts";
 import { ErrorResponse } from "./schemas.ts";
+import { DEFAULT_WEB_ROOT, webRoutes } from "./web.ts";
 
 export const VERSION = "0.1.0";
 
@@ -30,6 +31,8 @@ const BODY_LIMIT = 256 * 1024;
 
 export interface AppOptions {
   logger?: FastifyServerOptions["logger"];
+  /** The built web UI served at `/` (default packages/web/dist). */
+  webRoot?: string;
 }
 
 export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promise<FastifyInstance> {
@@ -81,6 +84,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(alertRoutes, { alerts: coffer.alerts, webhooks: coffer.webhooks });
   await app.register(hmacRoutes, { hmac: coffer.hmac, secrets: coffer.secrets });
   await app.register(rotationRoutes, { rotation: coffer.rotation });
+  await app.register(webRoutes, { root: options.webRoot ?? DEFAULT_WEB_ROOT });
   return app;
 }
 

@@ -1,6 +1,6 @@
 import type { SecretScope } from "@coffer/protocol";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import type { FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { errorResponses } from "../http/schemas.ts";
 import type { GrantService } from "../access/grant.service.ts";
@@ -16,6 +16,7 @@ import {
   ScopeQuery,
   Secret,
   SecretList,
+  SecretMetadata,
   SecretParams,
   SecretSummary,
   VersionList,
@@ -55,6 +56,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
 
   app.post(base, {
     config: { audit: "secret.create" },
+    preSerialization: withoutDataIfMinimal,
     schema: { tags, summary: "Create a secret", params: WorkspaceOnly, body: CreateBody, response: { 201: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request, reply) => {
       const { scope, ...input } = request.body;
@@ -103,6 +105,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
 
   app.put(`${base}/:secret`, {
     config: { audit: "secret.update" },
+    preSerialization: withoutDataIfMinimal,
     schema: { tags, summary: "Replace every key/value pair (a new version); creates the secret if the name is new", params: SecretParams, querystring: ScopeQuery, body: ReplaceBody, response: { 200: Type.Ref("Secret"), 201: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request, reply) => {
       const { data, ...input } = request.body;
@@ -114,6 +117,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
 
   app.patch(`${base}/:secret`, {
     config: { audit: "secret.update" },
+    preSerialization: withoutDataIfMinimal,
     schema: { tags, summary: "Set or remove some keys (a new version), or change label and tags", params: SecretParams, querystring: ScopeQuery, body: PatchBody, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request) => {
       const { data, ...input } = request.body;
@@ -139,6 +143,22 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
       audited(request, await secrets.restore(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret)),
   });
 
+  app.get(`${base}/:secret/metadata`, {
+    config: { audit: "secret.read-metadata" },
+    schema: {
+      tags,
+      summary: "A secret's metadata and the caller's level on it; never its value (what the web UI reads)",
+      params: SecretParams,
+      querystring: ScopeQuery,
+      response: { 200: SecretMetadata, ...errorResponses },
+    },
+    handler: async (request) => {
+      const secret = await secrets.describe(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret);
+      request.auditTarget = { ...request.auditTarget, secretId: secret.id, secretName: secret.name };
+      return secret;
+    },
+  });
+
   app.get(`${base}/:secret/versions`, {
     config: { audit: "secret.versions" },
     schema: { tags, summary: "List a secret's versions (metadata only)", params: SecretParams, querystring: ScopeQuery, response: { 200: VersionList, ...errorResponses } },
@@ -156,6 +176,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
 
   app.post(`${base}/:secret/rollback`, {
     config: { audit: "secret.rollback" },
+    preSerialization: withoutDataIfMinimal,
     schema: { tags, summary: "Roll back: write a new version equal to an old one", params: SecretParams, querystring: ScopeQuery, body: RollbackBody, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request) =>
       audited(
@@ -202,3 +223,17 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
     },
   });
 };
+
+/**
+ * Writes answer the secret with its data, as the SDK and CLI expect; a client
+ * that must never receive a value (the web UI) sends `Prefer: return=minimal`
+ * (RFC 7240) and gets the metadata alone.
+ */
+function withoutDataIfMinimal(request: FastifyRequest, _reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void): void {
+  const prefer = request.headers.prefer;
+  if (typeof prefer === "string" && /(^|[\s,;])return=minimal\b/i.test(prefer) && payload && typeof payload === "object" && "data" in payload) {
+    const { data: _, ...metadata } = payload as Record<string, unknown>;
+    return done(null, metadata);
+  }
+  done(null, payload);
+}

@@ -2,26 +2,18 @@
  * What a valid secret is. Every check names the rule it enforces and never
  * echoes a value: only names, key names and sizes appear in messages.
  */
-import { LIMITS, SECRET_TYPES, type SecretData, type SecretType } from "@coffer/protocol";
+import { keyNameProblem, LIMITS, SECRET_TYPES, secretNameProblem, type SecretData, type SecretType } from "@coffer/protocol";
 import { CofferError, invalid } from "../core/errors.ts";
 import { generateHmacKey, generateInternalApiKey } from "../crypto/generate.ts";
 
-const SEGMENT = /^[A-Za-z0-9_.-]+$/;
-const KEY_NAME = /^[A-Za-z0-9_.-]+$/;
 const TAG = /^[A-Za-z0-9_.:/=@+-]+$/;
 
 /** Single-value secrets (and generated values) keep their value under this key. */
 export const DEFAULT_KEY = "value";
 
 export function checkName(name: string): string {
-  if (name.length === 0 || name.length > LIMITS.nameLength) {
-    throw invalid(`secret names are 1 to ${LIMITS.nameLength} characters`);
-  }
-  for (const segment of name.split("/")) {
-    if (!SEGMENT.test(segment) || segment === "." || segment === "..") {
-      throw invalid("secret names are '/'-separated segments of letters, digits, '_', '.' and '-', with no empty, '.' or '..' segment");
-    }
-  }
+  const problem = secretNameProblem(name);
+  if (problem) throw invalid(problem);
   return name;
 }
 
@@ -56,9 +48,8 @@ export function encodeData(data: SecretData): { plaintext: Buffer; keys: string[
   if (keys.length === 0) throw invalid("a secret needs at least one key/value pair");
   if (keys.length > LIMITS.maxKeys) throw invalid(`a secret has at most ${LIMITS.maxKeys} keys`);
   for (const key of keys) {
-    if (key.length > LIMITS.keyNameLength || !KEY_NAME.test(key)) {
-      throw invalid(`key names are 1 to ${LIMITS.keyNameLength} letters, digits, '_', '.' or '-'`);
-    }
+    const problem = keyNameProblem(key);
+    if (problem) throw invalid(problem);
     if (typeof data[key] !== "string") throw invalid(`the value of key '${key}' must be a string`);
   }
   const plaintext = Buffer.from(JSON.stringify(data), "utf8");

@@ -124,7 +124,16 @@ const summaryFields = {
 };
 
 export const SecretSummary = Type.Object(summaryFields, { $id: "SecretSummary" });
-export const Secret = Type.Object({ ...summaryFields, data: Data }, { $id: "Secret" });
+export const Secret = Type.Object(
+  { ...summaryFields, data: Type.Optional(Type.Record(Type.String(), Type.String(), { description: "Key/value pairs; absent when a write was sent with `Prefer: return=minimal`" })) },
+  { $id: "Secret" },
+);
+
+/** What the web UI reads: metadata and the caller's level, never a value. */
+export const SecretMetadata = Type.Object({
+  ...summaryFields,
+  access: Type.String({ description: "The caller's level on this secret: see, use, read, write or manage" }),
+});
 
 export const SecretList = Type.Object({
   items: Type.Array(Type.Ref("SecretSummary")),

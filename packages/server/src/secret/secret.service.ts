@@ -176,6 +176,18 @@ export class SecretService {
     };
   }
 
+  /**
+   * A secret's metadata and what the caller may do with it, never its value:
+   * what the web UI shows (it is write-only there), so nothing is decrypted.
+   */
+  async describe(ctx: SecretContext, ref: string): Promise<SecretSummary & { access: Level }> {
+    const row = await this.#authorizedRow(ctx, ref, "see", { allowDeleted: true });
+    const stored = await findVersion(this.#store.db, row.id, row.currentVersion);
+    if (!stored) throw notFound(ref);
+    const now = this.#clock();
+    return { ...summarize(row, JSON.parse(stored.keys), stored.createdAt, now, await this.#planOf(row, now)), access: this.#levelOn(ctx, row) };
+  }
+
   /** Several secrets' current values in one call, all or nothing: the first missing one fails the whole read. */
   async getMany(ctx: SecretContext, refs: string[]): Promise<SecretWithData[]> {
     if (refs.length === 0 || refs.length > MAX_BATCH) throw invalid(`read 1 to ${MAX_BATCH} secrets at a time`);

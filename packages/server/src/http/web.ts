@@ -1,0 +1,68 @@
+/**
+ * The web UI: the Vite build of packages/web served at `/`, with a strict
+ * Content-Security-Policy (no inline script, no framing). Client-side routes
+ * (`/secrets/…`, `/admin/…`) get index.html; the API prefixes never do, so an
+ * unknown `/api/v1/…` still answers NOT_FOUND as JSON. These routes are
+ * public (the page holds no data; the API checks every call) and hidden from
+ * the OpenAPI document.
+ */
+import fastifyStatic from "@fastify/static";
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CofferError } from "../core/errors.ts";
+
+/** Where `npm install` (the root `prepare` script) builds the UI. */
+export const DEFAULT_WEB_ROOT = fileURLToPath(new URL("../../../web/dist/", import.meta.url));
+
+const API_PREFIXES = ["/api/", "/v1/", "/vellum/"];
+
+const SECURITY_HEADERS = {
+  "content-security-policy":
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; " +
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "cross-origin-opener-policy": "same-origin",
+};
+
+const route = { config: { public: true }, schema: { hide: true } } as const;
+
+export async function webRoutes(app: FastifyInstance, options: { root: string }): Promise<void> {
+  const root = options.root;
+  const built = existsSync(join(root, "index.html"));
+  // Files beside index.html (favicon); everything else the build makes lives under assets/ with hashed names.
+  const topLevel = new Set(built ? readdirSync(root, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name) : []);
+  await app.register(fastifyStatic, { root, serve: false, wildcard: false });
+  // A path the file server refuses (traversal, a dotfile) is simply not there; anything else goes to the app's handler.
+  app.setErrorHandler((error: { statusCode?: number }) => {
+    throw error.statusCode !== undefined && error.statusCode < 500 ? new CofferError("NOT_FOUND", "no such file") : error;
+  });
+
+  const page = (reply: FastifyReply) => {
+    reply.headers(SECURITY_HEADERS);
+    if (!built) {
+      return reply.code(503).type("text/plain; charset=utf-8").send("The web UI is not built: run `npm run build:web` (npm install does it), then reload.\n");
+    }
+    return reply.header("cache-control", "no-cache").sendFile("index.html", root, { cacheControl: false });
+  };
+
+  app.get("/assets/*", route, (request, reply) => {
+    reply.headers(SECURITY_HEADERS);
+    // Hashed file names: a new build makes new names, so these never go stale.
+    return reply.sendFile((request.params as { "*": string })["*"], join(root, "assets"), { immutable: true, maxAge: "365d" });
+  });
+  app.get("/", route, (_request, reply) => page(reply));
+  app.get("/*", route, (request, reply) => {
+    const path = request.url.split("?")[0]!;
+    if (API_PREFIXES.some((prefix) => path.startsWith(prefix))) throw new CofferError("NOT_FOUND", `no route ${request.method} ${path}`);
+    const file = path.slice(1);
+    if (topLevel.has(file)) {
+      reply.headers(SECURITY_HEADERS);
+      return reply.sendFile(file, root);
+    }
+    return page(reply);
+  });
+}

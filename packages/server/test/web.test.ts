@@ -1,0 +1,61 @@
+/** The web UI's static routes: index.html under a strict CSP at / and at client routes, never over the API. */
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test, type TestContext } from "node:test";
+import { openCoffer } from "../src/coffer.ts";
+import { buildApp } from "../src/http/app.ts";
+import { tempDir } from "./support/stores.ts";
+
+async function appWith(t: TestContext, webRoot: string) {
+  const coffer = await openCoffer({ dataDir: tempDir(t) });
+  t.after(() => coffer.close());
+  const app = await buildApp(coffer, { webRoot });
+  t.after(() => app.close());
+  return app;
+}
+
+test("the built UI is served at / and at client routes with a strict CSP; the API prefixes stay JSON", async (t) => {
+  const root = tempDir(t, "web");
+  mkdirSync(join(root, "assets"));
+  writeFileSync(join(root, "index.html"), "<!doctype html><title>Coffer</title><script type=module src=/assets/app.js></script>");
+  writeFileSync(join(root, "assets/app.js"), "console.log(1)");
+  writeFileSync(join(root, "favicon.svg"), "<svg/>");
+  const app = await appWith(t, root);
+
+  for (const url of ["/", "/secrets", "/secrets/shared/payments%2Fstripe", "/admin/members?x=1"]) {
+    const reply = await app.inject({ url });
+    assert.equal(reply.statusCode, 200, url);
+    assert.match(reply.headers["content-type"] as string, /^text\/html/);
+    assert.match(reply.body, /<title>Coffer<\/title>/);
+    const csp = reply.headers["content-security-policy"] as string;
+    for (const directive of ["script-src 'self'", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'none'"]) assert.ok(csp.includes(directive), `${url}: ${directive}`);
+    assert.ok(!csp.includes("unsafe-inline"));
+    assert.equal(reply.headers["x-content-type-options"], "nosniff");
+    assert.equal(reply.headers["referrer-policy"], "no-referrer");
+  }
+  const asset = await app.inject({ url: "/assets/app.js" });
+  assert.equal(asset.statusCode, 200);
+  assert.match(asset.headers["content-type"] as string, /javascript/);
+  assert.match(asset.headers["cache-control"] as string, /immutable/);
+  assert.equal((await app.inject({ url: "/favicon.svg" })).statusCode, 200);
+  assert.equal((await app.inject({ url: "/assets/missing.js" })).statusCode, 404);
+  assert.equal((await app.inject({ url: "/assets/..%2findex.html" })).statusCode, 404);
+
+  for (const url of ["/api/v1/nope", "/v1/secret/x", "/vellum/v1/x"]) {
+    const reply = await app.inject({ url });
+    assert.equal(reply.statusCode, 404, url);
+    assert.equal(reply.json().error.code, "NOT_FOUND", url);
+  }
+  // The API itself is untouched: still authenticated, still JSON.
+  assert.equal((await app.inject({ url: "/api/v1/workspaces" })).json().error.code, "UNAUTHENTICATED");
+  const doc = (await app.inject({ url: "/api/v1/openapi.json" })).json() as { paths: Record<string, unknown> };
+  assert.deepEqual(Object.keys(doc.paths).filter((path) => !path.startsWith("/api/v1/")), [], "static routes stay out of the OpenAPI document");
+});
+
+test("without a build, / says how to build the UI", async (t) => {
+  const app = await appWith(t, tempDir(t, "empty-web"));
+  const reply = await app.inject({ url: "/secrets" });
+  assert.equal(reply.statusCode, 503);
+  assert.match(reply.body, /npm run build:web/);
+});

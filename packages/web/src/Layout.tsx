@@ -1,0 +1,91 @@
+/** Header (workspace switch, user, log out), navigation, and the page for the current path. */
+import type { ReactNode } from "react";
+import { Link, useLocation } from "./router.tsx";
+import { OPTIONAL, useFeatures } from "./api.ts";
+import { useSession } from "./session.tsx";
+import { Audit } from "./pages/Audit.tsx";
+import { Groups } from "./pages/Groups.tsx";
+import { Members } from "./pages/Members.tsx";
+import { SecretPage } from "./pages/SecretPage.tsx";
+import { Secrets } from "./pages/Secrets.tsx";
+import { ServiceAccounts } from "./pages/ServiceAccounts.tsx";
+import { Settings } from "./pages/Settings.tsx";
+import { Tokens } from "./pages/Tokens.tsx";
+import { Empty } from "./components/ui.tsx";
+
+const NAV: { to: string; label: string; admin?: boolean; needs?: keyof typeof OPTIONAL }[] = [
+  { to: "/secrets", label: "Secrets" },
+  { to: "/tokens", label: "My tokens" },
+  { to: "/admin/members", label: "Members", admin: true },
+  { to: "/admin/groups", label: "Groups", admin: true },
+  { to: "/admin/service-accounts", label: "Service accounts", admin: true },
+  { to: "/admin/audit", label: "Audit log", admin: true, needs: "audit" },
+  { to: "/admin/settings", label: "Settings", admin: true },
+];
+
+function page(path: string, isAdmin: boolean): ReactNode {
+  const secret = /^\/secrets\/(shared|personal)\/(.+)$/.exec(path);
+  if (secret) return <SecretPage key={path} scope={secret[1] as "shared" | "personal"} name={decodeURIComponent(secret[2]!)} />;
+  if (path === "/" || path === "/secrets") return <Secrets />;
+  if (path === "/tokens") return <Tokens />;
+  const admin: Record<string, () => ReactNode> = {
+    "/admin/members": () => <Members />,
+    "/admin/groups": () => <Groups />,
+    "/admin/service-accounts": () => <ServiceAccounts />,
+    "/admin/audit": () => <Audit />,
+    "/admin/settings": () => <Settings />,
+  };
+  const adminPage = admin[path];
+  if (adminPage) return isAdmin ? adminPage() : <Empty title="For workspace admins">Ask an owner or admin of this workspace.</Empty>;
+  return (
+    <Empty title="No such page">
+      <Link to="/secrets">Go to your secrets</Link>
+    </Empty>
+  );
+}
+
+export function Layout() {
+  const { session, workspace, workspaces, setWorkspace, isAdmin, logout, current } = useSession();
+  const { path } = useLocation();
+  const features = useFeatures();
+  return (
+    <div className="app">
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="top">
+        <Link to="/secrets" className="brand">
+          <span className="logo" aria-hidden="true" /> Coffer
+        </Link>
+        <label className="workspace">
+          <span className="visually-hidden">Workspace</span>
+          <select value={workspace} onChange={(e) => setWorkspace(e.target.value)} aria-label="Workspace">
+            {workspaces.map((w) => (
+              <option key={w.id} value={w.name}>
+                {w.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <span className="spacer" />
+        <span className="who" title={current?.role ? `${current.role} of ${workspace}` : undefined}>
+          {session.user.username}
+          {current?.role && <span className="badge">{current.role}</span>}
+        </span>
+        <button type="button" onClick={() => void logout()}>
+          Log out
+        </button>
+      </header>
+      <nav className="side" aria-label="Main">
+        {NAV.filter((item) => (!item.admin || isAdmin) && (!item.needs || features?.has(OPTIONAL[item.needs]))).map((item) => (
+          <Link key={item.to} to={item.to} aria-current={path === item.to || (item.to === "/secrets" && path.startsWith("/secrets")) ? "page" : undefined}>
+            {item.label}
+          </Link>
+        ))}
+      </nav>
+      <main id="main" tabIndex={-1}>
+        {page(path, isAdmin)}
+      </main>
+    </div>
+  );
+}
