@@ -73,6 +73,11 @@ function RotationDefaults() {
   const [rows, setRows] = useState<{ label: string; days: string }[]>([{ label: "", days: "90" }]);
   const [saved, setSaved] = useState(false);
   const action = useAction();
+  const current = useLoad(() => client.call<{ defaults: Default[] }>("rotationDefaults", {}), [client]);
+  useEffect(() => {
+    const defaults = current.data?.defaults;
+    if (defaults?.length) setRows(defaults.map((d) => ({ label: d.label, days: String(d.intervalDays) })));
+  }, [current.data]);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const defaults: Default[] = rows.filter((r) => r.label.trim()).map((r) => ({ label: r.label.trim(), intervalDays: Number(r.days) }));
@@ -95,7 +100,7 @@ function RotationDefaults() {
           </label>
         </div>
       ))}
-      <ErrorNote error={action.error} />
+      <ErrorNote error={current.error ?? action.error} />
       <div className="form-foot">
         <button type="button" onClick={() => setRows((all) => [...all, { label: "", days: "90" }])}>
           + Add label
