@@ -9,6 +9,7 @@ import { loadRootKey } from "./crypto/root-key.ts";
 import { AccessService } from "./access/access.service.ts";
 import { GrantService } from "./access/grant.service.ts";
 import { GroupService } from "./access/group.service.ts";
+import { BackupService } from "./backup/backup.service.ts";
 import { AuthService } from "./identity/auth.service.ts";
 import { ServiceAccountService } from "./identity/service-account.service.ts";
 import { TokenService } from "./identity/token.service.ts";
@@ -41,6 +42,7 @@ export interface Coffer {
   groups: GroupService;
   grants: GrantService;
   secrets: SecretService;
+  backups: BackupService;
   seal: SealControl;
   /** Set only on the start that initialised the store: show it once, then it is gone. */
   bootstrapToken: string | null;
@@ -79,6 +81,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       groups: new GroupService(store, clock, workspaces),
       grants: new GrantService(store, clock, secrets),
       secrets,
+      backups: new BackupService(store, keyring, clock),
       seal: alwaysUnsealed(options.rootKey === undefined ? "file" : "env"),
       bootstrapToken: init?.bootstrapToken ?? null,
       rootKeySource: rootKey.description,

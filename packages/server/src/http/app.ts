@@ -9,6 +9,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifySchemaCompile
 import { randomBytes } from "node:crypto";
 import type { Coffer } from "../coffer.ts";
 import { groupRoutes } from "../access/group.routes.ts";
+import { backupRoutes } from "../backup/backup.routes.ts";
 import { identityRoutes } from "../identity/identity.routes.ts";
 import { keyRoutes } from "../keys/keys.routes.ts";
 import { secretRoutes } from "../secret/secret.routes.ts";
@@ -67,6 +68,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(groupRoutes, { groups: coffer.groups });
   await app.register(secretRoutes, { secrets: coffer.secrets, grants: coffer.grants });
   await app.register(keyRoutes, { keys: coffer.keys });
+  await app.register(backupRoutes, { backups: coffer.backups });
   return app;
 }
 

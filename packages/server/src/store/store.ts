@@ -9,6 +9,7 @@ import { CamelCasePlugin, Kysely, PostgresDialect } from "kysely";
 import { localChangeFeed, postgresChangeFeed, type ChangeFeed } from "./changes.ts";
 import { postgresDialect, sqliteDialect, type StoreDialect } from "./dialect.ts";
 import { migrateToLatest } from "./migrate.ts";
+import { postgresSnapshot, sqliteSnapshot, type Snapshot } from "./snapshot.ts";
 import { openSqlite } from "./sqlite.ts";
 import type { Tables } from "./tables.ts";
 
@@ -20,6 +21,8 @@ export interface Store {
   changes: ChangeFeed;
   /** Where the data lives, for logs: a file path or the URL without its password. */
   location: string;
+  /** A consistent read of every table while writes go on (backups). */
+  snapshot(): Promise<Snapshot>;
   close(): Promise<void>;
 }
 
@@ -27,6 +30,8 @@ export interface StoreOptions {
   dataDir: string;
   databaseUrl?: string | undefined;
   onError?: (error: Error) => void;
+  /** false: open the store as it is, unmigrated (a restore checks it is empty first). */
+  migrate?: boolean;
 }
 
 export const SQLITE_FILE = "coffer.db";
@@ -38,17 +43,14 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   let store: Store;
   if (options.databaseUrl) {
     const url = options.databaseUrl;
-    const pool = new pg.Pool({
-      connectionString: url,
-      max: 10,
-      // Times are integer milliseconds: well inside Number's exact range.
-      types: { getTypeParser: ((oid: number, format?: "text" | "binary") => oid === BIGINT_OID ? Number : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser },
-    });
+    // Times are integer milliseconds: well inside Number's exact range.
+    const types = { getTypeParser: ((oid: number, format?: "text" | "binary") => oid === BIGINT_OID ? Number : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser };
+    const pool = new pg.Pool({ connectionString: url, max: 10, types });
     pool.on("error", onError);
     const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
     let changes: ChangeFeed;
     try {
-      await migrateToLatest(db, postgresDialect);
+      if (options.migrate !== false) await migrateToLatest(db, postgresDialect);
       changes = await postgresChangeFeed(url, onError);
     } catch (error) {
       await db.destroy();
@@ -59,6 +61,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       dialect: postgresDialect,
       changes,
       location: redactUrl(url),
+      snapshot: () => postgresSnapshot({ connectionString: url, types }),
       close: async () => {
         await changes.close();
         await db.destroy();
@@ -70,13 +73,13 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const { dialect } = openSqlite(path);
     const db = new Kysely<Tables>({ dialect, plugins: [new CamelCasePlugin()] });
     try {
-      await migrateToLatest(db, sqliteDialect);
+      if (options.migrate !== false) await migrateToLatest(db, sqliteDialect);
     } catch (error) {
       await db.destroy();
       throw error;
     }
     const changes = localChangeFeed();
-    store = { db, dialect: sqliteDialect, changes, location: path, close: () => db.destroy() };
+    store = { db, dialect: sqliteDialect, changes, location: path, snapshot: () => sqliteSnapshot(path), close: () => db.destroy() };
   }
   return store;
 }
