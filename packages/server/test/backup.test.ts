@@ -20,7 +20,7 @@ import { restoreBackup } from "../src/backup/restore.ts";
 import { buildApp } from "../src/http/app.ts";
 import { ROOT_KEY_FILE } from "../src/crypto/root-key.ts";
 import { KNOWN_MIGRATIONS } from "../src/store/migrate.ts";
-import type { Store } from "../src/store/store.ts";
+import { openStore, type Store } from "../src/store/store.ts";
 import { STORES, tempDir, type StoreKind, type StoreTarget } from "./support/stores.ts";
 
 type Api = (method: string, url: string, body?: unknown) => Promise<{ status: number; body: any }>;
@@ -379,3 +379,45 @@ test("a restore into a data directory takes the root key from its key file (SQLi
   const self = await app.inject({ method: "GET", url: "/api/v1/auth/token/self", headers: { authorization: `Bearer ${keySource.bootstrapToken}` } });
   assert.equal(self.statusCode, 200, "the bootstrap token of the source works on the restored store");
 });
+
+// ---------------------------------------------------------------- tables nobody listed
+
+/** A table of the kind a later migration adds (foreign key, bytes, a generated id), made here so no code knows its name. */
+async function addUnlistedTable(store: Store): Promise<void> {
+  const id = store.dialect.kind === "postgres" ? "serial" : "integer";
+  await store.db.schema
+    .createTable("zz_unlisted")
+    .addColumn("seq", id as "integer", (c) => (store.dialect.kind === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement()))
+    .addColumn("workspace_id", "text", (c) => c.notNull().references("workspaces.id"))
+    .addColumn("payload", store.dialect.binaryType, (c) => c.notNull())
+    .execute();
+}
+
+for (const [from, to] of [[STORES[0]!, STORES[1]!], [STORES[1]!, STORES[0]!]] as const) {
+  test(`a table no code lists is backed up and restored too, its generated ids continuing after the restored ones (${from.kind} → ${to.kind})`, async (t) => {
+    const source = await openEnv(t, from);
+    if (!source) return;
+    const target = await emptyTarget(t, to);
+    if (!target) return;
+    await addUnlistedTable(source.coffer.store);
+    const workspace = (await must(source.admin("GET", "/api/v1/workspaces/default"), 200, "workspace")).id as string;
+    const payloads = [randomBytes(40), randomBytes(3), Buffer.alloc(0)];
+    for (const payload of payloads) await source.coffer.store.db.withoutPlugins().insertInto("zz_unlisted" as never).values({ workspace_id: workspace, payload } as never).execute();
+    const backup = await takeBackup(source);
+
+    // The target gets the same table the way a migration would give it: empty.
+    const prepared = await openStore({ dataDir: target.dataDir, databaseUrl: target.databaseUrl });
+    await addUnlistedTable(prepared);
+    await prepared.close();
+
+    await restoreBackup({ file: fileOf(backup), dataDir: target.dataDir, databaseUrl: target.databaseUrl, rootKey: source.rootKey });
+    const restored = await openEnv(t, to, { from: source, target });
+    assert.ok(restored);
+    const rows = await contents(restored.coffer.store);
+    assert.deepEqual(rows.zz_unlisted, (await contents(source.coffer.store)).zz_unlisted);
+    assert.equal(rows.zz_unlisted!.length, 3);
+    await restored.coffer.store.db.withoutPlugins().insertInto("zz_unlisted" as never).values({ workspace_id: workspace, payload: Buffer.from("new") } as never).execute();
+    const seqs = (await contents(restored.coffer.store)).zz_unlisted!.map((line) => (JSON.parse(line) as { seq: number }).seq).sort((a, b) => a - b);
+    assert.deepEqual(seqs, [1, 2, 3, 4], "the new row's id comes after the restored ones");
+  });
+}
