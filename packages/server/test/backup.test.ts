@@ -191,6 +191,7 @@ test("backup files: tampering, truncation, reordering, appended data and another
   const spliced = Buffer.concat([file.subarray(0, BACKUP_HEADER_BYTES + chunk), other.subarray(BACKUP_HEADER_BYTES + chunk)]);
   await assert.rejects(decrypt(spliced), BackupDamagedError, "chunks of another backup");
   await assert.rejects(decrypt(file, randomBytes(32)), BackupRootKeyError, "another root key");
+  assert.throws(() => new BackupCipher(Buffer.alloc(32)), /no root key is loaded/, "a cleared (sealed) keyring makes no backup anyone could open");
   await assert.rejects(decrypt(Buffer.from("not a backup at all, just text that is long enough for a header")), BackupDamagedError, "not a backup");
 });
 

@@ -41,7 +41,14 @@ export class BackupService {
   }
 
   async open(): Promise<BackupStream> {
-    const snapshot = await this.#store.snapshot();
+    const cipher = this.#keyring.backupCipher();
+    let snapshot: Snapshot;
+    try {
+      snapshot = await this.#store.snapshot();
+    } catch (error) {
+      cipher.clear();
+      throw error;
+    }
     try {
       const manifest: Manifest = {
         format: BACKUP_FORMAT,
@@ -51,7 +58,6 @@ export class BackupService {
         keyVersions: await keyVersions(snapshot),
         tables: snapshot.tables.map((table) => ({ name: table.name, rows: table.rows })),
       };
-      const cipher = this.#keyring.backupCipher();
       const file = (async function* () {
         try {
           yield* encryptBackup(cipher, encodeBackup(snapshot, manifest));
@@ -62,6 +68,7 @@ export class BackupService {
       })();
       return { manifest, body: await startedReadable(file) };
     } catch (error) {
+      cipher.clear();
       await snapshot.close();
       throw error;
     }

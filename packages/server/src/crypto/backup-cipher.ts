@@ -56,6 +56,8 @@ export class BackupCipher {
   /** `salt` from an existing file's header (restore), or none for a new file. */
   constructor(rootKey: Buffer, existingHeader?: Buffer) {
     if (rootKey.length !== KEY_BYTES) throw new RangeError("root key must be 32 bytes");
+    // A cleared (sealed) keyring's root key is zeros: a backup under it would open for anyone.
+    if (rootKey.every((byte) => byte === 0)) throw new RangeError("no root key is loaded");
     const salt = existingHeader ? saltOf(existingHeader) : randomBytes(SALT_BYTES);
     this.#key = Buffer.from(hkdfSync("sha256", rootKey, salt, "coffer/backup/v1/chunks", KEY_BYTES));
     const check = Buffer.from(hkdfSync("sha256", rootKey, salt, "coffer/backup/v1/key-check", CHECK_BYTES));
