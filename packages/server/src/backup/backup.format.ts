@@ -43,8 +43,8 @@ export class BackupFormatError extends Error {
   }
 }
 
-/** The plaintext of a backup of `snapshot`, as pieces of about PIECE_BYTES; calls `onRows` after each batch it wrote. */
-export async function* encodeBackup(snapshot: Snapshot, manifest: Manifest, onRows: (table: string, rows: number) => void = () => {}): AsyncGenerator<Buffer> {
+/** The plaintext of a backup of `snapshot`, as pieces of about PIECE_BYTES. */
+export async function* encodeBackup(snapshot: Snapshot, manifest: Manifest): AsyncGenerator<Buffer> {
   let lines: string[] = [JSON.stringify({ manifest })];
   let size = lines[0]!.length;
   let total = 0;
@@ -60,14 +60,13 @@ export async function* encodeBackup(snapshot: Snapshot, manifest: Manifest, onRo
         const line = JSON.stringify(row);
         lines.push(line);
         size += line.length + 1;
+        if (size >= PIECE_BYTES) {
+          yield Buffer.from(lines.join("\n") + "\n", "utf8");
+          lines = [];
+          size = 0;
+        }
       }
       total += batch.length;
-      onRows(table.name, batch.length);
-      if (size >= PIECE_BYTES) {
-        yield Buffer.from(lines.join("\n") + "\n", "utf8");
-        lines = [];
-        size = 0;
-      }
     }
   }
   lines.push(JSON.stringify({ end: { rows: total } }));

@@ -121,21 +121,18 @@ function nonce(index: number): Buffer {
 /** Encrypts a plaintext stream into a backup file's bytes: the header, then chunks, the last one marked. */
 export async function* encryptBackup(cipher: BackupCipher, plaintext: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   yield cipher.header;
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
+  let pending: Buffer = Buffer.alloc(0);
   let index = 0;
   for await (const piece of plaintext) {
-    pending.push(piece);
-    pendingBytes += piece.length;
+    pending = pending.length === 0 ? piece : Buffer.concat([pending, piece]);
     // Keep at least one byte back, so the last chunk is never sealed before we know it is the last.
-    while (pendingBytes > BACKUP_CHUNK_BYTES) {
-      const all = Buffer.concat(pending);
-      yield cipher.sealChunk(index++, false, all.subarray(0, BACKUP_CHUNK_BYTES));
-      pending = [all.subarray(BACKUP_CHUNK_BYTES)];
-      pendingBytes = pending[0]!.length;
+    let offset = 0;
+    for (; pending.length - offset > BACKUP_CHUNK_BYTES; offset += BACKUP_CHUNK_BYTES) {
+      yield cipher.sealChunk(index++, false, pending.subarray(offset, offset + BACKUP_CHUNK_BYTES));
     }
+    pending = pending.subarray(offset);
   }
-  yield cipher.sealChunk(index, true, Buffer.concat(pending));
+  yield cipher.sealChunk(index, true, pending);
 }
 
 /**
