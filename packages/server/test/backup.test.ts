@@ -99,6 +99,10 @@ async function populate(env: Env): Promise<Fixture> {
     }
     if (s === 1) await must(env.as(env.adminToken)("POST", "/api/v1/sys/keys/rotate"), 202, "key rotation");
   }
+  // A value near the size limit: its row is larger than a backup chunk.
+  const large = randomBytes(45_000).toString("base64");
+  await must(admin("PUT", secretUrl("large"), { data: { password: large } }), WRITTEN, "large secret");
+  versions.push({ url: secretUrl("large", "/versions/1"), token: env.adminToken, value: large });
   await must(admin("PUT", `${secretUrl(`app/${CANARY}-0`)}/grants/group:readers`, { level: "read" }), WRITTEN, "group grant");
   await must(admin("PUT", `${secretUrl(`app/${CANARY}-1`)}/grants/sa:bot`, { level: "read" }), WRITTEN, "service grant");
   versions.push({ url: secretUrl(`app/${CANARY}-0`, "/versions/3"), token: alice, value: `${CANARY}-value-0-3` });
@@ -163,7 +167,7 @@ test("backup files: tampering, truncation, reordering, appended data and another
   const plaintext = randomBytes(BACKUP_CHUNK_BYTES * 2 + 1234);
   const encrypt = async (key = rootKey) => {
     const parts: Buffer[] = [];
-    for await (const part of encryptBackup(new BackupCipher(key), fileOf(plaintext, 7000))) parts.push(part);
+    for await (const part of encryptBackup(new BackupCipher(key), fileOf(plaintext, 100_000))) parts.push(part);
     return Buffer.concat(parts);
   };
   const decrypt = async (file: Buffer, key = rootKey) => {
