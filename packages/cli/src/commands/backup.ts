@@ -84,7 +84,7 @@ async function backup(file: string, force: boolean, addr: string | undefined): P
     await body.cancel();
     throw new CliError(`cannot write ${temp}: ${(error as Error).message}`);
   }
-  const progress = meter(`${tables} tables, ${rows} rows`);
+  const progress = meter(`backup of ${tables} tables, ${rows} rows`);
   let bytes = 0;
   try {
     for await (const chunk of body) {
@@ -117,7 +117,7 @@ async function restore(file: string, dataDirFlag: string | undefined, databaseUr
   }
   const env = process.env;
   const { restoreBackup, RestoreError } = await import("@coffer/server");
-  const progress = meter("restoring");
+  const progress = meter("restore");
   try {
     const { manifest, location } = await restoreBackup({
       file: createReadStream(file),

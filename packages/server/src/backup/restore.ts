@@ -95,10 +95,10 @@ async function readManifest(records: AsyncGenerator<BackupRecord>): Promise<Mani
 
 function checkTarget(state: { migrations: string[]; tablesWithRows: string[] }, manifest: Manifest): void {
   if (state.tablesWithRows.length > 0) {
-    throw new RestoreError(`the target store is not empty (rows in ${state.tablesWithRows.join(", ")}): restore into a new data directory or an empty database; `);
+    throw new RestoreError(`the target store is not empty (rows in ${state.tablesWithRows.join(", ")}): restore into a new data directory or an empty database`);
   }
   if (state.migrations.some((name, i) => manifest.migrations[i] !== name)) {
-    throw new RestoreError(`the target store's schema (${state.migrations.join(", ")}) is newer than the backup's (${manifest.migrations.join(", ")}): restore into a new data directory or an empty database; `);
+    throw new RestoreError(`the target store's schema (${state.migrations.join(", ")}) is newer than the backup's (${manifest.migrations.join(", ")}): restore into a new data directory or an empty database`);
   }
 }
 
