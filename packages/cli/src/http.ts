@@ -6,7 +6,8 @@
  * exits pays that on every run (`coffer run -- true` has a budget of 3× a
  * bare `node -e ''`). node:http is already in Node's startup snapshot. The
  * SDK accepts any `fetch`; this one does what the SDK needs: method, headers,
- * a string body, and a response with status, headers.get() and text().
+ * a string body, and a response with status, headers.get(), text(), and a
+ * streamed body for the one answer too large to hold (a backup).
  */
 import type { IncomingMessage, RequestOptions } from "node:http";
 
@@ -18,6 +19,7 @@ interface MinimalResponse {
   status: number;
   headers: { get(name: string): string | null };
   text(): Promise<string>;
+  readonly body: ReadableStream<Uint8Array>;
 }
 
 export const httpFetch = (async (input: string | URL | Request, init: RequestInit = {}): Promise<MinimalResponse> => {
@@ -35,9 +37,6 @@ export const httpFetch = (async (input: string | URL | Request, init: RequestIni
     req.on("timeout", () => req.destroy(Object.assign(new Error(`no answer within ${TIMEOUT_MS / 1000} s`), { code: "ETIMEDOUT" })));
     req.end(body);
   });
-  const chunks: Buffer[] = [];
-  for await (const chunk of response) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString("utf8");
   const status = response.statusCode ?? 0;
   return {
     ok: status >= 200 && status < 300,
@@ -48,6 +47,13 @@ export const httpFetch = (async (input: string | URL | Request, init: RequestIni
         return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
       },
     },
-    text: async () => text,
+    text: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of response) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString("utf8");
+    },
+    get body() {
+      return process.getBuiltinModule("node:stream").Readable.toWeb(response) as ReadableStream<Uint8Array>;
+    },
   };
 }) as unknown as typeof fetch;

@@ -106,6 +106,7 @@ export const ROUTES = {
   rotateKey: ["POST", "/api/v1/sys/keys/rotate"],
   listAudit: ["GET", "/api/v1/audit"],
   verifyAudit: ["GET", "/api/v1/audit/verify"],
+  backup: ["GET", "/api/v1/sys/backup"],
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type RouteName = keyof typeof ROUTES;
@@ -182,6 +183,23 @@ export class Coffer {
 
   /** Calls one of ROUTES (or a Route); retries 429s after Retry-After, and turns error bodies into CofferError. */
   async call<T>(route: RouteName | Route, params: Record<string, string>, options: { query?: Record<string, string | number | boolean | undefined>; body?: unknown } = {}): Promise<T> {
+    const text = await (await this.#send(route, params, options)).text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /**
+   * A consistent, encrypted snapshot of the whole store, as a stream of the
+   * backup file's bytes (instance administrators, full-scope token). `tables`
+   * and `rows` say how much it holds, for progress. Restoring it needs the
+   * server's root key (`coffer operator restore`).
+   */
+  async backup(): Promise<{ body: ReadableStream<Uint8Array>; tables: number; rows: number }> {
+    const response = await this.#send("backup", {});
+    if (!response.body) throw new CofferError("INTERNAL", "the backup answer has no body", response.status);
+    return { body: response.body, tables: Number(response.headers.get("coffer-backup-tables")), rows: Number(response.headers.get("coffer-backup-rows")) };
+  }
+
+  async #send(route: RouteName | Route, params: Record<string, string>, options: { query?: Record<string, string | number | boolean | undefined>; body?: unknown } = {}): Promise<Response> {
     const [method, template] = typeof route === "string" ? ROUTES[route] : route;
     let path = template.replace(/\{(\w+)\}/g, (_, key: string) => encodeURIComponent(key === "workspace" ? (params.workspace ?? this.workspace) : params[key] ?? ""));
     const query = Object.entries(options.query ?? {}).filter((entry): entry is [string, string | number | boolean] => entry[1] !== undefined);
@@ -199,12 +217,12 @@ export class Coffer {
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
       });
       if (response.status === 429 && attempt < this.#maxRetries) {
+        await response.text();
         await sleep(retryDelay(response.headers.get("retry-after"), attempt));
         continue;
       }
-      const text = await response.text();
-      if (!response.ok) throw errorOf(response.status, text);
-      return (text ? JSON.parse(text) : undefined) as T;
+      if (!response.ok) throw errorOf(response.status, await response.text());
+      return response;
     }
   }
 }

@@ -16,6 +16,7 @@ import { loadRootKey } from "./crypto/root-key.ts";
 import { AccessService } from "./access/access.service.ts";
 import { GrantService } from "./access/grant.service.ts";
 import { GroupService } from "./access/group.service.ts";
+import { BackupService } from "./backup/backup.service.ts";
 import { AuthService } from "./identity/auth.service.ts";
 import { ServiceAccountService } from "./identity/service-account.service.ts";
 import { TokenService } from "./identity/token.service.ts";
@@ -75,6 +76,7 @@ export interface Coffer {
   /** Reminders and self-rotations; webhooks subscribe here. */
   rotationEvents: RotationEvents;
   rotationJob: RotationJob;
+  backups: BackupService;
   seal: SealControl;
   audit: AuditLog;
   auditReader: AuditReader;
@@ -141,6 +143,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       rotation: new RotationService(store, clock, workspaces, graceDays),
       rotationEvents,
       rotationJob,
+      backups: new BackupService(store, keyring, clock),
       seal: alwaysUnsealed(options.rootKey === undefined ? "file" : "env"),
       audit,
       auditReader: new AuditReader(audit, workspaces),
@@ -161,6 +164,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       close: async () => {
         stopRetention();
         await audit.drain();
+        await alerts.settled();
         await writer?.close();
         await webhooks.stop();
         await rotationJob.stop();

@@ -156,6 +156,8 @@ const MATRIX: Row[] = [
   row("GET /api/v1/audit/export", [D, D, D, D, D, D, D, U, U, D, 200]),
   row("GET /api/v1/audit/verify", [D, D, D, D, D, D, D, U, U, D, 200]),
   row("GET /api/v1/alerts", [D, D, D, D, D, D, D, U, U, D, 200]),
+  // The whole store, encrypted: instance administrators with a full-scope token only.
+  row("GET /api/v1/sys/backup", [D, D, D, D, D, D, D, U, U, D, 200]),
   row("POST /api/v1/sys/keys/rotate", [D, D, D, D, D, D, D, U, U, D, 202], {
     after: async ({ admin }) => {
       // Let the re-wrap a rotation starts finish before the next row.
@@ -360,8 +362,10 @@ async function openEnv(t: TestContext, store: StoreKind): Promise<Env | null> {
         headers: { authorization: `Bearer ${token}` },
         ...(body === undefined ? {} : { payload: body as object }),
       });
+      // Not every answer is JSON: a backup is a binary stream, an export JSON lines.
+      const json = String(reply.headers["content-type"] ?? "").startsWith("application/json");
       const requestId = reply.headers["x-request-id"];
-      return { status: reply.statusCode, body: !reply.body ? undefined : String(reply.headers["content-type"]).startsWith("application/json") ? reply.json() : reply.body, ...(typeof requestId === "string" && { requestId }) };
+      return { status: reply.statusCode, body: json ? reply.json() : reply.body || undefined, ...(typeof requestId === "string" && { requestId }) };
     };
   const admin = callAs(coffer.bootstrapToken!);
   const login = { username: "matrix-login", password: PASSWORD };

@@ -60,6 +60,7 @@ export class AlertService {
   #failures = new Map<string, number[]>();
   /** key → when the last access-denied alert for it went out. */
   #denied = new Map<string, number>();
+  #deriving = new Set<Promise<void>>();
 
   constructor(store: Store, clock: Clock, workspaces: WorkspaceService, webhooks: WebhookService, options: AlertOptions = {}) {
     this.#store = store;
@@ -82,7 +83,15 @@ export class AlertService {
 
   /** Reads a durable audit batch; never throws into the audit log. */
   fromAudit(records: AuditRecord[]): void {
-    this.#derive(records).catch((error: Error) => this.#log(`alerts: ${error.message}`));
+    const derived = this.#derive(records)
+      .catch((error: Error) => this.#log(`alerts: ${error.message}`))
+      .finally(() => this.#deriving.delete(derived));
+    this.#deriving.add(derived);
+  }
+
+  /** Waits until every batch handed in so far has become its alerts (shutdown, tests). */
+  async settled(): Promise<void> {
+    while (this.#deriving.size > 0) await Promise.all(this.#deriving);
   }
 
   /** Rotation reminders from the rotation job (self-rotations arrive through the audit log). */

@@ -6,6 +6,7 @@
  * encrypted under them, so reads never fail during a rotation.
  */
 import { randomBytes } from "node:crypto";
+import { BackupCipher } from "./backup-cipher.ts";
 import { IntegrityError, KEY_BYTES, keyVersionOf, open, seal } from "./envelope.ts";
 
 /** A ciphertext only the keyring makes, so a repository cannot store plaintext by mistake. */
@@ -90,6 +91,15 @@ export class Keyring {
     const key = this.#dataKeys.get(version);
     if (!key) throw new UnknownKeyVersionError(version);
     return open(key, sealed, secretContext(context));
+  }
+
+  /**
+   * The cipher of a backup file, its key derived from the root key: a new
+   * file's, or the one whose header is given (BackupRootKeyError when this
+   * root key did not make it).
+   */
+  backupCipher(existingHeader?: Buffer): BackupCipher {
+    return new BackupCipher(this.#rootKey, existingHeader);
   }
 
   /** Drops every key from memory (sealing, shutdown). */

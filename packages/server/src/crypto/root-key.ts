@@ -26,9 +26,7 @@ export class RootKeyError extends Error {
 export const ROOT_KEY_FILE = "root.key";
 
 export function loadRootKey(options: { dataDir: string; envValue?: string | undefined }): RootKeySource {
-  if (options.envValue) {
-    return { description: "COFFER_ROOT_KEY", key: decodeKey(options.envValue, "COFFER_ROOT_KEY"), created: false };
-  }
+  if (options.envValue) return readRootKey(options);
   const path = join(options.dataDir, ROOT_KEY_FILE);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   let created = false;
@@ -43,7 +41,7 @@ export function loadRootKey(options: { dataDir: string; envValue?: string | unde
   if (mode & 0o077) {
     chmodSync(path, 0o600);
   }
-  return { description: path, key: decodeKey(readFileSync(path, "utf8"), path), created };
+  return { ...readRootKey(options), created };
 }
 
 function decodeKey(text: string, where: string): Buffer {
@@ -52,4 +50,20 @@ function decodeKey(text: string, where: string): Buffer {
     throw new RootKeyError(`${where} must hold a base64-encoded 32-byte key`);
   }
   return key;
+}
+
+/** The root key that already exists (COFFER_ROOT_KEY, else the key file); never makes one. */
+export function readRootKey(options: { dataDir: string; envValue?: string | undefined }): RootKeySource {
+  if (options.envValue) {
+    return { description: "COFFER_ROOT_KEY", key: decodeKey(options.envValue, "COFFER_ROOT_KEY"), created: false };
+  }
+  const path = join(options.dataDir, ROOT_KEY_FILE);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    throw new RootKeyError(`no root key: neither COFFER_ROOT_KEY nor ${path} is there`);
+  }
+  return { description: path, key: decodeKey(text, path), created: false };
 }

@@ -11,6 +11,7 @@ import type { Coffer } from "../coffer.ts";
 import { groupRoutes } from "../access/group.routes.ts";
 import { alertRoutes } from "../alert/alert.routes.ts";
 import { auditRoutes } from "../audit/audit.routes.ts";
+import { backupRoutes } from "../backup/backup.routes.ts";
 import { identityRoutes } from "../identity/identity.routes.ts";
 import { keyRoutes } from "../keys/keys.routes.ts";
 import { rotationRoutes } from "../rotation/rotation.routes.ts";
@@ -85,6 +86,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(hmacRoutes, { hmac: coffer.hmac, secrets: coffer.secrets });
   await app.register(rotationRoutes, { rotation: coffer.rotation });
   await app.register(webRoutes, { root: options.webRoot ?? DEFAULT_WEB_ROOT });
+  await app.register(backupRoutes, { backups: coffer.backups });
   return app;
 }
 

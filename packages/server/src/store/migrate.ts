@@ -3,7 +3,7 @@
  * the store lock, so two nodes starting together against one PostgreSQL
  * neither race nor apply a migration twice.
  */
-import { Migrator, type Kysely, type Migration } from "kysely";
+import { Migrator, type Kysely, type Migration, type MigrationResultSet } from "kysely";
 import type { StoreDialect } from "./dialect.ts";
 import * as initial from "./migrations/0001-initial.ts";
 import * as audit from "./migrations/0002-audit.ts";
@@ -17,10 +17,22 @@ const STEPS: Record<string, Step> = {
   "0003-rotation": rotation,
 };
 
-/** Every migration's name, in the order they apply. */
-export const MIGRATIONS = Object.keys(STEPS);
+/** Where Kysely keeps its bookkeeping: not data, so backups record the applied names instead of these rows. */
+export const MIGRATION_TABLES = { migrations: "coffer_migrations", lock: "coffer_migrations_lock" } as const;
+
+/** Every migration this version of Coffer knows, in order. */
+export const KNOWN_MIGRATIONS: readonly string[] = Object.keys(STEPS).sort();
 
 export async function migrateToLatest(db: Kysely<any>, dialect: StoreDialect): Promise<void> {
+  await migrate(db, dialect, (migrator) => migrator.migrateToLatest());
+}
+
+/** Applies the migrations up to and including `name` (a restore first brings an empty store to its backup's level). */
+export async function migrateTo(db: Kysely<any>, dialect: StoreDialect, name: string): Promise<void> {
+  await migrate(db, dialect, (migrator) => migrator.migrateTo(name));
+}
+
+async function migrate(db: Kysely<any>, dialect: StoreDialect, run: (migrator: Migrator) => Promise<MigrationResultSet>): Promise<void> {
   const migrations: Record<string, Migration> = {};
   for (const [name, step] of Object.entries(STEPS)) {
     migrations[name] = { up: (tx) => step.up(tx, dialect) };
@@ -29,10 +41,10 @@ export async function migrateToLatest(db: Kysely<any>, dialect: StoreDialect): P
     const migrator = new Migrator({
       db: locked,
       provider: { getMigrations: async () => migrations },
-      migrationTableName: "coffer_migrations",
-      migrationLockTableName: "coffer_migrations_lock",
+      migrationTableName: MIGRATION_TABLES.migrations,
+      migrationLockTableName: MIGRATION_TABLES.lock,
     });
-    const { error } = await migrator.migrateToLatest();
+    const { error } = await run(migrator);
     if (error) throw error;
   });
 }

@@ -9,6 +9,7 @@ import { CamelCasePlugin, Kysely, PostgresDialect } from "kysely";
 import { localChangeFeed, postgresChangeFeed, type ChangeFeed } from "./changes.ts";
 import { postgresDialect, sqliteDialect, type StoreDialect } from "./dialect.ts";
 import { migrateToLatest } from "./migrate.ts";
+import { postgresSnapshot, sqliteSnapshot, type Snapshot } from "./snapshot.ts";
 import { openSqlite } from "./sqlite.ts";
 import type { Tables } from "./tables.ts";
 
@@ -22,6 +23,8 @@ export interface Store {
   location: string;
   /** The embedded store's file, whose commits wait on the calling thread; null for PostgreSQL. */
   sqliteFile: string | null;
+  /** A consistent read of every table while writes go on (backups). */
+  snapshot(): Promise<Snapshot>;
   close(): Promise<void>;
 }
 
@@ -29,6 +32,8 @@ export interface StoreOptions {
   dataDir: string;
   databaseUrl?: string | undefined;
   onError?: (error: Error) => void;
+  /** false: open the store as it is, unmigrated (a restore checks it is empty first). */
+  migrate?: boolean;
 }
 
 export const SQLITE_FILE = "coffer.db";
@@ -40,17 +45,14 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   let store: Store;
   if (options.databaseUrl) {
     const url = options.databaseUrl;
-    const pool = new pg.Pool({
-      connectionString: url,
-      max: 10,
-      // Times are integer milliseconds: well inside Number's exact range.
-      types: { getTypeParser: ((oid: number, format?: "text" | "binary") => oid === BIGINT_OID ? Number : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser },
-    });
+    // Times are integer milliseconds: well inside Number's exact range.
+    const types = { getTypeParser: ((oid: number, format?: "text" | "binary") => oid === BIGINT_OID ? Number : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser };
+    const pool = new pg.Pool({ connectionString: url, max: 10, types });
     pool.on("error", onError);
     const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
     let changes: ChangeFeed;
     try {
-      await migrateToLatest(db, postgresDialect);
+      if (options.migrate !== false) await migrateToLatest(db, postgresDialect);
       changes = await postgresChangeFeed(url, onError);
     } catch (error) {
       await db.destroy();
@@ -62,6 +64,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       changes,
       location: redactUrl(url),
       sqliteFile: null,
+      snapshot: () => postgresSnapshot({ connectionString: url, types }),
       close: async () => {
         await changes.close();
         await db.destroy();
@@ -73,13 +76,13 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const { dialect } = openSqlite(path);
     const db = new Kysely<Tables>({ dialect, plugins: [new CamelCasePlugin()] });
     try {
-      await migrateToLatest(db, sqliteDialect);
+      if (options.migrate !== false) await migrateToLatest(db, sqliteDialect);
     } catch (error) {
       await db.destroy();
       throw error;
     }
     const changes = localChangeFeed();
-    store = { db, dialect: sqliteDialect, changes, location: path, sqliteFile: path, close: () => db.destroy() };
+    store = { db, dialect: sqliteDialect, changes, location: path, sqliteFile: path, snapshot: () => sqliteSnapshot(path), close: () => db.destroy() };
   }
   return store;
 }
