@@ -22,7 +22,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Run> }> = 
   groups: { summary: "Administer the workspace's groups", load: async () => (await import("./commands/groups.ts")).run },
   members: { summary: "Administer the workspace's members and their roles", load: async () => (await import("./commands/members.ts")).run },
   server: { summary: "Run the Coffer server (API on one port)", load: async () => (await import("./commands/server.ts")).run },
-  operator: { summary: "Operator tasks: rotate-key, key-status", load: async () => (await import("./commands/operator.ts")).run },
+  operator: { summary: "Operator tasks: keys (rotate-key, key-status) and the seal (init, unseal, seal, rekey, …)", load: async () => (await import("./commands/operator.ts")).run },
 };
 
 const HELP = `coffer — secrets for teams and AI agents

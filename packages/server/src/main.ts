@@ -11,6 +11,8 @@ export interface ServerOptions {
   dataDir: string;
   databaseUrl?: string | undefined;
   rootKey?: string | undefined;
+  previousRootKey?: string | undefined;
+  seal?: "shamir" | undefined;
   logLevel: string;
   /** Where start-up messages go; the bootstrap token goes here and nowhere else. */
   print: (line: string) => void;
@@ -21,6 +23,8 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     dataDir: options.dataDir,
     databaseUrl: options.databaseUrl,
     rootKey: options.rootKey,
+    previousRootKey: options.previousRootKey,
+    seal: options.seal,
     log: (message) => options.print(`coffer: ${message}`),
   });
   const app = await buildApp(coffer, { logger: { level: options.logLevel } });
@@ -35,6 +39,15 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
   print(`Coffer ${url}`);
   print(`  store     ${coffer.store.dialect.kind} (${coffer.store.location})`);
   print(`  root key  ${coffer.rootKeySource}`);
+  const seal = coffer.seal.status();
+  if (!seal.initialized) {
+    print("");
+    print("  Sealed and not initialised. Create the root key as shares (printed once, to the operator):");
+    print("      coffer operator init --addr " + url + " --shares 5 --threshold 3");
+    print("");
+  } else if (seal.sealed) {
+    print(`  sealed    unseal with ${seal.threshold} of the ${seal.shares} shares: coffer operator unseal --addr ${url}`);
+  }
   if (coffer.bootstrapToken) {
     print("");
     print("  The store was initialised. Admin bootstrap token (shown ONCE, never again):");

@@ -12,11 +12,19 @@ Options:
   --data-dir DIR        data directory: SQLite store and root key file (env COFFER_DATA_DIR; default ./.coffer)
   --database-url URL    use PostgreSQL instead of the embedded SQLite store (env COFFER_DATABASE_URL)
   --log-level LEVEL     fatal, error, warn, info, debug (env COFFER_LOG_LEVEL; default info)
+  --seal shamir         the root key is split into Shamir shares (env COFFER_SEAL): the server starts
+                        sealed; 'coffer operator init' creates the shares once, 'coffer operator unseal'
+                        takes them after every start. A store keeps the kind of root key it began with.
   -h, --help            show this help
 
 Environment only:
   COFFER_ROOT_KEY       base64 of a 32-byte root key, instead of the key file; give every node of a
-                        PostgreSQL cluster the same one. Never pass keys as arguments: argv is visible to ps.`;
+                        PostgreSQL cluster the same one. Never pass keys as arguments: argv is visible to ps.
+  COFFER_ROOT_KEY_PREVIOUS  to rotate COFFER_ROOT_KEY: the old key here, the new one in COFFER_ROOT_KEY;
+                        the first start re-wraps the keyring under the new key.
+
+Example:
+  coffer server --data-dir /var/lib/coffer --seal shamir`;
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parse(argv);
@@ -33,6 +41,8 @@ export async function run(argv: string[]): Promise<void> {
     dataDir: values["data-dir"] ?? env.COFFER_DATA_DIR ?? ".coffer",
     databaseUrl: values["database-url"] ?? env.COFFER_DATABASE_URL,
     rootKey: env.COFFER_ROOT_KEY,
+    previousRootKey: env.COFFER_ROOT_KEY_PREVIOUS,
+    seal: parseSeal(values.seal ?? env.COFFER_SEAL),
     logLevel: values["log-level"] ?? env.COFFER_LOG_LEVEL ?? "info",
     print: (line) => process.stdout.write(line + "\n"),
   });
@@ -56,6 +66,7 @@ function parse(argv: string[]) {
         "data-dir": { type: "string" },
         "database-url": { type: "string" },
         "log-level": { type: "string" },
+        seal: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -64,6 +75,12 @@ function parse(argv: string[]) {
   } catch (error) {
     throw new CliError(`${(error as Error).message}; run 'coffer server --help'`, EXIT.usage);
   }
+}
+
+function parseSeal(value: string | undefined): "shamir" | undefined {
+  if (value === undefined || value === "" || value === "file") return undefined;
+  if (value === "shamir") return "shamir";
+  throw new CliError(`--seal takes 'shamir' (or 'file', the default key file; got '${value}')`, EXIT.usage);
 }
 
 function parseListen(value: string): { host: string; port: number } {

@@ -12,10 +12,12 @@ import { groupRoutes } from "../access/group.routes.ts";
 import { identityRoutes } from "../identity/identity.routes.ts";
 import { keyRoutes } from "../keys/keys.routes.ts";
 import { secretRoutes } from "../secret/secret.routes.ts";
+import { sealRoutes } from "../sys/seal.routes.ts";
 import { sysRoutes } from "../sys/sys.routes.ts";
 import { workspaceRoutes } from "../workspace/workspace.routes.ts";
 import { installAuthentication } from "./auth.ts";
 import { installErrorHandling } from "./errors.ts";
+import { installSealGate } from "./seal-gate.ts";
 import { ErrorResponse } from "./schemas.ts";
 
 export const VERSION = "0.1.0";
@@ -48,6 +50,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) =>
     body === "" ? done(null, undefined) : parseJson(request, body as string, done),
   );
+  installSealGate(app, coffer.keys, coffer.seal);
   installAuthentication(app, coffer.auth);
   app.addSchema(ErrorResponse);
 
@@ -61,7 +64,8 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`) },
   });
 
-  await app.register(sysRoutes, { healthy: coffer.healthy, version: VERSION });
+  await app.register(sysRoutes, { healthy: coffer.healthy, sealed: () => coffer.keys.sealed, version: VERSION });
+  await app.register(sealRoutes, { seal: coffer.seal });
   await app.register(identityRoutes, { users: coffer.users, tokens: coffer.tokens, serviceAccounts: coffer.serviceAccounts });
   await app.register(workspaceRoutes, { workspaces: coffer.workspaces, secrets: coffer.secrets });
   await app.register(groupRoutes, { groups: coffer.groups });
