@@ -105,20 +105,22 @@ export const sealRoutes: FastifyPluginAsyncTypebox<{ seal: SealControl }> = asyn
     schema: {
       tags,
       summary: "A new root key; only the keyring is re-wrapped. Shamir: give `threshold` current shares, get new ones. Key file: rewritten in place (administrators)",
-      body: Type.Optional(
-        Type.Object(
-          { currentShares: Type.Optional(CurrentShares), shares: Type.Optional(Count("New number of shares (default: as now)")), threshold: Type.Optional(Count("New threshold (default: as now)")) },
-          { additionalProperties: false },
-        ),
+      body: Type.Object(
+        { currentShares: Type.Optional(CurrentShares), shares: Type.Optional(Count("New number of shares (default: as now)")), threshold: Type.Optional(Count("New threshold (default: as now)")) },
+        { additionalProperties: false },
       ),
       response: {
         200: Type.Object({ type: SealType, shares: Type.Optional(Type.Array(Type.String())), threshold: Type.Optional(Type.Integer()) }),
         ...errorResponses,
       },
     },
+    // A key-file rotation needs no body at all.
+    preValidation: async (request) => {
+      request.body ??= {};
+    },
     handler: async (request) => {
       requireInstanceAdmin(request.principal, "rotate the root key");
-      return seal.rotateRootKey(request.body ?? {});
+      return seal.rotateRootKey(request.body);
     },
   });
 };
