@@ -6,9 +6,9 @@
  *   const db = await coffer.secrets.get("database-config");   // db.data.password
  *   await coffer.withSecrets(["OPENAI_KEY"], async (vault) => call(vault.OPENAI_KEY));
  */
-import type { ErrorBody, SecretData, SecretScope, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
+import type { ErrorBody, SealStatus, SecretData, SecretScope, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
 
-export type { SecretData, SecretScope, SecretSummary, SecretType, SecretVersionInfo };
+export type { SealStatus, SecretData, SecretScope, SecretSummary, SecretType, SecretVersionInfo };
 
 export interface Secret extends SecretSummary {
   data: SecretData;
@@ -248,17 +248,6 @@ export class Secrets {
   async unshare(name: string, subject: string): Promise<void> {
     await this.#coffer.call("unshare", { secret: name, subject });
   }
-}
-
-export interface SealStatus {
-  sealed: boolean;
-  /** Where the root key comes from: Shamir shares, the key file, or COFFER_ROOT_KEY. */
-  type: "shamir" | "file" | "env";
-  initialized: boolean;
-  threshold: number;
-  shares: number;
-  /** Shares given so far towards the next unseal. */
-  progress: number;
 }
 
 /** The seal: status, init and unseal need no token; seal, rekey and root-key rotation need an administrator's. */

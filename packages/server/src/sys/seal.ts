@@ -6,6 +6,7 @@
  * Any node seals itself when its root key stops opening the stored keyring
  * (another node rotated it), whatever the provider: `sealed` is the keyring's.
  */
+import type { SealStatus } from "@coffer/protocol";
 import { CofferError, invalid } from "../core/errors.ts";
 import { RootKeyMismatchError } from "../crypto/keyring.ts";
 import {
@@ -19,16 +20,7 @@ import {
 } from "../crypto/root-key.ts";
 import type { KeyService } from "../keys/keys.service.ts";
 
-export interface SealStatus {
-  sealed: boolean;
-  /** Where the root key comes from: "shamir" shares, the key "file", or the "env" variable. */
-  type: "shamir" | "file" | "env";
-  initialized: boolean;
-  threshold: number;
-  shares: number;
-  /** Shares received so far towards the next unseal. */
-  progress: number;
-}
+export type { SealStatus };
 
 /** A new split of the root key. */
 export interface SplitRequest {
