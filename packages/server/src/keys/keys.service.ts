@@ -250,7 +250,7 @@ export class KeyService {
           for (const row of batch) {
             const context = { workspaceId: row.workspaceId, secretId: row.secretId, version: row.version };
             const plaintext = await this.open(context, row.ciphertext);
-            const ciphertext = this.#keyring.sealSecret(context, plaintext);
+            const ciphertext = this.seal(context, plaintext);
             plaintext.fill(0);
             await replaceCiphertext(trx, { ...row, fromKeyVersion: row.keyVersion, ciphertext, keyVersion: keyVersionOfSealed(ciphertext) });
           }
