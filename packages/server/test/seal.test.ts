@@ -18,6 +18,7 @@ import { ROOT_KEY_FILE, stageRootKeyFile, NEXT_ROOT_KEY_FILE } from "../src/cryp
 import { combineShares, decodeShare, splitRootKey } from "../src/crypto/shamir.ts";
 import { buildApp } from "../src/http/app.ts";
 import { listDataKeys } from "../src/keys/keys.repository.ts";
+import { dumpTables } from "./support/postgres.ts";
 import { STORES, type StoreTarget } from "./support/stores.ts";
 
 interface Node {
@@ -153,6 +154,15 @@ for (const store of STORES) {
     assert.equal(read.status, 200);
     assert.deepEqual(read.body.data, { password: "pw-1" });
     await n.close();
+
+    // What a copy of the store shows: neither the root key nor any share.
+    const rootKey = await combineShares(shares.slice(0, 3).map(decodeShare));
+    const dump = target.databaseUrl
+      ? await dumpTables(target.databaseUrl)
+      : ["coffer.db", "coffer.db-wal"].map((file) => join(target.dataDir, file)).filter(existsSync).map((file) => readFileSync(file).toString("latin1")).join("");
+    for (const needle of [rootKey.toString("hex"), rootKey.toString("base64"), rootKey.toString("latin1"), ...shares, ...shares.map((share) => share.slice(4, 30))]) {
+      assert.ok(!dump.includes(needle), "the store holds key material");
+    }
 
     // A Shamir store refuses the key file and COFFER_ROOT_KEY, and makes no key file.
     await assert.rejects(openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl }), /split into Shamir shares: start the server with --seal shamir/);
