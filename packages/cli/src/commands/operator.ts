@@ -1,6 +1,6 @@
 /**
- * coffer operator <task>: keys and the seal. One function per task in
- * TASKS; a new task (backup, restore, …) is one more entry there, one line in
+ * coffer operator <command>: keys and the seal. One function per command in
+ * TASKS; a new one (backup, restore, …) is one more entry there, one line in
  * HELP, and its own help text.
  */
 import type { SealStatus } from "@coffer/sdk";
@@ -11,9 +11,9 @@ import { CliError, EXIT } from "../cli-error.ts";
 import { printJson } from "../output.ts";
 import { askHidden, readAllStdin, stdinIsTty } from "../prompt.ts";
 
-const HELP = `Usage: coffer operator <task> [options]
+const HELP = `Usage: coffer operator <command> [options]
 
-Tasks:
+Commands:
   rotate-key        add a new data key version and re-wrap every stored secret
                     version under it, online; shows progress until done
   key-status        show data key versions and how many secret versions each encrypts
@@ -24,14 +24,14 @@ Tasks:
   rekey             new shares for the same root key, given the current ones
   rotate-root-key   a new root key (re-wraps only the keyring); Shamir: new shares
 
-Every task takes --addr URL (default: COFFER_ADDR, the address 'coffer login'
+Every command takes --addr URL (default: COFFER_ADDR, the address 'coffer login'
 saved, or http://127.0.0.1:8200). rotate-key, key-status, seal, rekey and
 rotate-root-key need an administrator's full-scope token (COFFER_TOKEN or the
 saved session); init, unseal and seal-status need none.
 
-Run 'coffer operator <task> --help' for details and an example.`;
+Run 'coffer operator <command> --help' for details and an example.`;
 
-/** The tasks; a sibling module's task slots in here. */
+/** The commands; a sibling module's command slots in here. */
 const TASKS: Record<string, (argv: string[]) => Promise<void>> = {
   "rotate-key": rotateKey,
   "key-status": keyStatus,
