@@ -23,10 +23,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Run> }> = 
   members: { summary: "Administer the workspace's members and their roles", load: async () => (await import("./commands/members.ts")).run },
   audit: { summary: "Read, follow, export and verify the audit log", load: async () => (await import("./commands/audit.ts")).run },
   server: { summary: "Run the Coffer server (API on one port)", load: async () => (await import("./commands/server.ts")).run },
-  operator: {
-    summary: "Operator tasks: rotate-key, key-status, backup, restore",
-    load: async () => async (argv) => (await (argv[0] === "backup" || argv[0] === "restore" ? import("./commands/backup.ts") : import("./commands/operator.ts"))).run(argv),
-  },
+  operator: { summary: "Operator tasks: keys (rotate-key, key-status), the seal (init, unseal, seal, rekey, …), backup and restore", load: async () => (await import("./commands/operator.ts")).run },
 };
 
 const HELP = `coffer — secrets for teams and AI agents

@@ -1,2 +1,3 @@
 export * from "./errors.ts";
 export * from "./secrets.ts";
+export * from "./seal.ts";

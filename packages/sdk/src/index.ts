@@ -6,9 +6,9 @@
  *   const db = await coffer.secrets.get("database-config");   // db.data.password
  *   await coffer.withSecrets(["OPENAI_KEY"], async (vault) => call(vault.OPENAI_KEY));
  */
-import type { ErrorBody, RotationStatus, SecretData, SecretRotation, SecretScope, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
+import type { ErrorBody, RotationStatus, SealStatus, SecretData, SecretRotation, SecretScope, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
 
-export type { RotationStatus, SecretData, SecretRotation, SecretScope, SecretSummary, SecretType, SecretVersionInfo };
+export type { RotationStatus, SealStatus, SecretData, SecretRotation, SecretScope, SecretSummary, SecretType, SecretVersionInfo };
 
 export interface Secret extends SecretSummary {
   data: SecretData;
@@ -107,6 +107,13 @@ export const ROUTES = {
   listAudit: ["GET", "/api/v1/audit"],
   verifyAudit: ["GET", "/api/v1/audit/verify"],
   backup: ["GET", "/api/v1/sys/backup"],
+  // Sealing: `coffer.sys`.
+  sealStatus: ["GET", "/api/v1/sys/seal-status"],
+  init: ["POST", "/api/v1/sys/init"],
+  unseal: ["POST", "/api/v1/sys/unseal"],
+  seal: ["POST", "/api/v1/sys/seal"],
+  rekey: ["POST", "/api/v1/sys/rekey"],
+  rotateRootKey: ["POST", "/api/v1/sys/root-key/rotate"],
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type RouteName = keyof typeof ROUTES;
@@ -119,6 +126,7 @@ export class Coffer {
   readonly addr: string;
   readonly workspace: string;
   readonly secrets: Secrets;
+  readonly sys: Sys;
   #token: string | undefined;
   #maxRetries: number;
   #fetch: typeof fetch;
@@ -134,6 +142,7 @@ export class Coffer {
     this.#csrfToken = options.csrfToken;
     this.#writeOnly = options.writeOnly ?? false;
     this.secrets = new Secrets(this);
+    this.sys = new Sys(this);
   }
 
   /** Practicus' shape: one value per name, personal unless `shared`. */
@@ -351,6 +360,47 @@ export class Secrets {
 
   async unshare(name: string, subject: string): Promise<void> {
     await this.#coffer.call("unshare", { secret: name, subject });
+  }
+}
+
+/** The seal: status, init and unseal need no token; seal, rekey and root-key rotation need an administrator's. */
+export class Sys {
+  #coffer: Coffer;
+
+  constructor(coffer: Coffer) {
+    this.#coffer = coffer;
+  }
+
+  sealStatus(): Promise<SealStatus> {
+    return this.#coffer.call("sealStatus", {});
+  }
+
+  /** Once, on a Shamir-sealed server: the shares and the admin bootstrap token, in this answer only. */
+  init(shares: number, threshold: number): Promise<{ shares: string[]; threshold: number; bootstrapToken: string }> {
+    return this.#coffer.call("init", {}, { body: { shares, threshold } });
+  }
+
+  unseal(share: string): Promise<SealStatus> {
+    return this.#coffer.call("unseal", {}, { body: { share } });
+  }
+
+  /** Discards the shares given so far. */
+  resetUnseal(): Promise<SealStatus> {
+    return this.#coffer.call("unseal", {}, { body: { reset: true } });
+  }
+
+  async seal(): Promise<void> {
+    await this.#coffer.call("seal", {});
+  }
+
+  /** New shares for the same root key, given `threshold` current ones. */
+  rekey(shares: number, threshold: number, currentShares: string[]): Promise<{ shares: string[]; threshold: number }> {
+    return this.#coffer.call("rekey", {}, { body: { shares, threshold, currentShares } });
+  }
+
+  /** A new root key. Shamir: `currentShares` are required and new shares come back; a key file is rewritten in place. */
+  rotateRootKey(options: { currentShares?: string[]; shares?: number; threshold?: number } = {}): Promise<{ type: SealStatus["type"]; shares?: string[]; threshold?: number }> {
+    return this.#coffer.call("rotateRootKey", {}, { body: options });
   }
 }
 

@@ -12,7 +12,7 @@ import { AuditLog } from "./audit/audit.service.ts";
 import { systemEvent } from "./audit/audit.types.ts";
 import { DAY_MS, systemClock, type Clock } from "./core/clock.ts";
 import { Keyring } from "./crypto/keyring.ts";
-import { loadRootKey } from "./crypto/root-key.ts";
+import { RootKeyError } from "./crypto/root-key.ts";
 import { AccessService } from "./access/access.service.ts";
 import { GrantService } from "./access/grant.service.ts";
 import { GroupService } from "./access/group.service.ts";
@@ -30,7 +30,9 @@ import { SecretService } from "./secret/secret.service.ts";
 import { HmacService } from "./signing/hmac.service.ts";
 import { openStore, type Store } from "./store/store.ts";
 import { initializeStore } from "./sys/init.ts";
-import { alwaysUnsealed, type SealControl } from "./sys/seal.ts";
+import { alwaysUnsealed, unlockWithRootKey, type SealControl } from "./sys/seal.ts";
+import { readSealConfig } from "./sys/seal.repository.ts";
+import { ShamirSeal } from "./sys/shamir-seal.ts";
 import { WorkspaceService } from "./workspace/workspace.service.ts";
 
 export interface CofferOptions {
@@ -38,6 +40,10 @@ export interface CofferOptions {
   databaseUrl?: string | undefined;
   /** Base64 root key (COFFER_ROOT_KEY); otherwise the key file in dataDir. */
   rootKey?: string | undefined;
+  /** The root key COFFER_ROOT_KEY replaces (COFFER_ROOT_KEY_PREVIOUS): the first start re-wraps the keyring under the new one. */
+  previousRootKey?: string | undefined;
+  /** "shamir": the root key is split into shares; the core opens sealed (and uninitialised until `seal.init`). */
+  seal?: "shamir" | undefined;
   clock?: Clock;
   log?: (message: string) => void;
   audit?: AuditSettings;
@@ -84,8 +90,9 @@ export interface Coffer {
   webhooks: WebhookService;
   auditSettings: AuditSettings;
   clock: Clock;
-  /** Set only on the start that initialised the store: show it once, then it is gone. */
+  /** Set only on the start that initialised the store: show it once, then it is gone (Shamir: `seal.init` returns it). */
   bootstrapToken: string | null;
+  /** Where the root key comes from, for the start-up log; never the key. */
   rootKeySource: string;
   /** Whether the store answers a trivial query. */
   healthy(): Promise<boolean>;
@@ -95,15 +102,24 @@ export interface Coffer {
 export async function openCoffer(options: CofferOptions): Promise<Coffer> {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? (() => {});
-  const rootKey = loadRootKey({ dataDir: options.dataDir, envValue: options.rootKey });
-  const keyring = new Keyring(rootKey.key);
-  rootKey.key.fill(0);
   const store = await openStore({ dataDir: options.dataDir, databaseUrl: options.databaseUrl, onError: (error) => log(`store: ${error.message}`) });
+  const keyring = new Keyring();
   try {
-    const init = await initializeStore(store, keyring, clock);
+    await checkSealType(store, options);
     const keys = new KeyService(store, keyring, clock, log);
-    await keys.reload();
-    await keys.resumeRewrap();
+    let seal: SealControl;
+    let rootKeySource: string;
+    let init: { bootstrapToken: string } | null = null;
+    if (options.seal === "shamir") {
+      seal = await ShamirSeal.open({ store, keys, clock, log });
+      rootKeySource = "Shamir shares";
+    } else {
+      rootKeySource = await unlockWithRootKey(keys, { dataDir: options.dataDir, envValue: options.rootKey, previousEnvValue: options.previousRootKey, log });
+      init = await initializeStore(store, keyring, clock);
+      await keys.reload();
+      await keys.resumeRewrap();
+      seal = alwaysUnsealed(options.rootKey ? "env" : "file", { keys, dataDir: options.dataDir });
+    }
     const workspaces = new WorkspaceService(store, clock);
     const access = new AccessService(store);
     const auditSettings = options.audit ?? DEFAULT_AUDIT;
@@ -144,7 +160,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       rotationEvents,
       rotationJob,
       backups: new BackupService(store, keyring, clock),
-      seal: alwaysUnsealed(options.rootKey === undefined ? "file" : "env"),
+      seal,
       audit,
       auditReader: new AuditReader(audit, workspaces),
       alerts,
@@ -152,7 +168,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       auditSettings,
       clock,
       bootstrapToken: init?.bootstrapToken ?? null,
-      rootKeySource: rootKey.description,
+      rootKeySource,
       healthy: async () => {
         try {
           await store.db.selectFrom("meta").select("key").limit(1).execute();
@@ -191,4 +207,17 @@ function keepAuditFor(audit: AuditLog, days: number, clock: Clock, log: (message
   const timer = setInterval(prune, RETENTION_CHECK_MS);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** A store keeps the provider it was initialised with: starting it with the other one is refused before any key file is made. */
+async function checkSealType(store: Store, options: CofferOptions): Promise<void> {
+  const stored = await readSealConfig(store.db);
+  if (options.seal === "shamir") {
+    if (options.rootKey) throw new RootKeyError("a Shamir-sealed server takes no COFFER_ROOT_KEY: unset it, or start without --seal shamir");
+    if (stored.initialized && !stored.shamir) {
+      throw new RootKeyError("this store's root key is a key file or COFFER_ROOT_KEY, not Shamir shares: start the server without --seal shamir");
+    }
+  } else if (stored.shamir) {
+    throw new RootKeyError("this store's root key is split into Shamir shares: start the server with --seal shamir, then unseal it");
+  }
 }

@@ -11,6 +11,8 @@ export interface ServerOptions {
   dataDir: string;
   databaseUrl?: string | undefined;
   rootKey?: string | undefined;
+  previousRootKey?: string | undefined;
+  seal?: "shamir" | undefined;
   logLevel: string;
   audit: AuditSettings;
   /** Days a version superseded by a rotation stays valid for HMAC verify and kept; default 7. */
@@ -26,6 +28,8 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     rootKey: options.rootKey,
     audit: options.audit,
     rotationGraceDays: options.rotationGraceDays,
+    previousRootKey: options.previousRootKey,
+    seal: options.seal,
     log: (message) => options.print(`coffer: ${message}`),
   });
   const app = await buildApp(coffer, { logger: { level: options.logLevel } });
@@ -41,6 +45,15 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
   print(`  store     ${coffer.store.dialect.kind} (${coffer.store.location})`);
   print(`  root key  ${coffer.rootKeySource}`);
   print(`  audit     ${auditLine(options.audit)}`);
+  const seal = coffer.seal.status();
+  if (!seal.initialized) {
+    print("");
+    print("  Sealed and not initialised. Create the root key as shares (printed once, to the operator):");
+    print("      coffer operator init --addr " + url + " --shares 5 --threshold 3");
+    print("");
+  } else if (seal.sealed) {
+    print(`  sealed    unseal with ${seal.threshold} of the ${seal.shares} shares: coffer operator unseal --addr ${url}`);
+  }
   if (coffer.bootstrapToken) {
     print("");
     print("  The store was initialised. Admin bootstrap token (shown ONCE, never again):");

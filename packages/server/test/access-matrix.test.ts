@@ -46,9 +46,11 @@ type UserRole = (typeof USER_ROLES)[number];
 const LISTED = "200 listed";
 /** 200 and the target secret not among the items. */
 const UNLISTED = "200 unlisted";
-type Expect = 200 | 201 | 202 | 204 | typeof LISTED | typeof UNLISTED | `${401 | 403 | 404} ${ErrorCode}`;
+type Expect = 200 | 201 | 202 | 204 | typeof LISTED | typeof UNLISTED | `${400 | 401 | 403 | 404} ${ErrorCode}`;
 
 const U = "401 UNAUTHENTICATED" as const;
+/** Refused for what it asks, not for who asks: the seal routes of a key-file server (seal.test.ts covers Shamir). */
+const I = "400 INVALID_REQUEST" as const;
 const D = "403 ACCESS_DENIED" as const;
 /** Hidden means absent: a secret the caller may not see answers like a missing one. */
 const H = "404 SECRET_NOT_FOUND" as const;
@@ -123,6 +125,11 @@ const MATRIX: Row[] = [
   row("POST /api/v1/auth/login", [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200], {
     body: (f) => f.login,
   }),
+  // The seal, public as in Vault (nobody can log in to a sealed server). This server's root key is the key file:
+  // it has no shares, so init and unseal are refused whoever asks.
+  row("GET /api/v1/sys/seal-status", [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+  row("POST /api/v1/sys/init", [I, I, I, I, I, I, I, I, I, I, I], { body: () => ({ shares: 3, threshold: 2 }) }),
+  row("POST /api/v1/sys/unseal", [I, I, I, I, I, I, I, I, I, I, I], { body: () => ({ share: "cfs_matrix" }) }),
 
   // ---- the caller's own tokens
   row("POST /api/v1/auth/logout", [204, 204, 204, 204, 204, 204, 204, U, U, 204, 204], { spendsToken: true }),
@@ -158,6 +165,10 @@ const MATRIX: Row[] = [
   row("GET /api/v1/alerts", [D, D, D, D, D, D, D, U, U, D, 200]),
   // The whole store, encrypted: instance administrators with a full-scope token only.
   row("GET /api/v1/sys/backup", [D, D, D, D, D, D, D, U, U, D, 200]),
+  // Sealing, rekeying and rotating the root key: instance administrators (a key-file server has no seal or shares).
+  row("POST /api/v1/sys/seal", [D, D, D, D, D, D, D, U, U, D, I]),
+  row("POST /api/v1/sys/rekey", [D, D, D, D, D, D, D, U, U, D, I], { body: () => ({ shares: 3, threshold: 2, currentShares: ["cfs_matrix"] }) }),
+  row("POST /api/v1/sys/root-key/rotate", [D, D, D, D, D, D, D, U, U, D, 200]),
   row("POST /api/v1/sys/keys/rotate", [D, D, D, D, D, D, D, U, U, D, 202], {
     after: async ({ admin }) => {
       // Let the re-wrap a rotation starts finish before the next row.

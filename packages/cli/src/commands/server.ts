@@ -20,11 +20,19 @@ Options:
   --rotation-grace-days N
                         days a version replaced by a rotation still verifies HMAC signatures and is
                         kept from pruning (env COFFER_ROTATION_GRACE_DAYS; default 7; 0 to 365)
+  --seal shamir         the root key is split into Shamir shares (env COFFER_SEAL): the server starts
+                        sealed; 'coffer operator init' creates the shares once, 'coffer operator unseal'
+                        takes them after every start. A store keeps the kind of root key it began with.
   -h, --help            show this help
 
 Environment only:
   COFFER_ROOT_KEY       base64 of a 32-byte root key, instead of the key file; give every node of a
-                        PostgreSQL cluster the same one. Never pass keys as arguments: argv is visible to ps.`;
+                        PostgreSQL cluster the same one. Never pass keys as arguments: argv is visible to ps.
+  COFFER_ROOT_KEY_PREVIOUS  to rotate COFFER_ROOT_KEY: the old key here, the new one in COFFER_ROOT_KEY;
+                        the first start re-wraps the keyring under the new key.
+
+Example:
+  coffer server --data-dir /var/lib/coffer --seal shamir`;
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parse(argv);
@@ -41,6 +49,8 @@ export async function run(argv: string[]): Promise<void> {
     dataDir: values["data-dir"] ?? env.COFFER_DATA_DIR ?? ".coffer",
     databaseUrl: values["database-url"] ?? env.COFFER_DATABASE_URL,
     rootKey: env.COFFER_ROOT_KEY,
+    previousRootKey: env.COFFER_ROOT_KEY_PREVIOUS,
+    seal: parseSeal(values.seal ?? env.COFFER_SEAL),
     logLevel: values["log-level"] ?? env.COFFER_LOG_LEVEL ?? "info",
     audit: {
       mode: auditMode(values.audit ?? env.COFFER_AUDIT ?? "on"),
@@ -72,6 +82,7 @@ function parse(argv: string[]) {
         audit: { type: "string" },
         "audit-retention-days": { type: "string" },
         "rotation-grace-days": { type: "string" },
+        seal: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -87,6 +98,12 @@ function graceDays(value: string | undefined): number | undefined {
   const days = Number(value);
   if (!/^\d{1,3}$/.test(value) || days > 365) throw new CliError(`--rotation-grace-days takes whole days from 0 to 365 (got '${value}')`, EXIT.usage);
   return days;
+}
+
+function parseSeal(value: string | undefined): "shamir" | undefined {
+  if (value === undefined || value === "" || value === "file") return undefined;
+  if (value === "shamir") return "shamir";
+  throw new CliError(`--seal takes 'shamir' (or 'file', the default key file; got '${value}')`, EXIT.usage);
 }
 
 function parseListen(value: string): { host: string; port: number } {

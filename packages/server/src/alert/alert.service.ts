@@ -122,7 +122,7 @@ export class AlertService {
     for (const event of records) {
       const change = event.outcome === "ok" ? CHANGES[event.action] : undefined;
       if (change) await this.raise(changeAlert(change, event));
-      else if (event.status === 401) await this.#failure(event);
+      else if (event.status === 401 || (event.action === "auth.login" && event.status === 429)) await this.#failure(event);
       else if (event.status === 403 && event.actorId !== null) await this.#deniedAccess(event);
     }
   }

@@ -4,6 +4,9 @@
  * that util.inspect, JSON.stringify and error reports cannot reach them.
  * New writes use the newest version; older versions stay until nothing is
  * encrypted under them, so reads never fail during a rotation.
+ *
+ * A keyring without a root key is sealed: it holds nothing and refuses every
+ * operation until `unlock` gives it a root key that opens the stored keys.
  */
 import { randomBytes } from "node:crypto";
 import { BackupCipher } from "./backup-cipher.ts";
@@ -40,14 +43,60 @@ export class RootKeyMismatchError extends Error {
   }
 }
 
+export class KeyringSealedError extends Error {
+  constructor() {
+    super("the keyring is sealed");
+    this.name = "KeyringSealedError";
+  }
+}
+
 export class Keyring {
-  #rootKey: Buffer;
+  #rootKey: Buffer | null = null;
   #dataKeys = new Map<number, Buffer>();
   #newest = 0;
 
-  constructor(rootKey: Buffer) {
-    if (rootKey.length !== KEY_BYTES) throw new RangeError("root key must be 32 bytes");
-    this.#rootKey = Buffer.from(rootKey);
+  /** Without a root key the keyring starts sealed. */
+  constructor(rootKey?: Buffer) {
+    if (rootKey) this.#rootKey = copyKey(rootKey);
+  }
+
+  get sealed(): boolean {
+    return this.#rootKey === null;
+  }
+
+  /**
+   * Takes a root key and every stored data key; all must open under it, or
+   * the keyring stays sealed (RootKeyMismatchError): wrong Shamir shares
+   * rebuild a key that opens nothing.
+   */
+  unlock(rootKey: Buffer, stored: readonly WrappedDataKey[]): void {
+    this.clear();
+    this.#rootKey = copyKey(rootKey);
+    try {
+      this.load(stored);
+    } catch (error) {
+      this.clear();
+      throw error;
+    }
+  }
+
+  /** Throws RootKeyMismatchError unless the root key held opens every stored key (another node may have rotated it). */
+  verifyRoot(stored: readonly WrappedDataKey[]): void {
+    const root = this.#root();
+    for (const { version, wrapped } of stored) unwrap(root, version, wrapped).fill(0);
+  }
+
+  /** Every data key held, wrapped under `nextRoot`: what a root-key rotation stores before `replaceRootKey`. */
+  wrapAllUnder(nextRoot: Buffer): WrappedDataKey[] {
+    this.#root();
+    return [...this.#dataKeys].map(([version, key]) => ({ version, wrapped: seal(nextRoot, 1, key, wrapContext(version)) }));
+  }
+
+  /** Switches to the rotated root key once the store holds the keyring wrapped under it; a keyring sealed meanwhile stays sealed. */
+  replaceRootKey(nextRoot: Buffer): void {
+    if (!this.#rootKey) return;
+    this.#rootKey.fill(0);
+    this.#rootKey = copyKey(nextRoot);
   }
 
   get newestVersion(): number {
@@ -60,26 +109,22 @@ export class Keyring {
 
   /** Makes a fresh data key for `version`; the caller stores the wrapped form, then calls load(). */
   wrapNewDataKey(version: number): WrappedDataKey {
-    return { version, wrapped: seal(this.#rootKey, 1, randomBytes(KEY_BYTES), wrapContext(version)) };
+    return { version, wrapped: seal(this.#root(), 1, randomBytes(KEY_BYTES), wrapContext(version)) };
   }
 
   /** Adds stored data keys; throws RootKeyMismatchError when the root key cannot unwrap them. */
   load(keys: readonly WrappedDataKey[]): void {
+    const root = this.#root();
     for (const { version, wrapped } of keys) {
       if (this.#dataKeys.has(version)) continue;
-      let key: Buffer;
-      try {
-        key = open(this.#rootKey, wrapped, wrapContext(version));
-      } catch (error) {
-        if (error instanceof IntegrityError) throw new RootKeyMismatchError();
-        throw error;
-      }
+      const key = unwrap(root, version, wrapped);
       this.#dataKeys.set(version, key);
       if (version > this.#newest) this.#newest = version;
     }
   }
 
   sealSecret(context: SecretContext, plaintext: Uint8Array): Sealed {
+    this.#root();
     const key = this.#dataKeys.get(this.#newest);
     if (!key) throw new UnknownKeyVersionError(this.#newest);
     return seal(key, this.#newest, plaintext, secretContext(context)) as Sealed;
@@ -87,6 +132,7 @@ export class Keyring {
 
   /** Throws IntegrityError when the ciphertext was altered or belongs to another secret version. */
   openSecret(context: SecretContext, sealed: Uint8Array): Buffer {
+    this.#root();
     const version = keyVersionOf(sealed);
     const key = this.#dataKeys.get(version);
     if (!key) throw new UnknownKeyVersionError(version);
@@ -99,15 +145,35 @@ export class Keyring {
    * root key did not make it).
    */
   backupCipher(existingHeader?: Buffer): BackupCipher {
-    return new BackupCipher(this.#rootKey, existingHeader);
+    return new BackupCipher(this.#root(), existingHeader);
   }
 
-  /** Drops every key from memory (sealing, shutdown). */
+  /** Drops every key from memory (sealing, shutdown): the keyring is sealed afterwards. */
   clear(): void {
     for (const key of this.#dataKeys.values()) key.fill(0);
     this.#dataKeys.clear();
-    this.#rootKey.fill(0);
+    this.#rootKey?.fill(0);
+    this.#rootKey = null;
     this.#newest = 0;
+  }
+
+  #root(): Buffer {
+    if (!this.#rootKey) throw new KeyringSealedError();
+    return this.#rootKey;
+  }
+}
+
+function copyKey(key: Buffer): Buffer {
+  if (key.length !== KEY_BYTES) throw new RangeError("root key must be 32 bytes");
+  return Buffer.from(key);
+}
+
+function unwrap(root: Buffer, version: number, wrapped: Uint8Array): Buffer {
+  try {
+    return open(root, wrapped, wrapContext(version));
+  } catch (error) {
+    if (error instanceof IntegrityError) throw new RootKeyMismatchError();
+    throw error;
   }
 }
 

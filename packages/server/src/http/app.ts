@@ -17,11 +17,13 @@ import { keyRoutes } from "../keys/keys.routes.ts";
 import { rotationRoutes } from "../rotation/rotation.routes.ts";
 import { secretRoutes } from "../secret/secret.routes.ts";
 import { hmacRoutes } from "../signing/hmac.routes.ts";
+import { sealRoutes } from "../sys/seal.routes.ts";
 import { sysRoutes } from "../sys/sys.routes.ts";
 import { workspaceRoutes } from "../workspace/workspace.routes.ts";
 import { installAudit } from "./audit.ts";
 import { installAuthentication } from "./auth.ts";
 import { installErrorHandling } from "./errors.ts";
+import { installSealGate } from "./seal-gate.ts";
 import { ErrorResponse } from "./schemas.ts";
 import { DEFAULT_WEB_ROOT, webRoutes } from "./web.ts";
 
@@ -60,8 +62,9 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   installAudit(app, {
     log: coffer.auditSettings.mode === "off" ? null : coffer.audit,
     clock: coffer.clock,
-    workspaceIdOf: (ref) => coffer.workspaces.cachedId(ref),
+    workspaceIdOf: (ref) => coffer.workspaces.cachedId(ref) ?? coffer.workspaces.idOf(ref),
   });
+  installSealGate(app, coffer.keys, coffer.seal);
   installAuthentication(app, coffer.auth);
   app.addSchema(ErrorResponse);
 
@@ -75,7 +78,8 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`) },
   });
 
-  await app.register(sysRoutes, { healthy: coffer.healthy, version: VERSION });
+  await app.register(sysRoutes, { healthy: coffer.healthy, sealed: () => coffer.keys.sealed, version: VERSION });
+  await app.register(sealRoutes, { seal: coffer.seal });
   await app.register(identityRoutes, { users: coffer.users, tokens: coffer.tokens, serviceAccounts: coffer.serviceAccounts });
   await app.register(workspaceRoutes, { workspaces: coffer.workspaces, secrets: coffer.secrets });
   await app.register(groupRoutes, { groups: coffer.groups });

@@ -27,8 +27,8 @@ const USER_AGENT_MAX = 256;
 export interface AuditHookOptions {
   log: AuditLog | null;
   clock: Clock;
-  /** A workspace's id from an id or name, when known without a query. */
-  workspaceIdOf(ref: string): string | undefined;
+  /** A workspace's id from an id or name: from the cache on the read path, else by a query (refusals, errors). */
+  workspaceIdOf(ref: string): string | undefined | Promise<string | undefined>;
 }
 
 export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }: AuditHookOptions): void {
@@ -43,7 +43,9 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
     if (action === undefined || (request as unknown as Record<symbol, boolean>)[recorded]) return payload;
     (request as unknown as Record<symbol, boolean>)[recorded] = true;
     reply.header("x-request-id", request.id);
-    const event = eventOf(request, action, reply.statusCode, clock(), workspaceIdOf);
+    const ref = (request.params as { workspace?: string } | undefined)?.workspace;
+    const workspaceId = request.auditTarget.workspaceId ?? (ref === undefined ? undefined : await workspaceIdOf(ref));
+    const event = eventOf(request, action, reply.statusCode, clock(), workspaceId ?? null);
     const each = request.auditTarget.secrets;
     try {
       await (each === undefined
@@ -56,7 +58,7 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
   });
 }
 
-function eventOf(request: FastifyRequest, action: string, status: number, time: number, workspaceIdOf: (ref: string) => string | undefined): AuditEventInput {
+function eventOf(request: FastifyRequest, action: string, status: number, time: number, workspaceId: string | null): AuditEventInput {
   const target = request.auditTarget;
   const params = (request.params ?? {}) as Record<string, string | undefined>;
   const principal = request.principal;
@@ -76,7 +78,7 @@ function eventOf(request: FastifyRequest, action: string, status: number, time: 
     action,
     outcome: outcomeOf(status),
     status,
-    workspaceId: target.workspaceId ?? (params.workspace !== undefined ? (workspaceIdOf(params.workspace) ?? null) : null),
+    workspaceId,
     secretId,
     secretName,
     subject: target.subject ?? otherParam(params) ?? null,

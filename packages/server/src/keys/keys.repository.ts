@@ -9,6 +9,11 @@ export function insertDataKey(db: Database, row: { version: number; wrapped: Uin
   return db.insertInto("dataKeys").values(row).execute();
 }
 
+/** A root-key rotation stores the same data key wrapped anew. */
+export function replaceWrappedKey(db: Database, key: { version: number; wrapped: Uint8Array }) {
+  return db.updateTable("dataKeys").set({ wrapped: key.wrapped }).where("version", "=", key.version).execute();
+}
+
 export async function newestDataKeyVersion(db: Database): Promise<number> {
   const row = await db.selectFrom("dataKeys").select((eb) => eb.fn.max("version").as("newest")).executeTakeFirst();
   return Number(row?.newest ?? 0);

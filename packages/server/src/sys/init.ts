@@ -10,14 +10,20 @@ import type { Keyring } from "../crypto/keyring.ts";
 import { mintToken } from "../identity/token.service.ts";
 import { FULL_SCOPE } from "../identity/token-scope.ts";
 import { insertDataKey } from "../keys/keys.repository.ts";
-import type { Store } from "../store/store.ts";
+import type { Database, Store } from "../store/store.ts";
 import { DEFAULT_MAX_VERSIONS, everyoneGroup } from "../workspace/workspace.service.ts";
 import { insertGroup, insertMembership, insertWorkspace } from "../workspace/workspace.repository.ts";
 
 export const DEFAULT_WORKSPACE = "default";
 export const ADMIN_USERNAME = "admin";
 
-export async function initializeStore(store: Store, keyring: Keyring, clock: Clock): Promise<{ bootstrapToken: string } | null> {
+/** Returns null when the store was initialised already. `alsoInTransaction` records how the root key is kept (Shamir). */
+export async function initializeStore(
+  store: Store,
+  keyring: Keyring,
+  clock: Clock,
+  alsoInTransaction: (trx: Database) => Promise<void> = async () => {},
+): Promise<{ bootstrapToken: string } | null> {
   return store.dialect.withStoreLock(store.db, (db) =>
     db.transaction().execute(async (trx) => {
       const done = await trx.selectFrom("meta").select("value").where("key", "=", "initialized_at").executeTakeFirst();
@@ -31,6 +37,7 @@ export async function initializeStore(store: Store, keyring: Keyring, clock: Clo
       await insertGroup(trx, everyoneGroup(workspaceId, now));
       await insertMembership(trx, { workspaceId, userId, role: "owner", createdAt: now });
       const { token: bootstrapToken } = await mintToken(trx, { principalId: userId, parentId: null, kind: "api", name: "bootstrap", scope: FULL_SCOPE, expiresAt: null, now });
+      await alsoInTransaction(trx);
       await trx.insertInto("meta").values({ key: "initialized_at", value: new Date(now).toISOString() }).execute();
       return { bootstrapToken };
     }),

@@ -8,13 +8,15 @@ const Health = Type.Object({
   version: Type.String(),
 });
 
-export const sysRoutes: FastifyPluginAsyncTypebox<{ healthy: () => Promise<boolean>; version: string }> = async (app, options) => {
+export const sysRoutes: FastifyPluginAsyncTypebox<{ healthy: () => Promise<boolean>; sealed: () => boolean; version: string }> = async (app, options) => {
   app.get("/api/v1/sys/health", {
-    config: { public: true },
+    config: { public: true, whileSealed: true },
     schema: { tags: ["sys"], summary: "Readiness: 200 when the store answers and the server is unsealed, 503 otherwise", security: [], response: { 200: Health, 503: Health } },
     handler: async (_request, reply) => {
-      const ok = await options.healthy();
-      return reply.code(ok ? 200 : 503).send({ status: ok ? "ok" : "unavailable", store: ok ? "ok" : "unreachable", sealed: false, version: options.version });
+      const reachable = await options.healthy();
+      const sealed = options.sealed();
+      const ok = reachable && !sealed;
+      return reply.code(ok ? 200 : 503).send({ status: ok ? "ok" : "unavailable", store: reachable ? "ok" : "unreachable", sealed, version: options.version });
     },
   });
 

@@ -78,9 +78,14 @@ export class WorkspaceService {
     });
   }
 
-  /** A workspace's id from its id or name, if it is cached (the audit log's lookup; never a query). */
+  /** A workspace's id from its id or name, if it is cached (the audit log's lookup on the read path). */
   cachedId(idOrName: string): string | undefined {
     return this.#workspaces.get(idOrName)?.id;
+  }
+
+  /** A workspace's id from its id or name, whoever asks (the audit log names the workspace a refused request aimed at). */
+  async idOf(idOrName: string): Promise<string | undefined> {
+    return (await this.#find(idOrName))?.id;
   }
 
   /** The same answer as access() when everything it needs is cached (the read path's case), else undefined. */
