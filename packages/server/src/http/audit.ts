@@ -13,3 +13,8 @@ declare module "fastify" {
     auditTarget: AuditTarget;
   }
 }
+
+/** Adds what a handler learned to the request's audit target. */
+export function noteTarget(request: { auditTarget: AuditTarget }, target: AuditTarget): void {
+  request.auditTarget = request.auditTarget ? Object.assign(request.auditTarget, target) : { ...target };
+}

@@ -9,7 +9,7 @@
  * change feed. Process memory already holds the keyring, so holding decrypted
  * payloads there adds no new place for a value to leak from.
  */
-import type { SecretData, SecretScope, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
+import { LIMITS, type SecretData, type SecretMetadata, type SecretScope, type SecretSettings, type SecretSummary, type SecretType, type SecretVersionInfo } from "@coffer/protocol";
 import { Cache } from "../core/cache.ts";
 import { DAY_MS, type Clock } from "../core/clock.ts";
 import { CofferError, invalid } from "../core/errors.ts";
@@ -21,10 +21,11 @@ import type { Principal } from "../identity/principal.ts";
 import type { KeyService } from "../keys/keys.service.ts";
 import type { Store } from "../store/store.ts";
 import { findRole } from "../workspace/workspace.repository.ts";
-import type { WorkspaceAccess, WorkspaceService } from "../workspace/workspace.service.ts";
+import { checkDeleteAfter, MAX_VERSIONS_LIMIT, type WorkspaceAccess, type WorkspaceService } from "../workspace/workspace.service.ts";
 import {
   advanceVersion,
   destroySecret,
+  destroyVersions,
   findById,
   findByName,
   findVersion,
@@ -35,9 +36,12 @@ import {
   listVersions,
   pruneVersions,
   setDeleted,
+  setVersionsDeleted,
   updateMetadata,
+  updateSettings,
   type SecretNamespace,
   type SecretRow,
+  type VersionRow,
 } from "./secret.repository.ts";
 import { checkLabel, checkName, checkTags, checkType, dataForType, decodeData, encodeData, mergeData } from "./secret.rules.ts";
 
@@ -63,6 +67,8 @@ interface CurrentSecret {
   versionCreatedAt: number;
   summary: Readonly<Omit<SecretSummary, "ageDays">>;
   data: SecretData;
+  /** From this time on the version counts as deleted: its deletion time (past or scheduled), -Infinity when destroyed, Infinity when never. */
+  goneFrom: number;
   /** The last answer given, reused while the age stays the same: one object per secret version and day. */
   view?: Readonly<SecretWithData>;
 }
@@ -80,6 +86,15 @@ export interface UpdateInput {
   tags?: string[] | undefined;
   /** Check-and-set: the version the caller last saw. */
   cas?: number | undefined;
+}
+
+export interface SettingsInput {
+  casRequired?: boolean | undefined;
+  /** null: back to the workspace's. */
+  maxVersions?: number | null | undefined;
+  deleteVersionAfter?: number | undefined;
+  /** Replaces the custom metadata as a whole. */
+  customMetadata?: Record<string, string> | undefined;
 }
 
 export interface ListQuery {
@@ -131,16 +146,17 @@ export class SecretService {
 
   async get(ctx: SecretContext, ref: string, version?: number): Promise<SecretWithData> {
     const current = await this.#readCurrent(ctx, ref);
+    const now = this.#clock();
     if (version === undefined || version === current.row.currentVersion) {
-      const age = ageDays(current.versionCreatedAt, this.#clock());
+      if (now >= current.goneFrom) throw versionGone(current.row, current.row.currentVersion, current.goneFrom === -Infinity);
+      const age = ageDays(current.versionCreatedAt, now);
       if (current.view?.ageDays !== age) current.view = Object.freeze({ ...current.summary, ageDays: age, data: current.data });
       return current.view;
     }
-    const stored = await findVersion(this.#store.db, current.row.id, version);
-    if (!stored) throw new CofferError("VERSION_NOT_FOUND", `secret '${current.row.name}' has no version ${version}`);
+    const stored = await this.#liveVersion(current.row, version);
     const data = decodeData(await this.#open(current.row, version, stored.ciphertext));
     return {
-      ...summarize({ ...current.row, currentVersion: version }, JSON.parse(stored.keys), stored.createdAt, this.#clock()),
+      ...summarize({ ...current.row, currentVersion: version }, JSON.parse(stored.keys), stored.createdAt, now),
       data,
     };
   }
@@ -217,6 +233,10 @@ export class SecretService {
       updatedBy: actor,
       deletedAt: null,
       deletedBy: null,
+      casRequired: 0,
+      maxVersions: null,
+      deleteVersionAfter: 0,
+      customMetadata: "{}",
     };
     const ciphertext = this.#keys.seal({ workspaceId: ns.workspaceId, secretId: row.id, version: 1 }, plaintext);
     plaintext.fill(0);
@@ -234,6 +254,8 @@ export class SecretService {
           keys: JSON.stringify(keys),
           createdAt: now,
           createdBy: actor,
+          deletedAt: scheduledDeletion(row, ctx.access, now),
+          destroyedAt: null,
         });
         await this.#store.changes.announce(trx, changeOf(row));
       });
@@ -269,6 +291,7 @@ export class SecretService {
     return this.#write(ctx, ref, input, async (row) => {
       const current = await findVersion(this.#store.db, row.id, row.currentVersion);
       if (!current) throw new CofferError("VERSION_CONFLICT", "the secret changed during the update; try again");
+      if (isGone(current, this.#clock())) throw versionGone(row, row.currentVersion, current.destroyedAt !== null);
       return mergeData(decodeData(await this.#open(row, row.currentVersion, current.ciphertext)), patch);
     });
   }
@@ -276,22 +299,59 @@ export class SecretService {
   /** Writes a new version equal to an old one. */
   async rollback(ctx: SecretContext, ref: string, version: number, cas?: number): Promise<SecretWithData> {
     return this.#write(ctx, ref, { cas }, async (row) => {
-      const old = await findVersion(this.#store.db, row.id, version);
-      if (!old) throw new CofferError("VERSION_NOT_FOUND", `secret '${row.name}' has no version ${version}`);
+      const old = await this.#liveVersion(row, version);
       return decodeData(await this.#open(row, version, old.ciphertext));
     });
   }
 
   async versions(ctx: SecretContext, ref: string): Promise<SecretVersionInfo[]> {
     const row = await this.#authorizedRow(ctx, ref, "see", { allowDeleted: true });
-    const rows = await listVersions(this.#store.db, row.id);
-    return rows.map((version) => ({
-      version: version.version,
-      keys: JSON.parse(version.keys),
-      createdAt: new Date(version.createdAt).toISOString(),
-      createdBy: version.createdBy,
-      current: version.version === row.currentVersion,
-    }));
+    return this.#versionsOf(row);
+  }
+
+  /** The secret's settings and every kept version's state (metadata only). */
+  async metadata(ctx: SecretContext, ref: string): Promise<SecretMetadata> {
+    const row = await this.#authorizedRow(ctx, ref, "see", { allowDeleted: true });
+    return metadataOf(row, await this.#versionsOf(row));
+  }
+
+  async updateSettings(ctx: SecretContext, ref: string, input: SettingsInput): Promise<SecretMetadata> {
+    const row = await this.#authorizedRow(ctx, ref, "write");
+    const maxVersions = input.maxVersions === undefined ? row.maxVersions : input.maxVersions;
+    if (maxVersions !== null && (!Number.isInteger(maxVersions) || maxVersions < 1 || maxVersions > MAX_VERSIONS_LIMIT)) {
+      throw invalid(`maxVersions must be null (the workspace's) or an integer from 1 to ${MAX_VERSIONS_LIMIT}`);
+    }
+    const next = {
+      casRequired: input.casRequired === undefined ? row.casRequired : input.casRequired ? 1 : 0,
+      maxVersions,
+      deleteVersionAfter: input.deleteVersionAfter === undefined ? row.deleteVersionAfter : checkDeleteAfter(input.deleteVersionAfter),
+      customMetadata: input.customMetadata === undefined ? row.customMetadata : JSON.stringify(checkCustomMetadata(input.customMetadata)),
+    };
+    await this.#commit(row, (trx) => updateSettings(trx, row.id, { ...next, updatedAt: this.#clock(), updatedBy: ctx.principal.id }));
+    return metadataOf({ ...row, ...next }, await this.#versionsOf(row));
+  }
+
+  /** Soft-deletes some versions (default: the current one); they can be undeleted. Versions that do not exist are ignored, as in Vault. */
+  async deleteVersions(ctx: SecretContext, ref: string, versions?: number[]): Promise<SecretVersionInfo[]> {
+    const row = await this.#authorizedRow(ctx, ref, "write");
+    const chosen = checkVersions(versions ?? [row.currentVersion]);
+    await this.#commit(row, (trx) => setVersionsDeleted(trx, row.id, chosen, this.#clock()));
+    return this.#versionsOf(row);
+  }
+
+  async undeleteVersions(ctx: SecretContext, ref: string, versions: number[]): Promise<SecretVersionInfo[]> {
+    const row = await this.#authorizedRow(ctx, ref, "write");
+    const chosen = checkVersions(versions);
+    await this.#commit(row, (trx) => setVersionsDeleted(trx, row.id, chosen, null));
+    return this.#versionsOf(row);
+  }
+
+  /** Wipes some versions' values for good; their metadata stays. */
+  async destroyVersions(ctx: SecretContext, ref: string, versions: number[]): Promise<SecretVersionInfo[]> {
+    const row = await this.#authorizedRow(ctx, ref, "manage");
+    const chosen = checkVersions(versions);
+    await this.#commit(row, (trx) => destroyVersions(trx, row.id, chosen, this.#clock()));
+    return this.#versionsOf(row);
   }
 
   async softDelete(ctx: SecretContext, ref: string): Promise<void> {
@@ -339,15 +399,39 @@ export class SecretService {
       const row = await this.#authorizedRow(ctx, ref, "read");
       const stored = await findVersion(this.#store.db, row.id, row.currentVersion);
       if (!stored) throw new CofferError("SECRET_NOT_FOUND", `secret '${ref}' was not found`);
-      const data = Object.freeze(decodeData(await this.#open(row, row.currentVersion, stored.ciphertext)));
+      // A deleted or destroyed current version is cached as such (older versions stay readable); its value is never opened.
+      const goneFrom = stored.destroyedAt !== null ? -Infinity : (stored.deletedAt ?? Infinity);
+      const open = goneFrom > this.#clock();
+      const data = Object.freeze(open ? decodeData(await this.#open(row, row.currentVersion, stored.ciphertext)) : {});
       const { ageDays: _, ...summary } = summarize(row, JSON.parse(stored.keys), stored.createdAt, 0);
-      current = { row, versionCreatedAt: stored.createdAt, summary: Object.freeze(summary), data };
+      current = { row, versionCreatedAt: stored.createdAt, summary: Object.freeze(summary), data, goneFrom };
       this.#current.set(idKey(row.workspaceId, row.id), current, epoch);
       this.#current.set(nameKey(row, row.name), current, epoch);
       return current;
     }
     this.#require(ctx, current.row, "read");
     return current;
+  }
+
+  /** A stored version the caller may read: not deleted, not destroyed. */
+  async #liveVersion(row: SecretRow, version: number): Promise<VersionRow> {
+    const stored = await findVersion(this.#store.db, row.id, version);
+    if (!stored) throw new CofferError("VERSION_NOT_FOUND", `secret '${row.name}' has no version ${version}`);
+    if (isGone(stored, this.#clock())) throw versionGone(row, version, stored.destroyedAt !== null);
+    return stored;
+  }
+
+  async #versionsOf(row: SecretRow): Promise<SecretVersionInfo[]> {
+    const rows = await listVersions(this.#store.db, row.id);
+    return rows.map((version) => ({
+      version: version.version,
+      keys: JSON.parse(version.keys),
+      createdAt: new Date(version.createdAt).toISOString(),
+      createdBy: version.createdBy,
+      current: version.version === row.currentVersion,
+      deletedAt: version.deletedAt === null ? null : new Date(version.deletedAt).toISOString(),
+      destroyed: version.destroyedAt !== null,
+    }));
   }
 
   async #findRow(ctx: SecretContext, ref: string): Promise<SecretRow | undefined> {
@@ -399,6 +483,9 @@ export class SecretService {
       if (type !== undefined && type !== row.type) {
         throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' is ${row.type}; a secret's type cannot change, create a new secret instead`);
       }
+      if (input.cas === undefined && (row.casRequired === 1 || ctx.access.workspace.casRequired === 1)) {
+        throw invalid(`secret '${row.name}' requires check-and-set: send cas with the version you last read`);
+      }
       if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
       const data = await nextData(row);
       const { plaintext, keys } = encodeData(data);
@@ -408,7 +495,7 @@ export class SecretService {
       plaintext.fill(0);
       const label = input.label === undefined ? row.label : checkLabel(input.label, row.name);
       const tags = input.tags === undefined ? row.tags : JSON.stringify(checkTags(input.tags));
-      const maxVersions = ctx.access.workspace.maxVersions;
+      const maxVersions = row.maxVersions ?? ctx.access.workspace.maxVersions;
       const advanced = await this.#commit(row, async (trx) => {
         const change = { currentVersion: version, updatedAt: now, updatedBy: ctx.principal.id, label, tags, ...(revive ? { deletedAt: null, deletedBy: null } : {}) };
         if (!(await advanceVersion(trx, row.id, row.currentVersion, change, row.deletedAt !== null))) {
@@ -423,6 +510,8 @@ export class SecretService {
           keys: JSON.stringify(keys),
           createdAt: now,
           createdBy: ctx.principal.id,
+          deletedAt: scheduledDeletion(row, ctx.access, now),
+          destroyedAt: null,
         });
         await pruneVersions(trx, row.id, version - maxVersions + 1);
         return true;
@@ -499,6 +588,61 @@ function summarize(
     ageDays: ageDays(versionCreatedAt, now),
     deletedAt: row.deletedAt === null ? null : new Date(row.deletedAt).toISOString(),
   };
+}
+
+function metadataOf(row: SecretRow, versions: SecretVersionInfo[]): SecretMetadata {
+  return {
+    id: row.id,
+    name: row.name,
+    ...settingsOf(row),
+    currentVersion: row.currentVersion,
+    oldestVersion: versions.at(-1)?.version ?? row.currentVersion,
+    createdAt: new Date(row.createdAt).toISOString(),
+    updatedAt: new Date(row.updatedAt).toISOString(),
+    versions,
+  };
+}
+
+function settingsOf(row: SecretRow): SecretSettings {
+  return {
+    casRequired: row.casRequired === 1,
+    maxVersions: row.maxVersions,
+    deleteVersionAfter: Number(row.deleteVersionAfter),
+    customMetadata: JSON.parse(row.customMetadata),
+  };
+}
+
+/** When a version written now is to be deleted: the shorter of the secret's and the workspace's delete-after, if any. */
+function scheduledDeletion(row: SecretRow, access: WorkspaceAccess, now: number): number | null {
+  const after = [Number(row.deleteVersionAfter), Number(access.workspace.deleteVersionAfter)].filter((seconds) => seconds > 0);
+  return after.length === 0 ? null : now + Math.min(...after) * 1000;
+}
+
+function isGone(version: Pick<VersionRow, "deletedAt" | "destroyedAt">, now: number): boolean {
+  return version.destroyedAt !== null || (version.deletedAt !== null && version.deletedAt <= now);
+}
+
+function versionGone(row: SecretRow, version: number, destroyed: boolean): CofferError {
+  return new CofferError("VERSION_NOT_FOUND", `version ${version} of secret '${row.name}' is ${destroyed ? "destroyed" : "deleted"}`);
+}
+
+function checkVersions(versions: number[]): number[] {
+  if (versions.length === 0 || versions.length > MAX_VERSIONS_LIMIT || !versions.every((v) => Number.isInteger(v) && v >= 1)) {
+    throw invalid(`versions is a list of 1 to ${MAX_VERSIONS_LIMIT} version numbers`);
+  }
+  return [...new Set(versions)];
+}
+
+function checkCustomMetadata(metadata: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(metadata);
+  if (entries.length > LIMITS.customMetadataKeys) throw invalid(`custom metadata has at most ${LIMITS.customMetadataKeys} keys`);
+  for (const [key, value] of entries) {
+    if (key.length === 0 || key.length > LIMITS.customMetadataKeyLength) throw invalid(`custom metadata keys are 1 to ${LIMITS.customMetadataKeyLength} characters`);
+    if (typeof value !== "string" || value.length > LIMITS.customMetadataValueLength) {
+      throw invalid(`custom metadata values are strings of at most ${LIMITS.customMetadataValueLength} characters`);
+    }
+  }
+  return metadata;
 }
 
 function ageDays(versionCreatedAt: number, now: number): number {
