@@ -10,12 +10,15 @@ import { randomBytes } from "node:crypto";
 import type { Coffer } from "../coffer.ts";
 import { groupRoutes } from "../access/group.routes.ts";
 import { identityRoutes } from "../identity/identity.routes.ts";
+import { vaultListUrl, vaultRoutes, VAULT_PREFIX } from "../compat/vault/vault.routes.ts";
+import { vellumRoutes, VELLUM_PREFIX } from "../compat/vellum/vellum.routes.ts";
 import { keyRoutes } from "../keys/keys.routes.ts";
 import { secretRoutes } from "../secret/secret.routes.ts";
 import { sysRoutes } from "../sys/sys.routes.ts";
 import { workspaceRoutes } from "../workspace/workspace.routes.ts";
 import { installAuthentication } from "./auth.ts";
 import { installErrorHandling } from "./errors.ts";
+import { handleClientError } from "./list-verb.ts";
 import { ErrorResponse } from "./schemas.ts";
 
 export const VERSION = "0.1.0";
@@ -38,6 +41,11 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     routerOptions: { ignoreTrailingSlash: true },
     // Given as a factory, not setValidatorCompiler(): plugins that add shared schemas rebuild their compiler from it.
     schemaController: { compilersFactory: { buildValidator: validators as never } },
+    // Vault's LIST verb: Node's parser refuses it as a client error; list-verb.ts hands such connections on.
+    clientErrorHandler(this: FastifyInstance, error, socket) {
+      handleClientError(this.server, error, socket);
+    },
+    rewriteUrl: vaultListUrl,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandling(app);
@@ -67,6 +75,9 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(groupRoutes, { groups: coffer.groups });
   await app.register(secretRoutes, { secrets: coffer.secrets, grants: coffer.grants });
   await app.register(keyRoutes, { keys: coffer.keys });
+  // Compatibility APIs (hidden from the OpenAPI document): thin adapters over the same services.
+  await app.register(vaultRoutes, { prefix: VAULT_PREFIX, coffer, version: VERSION });
+  await app.register(vellumRoutes, { prefix: VELLUM_PREFIX, secrets: coffer.secrets });
   return app;
 }
 

@@ -30,7 +30,8 @@ interface ParseError extends Error {
 type HttpSocket = Duplex & { _httpMessage?: (NodeJS.EventEmitter & { _headerSent?: boolean }) | null };
 
 /** Fastify's clientErrorHandler: LIST is handed off, anything else gets the answer Node gives by default. */
-export function handleClientError(server: Server, error: ParseError, socket: Duplex): void {
+export function handleClientError(server: Server, failure: Error, socket: Duplex): void {
+  const error = failure as ParseError;
   if (error.code === "HPE_INVALID_METHOD" && handOff(server, error, socket as HttpSocket)) return;
   if (error.code === "ECONNRESET" || socket.destroyed) return;
   const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;

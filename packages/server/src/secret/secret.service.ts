@@ -69,8 +69,16 @@ interface CurrentSecret {
   data: SecretData;
   /** From this time on the version counts as deleted: its deletion time (past or scheduled), -Infinity when destroyed, Infinity when never. */
   goneFrom: number;
+  customMetadata: Readonly<Record<string, string>>;
   /** The last answer given, reused while the age stays the same: one object per secret version and day. */
   view?: Readonly<SecretWithData>;
+}
+
+export interface SecretRead {
+  secret: Readonly<SecretWithData>;
+  customMetadata: Readonly<Record<string, string>>;
+  /** When this version is to be deleted (deleteVersionAfter); null: not scheduled. */
+  deletesAt: number | null;
 }
 
 export interface CreateInput {
@@ -146,19 +154,33 @@ export class SecretService {
 
   async get(ctx: SecretContext, ref: string, version?: number): Promise<SecretWithData> {
     const current = await this.#readCurrent(ctx, ref);
-    const now = this.#clock();
+    if (version === undefined || version === current.row.currentVersion) return this.#currentView(current);
+    return (await this.#olderVersion(current, version)).secret;
+  }
+
+  /** get() with what Vault's KV v2 shows next to the data: the custom metadata and the version's scheduled deletion. */
+  async read(ctx: SecretContext, ref: string, version?: number): Promise<SecretRead> {
+    const current = await this.#readCurrent(ctx, ref);
     if (version === undefined || version === current.row.currentVersion) {
-      if (now >= current.goneFrom) throw versionGone(current.row, current.row.currentVersion, current.goneFrom === -Infinity);
-      const age = ageDays(current.versionCreatedAt, now);
-      if (current.view?.ageDays !== age) current.view = Object.freeze({ ...current.summary, ageDays: age, data: current.data });
-      return current.view;
+      return { secret: this.#currentView(current), customMetadata: current.customMetadata, deletesAt: Number.isFinite(current.goneFrom) ? current.goneFrom : null };
     }
+    return this.#olderVersion(current, version);
+  }
+
+  /** The current version's answer: one frozen object per version and day, never a deleted or destroyed version. */
+  #currentView(current: CurrentSecret): Readonly<SecretWithData> {
+    const now = this.#clock();
+    if (now >= current.goneFrom) throw versionGone(current.row, current.row.currentVersion, current.goneFrom === -Infinity);
+    const age = ageDays(current.versionCreatedAt, now);
+    if (current.view?.ageDays !== age) current.view = Object.freeze({ ...current.summary, ageDays: age, data: current.data });
+    return current.view;
+  }
+
+  async #olderVersion(current: CurrentSecret, version: number): Promise<SecretRead> {
     const stored = await this.#liveVersion(current.row, version);
     const data = decodeData(await this.#open(current.row, version, stored.ciphertext));
-    return {
-      ...summarize({ ...current.row, currentVersion: version }, JSON.parse(stored.keys), stored.createdAt, now),
-      data,
-    };
+    const secret = { ...summarize({ ...current.row, currentVersion: version }, JSON.parse(stored.keys), stored.createdAt, this.#clock()), data };
+    return { secret, customMetadata: current.customMetadata, deletesAt: stored.deletedAt };
   }
 
   /** Several secrets' current values in one call, all or nothing: the first missing one fails the whole read. */
@@ -404,7 +426,7 @@ export class SecretService {
       const open = goneFrom > this.#clock();
       const data = Object.freeze(open ? decodeData(await this.#open(row, row.currentVersion, stored.ciphertext)) : {});
       const { ageDays: _, ...summary } = summarize(row, JSON.parse(stored.keys), stored.createdAt, 0);
-      current = { row, versionCreatedAt: stored.createdAt, summary: Object.freeze(summary), data, goneFrom };
+      current = { row, versionCreatedAt: stored.createdAt, summary: Object.freeze(summary), data, goneFrom, customMetadata: Object.freeze(JSON.parse(row.customMetadata)) };
       this.#current.set(idKey(row.workspaceId, row.id), current, epoch);
       this.#current.set(nameKey(row, row.name), current, epoch);
       return current;
