@@ -395,6 +395,14 @@ export class SecretService {
     await this.#commit(row, (trx) => destroySecret(trx, row.id));
   }
 
+  /**
+   * Whether the caller sees every name of the namespace (or this one): then a missing secret is news to it.
+   * Otherwise it sees only what it was granted, and a hidden secret looks exactly like a missing one.
+   */
+  seesEveryName(ctx: SecretContext, name?: string): boolean {
+    return atLeast(this.#namespaceLevel(ctx, name), "see");
+  }
+
   /** The secret if the caller holds `level` on it: for services that act on secrets (grants, HMAC use). */
   authorize(ctx: SecretContext, ref: string, level: Level, options: { allowDeleted?: boolean } = {}): Promise<SecretRow> {
     return this.#authorizedRow(ctx, ref, level, options);

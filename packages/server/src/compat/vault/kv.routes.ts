@@ -8,7 +8,8 @@ import type { SecretMetadata, SecretVersionInfo } from "@coffer/protocol";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import { invalid } from "../../core/errors.ts";
+import { CofferError, invalid } from "../../core/errors.ts";
+import { denied } from "../../identity/access.ts";
 import { noteTarget } from "../../http/audit.ts";
 import type { SecretContext, SecretRead, SecretService } from "../../secret/secret.service.ts";
 import type { WorkspaceService } from "../../workspace/workspace.service.ts";
@@ -41,6 +42,12 @@ const hide = true;
 export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, { secrets, workspaces }) => {
   const contextOf = (request: FastifyRequest, mount: string): Promise<SecretContext> =>
     secrets.context(request.principal, workspaceOfMount(request.principal, mount));
+  // Vault answers 403 for a path no policy of the token covers, existing or not. A caller who sees only granted
+  // secrets gets that for a hidden or missing one alike (no hint either way); one who sees every name gets 404.
+  const covered = (ctx: SecretContext, path: string) => (error: unknown): never => {
+    if (error instanceof CofferError && error.code === "SECRET_NOT_FOUND" && !secrets.seesEveryName(ctx, path)) throw denied();
+    throw error;
+  };
   const note = (request: FastifyRequest, ctx: SecretContext, secret: { id?: string; name: string }) =>
     noteTarget(request, { workspaceId: ctx.access.workspace.id, secretName: secret.name, ...(secret.id ? { secretId: secret.id } : {}) });
 
@@ -61,7 +68,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     handler: async (request, reply) => {
       const ctx = await contextOf(request, request.params.mount);
       const version = request.query.version || undefined;
-      const read = await secrets.read(ctx, request.params["*"], version);
+      const read = await secrets.read(ctx, request.params["*"], version).catch(covered(ctx, request.params["*"]));
       note(request, ctx, read.secret);
       return reply.type("application/json").send(envelopeJson(request.id, dataJson(read)));
     },
@@ -77,7 +84,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
         const ctx = await contextOf(request, request.params.mount);
         const cas = request.body.options?.cas;
         // cas 0: only if the secret does not exist yet, which create-on-write answers; a higher cas never creates.
-        const { secret } = await secrets.replace(ctx, request.params["*"], request.body.data, { cas, upsert: !cas });
+        const { secret } = await secrets.replace(ctx, request.params["*"], request.body.data, { cas, upsert: !cas }).catch(covered(ctx, request.params["*"]));
         note(request, ctx, secret);
         return envelope(request.id, writeResult(await secrets.metadata(ctx, secret.id), secret.version));
       },
@@ -90,7 +97,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     handler: async (request) => {
       const ctx = await contextOf(request, request.params.mount);
       if (Object.keys(request.body.data).length === 0) throw invalid("no data provided");
-      const secret = await secrets.patch(ctx, request.params["*"], request.body.data, { cas: request.body.options?.cas });
+      const secret = await secrets.patch(ctx, request.params["*"], request.body.data, { cas: request.body.options?.cas }).catch(covered(ctx, request.params["*"]));
       note(request, ctx, secret);
       return envelope(request.id, writeResult(await secrets.metadata(ctx, secret.id), secret.version));
     },
@@ -101,7 +108,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     schema: { hide, params: MountPath },
     handler: async (request, reply) => {
       const ctx = await contextOf(request, request.params.mount);
-      await secrets.deleteVersions(ctx, request.params["*"]);
+      await secrets.deleteVersions(ctx, request.params["*"]).catch(covered(ctx, request.params["*"]));
       note(request, ctx, { name: request.params["*"] });
       return reply.code(204).send();
     },
@@ -121,7 +128,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
         schema: { hide, params: MountPath, body: Versions },
         handler: async (request, reply) => {
           const ctx = await contextOf(request, request.params.mount);
-          await operation(ctx, request.params["*"], request.body.versions);
+          await operation(ctx, request.params["*"], request.body.versions).catch(covered(ctx, request.params["*"]));
           note(request, ctx, { name: request.params["*"] });
           return reply.code(204).send();
         },
@@ -134,7 +141,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     schema: { hide, params: MountPath },
     handler: async (request) => {
       const ctx = await contextOf(request, request.params.mount);
-      const metadata = await secrets.metadata(ctx, request.params["*"]);
+      const metadata = await secrets.metadata(ctx, request.params["*"]).catch(covered(ctx, request.params["*"]));
       note(request, ctx, metadata);
       return envelope(request.id, vaultMetadata(metadata));
     },
@@ -153,19 +160,21 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
         let customMetadata: Record<string, string> | undefined;
         if (body.custom_metadata !== undefined) {
           // POST replaces the custom metadata; PATCH merges into it, a null removing a key.
-          const base = method === "PATCH" ? (await secrets.metadata(ctx, path)).customMetadata : {};
+          const base = method === "PATCH" ? (await secrets.metadata(ctx, path).catch(covered(ctx, path))).customMetadata : {};
           customMetadata = { ...base };
           for (const [key, value] of Object.entries(body.custom_metadata)) {
             if (value === null) delete customMetadata[key];
             else customMetadata[key] = value;
           }
         }
-        const metadata = await secrets.updateSettings(ctx, path, {
+        const metadata = await secrets
+          .updateSettings(ctx, path, {
           casRequired: body.cas_required,
           maxVersions: body.max_versions === undefined ? undefined : body.max_versions === 0 ? null : body.max_versions,
           deleteVersionAfter: body.delete_version_after === undefined ? undefined : parseDuration(body.delete_version_after, "delete_version_after"),
-          customMetadata,
-        });
+            customMetadata,
+          })
+          .catch(covered(ctx, path));
         note(request, ctx, metadata);
         return reply.code(204).send();
       },
@@ -177,7 +186,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     schema: { hide, params: MountPath },
     handler: async (request, reply) => {
       const ctx = await contextOf(request, request.params.mount);
-      await secrets.destroy(ctx, request.params["*"]);
+      await secrets.destroy(ctx, request.params["*"]).catch(covered(ctx, request.params["*"]));
       note(request, ctx, { name: request.params["*"] });
       return reply.code(204).send();
     },
@@ -220,7 +229,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     schema: { hide, params: MountPath, querystring: Type.Object({ version: Type.Optional(Type.Integer({ minimum: 0 })), depth: Type.Optional(Type.Integer({ minimum: 0 })) }) },
     handler: async (request) => {
       const ctx = await contextOf(request, request.params.mount);
-      const read = await secrets.read(ctx, request.params["*"], request.query.version || undefined);
+      const read = await secrets.read(ctx, request.params["*"], request.query.version || undefined).catch(covered(ctx, request.params["*"]));
       note(request, ctx, read.secret);
       return envelope(request.id, { subkeys: Object.fromEntries(read.secret.keys.map((key) => [key, null])), metadata: versionMetadata(read) });
     },

@@ -47,13 +47,13 @@ export function vaultError(error: CofferError): { status: number; errors: string
   switch (error.code) {
     case "UNAUTHENTICATED":
     case "ACCESS_DENIED":
+    // A workspace the caller does not belong to is a mount no policy of its token covers.
+    case "WORKSPACE_NOT_FOUND":
       return { status: 403, errors: ["permission denied"] };
     case "SECRET_NOT_FOUND":
     case "VERSION_NOT_FOUND":
     case "NOT_FOUND":
       return { status: 404, errors: [] };
-    case "WORKSPACE_NOT_FOUND":
-      return { status: 404, errors: ["no handler for route: no such mount"] };
     case "VERSION_CONFLICT":
       return { status: 400, errors: ["check-and-set parameter did not match the current version"] };
     case "SEALED":
