@@ -6,9 +6,9 @@
  *   const db = await coffer.secrets.get("database-config");   // db.data.password
  *   await coffer.withSecrets(["OPENAI_KEY"], async (vault) => call(vault.OPENAI_KEY));
  */
-import type { ErrorBody, SecretData, SecretScope, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
+import type { ErrorBody, SecretData, SecretMetadata, SecretScope, SecretSettings, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
 
-export type { SecretData, SecretScope, SecretSummary, SecretType, SecretVersionInfo };
+export type { SecretData, SecretMetadata, SecretScope, SecretSettings, SecretSummary, SecretType, SecretVersionInfo };
 
 export interface Secret extends SecretSummary {
   data: SecretData;
@@ -54,6 +54,11 @@ export const ROUTES = {
   deleteSecret: ["DELETE", "/api/v1/workspaces/{workspace}/secrets/{secret}"],
   listVersions: ["GET", "/api/v1/workspaces/{workspace}/secrets/{secret}/versions"],
   rollback: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/rollback"],
+  readMetadata: ["GET", "/api/v1/workspaces/{workspace}/secrets/{secret}/metadata"],
+  updateMetadata: ["PATCH", "/api/v1/workspaces/{workspace}/secrets/{secret}/metadata"],
+  deleteVersions: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/versions/delete"],
+  undeleteVersions: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/versions/undelete"],
+  destroyVersions: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/versions/destroy"],
   share: ["PUT", "/api/v1/workspaces/{workspace}/secrets/{secret}/grants/{subject}"],
   unshare: ["DELETE", "/api/v1/workspaces/{workspace}/secrets/{secret}/grants/{subject}"],
   tokenSelf: ["GET", "/api/v1/auth/token/self"],
@@ -70,6 +75,7 @@ export const ROUTES = {
   updateUser: ["PATCH", "/api/v1/users/{user}"],
   listWorkspaces: ["GET", "/api/v1/workspaces"],
   readWorkspace: ["GET", "/api/v1/workspaces/{workspace}"],
+  deleteWorkspace: ["DELETE", "/api/v1/workspaces/{workspace}"],
   listMembers: ["GET", "/api/v1/workspaces/{workspace}/members"],
   setMember: ["PUT", "/api/v1/workspaces/{workspace}/members/{user}"],
   removeMember: ["DELETE", "/api/v1/workspaces/{workspace}/members/{user}"],
@@ -229,6 +235,30 @@ export class Secrets {
   rollback(name: string, version: number, options: { cas?: number; scope?: SecretScope } = {}): Promise<Secret> {
     const { scope, ...body } = options;
     return this.#coffer.call("rollback", { secret: name }, { query: { scope }, body: { version, ...body } });
+  }
+
+  /** Settings and the state of every kept version (metadata only). */
+  metadata(name: string, options: { scope?: SecretScope } = {}): Promise<SecretMetadata> {
+    return this.#coffer.call("readMetadata", { secret: name }, { query: options });
+  }
+
+  /** Changes casRequired, maxVersions (null: the workspace's), deleteVersionAfter (seconds) or customMetadata (replaced whole). */
+  updateMetadata(name: string, settings: Partial<SecretSettings>, options: { scope?: SecretScope } = {}): Promise<SecretMetadata> {
+    return this.#coffer.call("updateMetadata", { secret: name }, { query: options, body: settings });
+  }
+
+  /** Soft-deletes versions (default: the current one); undeleteVersions brings them back. */
+  async deleteVersions(name: string, versions?: number[], options: { scope?: SecretScope } = {}): Promise<SecretVersionInfo[]> {
+    return (await this.#coffer.call<{ versions: SecretVersionInfo[] }>("deleteVersions", { secret: name }, { query: options, body: versions ? { versions } : {} })).versions;
+  }
+
+  async undeleteVersions(name: string, versions: number[], options: { scope?: SecretScope } = {}): Promise<SecretVersionInfo[]> {
+    return (await this.#coffer.call<{ versions: SecretVersionInfo[] }>("undeleteVersions", { secret: name }, { query: options, body: { versions } })).versions;
+  }
+
+  /** Wipes versions' values for good; their metadata stays. */
+  async destroyVersions(name: string, versions: number[], options: { scope?: SecretScope } = {}): Promise<SecretVersionInfo[]> {
+    return (await this.#coffer.call<{ versions: SecretVersionInfo[] }>("destroyVersions", { secret: name }, { query: options, body: { versions } })).versions;
   }
 
   /** Shares with `user:NAME`, `group:NAME` or `sa:NAME` at a level (see, use, read, write, manage). */
