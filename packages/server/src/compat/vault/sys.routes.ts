@@ -129,7 +129,8 @@ export const vaultSysRoutes: FastifyPluginAsyncTypebox<VaultSysOptions> = async 
     schema: {
       hide,
       params: MountParams,
-      body: Type.Object({ type: Type.String(), description: Type.Optional(Type.String()), options: Type.Optional(Type.Object({ version: Type.Optional(Type.String()) })) }),
+      // Clients send more (description, config, local, seal_wrap), often null: only type and options matter here.
+      body: Type.Object({ type: Type.String(), options: Type.Optional(Type.Union([Type.Object({ version: Type.Optional(Type.String()) }), Type.Null()])) }),
     },
     handler: async (request, reply) => {
       const { type, options } = request.body;
