@@ -45,6 +45,12 @@ export const vellumRoutes: FastifyPluginAsyncTypebox<{ secrets: SecretService }>
     if (workspace === null) throw denied("an X-API-KEY is a token scoped to one workspace (create one with \"workspace\" set)");
     return secrets.context(principal, workspace);
   };
+  // A key that sees only granted secrets gets ACCESS_DENIED for a hidden or a missing one alike; one that sees every name learns it is missing.
+  const authorize = (ctx: SecretContext, ref: string, level: "see" | "write") =>
+    secrets.authorize(ctx, ref, level).catch((error: unknown) => {
+      if (error instanceof CofferError && error.code === "SECRET_NOT_FOUND" && !secrets.seesEveryName(ctx, ref)) throw denied(`you may not use secret '${ref}'`);
+      throw error;
+    });
   const view = (row: SecretRow) => ({ id: row.id, modified: new Date(row.updatedAt).toISOString(), name: row.name, label: row.label, secret_type: row.type });
 
   app.get("/workspace-secrets/:id", {
@@ -52,7 +58,7 @@ export const vellumRoutes: FastifyPluginAsyncTypebox<{ secrets: SecretService }>
     schema: { hide: true, params: Params },
     handler: async (request) => {
       const ctx = await contextOf(request);
-      const row = await secrets.authorize(ctx, request.params.id, "see");
+      const row = await authorize(ctx, request.params.id, "see");
       noteTarget(request, { workspaceId: row.workspaceId, secretId: row.id, secretName: row.name });
       return view(row);
     },
@@ -68,7 +74,7 @@ export const vellumRoutes: FastifyPluginAsyncTypebox<{ secrets: SecretService }>
     handler: async (request) => {
       const ctx = await contextOf(request);
       const { label, value } = request.body ?? {};
-      const row = await secrets.authorize(ctx, request.params.id, "write");
+      const row = await authorize(ctx, request.params.id, "write");
       noteTarget(request, { workspaceId: row.workspaceId, secretId: row.id, secretName: row.name });
       if (value !== undefined) {
         // A Vellum secret is one value: it maps to the key `value`, and only a secret holding just that key takes it.
