@@ -45,6 +45,9 @@ const BARE = "bare Fastify route";
 const BARE_AGAIN = "bare Fastify route (again)";
 const READ = "read one secret";
 const MEMBER_READ = "read one secret (member via group grant)";
+const VAULT_READ = "read one secret, Vault-style (GET /v1/secret/data/NAME)";
+/** Issue #8: the Vault-compatible read is within this much of the native one. */
+const VAULT_TARGET_PERCENT = 10;
 const MEMBER = "bench-member";
 /** Issue #3: a member's read through a group grant is within this much of the admin's. */
 const MEMBER_TARGET_PERCENT = 10;
@@ -232,6 +235,7 @@ function scenarios(bare: Child, coffer: Child, token: string, memberToken: strin
   return [
     { name: BARE, server: bare, options: bareRoute },
     { name: READ, server: coffer, options: { url: readUrl, headers: auth } },
+    { name: VAULT_READ, server: coffer, options: { url: `${coffer.url}/v1/secret/data/${READ_SECRET}`, headers: { "x-vault-token": token } } },
     { name: MEMBER_READ, server: coffer, options: { url: readUrl, headers: { authorization: `Bearer ${memberToken}` } } },
     { name: BARE_AGAIN, server: bare, options: bareRoute },
     {
@@ -424,6 +428,10 @@ async function main(): Promise<void> {
     printCpuRatio(rows);
     const memberGap = (1 - rateOf(rows, MEMBER_READ) / rateOf(rows, READ)) * 100;
     console.log(`member read through a group grant: ${memberGap.toFixed(1)}% below the admin read (target within ${MEMBER_TARGET_PERCENT}%)`);
+    const vaultGap = (1 - rateOf(rows, VAULT_READ) / rateOf(rows, READ)) * 100;
+    console.log(`Vault-style read: ${vaultGap.toFixed(1)}% below the native read (target within ${VAULT_TARGET_PERCENT}%)`);
+    const cpu = (name: string) => rows.find((row) => row.name === name)?.cpuMicros ?? NaN;
+    console.log(`  by server CPU per request: native ${cpu(READ).toFixed(1)} µs, Vault-style ${cpu(VAULT_READ).toFixed(1)} µs`);
     await benchCliRun(coffer.url, token, join(dataDir, "cli-config"));
   } finally {
     await Promise.all(children.map((child) => child.stop()));

@@ -52,6 +52,8 @@ function handOff(server: Server, error: ParseError, socket: HttpSocket): boolean
   const pending = [packet.subarray(start), ...(socket instanceof ListConnection ? socket.detach() : [])];
   const next = new ListConnection(raw, pending);
   whenAnswered(socket, () => {
+    // The previous hand-off has answered everything it parsed: it lets go of the raw socket, so many LISTs leave nothing behind.
+    if (socket instanceof ListConnection) socket.retire();
     if (!next.destroyed) server.emit("connection", next);
   });
   return true;
@@ -71,6 +73,7 @@ class ListConnection extends Duplex {
   #onData = (chunk: Buffer) => this.#take(chunk);
   #onEnd = () => this.push(null);
   #onClose = () => this.destroy();
+  #retired = false;
 
   constructor(raw: Socket, pending: Buffer[]) {
     super({ allowHalfOpen: raw.allowHalfOpen });
@@ -109,6 +112,13 @@ class ListConnection extends Duplex {
     return unread;
   }
 
+  /** Ends this hand-off without touching the raw socket, which a later one now reads. */
+  retire(): void {
+    this.#retired = true;
+    this.raw.off("close", this.#onClose);
+    this.destroy();
+  }
+
   /** Rewrites the first request line, then passes bytes through. */
   #take(chunk: Buffer): void {
     if (this.#head === null) return this.#push(chunk);
@@ -141,7 +151,7 @@ class ListConnection extends Duplex {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.raw.off("close", this.#onClose);
-    this.raw.destroy(error ?? undefined);
+    if (!this.#retired) this.raw.destroy(error ?? undefined);
     callback(error);
   }
 }
