@@ -165,6 +165,10 @@ test("Vault adapter: a token without a grant gets Vault's permission error, and 
   await refused(member.write("secret/config", { max_versions: 3 }), 403, "permission denied");
   await refused(nodeVault({ endpoint: world.url, token: "cft_not-a-token" }).read("secret/data/shared/api"), 403, "permission denied");
   await refused(nodeVault({ endpoint: world.url, token: "" }).read("secret/data/shared/api"), 403, "permission denied");
+  // A refusal names its request id in a header (Vault's body has none), for the audit log.
+  const refusal = await client(world.url, world.member.token)("GET", "/v1/secret/data/shared/api");
+  assert.equal(refusal.status, 403);
+  assert.match(refusal.headers.get("x-request-id") ?? "", /^req_/);
   // The value was not changed by any of it, and Authorization: Bearer works as well as X-Vault-Token.
   const bearer = await client(world.url, world.adminToken)("GET", "/v1/secret/data/shared/api");
   assert.equal(bearer.status, 200);
@@ -255,6 +259,30 @@ test("LIST works alone, on a keep-alive connection followed by GET, and pipeline
   assert.equal(pipelined.length, 5);
   for (const i of [0, 2, 4]) assert.deepEqual(pipelined[i].data.data, { value: "shared-v1" }, `answer ${i}`);
   for (const i of [1, 3]) assert.deepEqual(pipelined[i].data.keys, ["api"], `answer ${i}`);
+
+  // Many LISTs on one connection: each hand-off lets go of the socket once answered, so nothing piles up.
+  const many = bodies(await exchange(world, list.repeat(15) + read, 16));
+  assert.ok(many.slice(0, 15).every((body) => body.data.keys[0] === "api"));
+  assert.deepEqual(many[15].data.data, { value: "shared-v1" });
+  assert.ok(!world.server.output().includes("MaxListenersExceeded"), world.server.output());
+
+  // A request line split across TCP segments right inside the verb ("LI" | "ST /…").
+  const split = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(new URL(world.url).port), "127.0.0.1");
+    socket.setNoDelay(true);
+    let text = "";
+    socket.on("data", (chunk) => {
+      text += chunk.toString("latin1");
+      if (countResponses(text) === 1 && completeBodies(text)) {
+        socket.end();
+        resolve(text);
+      }
+    });
+    socket.on("error", reject);
+    socket.write(list.slice(0, 2));
+    setTimeout(() => socket.write(list.slice(2)), 100);
+  });
+  assert.deepEqual(bodies(split)[0].data.keys, ["api"]);
 
   // A LIST with a bad token gets Vault's 403; an unknown verb is still a plain 400.
   const [denied] = bodies(await exchange(world, request("LIST", "/v1/secret/metadata/shared", "cft_bad"), 1));

@@ -43,6 +43,7 @@ test("vellum-ai: workspace secrets by id and name, partial updates and typed err
   // The wire answer is exactly Vellum's shape: no value, ever.
   const raw = await client(world.url, null)("PATCH", "/vellum/v1/workspace-secrets/openai-key", { value: "vellum-newest-value" }, { "x-api-key": key, "x-api-version": "2025-07-30" });
   assert.equal(raw.status, 200);
+  assert.match(raw.headers.get("x-request-id") ?? "", /^req_/, "the request id, for the audit log");
   assert.deepEqual(Object.keys(raw.body).sort(), ["id", "label", "modified", "name", "secret_type"]);
   assert.ok(!JSON.stringify(raw.body).includes("vellum-newest-value"));
 

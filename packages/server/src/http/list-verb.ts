@@ -43,13 +43,17 @@ export function handleClientError(server: Server, failure: Error, socket: Duplex
 
 function handOff(server: Server, error: ParseError, socket: HttpSocket): boolean {
   const packet = error.rawPacket;
-  const start = (error.bytesParsed ?? -1) - ERROR_OFFSET;
-  if (!packet || start < 0 || !packet.subarray(start, start + LIST.length).equals(LIST)) return false;
+  if (!packet || error.bytesParsed === undefined) return false;
+  const start = error.bytesParsed - ERROR_OFFSET;
+  // When the request line arrived split ("LI" | "ST /…"), the parser already took the first bytes: only "LI" leads to an error at "S".
+  const head = start >= 0 ? packet.subarray(start) : Buffer.concat([LIST.subarray(0, -start), packet]);
+  const seen = Math.min(head.length, LIST.length);
+  if (seen <= ERROR_OFFSET || !head.subarray(0, seen).equals(LIST.subarray(0, seen))) return false;
   const raw = socket instanceof ListConnection ? socket.raw : (socket as unknown as Socket);
   // The failed parse must see no more bytes, nor report the stream's end as another error.
   socket.removeAllListeners("data");
   socket.removeAllListeners("end");
-  const pending = [packet.subarray(start), ...(socket instanceof ListConnection ? socket.detach() : [])];
+  const pending = [head, ...(socket instanceof ListConnection ? socket.detach() : [])];
   const next = new ListConnection(raw, pending);
   whenAnswered(socket, () => {
     // The previous hand-off has answered everything it parsed: it lets go of the raw socket, so many LISTs leave nothing behind.

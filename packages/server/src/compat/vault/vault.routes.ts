@@ -36,7 +36,8 @@ export const vaultRoutes: FastifyPluginAsync<{ coffer: Coffer; version: string }
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const coffer = cofferErrorOf(error, request);
     const { status, errors } = vaultError(coffer);
-    return reply.code(status).headers(coffer.headers).type("application/json").send({ errors });
+    // Vault's error body has no request id; the header lets an operator find the request in the audit log.
+    return reply.code(status).headers({ ...coffer.headers, "x-request-id": request.id }).type("application/json").send({ errors });
   });
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).type("application/json").send({ errors: [`no handler for route "${request.url.split("?")[0]!.slice(VAULT_PREFIX.length + 1)}". route entry not found.`] });

@@ -29,6 +29,10 @@ export const vellumRoutes: FastifyPluginAsyncTypebox<{ secrets: SecretService }>
   app.addHook("onRoute", (route) => {
     route.config = { ...route.config, token: apiKey };
   });
+  // Vellum's bodies carry no request id: the header is how an answer is found in the audit log.
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const coffer = cofferErrorOf(error, request);
     const { status, code } = vellumError(coffer);
