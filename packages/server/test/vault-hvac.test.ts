@@ -5,11 +5,11 @@
  * with the reason elsewhere.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { once } from "node:events";
+import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { compatWorld } from "./support/compat.ts";
+import { runUnittest } from "./support/python.ts";
 
 const SUITE_DIR = fileURLToPath(new URL("./hvac/", import.meta.url));
 // Debian's interpreter, where python3-hvac installs; a pyenv or venv python3 on PATH would not see it.
@@ -46,13 +46,7 @@ test("hvac (python3-hvac) passes its KV v2, token, login and mount suite against
     COFFER_SECRET_ID: world.account.token,
     PYTHONDONTWRITEBYTECODE: "1",
   };
-  const child = spawn(PYTHON, ["-m", "unittest", "-v", "test_hvac_kv"], { cwd: SUITE_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout.on("data", (chunk) => (output += chunk));
-  child.stderr.on("data", (chunk) => (output += chunk));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-  const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
-  clearTimeout(timer);
-  assert.equal(code, 0, `hvac suite exited with ${code ?? signal}:\n${output}`);
+  const { exit, output } = await runUnittest(PYTHON, "test_hvac_kv", SUITE_DIR, env);
+  assert.equal(exit, 0, `hvac suite exited with ${exit}:\n${output}`);
   assert.match(output, /^OK$/m, output);
 });
