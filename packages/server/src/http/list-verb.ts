@@ -29,10 +29,19 @@ interface ParseError extends Error {
 /** Http's per-socket bookkeeping we read (stable for a decade, and what upgrade handling relies on too). */
 type HttpSocket = Duplex & { _httpMessage?: (NodeJS.EventEmitter & { _headerSent?: boolean }) | null };
 
+/**
+ * Sockets whose parse ended in a hand-off. Node still counts that parse as a
+ * request whose headers never completed, and reports it as timed out after
+ * headersTimeout: that request lives on in the hand-off, so the report is
+ * ignored rather than answered with a 408 that would close the connection.
+ */
+const handedOff = new WeakSet<Duplex>();
+
 /** Fastify's clientErrorHandler: LIST is handed off, anything else gets the answer Node gives by default. */
 export function handleClientError(server: Server, failure: Error, socket: Duplex): void {
   const error = failure as ParseError;
   if (error.code === "HPE_INVALID_METHOD" && handOff(server, error, socket as HttpSocket)) return;
+  if (error.code === "ERR_HTTP_REQUEST_TIMEOUT" && handedOff.has(socket)) return;
   if (error.code === "ECONNRESET" || socket.destroyed) return;
   const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
   if (socket.writable && !(socket as HttpSocket)._httpMessage?._headerSent) {
@@ -53,6 +62,7 @@ function handOff(server: Server, error: ParseError, socket: HttpSocket): boolean
   // The failed parse must see no more bytes, nor report the stream's end as another error.
   socket.removeAllListeners("data");
   socket.removeAllListeners("end");
+  handedOff.add(socket);
   const pending = [head, ...(socket instanceof ListConnection ? socket.detach() : [])];
   const next = new ListConnection(raw, pending);
   whenAnswered(socket, () => {

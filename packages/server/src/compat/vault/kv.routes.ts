@@ -4,7 +4,7 @@
  * route translates to one SecretService or WorkspaceService call, so access,
  * versions and the cache are the native API's own.
  */
-import type { SecretMetadata, SecretVersionInfo } from "@coffer/protocol";
+import type { SecretMetadata } from "@coffer/protocol";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
@@ -292,7 +292,7 @@ function writeResult(metadata: SecretMetadata, version: number) {
 
 function vaultMetadata(metadata: SecretMetadata) {
   const versions: Record<string, { created_time: string; deletion_time: string; destroyed: boolean }> = {};
-  for (const v of [...metadata.versions].reverse() as SecretVersionInfo[]) {
+  for (const v of [...metadata.versions].reverse()) {
     versions[String(v.version)] = { created_time: v.createdAt, deletion_time: vaultTime(v.deletedAt), destroyed: v.destroyed };
   }
   return {
