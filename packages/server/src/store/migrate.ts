@@ -31,3 +31,8 @@ export async function migrateToLatest(db: Kysely<any>, dialect: StoreDialect): P
     if (error) throw error;
   });
 }
+
+/** Every migration's name, in order: what a migrated store's coffer_migrations holds. */
+export function migrationNames(): string[] {
+  return Object.keys(STEPS);
+}
