@@ -10,7 +10,7 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, description: "No such route or resource." },
   SECRET_NOT_FOUND: { status: 404, description: "No secret with this id or name is visible to the caller." },
   WORKSPACE_NOT_FOUND: { status: 404, description: "No workspace with this id or name is visible to the caller." },
-  VERSION_NOT_FOUND: { status: 404, description: "The secret has no such version (it may have been pruned)." },
+  VERSION_NOT_FOUND: { status: 404, description: "The secret has no such version: never written, pruned, deleted or destroyed." },
   SECRET_ALREADY_EXISTS: { status: 409, description: "A secret with this name already exists (possibly soft-deleted)." },
   WORKSPACE_ALREADY_EXISTS: { status: 409, description: "A workspace with this name already exists." },
   ALREADY_EXISTS: { status: 409, description: "A user, group or service account with this name already exists." },

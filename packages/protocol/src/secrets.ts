@@ -15,6 +15,9 @@ export const LIMITS = {
   labelLength: 256,
   maxTags: 32,
   tagLength: 64,
+  customMetadataKeys: 64,
+  customMetadataKeyLength: 128,
+  customMetadataValueLength: 512,
 } as const;
 
 const SEGMENT = /^[A-Za-z0-9_.-]+$/;
@@ -83,4 +86,29 @@ export interface SecretVersionInfo {
   createdAt: string;
   createdBy: string;
   current: boolean;
+  /** When the version was (or, when scheduled by deleteVersionAfter, will be) soft-deleted; null: it is not. */
+  deletedAt: string | null;
+  /** A destroyed version's value is gone for good. */
+  destroyed: boolean;
+}
+
+/** Per-secret settings, as Vault's KV v2 metadata has them. */
+export interface SecretSettings {
+  /** Writes must give check-and-set (`cas`). */
+  casRequired: boolean;
+  /** Versions kept; null: the workspace's maxVersions. */
+  maxVersions: number | null;
+  /** Seconds after which each new version is deleted; 0: the workspace's setting (0 there: never). */
+  deleteVersionAfter: number;
+  /** The owner's notes on the secret: at most 64 keys, never a value. */
+  customMetadata: Record<string, string>;
+}
+
+/** Everything about a secret but its value: what the web UI and Vault's metadata read show. */
+export interface SecretMetadata extends SecretSettings, SecretSummary {
+  /** The caller's level on it: see, use, read, write or manage. */
+  access: string;
+  currentVersion: number;
+  oldestVersion: number;
+  versions: SecretVersionInfo[];
 }

@@ -6,9 +6,9 @@
  *   const db = await coffer.secrets.get("database-config");   // db.data.password
  *   await coffer.withSecrets(["OPENAI_KEY"], async (vault) => call(vault.OPENAI_KEY));
  */
-import type { ErrorBody, RotationStatus, SealStatus, SecretData, SecretRotation, SecretScope, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
+import type { ErrorBody, RotationStatus, SealStatus, SecretData, SecretMetadata, SecretRotation, SecretScope, SecretSettings, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
 
-export type { RotationStatus, SealStatus, SecretData, SecretRotation, SecretScope, SecretSummary, SecretType, SecretVersionInfo };
+export type { RotationStatus, SealStatus, SecretData, SecretMetadata, SecretRotation, SecretScope, SecretSettings, SecretSummary, SecretType, SecretVersionInfo };
 
 export interface Secret extends SecretSummary {
   data: SecretData;
@@ -59,7 +59,6 @@ export const ROUTES = {
   listSecrets: ["GET", "/api/v1/workspaces/{workspace}/secrets"],
   createSecret: ["POST", "/api/v1/workspaces/{workspace}/secrets"],
   readSecret: ["GET", "/api/v1/workspaces/{workspace}/secrets/{secret}"],
-  secretMetadata: ["GET", "/api/v1/workspaces/{workspace}/secrets/{secret}/metadata"],
   restoreSecret: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/restore"],
   readSecrets: ["POST", "/api/v1/workspaces/{workspace}/secret-reads"],
   replaceSecret: ["PUT", "/api/v1/workspaces/{workspace}/secrets/{secret}"],
@@ -67,6 +66,11 @@ export const ROUTES = {
   deleteSecret: ["DELETE", "/api/v1/workspaces/{workspace}/secrets/{secret}"],
   listVersions: ["GET", "/api/v1/workspaces/{workspace}/secrets/{secret}/versions"],
   rollback: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/rollback"],
+  readMetadata: ["GET", "/api/v1/workspaces/{workspace}/secrets/{secret}/metadata"],
+  updateMetadata: ["PATCH", "/api/v1/workspaces/{workspace}/secrets/{secret}/metadata"],
+  deleteVersions: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/versions/delete"],
+  undeleteVersions: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/versions/undelete"],
+  destroyVersions: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/versions/destroy"],
   share: ["PUT", "/api/v1/workspaces/{workspace}/secrets/{secret}/grants/{subject}"],
   unshare: ["DELETE", "/api/v1/workspaces/{workspace}/secrets/{secret}/grants/{subject}"],
   hmacSign: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/hmac"],
@@ -89,6 +93,7 @@ export const ROUTES = {
   readWorkspace: ["GET", "/api/v1/workspaces/{workspace}"],
   createWorkspace: ["POST", "/api/v1/workspaces"],
   updateWorkspace: ["PATCH", "/api/v1/workspaces/{workspace}"],
+  deleteWorkspace: ["DELETE", "/api/v1/workspaces/{workspace}"],
   listMembers: ["GET", "/api/v1/workspaces/{workspace}/members"],
   setMember: ["PUT", "/api/v1/workspaces/{workspace}/members/{user}"],
   removeMember: ["DELETE", "/api/v1/workspaces/{workspace}/members/{user}"],
@@ -291,11 +296,6 @@ export class Secrets {
     return this.#coffer.call("readSecret", { secret: nameOrId }, { query: options });
   }
 
-  /** Metadata and the caller's level (`access`), never the value. */
-  metadata(nameOrId: string, options: { scope?: SecretScope } = {}): Promise<SecretSummary & { access: string }> {
-    return this.#coffer.call("secretMetadata", { secret: nameOrId }, { query: options });
-  }
-
   /** Undoes a soft-delete. */
   restore(nameOrId: string, options: { scope?: SecretScope } = {}): Promise<SecretSummary> {
     return this.#coffer.call("restoreSecret", { secret: nameOrId }, { query: options });
@@ -351,6 +351,30 @@ export class Secrets {
   verify(name: string, message: string, signature: string, options: { encoding?: MessageEncoding; scope?: SecretScope } = {}): Promise<{ valid: boolean; version: number }> {
     const { scope, ...body } = options;
     return this.#coffer.call("hmacVerify", { secret: name }, { query: { scope }, body: { message, signature, ...body } });
+  }
+
+  /** Everything but the value: the summary, the caller's level (`access`), settings and the state of every kept version. */
+  metadata(name: string, options: { scope?: SecretScope } = {}): Promise<SecretMetadata> {
+    return this.#coffer.call("readMetadata", { secret: name }, { query: options });
+  }
+
+  /** Changes casRequired, maxVersions (null: the workspace's), deleteVersionAfter (seconds) or customMetadata (replaced whole). */
+  updateMetadata(name: string, settings: Partial<SecretSettings>, options: { scope?: SecretScope } = {}): Promise<SecretMetadata> {
+    return this.#coffer.call("updateMetadata", { secret: name }, { query: options, body: settings });
+  }
+
+  /** Soft-deletes versions (default: the current one); undeleteVersions brings them back. */
+  async deleteVersions(name: string, versions?: number[], options: { scope?: SecretScope } = {}): Promise<SecretVersionInfo[]> {
+    return (await this.#coffer.call<{ versions: SecretVersionInfo[] }>("deleteVersions", { secret: name }, { query: options, body: versions ? { versions } : {} })).versions;
+  }
+
+  async undeleteVersions(name: string, versions: number[], options: { scope?: SecretScope } = {}): Promise<SecretVersionInfo[]> {
+    return (await this.#coffer.call<{ versions: SecretVersionInfo[] }>("undeleteVersions", { secret: name }, { query: options, body: { versions } })).versions;
+  }
+
+  /** Wipes versions' values for good; their metadata stays. */
+  async destroyVersions(name: string, versions: number[], options: { scope?: SecretScope } = {}): Promise<SecretVersionInfo[]> {
+    return (await this.#coffer.call<{ versions: SecretVersionInfo[] }>("destroyVersions", { secret: name }, { query: options, body: { versions } })).versions;
   }
 
   /** Shares with `user:NAME`, `group:NAME` or `sa:NAME` at a level (see, use, read, write, manage). */

@@ -184,6 +184,13 @@ const MATRIX: Row[] = [
   // ---- the workspace and its settings
   row("GET /api/v1/workspaces/{workspace}", [200, 200, 200, 200, 200, 200, 200, U, U, W, 200]),
   row("PATCH /api/v1/workspaces/{workspace}", [200, 200, D, D, D, D, D, U, U, W, 200], { body: () => ({ maxVersions: 10 }) }),
+  row("DELETE /api/v1/workspaces/{workspace}", [D, D, D, D, D, D, D, U, U, D, 204], {
+    before: async ({ f, admin }) => {
+      const name = `victim-${f.n}-${++counter}`;
+      await must(admin("POST", "/api/v1/workspaces", { name }), 201, "victim workspace");
+      return { workspace: name };
+    },
+  }),
 
   // ---- members
   row("GET /api/v1/workspaces/{workspace}/members", [200, 200, D, D, D, D, D, U, U, W, 200]),
@@ -279,6 +286,30 @@ const MATRIX: Row[] = [
   row("POST /api/v1/workspaces/{workspace}/secrets/{secret}/rollback", [200, 200, D, H, D, D, D, U, U, W, 200], {
     before: async ({ f }) => ({ secret: f.target.id }),
     body: () => ({ version: 1 }),
+  }),
+  // Per-version lifecycle and settings: reading metadata is `see`, changing it and (un)deleting versions `write`, destroying `manage`.
+  row("GET /api/v1/workspaces/{workspace}/secrets/{secret}/metadata", [200, 200, 200, H, 200, 200, 200, U, U, W, 200]),
+  row("PATCH /api/v1/workspaces/{workspace}/secrets/{secret}/metadata", [200, 200, D, H, D, D, D, U, U, W, 200], {
+    body: () => ({ customMetadata: { owner: "matrix" } }),
+  }),
+  row("POST /api/v1/workspaces/{workspace}/secrets/{secret}/versions/delete", [200, 200, D, H, D, D, D, U, U, W, 200], {
+    body: () => ({ versions: [1] }),
+    after: async ({ f, admin }) => {
+      await must(admin("POST", `${ws(f)}/secrets/${f.target.id}/versions/undelete`, { versions: [1] }), 200, "undelete version 1");
+    },
+  }),
+  row("POST /api/v1/workspaces/{workspace}/secrets/{secret}/versions/undelete", [200, 200, D, H, D, D, D, U, U, W, 200], {
+    before: async ({ f, admin }) => {
+      await must(admin("POST", `${ws(f)}/secrets/${f.target.id}/versions/delete`, { versions: [1] }), 200, "delete version 1");
+    },
+    body: () => ({ versions: [1] }),
+    after: async ({ f, admin }) => {
+      await must(admin("POST", `${ws(f)}/secrets/${f.target.id}/versions/undelete`, { versions: [1] }), 200, "undelete version 1");
+    },
+  }),
+  // Last of the rows that need version 1: it is gone for good afterwards.
+  row("POST /api/v1/workspaces/{workspace}/secrets/{secret}/versions/destroy", [200, 200, D, H, D, D, D, U, U, W, 200], {
+    body: () => ({ versions: [1] }),
   }),
 
   // ---- HMAC use without reveal (needs use) on `team/signer`, an HMAC secret `granted` may only use;
@@ -480,6 +511,7 @@ async function snapshot(admin: Api, f: Fixture): Promise<string> {
     `${ws(f)}`,
     `${ws(f)}/secrets/${f.target.id}`,
     `${ws(f)}/secrets/${f.target.id}/grants`,
+    `${ws(f)}/secrets/${f.target.id}/metadata`,
     `${ws(f)}/secrets`,
     `${ws(f)}/members`,
     `${ws(f)}/groups`,

@@ -5,11 +5,11 @@
  * CI (CI=true), where it fails.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
+import { runUnittest } from "./support/python.ts";
 import { startServer } from "./support/server.ts";
 import { STORES } from "./support/stores.ts";
 
@@ -47,15 +47,9 @@ test("the Python client passes its unittest suite against a real server", async 
     PYTHONUNBUFFERED: "1",
   };
   delete env.COFFER_WORKSPACE;
-  const child = spawn(PYTHON, ["-m", "unittest", "-v", "test_coffer"], { cwd: CLIENT_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout.on("data", (chunk) => (output += chunk));
-  child.stderr.on("data", (chunk) => (output += chunk));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-  const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
-  clearTimeout(timer);
+  const { exit, output } = await runUnittest(PYTHON, "test_coffer", CLIENT_DIR, env);
 
-  assert.equal(code, 0, `${PYTHON} -m unittest exited with ${code ?? signal}:\n${output}`);
+  assert.equal(exit, 0, `${PYTHON} -m unittest exited with ${exit}:\n${output}`);
   assert.match(output, /^Ran \d+ tests? in /m, output);
   assert.match(output, /^OK$/m, `every test passed, none skipped:\n${output}`);
   assert.ok(!server.output().includes(canary), "the server log never holds a value");

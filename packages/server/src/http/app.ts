@@ -13,6 +13,8 @@ import { alertRoutes } from "../alert/alert.routes.ts";
 import { auditRoutes } from "../audit/audit.routes.ts";
 import { backupRoutes } from "../backup/backup.routes.ts";
 import { identityRoutes } from "../identity/identity.routes.ts";
+import { vaultListUrl, vaultRoutes, VAULT_PREFIX } from "../compat/vault/vault.routes.ts";
+import { vellumRoutes, VELLUM_PREFIX } from "../compat/vellum/vellum.routes.ts";
 import { keyRoutes } from "../keys/keys.routes.ts";
 import { rotationRoutes } from "../rotation/rotation.routes.ts";
 import { secretRoutes } from "../secret/secret.routes.ts";
@@ -24,6 +26,7 @@ import { installAudit } from "./audit.ts";
 import { installAuthentication } from "./auth.ts";
 import { installErrorHandling } from "./errors.ts";
 import { installSealGate } from "./seal-gate.ts";
+import { handleClientError } from "./list-verb.ts";
 import { ErrorResponse } from "./schemas.ts";
 import { DEFAULT_WEB_ROOT, webRoutes } from "./web.ts";
 
@@ -49,6 +52,11 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     routerOptions: { ignoreTrailingSlash: true },
     // Given as a factory, not setValidatorCompiler(): plugins that add shared schemas rebuild their compiler from it.
     schemaController: { compilersFactory: { buildValidator: validators as never } },
+    // Vault's LIST verb: Node's parser refuses it as a client error; list-verb.ts hands such connections on.
+    clientErrorHandler(this: FastifyInstance, error, socket) {
+      handleClientError(this.server, error, socket);
+    },
+    rewriteUrl: vaultListUrl,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandling(app);
@@ -91,6 +99,9 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(rotationRoutes, { rotation: coffer.rotation });
   await app.register(webRoutes, { root: options.webRoot ?? DEFAULT_WEB_ROOT });
   await app.register(backupRoutes, { backups: coffer.backups });
+  // Compatibility APIs (hidden from the OpenAPI document): thin adapters over the same services.
+  await app.register(vaultRoutes, { prefix: VAULT_PREFIX, coffer, version: VERSION });
+  await app.register(vellumRoutes, { prefix: VELLUM_PREFIX, secrets: coffer.secrets });
   return app;
 }
 

@@ -96,3 +96,8 @@ function otherParam(params: Record<string, string | undefined>): string | undefi
   }
   return subject;
 }
+
+/** Adds what a handler learned to the request's audit target. */
+export function noteTarget(request: { auditTarget: AuditTarget }, target: AuditTarget): void {
+  Object.assign(request.auditTarget, target);
+}

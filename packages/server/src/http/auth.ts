@@ -3,6 +3,9 @@
  * Programs send `Authorization: Bearer <token>`; the web UI holds its session
  * token in an HttpOnly, SameSite=Strict cookie, and must echo the session's
  * CSRF token in `X-CSRF-Token` on every request that changes something.
+ * Compatibility APIs name where their clients put the token with
+ * `config: { token: (request) => … }` (X-Vault-Token, X-API-KEY); those
+ * routes never read the cookie.
  */
 import { fastifyCookie } from "@fastify/cookie";
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -22,14 +25,23 @@ declare module "fastify" {
   }
   interface FastifyContextConfig {
     public?: boolean;
+    /** Where this route's clients send their token, instead of Authorization or the session cookie. */
+    token?: TokenExtractor;
   }
 }
+
+export type TokenExtractor = (request: FastifyRequest) => string | undefined;
 
 export function installAuthentication(app: FastifyInstance, auth: AuthService): void {
   app.decorateRequest("principal", null as unknown as Principal);
   app.decorateRequest("viaCookie", false);
   app.addHook("onRequest", async (request) => {
-    if (request.routeOptions.config.public || request.is404) return;
+    const config = request.routeOptions.config;
+    if (config.public || request.is404) return;
+    if (config.token) {
+      request.principal = await auth.authenticate(config.token(request), request.ip);
+      return;
+    }
     let token = bearerToken(request.headers.authorization);
     if (token === undefined) {
       const cookies = request.headers.cookie;
@@ -48,7 +60,7 @@ function checkCsrf(request: FastifyRequest, token: string): void {
   }
 }
 
-function bearerToken(header: string | undefined): string | undefined {
+export function bearerToken(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const [scheme, token] = header.split(" ", 2);
   return scheme?.toLowerCase() === "bearer" ? token?.trim() : undefined;

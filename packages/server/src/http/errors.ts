@@ -9,13 +9,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { CofferError } from "../core/errors.ts";
 
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const coffer = toCofferError(error);
-    if (coffer.code === "INTERNAL" || coffer.code === "INTEGRITY_ERROR") {
-      request.log.error({ err: loggable(error), requestId: request.id }, "request failed");
-    }
-    sendError(reply, request, coffer);
-  });
+  app.setErrorHandler((error: FastifyError, request, reply) => sendError(reply, request, cofferErrorOf(error, request)));
   app.setNotFoundHandler((request, reply) => {
     sendError(reply, request, new CofferError("NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}`));
   });
@@ -24,6 +18,15 @@ export function installErrorHandling(app: FastifyInstance): void {
 export function sendError(reply: FastifyReply, request: FastifyRequest, error: CofferError): void {
   const body: ErrorBody = { error: { code: error.code, message: error.message, requestId: request.id } };
   reply.code(error.status).headers(error.headers).type("application/json").send(body);
+}
+
+/** What a client may learn of any error (compatibility APIs render it in their own shapes); unexpected ones are logged. */
+export function cofferErrorOf(error: FastifyError, request: FastifyRequest): CofferError {
+  const coffer = toCofferError(error);
+  if (coffer.code === "INTERNAL" || coffer.code === "INTEGRITY_ERROR") {
+    request.log.error({ err: loggable(error), requestId: request.id }, "request failed");
+  }
+  return coffer;
 }
 
 function toCofferError(error: FastifyError): CofferError {

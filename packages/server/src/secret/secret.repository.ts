@@ -41,7 +41,7 @@ export function findVersion(db: Database, secretId: string, version: number) {
 export function listVersions(db: Database, secretId: string) {
   return db
     .selectFrom("secretVersions")
-    .select(["version", "keys", "createdAt", "createdBy"])
+    .select(["version", "keys", "createdAt", "createdBy", "deletedAt", "destroyedAt"])
     .where("secretId", "=", secretId)
     .orderBy("version", "desc")
     .execute();
@@ -85,6 +85,36 @@ export type RotationSettings = Pick<SecretRow, "rotationIntervalDays" | "autoRot
 
 export function updateMetadata(db: Database, id: string, change: { label: string; tags: string; updatedAt: number; updatedBy: string } & RotationSettings) {
   return db.updateTable("secrets").set(change).where("id", "=", id).execute();
+}
+
+export function updateSettings(
+  db: Database,
+  id: string,
+  change: Pick<SecretRow, "casRequired" | "maxVersions" | "deleteVersionAfter" | "customMetadata" | "updatedAt" | "updatedBy">,
+) {
+  return db.updateTable("secrets").set(change).where("id", "=", id).execute();
+}
+
+/** Soft-deletes (a time) or undeletes (null) some versions; destroyed versions stay destroyed. */
+export function setVersionsDeleted(db: Database, secretId: string, versions: number[], deletedAt: number | null) {
+  return db
+    .updateTable("secretVersions")
+    .set({ deletedAt })
+    .where("secretId", "=", secretId)
+    .where("version", "in", versions)
+    .where("destroyedAt", "is", null)
+    .execute();
+}
+
+/** Wipes some versions' ciphertext for good; their metadata stays, as Vault keeps it. */
+export function destroyVersions(db: Database, secretId: string, versions: number[], now: number) {
+  return db
+    .updateTable("secretVersions")
+    .set({ destroyedAt: now, ciphertext: new Uint8Array(0) })
+    .where("secretId", "=", secretId)
+    .where("version", "in", versions)
+    .where("destroyedAt", "is", null)
+    .execute();
 }
 
 export function pruneVersions(db: Database, secretId: string, keepFrom: number) {

@@ -2,12 +2,14 @@ import type { SecretScope } from "@coffer/protocol";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
+import { noteTarget } from "../http/audit.ts";
 import { errorResponses } from "../http/schemas.ts";
 import type { GrantService } from "../access/grant.service.ts";
 import type { SecretContext, SecretService } from "./secret.service.ts";
 import {
   CreateBody,
   DeleteQuery,
+  DeleteVersionsBody,
   ListQuery,
   PatchBody,
   ReadQuery,
@@ -19,8 +21,10 @@ import {
   SecretMetadata,
   SecretParams,
   SecretSummary,
+  SettingsBody,
   VersionList,
   VersionParams,
+  VersionsBody,
 } from "./secret.schemas.ts";
 
 export interface SecretRoutesOptions {
@@ -143,22 +147,6 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
       audited(request, await secrets.restore(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret)),
   });
 
-  app.get(`${base}/:secret/metadata`, {
-    config: { audit: "secret.read-metadata" },
-    schema: {
-      tags,
-      summary: "A secret's metadata and the caller's level on it; never its value (what the web UI reads)",
-      params: SecretParams,
-      querystring: ScopeQuery,
-      response: { 200: SecretMetadata, ...errorResponses },
-    },
-    handler: async (request) => {
-      const secret = await secrets.describe(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret);
-      request.auditTarget = { ...request.auditTarget, secretId: secret.id, secretName: secret.name };
-      return secret;
-    },
-  });
-
   app.get(`${base}/:secret/versions`, {
     config: { audit: "secret.versions" },
     schema: { tags, summary: "List a secret's versions (metadata only)", params: SecretParams, querystring: ScopeQuery, response: { 200: VersionList, ...errorResponses } },
@@ -184,6 +172,60 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
         await secrets.rollback(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret, request.body.version, request.body.cas),
       ),
   });
+
+  // Per-version lifecycle and per-secret settings (what Vault's KV v2 clients rely on).
+  const noteSecret = (request: FastifyRequest, ctx: SecretContext, secret: { id: string; name: string }) =>
+    noteTarget(request, { workspaceId: ctx.access.workspace.id, secretId: secret.id, secretName: secret.name });
+
+  app.get(`${base}/:secret/metadata`, {
+    config: { audit: "secret.read-metadata" },
+    schema: { tags, summary: "Everything about a secret but its value: summary, your level on it, settings, every kept version's state (what the web UI reads)", params: SecretParams, querystring: ScopeQuery, response: { 200: SecretMetadata, ...errorResponses } },
+    handler: async (request) => {
+      const ctx = await contextOf(request, request.params.workspace, request.query.scope);
+      const metadata = await secrets.metadata(ctx, request.params.secret);
+      noteSecret(request, ctx, metadata);
+      return metadata;
+    },
+  });
+
+  app.patch(`${base}/:secret/metadata`, {
+    config: { audit: "secret.metadata-update" },
+    schema: {
+      tags,
+      summary: "Change a secret's settings: casRequired, maxVersions, deleteVersionAfter, customMetadata (replaced as a whole)",
+      params: SecretParams,
+      querystring: ScopeQuery,
+      body: SettingsBody,
+      response: { 200: SecretMetadata, ...errorResponses },
+    },
+    handler: async (request) => {
+      const ctx = await contextOf(request, request.params.workspace, request.query.scope);
+      const metadata = await secrets.updateSettings(ctx, request.params.secret, request.body);
+      noteSecret(request, ctx, metadata);
+      return metadata;
+    },
+  });
+
+  const versionOperations = [
+    ["delete", "secret.version-delete", "Soft-delete versions (default: the current one); undelete brings them back", DeleteVersionsBody,
+      (ctx: SecretContext, ref: string, versions: number[] | undefined) => secrets.deleteVersions(ctx, ref, versions)],
+    ["undelete", "secret.version-undelete", "Undelete soft-deleted versions", VersionsBody,
+      (ctx: SecretContext, ref: string, versions: number[] | undefined) => secrets.undeleteVersions(ctx, ref, versions ?? [])],
+    ["destroy", "secret.version-destroy", "Destroy versions: their values are wiped for good, their metadata stays", VersionsBody,
+      (ctx: SecretContext, ref: string, versions: number[] | undefined) => secrets.destroyVersions(ctx, ref, versions ?? [])],
+  ] as const;
+  for (const [verb, audit, summary, body, operation] of versionOperations) {
+    app.post(`${base}/:secret/versions/${verb}`, {
+      config: { audit },
+      schema: { tags, summary, params: SecretParams, querystring: ScopeQuery, body, response: { 200: VersionList, ...errorResponses } },
+      handler: async (request) => {
+        const ctx = await contextOf(request, request.params.workspace, request.query.scope);
+        const versions = await operation(ctx, request.params.secret, (request.body as { versions?: number[] }).versions);
+        noteTarget(request, { workspaceId: ctx.access.workspace.id, secretName: request.params.secret });
+        return { versions };
+      },
+    });
+  }
 
   const Grant = Type.Object({
     subject: Type.String({ description: "user:NAME, group:NAME or sa:NAME" }),

@@ -129,11 +129,6 @@ export const Secret = Type.Object(
   { $id: "Secret" },
 );
 
-/** What the web UI reads: metadata and the caller's level, never a value. */
-export const SecretMetadata = Type.Object({
-  ...summaryFields,
-  access: Type.String({ description: "The caller's level on this secret: see, use, read, write or manage" }),
-});
 
 export const SecretList = Type.Object({
   items: Type.Array(Type.Ref("SecretSummary")),
@@ -141,14 +136,47 @@ export const SecretList = Type.Object({
   nextCursor: Type.Union([Type.String(), Type.Null()]),
 });
 
-export const VersionList = Type.Object({
-  versions: Type.Array(
-    Type.Object({
-      version: Type.Integer(),
-      keys: Type.Array(Type.String()),
-      createdAt: Type.String({ format: "date-time" }),
-      createdBy: Type.String(),
-      current: Type.Boolean(),
-    }),
-  ),
+const VersionInfo = Type.Object({
+  version: Type.Integer(),
+  keys: Type.Array(Type.String()),
+  createdAt: Type.String({ format: "date-time" }),
+  createdBy: Type.String(),
+  current: Type.Boolean(),
+  deletedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()], { description: "When the version was, or (scheduled by deleteVersionAfter) will be, soft-deleted" }),
+  destroyed: Type.Boolean({ description: "The value is gone for good" }),
+});
+
+export const VersionList = Type.Object({ versions: Type.Array(VersionInfo) });
+
+export const VersionsBody = Type.Object(
+  { versions: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 1000, description: "Version numbers; ones that do not exist are ignored" }) },
+  { additionalProperties: false },
+);
+
+export const DeleteVersionsBody = Type.Object(
+  { versions: Type.Optional(VersionsBody.properties.versions) },
+  { additionalProperties: false, description: "Without versions: the current version" },
+);
+
+const CustomMetadata = Type.Record(Type.String(), Type.String({ maxLength: LIMITS.customMetadataValueLength }), {
+  description: `The owner's notes (never values): at most ${LIMITS.customMetadataKeys} keys`,
+});
+
+const settingsFields = {
+  casRequired: Type.Boolean({ description: "Writes must give check-and-set (cas)" }),
+  maxVersions: Type.Union([Type.Integer({ minimum: 1, maximum: 1000 }), Type.Null()], { description: "Versions kept; null: the workspace's" }),
+  deleteVersionAfter: Type.Integer({ minimum: 0, description: "Seconds after which each new version is deleted; 0: the workspace's setting" }),
+  customMetadata: CustomMetadata,
+};
+
+export const SettingsBody = Type.Partial(Type.Object(settingsFields, { additionalProperties: false }), { additionalProperties: false });
+
+/** Everything but the value: what the web UI and Vault's metadata read show. */
+export const SecretMetadata = Type.Object({
+  ...summaryFields,
+  access: Type.String({ description: "The caller's level on this secret: see, use, read, write or manage" }),
+  ...settingsFields,
+  currentVersion: Type.Integer(),
+  oldestVersion: Type.Integer(),
+  versions: Type.Array(VersionInfo),
 });

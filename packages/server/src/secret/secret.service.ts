@@ -9,7 +9,7 @@
  * change feed. Process memory already holds the keyring, so holding decrypted
  * payloads there adds no new place for a value to leak from.
  */
-import type { SecretData, SecretScope, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
+import { LIMITS, type SecretData, type SecretMetadata, type SecretScope, type SecretSettings, type SecretSummary, type SecretType, type SecretVersionInfo } from "@coffer/protocol";
 import type { Sealed } from "../crypto/keyring.ts";
 import { Cache } from "../core/cache.ts";
 import { DAY_MS, type Clock } from "../core/clock.ts";
@@ -34,10 +34,11 @@ import {
 } from "../rotation/rotation.rules.ts";
 import type { Store } from "../store/store.ts";
 import { findRole, findWorkspace } from "../workspace/workspace.repository.ts";
-import type { WorkspaceAccess, WorkspaceService } from "../workspace/workspace.service.ts";
+import { checkDeleteAfter, MAX_VERSIONS_LIMIT, type WorkspaceAccess, type WorkspaceService } from "../workspace/workspace.service.ts";
 import {
   advanceVersion,
   destroySecret,
+  destroyVersions,
   findById,
   findByName,
   findVersion,
@@ -48,10 +49,13 @@ import {
   listVersions,
   pruneVersions,
   setDeleted,
+  setVersionsDeleted,
   updateMetadata,
+  updateSettings,
   type RotationSettings,
   type SecretNamespace,
   type SecretRow,
+  type VersionRow,
 } from "./secret.repository.ts";
 import { checkLabel, checkName, checkTags, checkType, dataForType, decodeData, encodeData, mergeData } from "./secret.rules.ts";
 
@@ -79,8 +83,18 @@ interface CurrentSecret {
   data: SecretData;
   /** Its rotation schedule, when an interval applies; the status is the clock's. */
   plan: RotationPlan | undefined;
+  /** From this time on the version counts as deleted: its deletion time (past or scheduled), -Infinity when destroyed, Infinity when never. */
+  goneFrom: number;
+  customMetadata: Readonly<Record<string, string>>;
   /** The last answer given, reused while the age stays the same: one object per secret version and day. */
   view?: Readonly<SecretWithData>;
+}
+
+export interface SecretRead {
+  secret: Readonly<SecretWithData>;
+  customMetadata: Readonly<Record<string, string>>;
+  /** When this version is to be deleted (deleteVersionAfter); null: not scheduled. */
+  deletesAt: number | null;
 }
 
 export interface CreateInput {
@@ -101,6 +115,15 @@ export interface UpdateInput {
   autoRotate?: boolean | undefined;
   /** Check-and-set: the version the caller last saw. */
   cas?: number | undefined;
+}
+
+export interface SettingsInput {
+  casRequired?: boolean | undefined;
+  /** null: back to the workspace's. */
+  maxVersions?: number | null | undefined;
+  deleteVersionAfter?: number | undefined;
+  /** Replaces the custom metadata as a whole. */
+  customMetadata?: Record<string, string> | undefined;
 }
 
 export interface ListQuery {
@@ -157,36 +180,39 @@ export class SecretService {
 
   async get(ctx: SecretContext, ref: string, version?: number): Promise<SecretWithData> {
     const current = await this.#readCurrent(ctx, ref);
-    if (version === undefined || version === current.row.currentVersion) {
-      const now = this.#clock();
-      const age = ageDays(current.versionCreatedAt, now);
-      const status = current.plan && statusAt(current.plan, now);
-      if (current.view?.ageDays !== age || current.view.rotation?.status !== status) {
-        current.view = Object.freeze({ ...current.summary, ageDays: age, ...(current.plan ? { rotation: viewOf(current.plan, now) } : {}), data: current.data });
-      }
-      return current.view;
-    }
-    const stored = await findVersion(this.#store.db, current.row.id, version);
-    if (!stored) throw new CofferError("VERSION_NOT_FOUND", `secret '${current.row.name}' has no version ${version}`);
-    const data = decodeData(await this.#open(current.row, version, stored.ciphertext));
-    // An old version has no schedule of its own: rotation describes the current value.
-    return {
-      ...summarize({ ...current.row, currentVersion: version }, JSON.parse(stored.keys), stored.createdAt, this.#clock(), undefined),
-      data,
-    };
+    if (version === undefined || version === current.row.currentVersion) return this.#currentView(current);
+    return (await this.#olderVersion(current, version)).secret;
   }
 
-  /**
-   * A secret's metadata and what the caller may do with it, never its value:
-   * what the web UI shows (it is write-only there), so nothing is decrypted.
-   */
-  async describe(ctx: SecretContext, ref: string): Promise<SecretSummary & { access: Level }> {
-    const row = await this.#authorizedRow(ctx, ref, "see", { allowDeleted: true });
-    const stored = await findVersion(this.#store.db, row.id, row.currentVersion);
-    if (!stored) throw notFound(ref);
-    const now = this.#clock();
-    return { ...summarize(row, JSON.parse(stored.keys), stored.createdAt, now, await this.#planOf(row, now)), access: this.#levelOn(ctx, row) };
+  /** get() with what Vault's KV v2 shows next to the data: the custom metadata and the version's scheduled deletion. */
+  async read(ctx: SecretContext, ref: string, version?: number): Promise<SecretRead> {
+    const current = await this.#readCurrent(ctx, ref);
+    if (version === undefined || version === current.row.currentVersion) {
+      return { secret: this.#currentView(current), customMetadata: current.customMetadata, deletesAt: Number.isFinite(current.goneFrom) ? current.goneFrom : null };
+    }
+    return this.#olderVersion(current, version);
   }
+
+  /** The current version's answer: one frozen object per version and day, never a deleted or destroyed version. */
+  #currentView(current: CurrentSecret): Readonly<SecretWithData> {
+    const now = this.#clock();
+    if (now >= current.goneFrom) throw versionGone(current.row, current.row.currentVersion, current.goneFrom === -Infinity);
+    const age = ageDays(current.versionCreatedAt, now);
+    const status = current.plan && statusAt(current.plan, now);
+    if (current.view?.ageDays !== age || current.view.rotation?.status !== status) {
+      current.view = Object.freeze({ ...current.summary, ageDays: age, ...(current.plan ? { rotation: viewOf(current.plan, now) } : {}), data: current.data });
+    }
+    return current.view;
+  }
+
+  async #olderVersion(current: CurrentSecret, version: number): Promise<SecretRead> {
+    const stored = await this.#liveVersion(current.row, version);
+    const data = decodeData(await this.#open(current.row, version, stored.ciphertext));
+    // An old version has no schedule of its own: rotation describes the current value.
+    const secret = { ...summarize({ ...current.row, currentVersion: version }, JSON.parse(stored.keys), stored.createdAt, this.#clock(), undefined), data };
+    return { secret, customMetadata: current.customMetadata, deletesAt: stored.deletedAt };
+  }
+
 
   /** Several secrets' current values in one call, all or nothing: the first missing one fails the whole read. */
   async getMany(ctx: SecretContext, refs: string[]): Promise<SecretWithData[]> {
@@ -265,6 +291,10 @@ export class SecretService {
       deletedBy: null,
       rotationIntervalDays,
       autoRotate: input.autoRotate ? 1 : 0,
+      casRequired: 0,
+      maxVersions: null,
+      deleteVersionAfter: 0,
+      customMetadata: "{}",
     };
     const ciphertext = this.#keys.seal({ workspaceId: ns.workspaceId, secretId: row.id, version: 1 }, plaintext);
     plaintext.fill(0);
@@ -282,6 +312,8 @@ export class SecretService {
           keys: JSON.stringify(keys),
           createdAt: now,
           createdBy: actor,
+          deletedAt: scheduledDeletion(row, ctx.access.workspace, now),
+          destroyedAt: null,
         });
         await this.#store.changes.announce(trx, changeOf(row));
       });
@@ -318,6 +350,7 @@ export class SecretService {
     return this.#write(ctx, ref, input, async (row) => {
       const current = await findVersion(this.#store.db, row.id, row.currentVersion);
       if (!current) throw new CofferError("VERSION_CONFLICT", "the secret changed during the update; try again");
+      if (isGone(current, this.#clock())) throw versionGone(row, row.currentVersion, current.destroyedAt !== null);
       return mergeData(decodeData(await this.#open(row, row.currentVersion, current.ciphertext)), patch);
     });
   }
@@ -325,22 +358,68 @@ export class SecretService {
   /** Writes a new version equal to an old one. */
   async rollback(ctx: SecretContext, ref: string, version: number, cas?: number): Promise<SecretWithData> {
     return this.#write(ctx, ref, { cas }, async (row) => {
-      const old = await findVersion(this.#store.db, row.id, version);
-      if (!old) throw new CofferError("VERSION_NOT_FOUND", `secret '${row.name}' has no version ${version}`);
+      const old = await this.#liveVersion(row, version);
       return decodeData(await this.#open(row, version, old.ciphertext));
     });
   }
 
   async versions(ctx: SecretContext, ref: string): Promise<SecretVersionInfo[]> {
     const row = await this.#authorizedRow(ctx, ref, "see", { allowDeleted: true });
-    const rows = await listVersions(this.#store.db, row.id);
-    return rows.map((version) => ({
-      version: version.version,
-      keys: JSON.parse(version.keys),
-      createdAt: new Date(version.createdAt).toISOString(),
-      createdBy: version.createdBy,
-      current: version.version === row.currentVersion,
-    }));
+    return this.#versionsOf(row);
+  }
+
+  /** The secret's settings and every kept version's state (metadata only). */
+  /**
+   * Everything about a secret but its value, and what the caller may do with
+   * it: what the web UI shows (write-only there) and Vault's metadata read;
+   * nothing is decrypted.
+   */
+  async metadata(ctx: SecretContext, ref: string): Promise<SecretMetadata> {
+    const row = await this.#authorizedRow(ctx, ref, "see", { allowDeleted: true });
+    const stored = await findVersion(this.#store.db, row.id, row.currentVersion);
+    if (!stored) throw notFound(ref);
+    const now = this.#clock();
+    const summary = summarize(row, JSON.parse(stored.keys), stored.createdAt, now, await this.#planOf(row, now));
+    return { ...metadataOf(row, await this.#versionsOf(row)), ...summary, access: this.#levelOn(ctx, row) };
+  }
+
+  async updateSettings(ctx: SecretContext, ref: string, input: SettingsInput): Promise<SecretMetadata> {
+    const row = await this.#authorizedRow(ctx, ref, "write");
+    const maxVersions = input.maxVersions === undefined ? row.maxVersions : input.maxVersions;
+    if (maxVersions !== null && (!Number.isInteger(maxVersions) || maxVersions < 1 || maxVersions > MAX_VERSIONS_LIMIT)) {
+      throw invalid(`maxVersions must be null (the workspace's) or an integer from 1 to ${MAX_VERSIONS_LIMIT}`);
+    }
+    const next = {
+      casRequired: input.casRequired === undefined ? row.casRequired : input.casRequired ? 1 : 0,
+      maxVersions,
+      deleteVersionAfter: input.deleteVersionAfter === undefined ? row.deleteVersionAfter : checkDeleteAfter(input.deleteVersionAfter),
+      customMetadata: input.customMetadata === undefined ? row.customMetadata : JSON.stringify(checkCustomMetadata(input.customMetadata)),
+    };
+    await this.#commit(row, (trx) => updateSettings(trx, row.id, { ...next, updatedAt: this.#clock(), updatedBy: ctx.principal.id }));
+    return this.metadata(ctx, row.id);
+  }
+
+  /** Soft-deletes some versions (default: the current one); they can be undeleted. Versions that do not exist are ignored, as in Vault. */
+  async deleteVersions(ctx: SecretContext, ref: string, versions?: number[]): Promise<SecretVersionInfo[]> {
+    const row = await this.#authorizedRow(ctx, ref, "write");
+    const chosen = checkVersions(versions ?? [row.currentVersion]);
+    await this.#commit(row, (trx) => setVersionsDeleted(trx, row.id, chosen, this.#clock()));
+    return this.#versionsOf(row);
+  }
+
+  async undeleteVersions(ctx: SecretContext, ref: string, versions: number[]): Promise<SecretVersionInfo[]> {
+    const row = await this.#authorizedRow(ctx, ref, "write");
+    const chosen = checkVersions(versions);
+    await this.#commit(row, (trx) => setVersionsDeleted(trx, row.id, chosen, null));
+    return this.#versionsOf(row);
+  }
+
+  /** Wipes some versions' values for good; their metadata stays. */
+  async destroyVersions(ctx: SecretContext, ref: string, versions: number[]): Promise<SecretVersionInfo[]> {
+    const row = await this.#authorizedRow(ctx, ref, "manage");
+    const chosen = checkVersions(versions);
+    await this.#commit(row, (trx) => destroyVersions(trx, row.id, chosen, this.#clock()));
+    return this.#versionsOf(row);
   }
 
   async softDelete(ctx: SecretContext, ref: string): Promise<void> {
@@ -376,7 +455,16 @@ export class SecretService {
     const ciphertext = this.#keys.seal({ workspaceId, secretId, version }, plaintext);
     plaintext.fill(0);
     const change = { currentVersion: version, updatedAt: this.#clock(), updatedBy: ROTATION_ACTOR, label: row.label, tags: row.tags, rotationIntervalDays: row.rotationIntervalDays, autoRotate: row.autoRotate };
-    return (await this.#advance(row, change, ciphertext, keys, workspace.maxVersions)) ? version : undefined;
+    const now = change.updatedAt;
+    return (await this.#advance(row, change, ciphertext, keys, row.maxVersions ?? workspace.maxVersions, scheduledDeletion(row, workspace, now))) ? version : undefined;
+  }
+
+  /**
+   * Whether the caller sees every name of the namespace (or this one): then a missing secret is news to it.
+   * Otherwise it sees only what it was granted, and a hidden secret looks exactly like a missing one.
+   */
+  seesEveryName(ctx: SecretContext, name?: string): boolean {
+    return atLeast(this.#namespaceLevel(ctx, name), "see");
   }
 
   /** The secret if the caller holds `level` on it: for services that act on secrets (grants, HMAC use). */
@@ -419,16 +507,40 @@ export class SecretService {
       const row = await this.#authorizedRow(ctx, ref, "read");
       const stored = await findVersion(this.#store.db, row.id, row.currentVersion);
       if (!stored) throw new CofferError("SECRET_NOT_FOUND", `secret '${ref}' was not found`);
-      const data = Object.freeze(decodeData(await this.#open(row, row.currentVersion, stored.ciphertext)));
+      // A deleted or destroyed current version is cached as such (older versions stay readable); its value is never opened.
+      const goneFrom = stored.destroyedAt !== null ? -Infinity : (stored.deletedAt ?? Infinity);
+      const open = goneFrom > this.#clock();
+      const data = Object.freeze(open ? decodeData(await this.#open(row, row.currentVersion, stored.ciphertext)) : {});
       const { ageDays: _, ...summary } = summarize(row, JSON.parse(stored.keys), stored.createdAt, 0, undefined);
       const plan = await this.#planOf(row, stored.createdAt);
-      current = { row, versionCreatedAt: stored.createdAt, summary: Object.freeze(summary), data, plan };
+      current = { row, versionCreatedAt: stored.createdAt, summary: Object.freeze(summary), data, plan, goneFrom, customMetadata: Object.freeze(JSON.parse(row.customMetadata)) };
       this.#current.set(idKey(row.workspaceId, row.id), current, epoch);
       this.#current.set(nameKey(row, row.name), current, epoch);
       return current;
     }
     this.#require(ctx, current.row, "read");
     return current;
+  }
+
+  /** A stored version the caller may read: not deleted, not destroyed. */
+  async #liveVersion(row: SecretRow, version: number): Promise<VersionRow> {
+    const stored = await findVersion(this.#store.db, row.id, version);
+    if (!stored) throw new CofferError("VERSION_NOT_FOUND", `secret '${row.name}' has no version ${version}`);
+    if (isGone(stored, this.#clock())) throw versionGone(row, version, stored.destroyedAt !== null);
+    return stored;
+  }
+
+  async #versionsOf(row: SecretRow): Promise<SecretVersionInfo[]> {
+    const rows = await listVersions(this.#store.db, row.id);
+    return rows.map((version) => ({
+      version: version.version,
+      keys: JSON.parse(version.keys),
+      createdAt: new Date(version.createdAt).toISOString(),
+      createdBy: version.createdBy,
+      current: version.version === row.currentVersion,
+      deletedAt: version.deletedAt === null ? null : new Date(version.deletedAt).toISOString(),
+      destroyed: version.destroyedAt !== null,
+    }));
   }
 
   async #findRow(ctx: SecretContext, ref: string): Promise<SecretRow | undefined> {
@@ -480,6 +592,9 @@ export class SecretService {
       if (type !== undefined && type !== row.type) {
         throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' is ${row.type}; a secret's type cannot change, create a new secret instead`);
       }
+      if (input.cas === undefined && (row.casRequired === 1 || ctx.access.workspace.casRequired === 1)) {
+        throw invalid(`secret '${row.name}' requires check-and-set: send cas with the version you last read`);
+      }
       if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
       const data = await nextData(row);
       const { plaintext, keys } = encodeData(data);
@@ -491,7 +606,8 @@ export class SecretService {
       const tags = input.tags === undefined ? row.tags : JSON.stringify(checkTags(input.tags));
       const rotation = rotationSettings(row, input);
       const change = { currentVersion: version, updatedAt: now, updatedBy: ctx.principal.id, label, tags, ...rotation, ...(revive ? { deletedAt: null, deletedBy: null } : {}) };
-      const advanced = await this.#advance(row, change, ciphertext, keys, ctx.access.workspace.maxVersions);
+      const maxVersions = row.maxVersions ?? ctx.access.workspace.maxVersions;
+      const advanced = await this.#advance(row, change, ciphertext, keys, maxVersions, scheduledDeletion(row, ctx.access.workspace, now));
       if (advanced) {
         const written = { ...row, ...change, deletedAt: null };
         return { ...summarize(written, keys, now, now, await this.#planOf(written, now)), data };
@@ -518,7 +634,14 @@ export class SecretService {
    * that rotate, every version superseded within the grace period too, so
    * consumers still switching can read it (and HMAC verify can check it).
    */
-  async #advance(row: SecretRow, change: Parameters<typeof advanceVersion>[3], ciphertext: Sealed, keys: string[], maxVersions: number): Promise<boolean> {
+  async #advance(
+    row: SecretRow,
+    change: Parameters<typeof advanceVersion>[3],
+    ciphertext: Sealed,
+    keys: string[],
+    maxVersions: number,
+    deletedAt: number | null,
+  ): Promise<boolean> {
     const version = change.currentVersion;
     return this.#commit(row, async (trx) => {
       if (!(await advanceVersion(trx, row.id, row.currentVersion, change, row.deletedAt !== null))) return false;
@@ -531,6 +654,8 @@ export class SecretService {
         keys: JSON.stringify(keys),
         createdAt: change.updatedAt,
         createdBy: change.updatedBy,
+        deletedAt,
+        destroyedAt: null,
       });
       let keepFrom = version - maxVersions + 1;
       if (SELF_ROTATING_TYPES.includes(row.type as SecretType)) {
@@ -615,6 +740,57 @@ function rotationSettings(row: SecretRow, input: UpdateInput): RotationSettings 
     rotationIntervalDays: interval === undefined ? row.rotationIntervalDays : interval,
     autoRotate: input.autoRotate === undefined ? row.autoRotate : input.autoRotate ? 1 : 0,
   };
+}
+
+function metadataOf(row: SecretRow, versions: SecretVersionInfo[]): Omit<SecretMetadata, keyof SecretSummary | "access"> {
+  return {
+    ...settingsOf(row),
+    currentVersion: row.currentVersion,
+    oldestVersion: versions.at(-1)?.version ?? row.currentVersion,
+    versions,
+  };
+}
+
+function settingsOf(row: SecretRow): SecretSettings {
+  return {
+    casRequired: row.casRequired === 1,
+    maxVersions: row.maxVersions,
+    deleteVersionAfter: Number(row.deleteVersionAfter),
+    customMetadata: JSON.parse(row.customMetadata),
+  };
+}
+
+/** When a version written now is to be deleted: the shorter of the secret's and the workspace's delete-after, if any. */
+function scheduledDeletion(row: SecretRow, workspace: { deleteVersionAfter: number }, now: number): number | null {
+  const after = [Number(row.deleteVersionAfter), Number(workspace.deleteVersionAfter)].filter((seconds) => seconds > 0);
+  return after.length === 0 ? null : now + Math.min(...after) * 1000;
+}
+
+function isGone(version: Pick<VersionRow, "deletedAt" | "destroyedAt">, now: number): boolean {
+  return version.destroyedAt !== null || (version.deletedAt !== null && version.deletedAt <= now);
+}
+
+function versionGone(row: SecretRow, version: number, destroyed: boolean): CofferError {
+  return new CofferError("VERSION_NOT_FOUND", `version ${version} of secret '${row.name}' is ${destroyed ? "destroyed" : "deleted"}`);
+}
+
+function checkVersions(versions: number[]): number[] {
+  if (versions.length === 0 || versions.length > MAX_VERSIONS_LIMIT || !versions.every((v) => Number.isInteger(v) && v >= 1)) {
+    throw invalid(`versions is a list of 1 to ${MAX_VERSIONS_LIMIT} version numbers`);
+  }
+  return [...new Set(versions)];
+}
+
+function checkCustomMetadata(metadata: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(metadata);
+  if (entries.length > LIMITS.customMetadataKeys) throw invalid(`custom metadata has at most ${LIMITS.customMetadataKeys} keys`);
+  for (const [key, value] of entries) {
+    if (key.length === 0 || key.length > LIMITS.customMetadataKeyLength) throw invalid(`custom metadata keys are 1 to ${LIMITS.customMetadataKeyLength} characters`);
+    if (typeof value !== "string" || value.length > LIMITS.customMetadataValueLength) {
+      throw invalid(`custom metadata values are strings of at most ${LIMITS.customMetadataValueLength} characters`);
+    }
+  }
+  return metadata;
 }
 
 function ageDays(versionCreatedAt: number, now: number): number {

@@ -8,6 +8,7 @@ import type { StoreDialect } from "./dialect.ts";
 import * as initial from "./migrations/0001-initial.ts";
 import * as audit from "./migrations/0002-audit.ts";
 import * as rotation from "./migrations/0003-rotation.ts";
+import * as secretLifecycle from "./migrations/0004-secret-lifecycle.ts";
 
 type Step = { up(db: Kysely<any>, dialect: StoreDialect): Promise<void> };
 
@@ -15,6 +16,7 @@ const STEPS: Record<string, Step> = {
   "0001-initial": initial,
   "0002-audit": audit,
   "0003-rotation": rotation,
+  "0004-secret-lifecycle": secretLifecycle,
 };
 
 /** Where Kysely keeps its bookkeeping: not data, so backups record the applied names instead of these rows. */

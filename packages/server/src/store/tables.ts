@@ -34,6 +34,10 @@ export interface Tables {
     name: string;
     maxVersions: number;
     createdAt: number;
+    /** 0/1: every write to a secret here must give check-and-set. */
+    casRequired: number;
+    /** Seconds after which a new version is deleted; 0: never. */
+    deleteVersionAfter: number;
   };
   memberships: { workspaceId: string; userId: string; role: string; createdAt: number };
   tokens: {
@@ -76,6 +80,14 @@ export interface Tables {
     rotationIntervalDays: number | null;
     /** 1: the rotation job writes a new generated value when due (HMAC and INTERNAL_API_KEY only). */
     autoRotate: number;
+    /** 0/1: writes must give check-and-set (or the workspace requires it). */
+    casRequired: number;
+    /** Versions kept; null: the workspace's maxVersions. */
+    maxVersions: number | null;
+    /** Seconds after which a new version is deleted; 0: the workspace's setting. */
+    deleteVersionAfter: number;
+    /** JSON object of string → string, the caller's own notes (never a value). */
+    customMetadata: string;
   };
   secretVersions: {
     secretId: string;
@@ -86,6 +98,10 @@ export interface Tables {
     keys: string;
     createdAt: number;
     createdBy: string;
+    /** When the version is (or will be, when scheduled) soft-deleted; null: never. */
+    deletedAt: number | null;
+    /** When the version was destroyed; its ciphertext is then empty. */
+    destroyedAt: number | null;
   };
   /** Append-only; `hash` chains each event to the one before (audit/audit-chain.ts). */
   auditEvents: {

@@ -26,7 +26,7 @@ export function listWorkspacesOf(db: Database, userId: string, all: boolean) {
     .leftJoin("memberships", (join) =>
       join.onRef("memberships.workspaceId", "=", "workspaces.id").on("memberships.userId", "=", userId),
     )
-    .select(["workspaces.id", "workspaces.name", "workspaces.maxVersions", "workspaces.createdAt", "memberships.role"])
+    .select(["workspaces.id", "workspaces.name", "workspaces.maxVersions", "workspaces.casRequired", "workspaces.deleteVersionAfter", "workspaces.createdAt", "memberships.role"])
     .orderBy("workspaces.name");
   if (!all) query = query.where("memberships.userId", "is not", null);
   return query.execute();
@@ -40,8 +40,17 @@ export function insertMembership(db: Database, row: Tables["memberships"]) {
   return db.insertInto("memberships").values(row).execute();
 }
 
-export function updateWorkspaceSettings(db: Database, id: string, settings: { maxVersions: number }) {
+export function updateWorkspaceSettings(db: Database, id: string, settings: Pick<WorkspaceRow, "maxVersions" | "casRequired" | "deleteVersionAfter">) {
   return db.updateTable("workspaces").set(settings).where("id", "=", id).execute();
+}
+
+/** Removes a workspace; its members, groups, service accounts, secrets, versions and grants go with it (foreign keys cascade). */
+export function deleteWorkspace(db: Database, id: string) {
+  return db.deleteFrom("workspaces").where("id", "=", id).execute();
+}
+
+export async function tokenIdsBoundTo(db: Database, workspaceId: string): Promise<string[]> {
+  return (await db.selectFrom("tokens").select("id").where("workspaceId", "=", workspaceId).where("revokedAt", "is", null).execute()).map((row) => row.id);
 }
 
 export function insertGroup(db: Database, row: Tables["groups"]) {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { errorResponses, WorkspaceParams } from "../http/schemas.ts";
 import type { SecretService } from "../secret/secret.service.ts";
-import { MAX_VERSIONS_LIMIT, type MemberView, type WorkspaceService, type WorkspaceView } from "./workspace.service.ts";
+import { MAX_DELETE_AFTER_SECONDS, MAX_VERSIONS_LIMIT, settingsOf, type MemberView, type WorkspaceService, type WorkspaceView } from "./workspace.service.ts";
 
 const Member = Type.Object({
   userId: Type.String(),
@@ -23,12 +23,19 @@ const Workspace = Type.Object(
     name: Type.String(),
     role: Type.Union([Type.String(), Type.Null()], { description: "The caller's role" }),
     maxVersions: Type.Integer({ description: "Versions kept per secret" }),
+    casRequired: Type.Boolean({ description: "Every write to a secret here must give check-and-set (cas)" }),
+    deleteVersionAfter: Type.Integer({ description: "Seconds after which new versions are deleted; 0: never" }),
     createdAt: Type.String({ format: "date-time" }),
   },
   { $id: "Workspace" },
 );
 
 const MaxVersions = Type.Integer({ minimum: 1, maximum: MAX_VERSIONS_LIMIT });
+const settings = {
+  maxVersions: Type.Optional(MaxVersions),
+  casRequired: Type.Optional(Type.Boolean({ description: "Require check-and-set on every write" })),
+  deleteVersionAfter: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_DELETE_AFTER_SECONDS, description: "Seconds after which new versions are deleted; 0: never" })),
+};
 
 function view(workspace: WorkspaceView) {
   return { ...workspace, createdAt: new Date(workspace.createdAt).toISOString() };
@@ -49,7 +56,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
     schema: {
       tags,
       summary: "Create a workspace (administrators)",
-      body: Type.Object({ name: Type.String(), maxVersions: Type.Optional(MaxVersions) }, { additionalProperties: false }),
+      body: Type.Object({ name: Type.String(), ...settings }, { additionalProperties: false }),
       response: { 201: Type.Ref("Workspace"), ...errorResponses },
     },
     handler: async (request, reply) => reply.code(201).send(view(await workspaces.create(request.principal, request.body))),
@@ -60,7 +67,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
     schema: { tags, summary: "Read a workspace and its settings", params: WorkspaceParams, response: { 200: Type.Ref("Workspace"), ...errorResponses } },
     handler: async (request) => {
       const { workspace, role } = await workspaces.access(request.principal, request.params.workspace);
-      return view({ ...workspace, role: role ?? null });
+      return view({ id: workspace.id, name: workspace.name, ...settingsOf(workspace), createdAt: workspace.createdAt, role: role ?? null });
     },
   });
 
@@ -70,10 +77,19 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
       tags,
       summary: "Change workspace settings (owners and admins)",
       params: WorkspaceParams,
-      body: Type.Object({ maxVersions: Type.Optional(MaxVersions) }, { additionalProperties: false }),
+      body: Type.Object(settings, { additionalProperties: false }),
       response: { 200: Type.Ref("Workspace"), ...errorResponses },
     },
     handler: async (request) => view(await workspaces.updateSettings(request.principal, request.params.workspace, request.body)),
+  });
+
+  app.delete("/api/v1/workspaces/:workspace", {
+    config: { audit: "workspace.delete" },
+    schema: { tags, summary: "Delete a workspace with every secret, group and service account in it (administrators)", params: WorkspaceParams, response: { 204: Type.Null(), ...errorResponses } },
+    handler: async (request, reply) => {
+      await workspaces.remove(request.principal, request.params.workspace);
+      return reply.code(204).send(null);
+    },
   });
 
   const members = ["members"];

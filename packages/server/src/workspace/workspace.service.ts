@@ -11,10 +11,12 @@ import { denied, ROLES, type Role } from "../identity/access.ts";
 import { requireInstanceAdmin, requireWorkspaceAdmin } from "../identity/guards.ts";
 import type { Principal } from "../identity/principal.ts";
 import { changeAccess } from "../access/access.service.ts";
+import { revokeTree } from "../identity/token.repository.ts";
 import type { Store } from "../store/store.ts";
 import {
   countPersonalSecrets,
   deleteMembership,
+  deleteWorkspace,
   findRole,
   findUserByRef,
   findWorkspace,
@@ -23,6 +25,7 @@ import {
   insertWorkspace,
   listMembers,
   listWorkspacesOf,
+  tokenIdsBoundTo,
   updateWorkspaceSettings,
   upsertMembership,
   type WorkspaceRow,
@@ -30,6 +33,8 @@ import {
 
 export const DEFAULT_MAX_VERSIONS = 10;
 export const MAX_VERSIONS_LIMIT = 1000;
+/** Ten years, in seconds: the longest delete-after a workspace or secret takes. */
+export const MAX_DELETE_AFTER_SECONDS = 10 * 365 * 86400;
 const WORKSPACE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export interface WorkspaceAccess {
@@ -58,7 +63,17 @@ export interface WorkspaceView {
   name: string;
   role: Role | null;
   maxVersions: number;
+  /** Every write to a secret of the workspace must give check-and-set. */
+  casRequired: boolean;
+  /** Seconds after which new versions are deleted; 0: never. */
+  deleteVersionAfter: number;
   createdAt: number;
+}
+
+export interface WorkspaceSettings {
+  maxVersions?: number | undefined;
+  casRequired?: boolean | undefined;
+  deleteVersionAfter?: number | undefined;
 }
 
 export class WorkspaceService {
@@ -115,19 +130,18 @@ export class WorkspaceService {
       id: row.id,
       name: row.name,
       role: principal.isAdmin ? "owner" : principal.kind === "service_account" ? "member" : ((row.role as Role | null) ?? null),
-      maxVersions: row.maxVersions,
+      ...settingsOf(row),
       createdAt: row.createdAt,
     }));
   }
 
-  async create(principal: Principal, input: { name: string; maxVersions?: number | undefined }): Promise<WorkspaceView> {
+  async create(principal: Principal, input: { name: string } & WorkspaceSettings): Promise<WorkspaceView> {
     requireInstanceAdmin(principal, "create workspaces");
     if (!WORKSPACE_NAME.test(input.name)) {
       throw invalid("workspace names are 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit");
     }
-    const maxVersions = checkMaxVersions(input.maxVersions ?? DEFAULT_MAX_VERSIONS);
     const now = this.#clock();
-    const row: WorkspaceRow = { id: newId("ws"), name: input.name, maxVersions, createdAt: now };
+    const row: WorkspaceRow = { id: newId("ws"), name: input.name, ...checkSettings(input, { maxVersions: DEFAULT_MAX_VERSIONS, casRequired: 0, deleteVersionAfter: 0 }), createdAt: now };
     await this.#store.db.transaction().execute(async (trx) => {
       if (await findWorkspace(trx, input.name)) {
         throw new CofferError("WORKSPACE_ALREADY_EXISTS", `workspace '${input.name}' already exists`);
@@ -138,20 +152,34 @@ export class WorkspaceService {
       await this.#store.changes.announce(trx, { kind: "workspace", id: row.id });
     });
     this.#store.changes.apply({ kind: "workspace", id: row.id });
-    return { ...row, role: "owner" };
+    return { id: row.id, name: row.name, ...settingsOf(row), createdAt: now, role: "owner" };
   }
 
-  async updateSettings(principal: Principal, idOrName: string, settings: { maxVersions?: number | undefined }): Promise<WorkspaceView> {
+  async updateSettings(principal: Principal, idOrName: string, settings: WorkspaceSettings): Promise<WorkspaceView> {
     const access = await this.access(principal, idOrName);
     const { workspace, role } = access;
     requireWorkspaceAdmin(principal, access, "change settings");
-    const maxVersions = checkMaxVersions(settings.maxVersions ?? workspace.maxVersions);
+    const next = checkSettings(settings, workspace);
     await this.#store.db.transaction().execute(async (trx) => {
-      await updateWorkspaceSettings(trx, workspace.id, { maxVersions });
+      await updateWorkspaceSettings(trx, workspace.id, next);
       await this.#store.changes.announce(trx, { kind: "workspace", id: workspace.id });
     });
     this.#store.changes.apply({ kind: "workspace", id: workspace.id });
-    return { ...workspace, maxVersions, role: role ?? null };
+    return { id: workspace.id, name: workspace.name, ...settingsOf(next), createdAt: workspace.createdAt, role: role ?? null };
+  }
+
+  /** Removes a workspace with everything in it, and revokes the tokens bound to it (administrators). */
+  async remove(principal: Principal, idOrName: string): Promise<void> {
+    requireInstanceAdmin(principal, "delete workspaces");
+    const workspace = await findWorkspace(this.#store.db, idOrName);
+    if (!workspace) throw new CofferError("WORKSPACE_NOT_FOUND", `workspace '${idOrName}' was not found`);
+    await this.#store.db.transaction().execute(async (trx) => {
+      await revokeTree(trx, await tokenIdsBoundTo(trx, workspace.id), this.#clock());
+      await deleteWorkspace(trx, workspace.id);
+      // Every cache may hold something of it: workspaces, roles, grants, secrets, principals of its service accounts.
+      await this.#store.changes.announce(trx, { kind: "all" });
+    });
+    this.#store.changes.apply({ kind: "all" });
   }
 
   async #find(idOrName: string): Promise<WorkspaceRow | undefined> {
@@ -236,4 +264,25 @@ function checkMaxVersions(value: number): number {
     throw invalid(`maxVersions must be an integer from 1 to ${MAX_VERSIONS_LIMIT}`);
   }
   return value;
+}
+
+export function checkDeleteAfter(value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_DELETE_AFTER_SECONDS) {
+    throw invalid(`deleteVersionAfter is a whole number of seconds from 0 (never) to ${MAX_DELETE_AFTER_SECONDS}`);
+  }
+  return value;
+}
+
+type StoredSettings = Pick<WorkspaceRow, "maxVersions" | "casRequired" | "deleteVersionAfter">;
+
+function checkSettings(settings: WorkspaceSettings, current: StoredSettings): StoredSettings {
+  return {
+    maxVersions: checkMaxVersions(settings.maxVersions ?? current.maxVersions),
+    casRequired: settings.casRequired === undefined ? current.casRequired : settings.casRequired ? 1 : 0,
+    deleteVersionAfter: checkDeleteAfter(settings.deleteVersionAfter ?? current.deleteVersionAfter),
+  };
+}
+
+export function settingsOf(row: StoredSettings): Pick<WorkspaceView, "maxVersions" | "casRequired" | "deleteVersionAfter"> {
+  return { maxVersions: row.maxVersions, casRequired: row.casRequired === 1, deleteVersionAfter: Number(row.deleteVersionAfter) };
 }

@@ -22,7 +22,7 @@ type Edit = { kind: "replace"; key: string } | { kind: "add" } | { kind: "remove
 
 export function SecretPage({ scope, name }: { scope: SecretScope; name: string }) {
   const { client } = useSession();
-  const meta = useLoad(() => client.call<Metadata>("secretMetadata", { secret: name }, { query: { scope } }), [client, name, scope]);
+  const meta = useLoad(() => client.call<Metadata>("readMetadata", { secret: name }, { query: { scope } }), [client, name, scope]);
   const versions = useLoad(
     () => client.call<{ versions: SecretVersionInfo[] }>("listVersions", { secret: name }, { query: { scope } }).then((r) => r.versions),
     [client, name, scope],

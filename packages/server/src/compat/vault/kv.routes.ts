@@ -1,0 +1,315 @@
+/**
+ * Vault's KV version 2 engine, one per workspace, at /v1/<workspace>/…:
+ * data, delete, undelete, destroy, metadata, list, config and subkeys. Each
+ * route translates to one SecretService or WorkspaceService call, so access,
+ * versions and the cache are the native API's own.
+ */
+import type { SecretMetadata } from "@coffer/protocol";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyRequest } from "fastify";
+import { Type } from "typebox";
+import { CofferError, invalid } from "../../core/errors.ts";
+import { denied } from "../../identity/access.ts";
+import { noteTarget } from "../../http/audit.ts";
+import type { SecretContext, SecretRead, SecretService } from "../../secret/secret.service.ts";
+import type { WorkspaceService } from "../../workspace/workspace.service.ts";
+import { customMetadataOf, envelope, envelopeJson, formatDuration, parseDuration, vaultTime, workspaceOfMount } from "./vault.wire.ts";
+
+export interface KvRoutesOptions {
+  secrets: SecretService;
+  workspaces: WorkspaceService;
+}
+
+const MountPath = Type.Object({ mount: Type.String(), "*": Type.String() });
+const MountOnly = Type.Object({ mount: Type.String() });
+const Cas = Type.Optional(Type.Object({ cas: Type.Optional(Type.Integer({ minimum: 0 })) }));
+const WriteBody = Type.Object({ data: Type.Record(Type.String(), Type.String(), { description: "Values are strings" }), options: Cas });
+const PatchBody = Type.Object({ data: Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()])), options: Cas });
+const Versions = Type.Object({ versions: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1 }) });
+const MetadataBody = Type.Object({
+  max_versions: Type.Optional(Type.Integer({ minimum: 0 })),
+  cas_required: Type.Optional(Type.Boolean()),
+  delete_version_after: Type.Optional(Type.Union([Type.String(), Type.Integer({ minimum: 0 })])),
+  custom_metadata: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()]))),
+});
+const ConfigBody = Type.Object({
+  max_versions: Type.Optional(Type.Integer({ minimum: 0 })),
+  cas_required: Type.Optional(Type.Boolean()),
+  delete_version_after: Type.Optional(Type.Union([Type.String(), Type.Integer({ minimum: 0 })])),
+});
+const hide = true;
+
+export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, { secrets, workspaces }) => {
+  const contextOf = (request: FastifyRequest, mount: string): Promise<SecretContext> =>
+    secrets.context(request.principal, workspaceOfMount(request.principal, mount));
+  // Vault answers 403 for a path no policy of the token covers, existing or not. A caller who sees only granted
+  // secrets gets that for a hidden or missing one alike (no hint either way); one who sees every name gets 404.
+  const covered = (ctx: SecretContext, path: string) => (error: unknown): never => {
+    if (error instanceof CofferError && error.code === "SECRET_NOT_FOUND" && !secrets.seesEveryName(ctx, path)) throw denied();
+    throw error;
+  };
+  const note = (request: FastifyRequest, ctx: SecretContext, secret: { id?: string; name: string }) =>
+    noteTarget(request, { workspaceId: ctx.access.workspace.id, secretName: secret.name, ...(secret.id ? { secretId: secret.id } : {}) });
+
+  // A version's `data` part, serialized once per version and day (as the native read keeps its JSON).
+  const readJson = new WeakMap<object, string>();
+  const dataJson = (read: SecretRead): string => {
+    let json = readJson.get(read.secret);
+    if (json === undefined) {
+      json = JSON.stringify({ data: read.secret.data, metadata: versionMetadata(read) });
+      if (Object.isFrozen(read.secret)) readJson.set(read.secret, json);
+    }
+    return json;
+  };
+
+  app.get("/:mount/data/*", {
+    config: { audit: "secret.read" },
+    schema: { hide, params: MountPath, querystring: Type.Object({ version: Type.Optional(Type.Integer({ minimum: 0 })) }) },
+    // The hot path of the adapter: no closure or extra promise per request, the data part's JSON kept per version.
+    handler: async (request, reply) => {
+      const path = request.params["*"];
+      const ctx = await contextOf(request, request.params.mount);
+      let read: SecretRead;
+      try {
+        read = await secrets.read(ctx, path, request.query.version || undefined);
+      } catch (error) {
+        return covered(ctx, path)(error);
+      }
+      noteTarget(request, { workspaceId: ctx.access.workspace.id, secretId: read.secret.id, secretName: read.secret.name });
+      return reply.type("application/json; charset=utf-8").send(envelopeJson(request.id, dataJson(read)));
+    },
+  });
+
+  for (const method of ["POST", "PUT"] as const) {
+    app.route({
+      method,
+      url: "/:mount/data/*",
+      config: { audit: "secret.update" },
+      schema: { hide, params: MountPath, body: WriteBody },
+      handler: async (request) => {
+        const ctx = await contextOf(request, request.params.mount);
+        const cas = request.body.options?.cas;
+        // cas 0: only if the secret does not exist yet, which create-on-write answers; a higher cas never creates.
+        const { secret } = await secrets.replace(ctx, request.params["*"], request.body.data, { cas, upsert: !cas }).catch(covered(ctx, request.params["*"]));
+        note(request, ctx, secret);
+        return envelope(request.id, writeResult(await secrets.metadata(ctx, secret.id), secret.version));
+      },
+    });
+  }
+
+  app.patch("/:mount/data/*", {
+    config: { audit: "secret.update" },
+    schema: { hide, params: MountPath, body: PatchBody },
+    handler: async (request) => {
+      const ctx = await contextOf(request, request.params.mount);
+      if (Object.keys(request.body.data).length === 0) throw invalid("no data provided");
+      const secret = await secrets.patch(ctx, request.params["*"], request.body.data, { cas: request.body.options?.cas }).catch(covered(ctx, request.params["*"]));
+      note(request, ctx, secret);
+      return envelope(request.id, writeResult(await secrets.metadata(ctx, secret.id), secret.version));
+    },
+  });
+
+  app.delete("/:mount/data/*", {
+    config: { audit: "secret.version-delete" },
+    schema: { hide, params: MountPath },
+    handler: async (request, reply) => {
+      const ctx = await contextOf(request, request.params.mount);
+      await secrets.deleteVersions(ctx, request.params["*"]).catch(covered(ctx, request.params["*"]));
+      note(request, ctx, { name: request.params["*"] });
+      return reply.code(204).send();
+    },
+  });
+
+  const versionRoutes = [
+    ["delete", "secret.version-delete", (ctx: SecretContext, path: string, versions: number[]) => secrets.deleteVersions(ctx, path, versions)],
+    ["undelete", "secret.version-undelete", (ctx: SecretContext, path: string, versions: number[]) => secrets.undeleteVersions(ctx, path, versions)],
+    ["destroy", "secret.version-destroy", (ctx: SecretContext, path: string, versions: number[]) => secrets.destroyVersions(ctx, path, versions)],
+  ] as const;
+  for (const [verb, audit, operation] of versionRoutes) {
+    for (const method of ["POST", "PUT"] as const) {
+      app.route({
+        method,
+        url: `/:mount/${verb}/*`,
+        config: { audit },
+        schema: { hide, params: MountPath, body: Versions },
+        handler: async (request, reply) => {
+          const ctx = await contextOf(request, request.params.mount);
+          await operation(ctx, request.params["*"], request.body.versions).catch(covered(ctx, request.params["*"]));
+          note(request, ctx, { name: request.params["*"] });
+          return reply.code(204).send();
+        },
+      });
+    }
+  }
+
+  app.get("/:mount/metadata/*", {
+    config: { audit: "secret.read-metadata" },
+    schema: { hide, params: MountPath },
+    handler: async (request) => {
+      const ctx = await contextOf(request, request.params.mount);
+      const metadata = await secrets.metadata(ctx, request.params["*"]).catch(covered(ctx, request.params["*"]));
+      note(request, ctx, metadata);
+      return envelope(request.id, vaultMetadata(metadata));
+    },
+  });
+
+  for (const method of ["POST", "PUT", "PATCH"] as const) {
+    app.route({
+      method,
+      url: "/:mount/metadata/*",
+      config: { audit: "secret.metadata-update" },
+      schema: { hide, params: MountPath, body: MetadataBody },
+      handler: async (request, reply) => {
+        const ctx = await contextOf(request, request.params.mount);
+        const path = request.params["*"];
+        const body = request.body;
+        let customMetadata: Record<string, string> | undefined;
+        if (body.custom_metadata !== undefined) {
+          // POST replaces the custom metadata; PATCH merges into it, a null removing a key.
+          const base = method === "PATCH" ? (await secrets.metadata(ctx, path).catch(covered(ctx, path))).customMetadata : {};
+          customMetadata = { ...base };
+          for (const [key, value] of Object.entries(body.custom_metadata)) {
+            if (value === null) delete customMetadata[key];
+            else customMetadata[key] = value;
+          }
+        }
+        const metadata = await secrets
+          .updateSettings(ctx, path, {
+          casRequired: body.cas_required,
+          maxVersions: body.max_versions === undefined ? undefined : body.max_versions === 0 ? null : body.max_versions,
+          deleteVersionAfter: body.delete_version_after === undefined ? undefined : parseDuration(body.delete_version_after, "delete_version_after"),
+            customMetadata,
+          })
+          .catch(covered(ctx, path));
+        note(request, ctx, metadata);
+        return reply.code(204).send();
+      },
+    });
+  }
+
+  app.delete("/:mount/metadata/*", {
+    config: { audit: "secret.purge" },
+    schema: { hide, params: MountPath },
+    handler: async (request, reply) => {
+      const ctx = await contextOf(request, request.params.mount);
+      await secrets.destroy(ctx, request.params["*"]).catch(covered(ctx, request.params["*"]));
+      note(request, ctx, { name: request.params["*"] });
+      return reply.code(204).send();
+    },
+  });
+
+  // LIST …/metadata/<folder> and GET …?list=true arrive here (see vaultListUrl): the names one level below the folder.
+  const list = async (request: FastifyRequest, mount: string, folder: string) => {
+    const ctx = await contextOf(request, mount);
+    const prefix = folder === "" ? "" : folder.endsWith("/") ? folder : `${folder}/`;
+    const keys: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await secrets.list(ctx, { prefix, recursive: false, limit: 1000, cursor });
+      for (const item of page.items) keys.push(item.name.slice(prefix.length));
+      for (const sub of page.folders) keys.push(sub.slice(prefix.length));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    noteTarget(request, { workspaceId: ctx.access.workspace.id });
+    return keys.sort();
+  };
+  app.get("/:mount/list/*", {
+    config: { audit: "secret.list" },
+    schema: { hide, params: MountPath },
+    handler: async (request, reply) => {
+      const keys = await list(request, request.params.mount, request.params["*"]);
+      return keys.length === 0 ? reply.code(404).send({ errors: [] }) : envelope(request.id, { keys });
+    },
+  });
+  app.get("/:mount/list", {
+    config: { audit: "secret.list" },
+    schema: { hide, params: MountOnly },
+    handler: async (request, reply) => {
+      const keys = await list(request, request.params.mount, "");
+      return keys.length === 0 ? reply.code(404).send({ errors: [] }) : envelope(request.id, { keys });
+    },
+  });
+
+  app.get("/:mount/subkeys/*", {
+    config: { audit: "secret.read" },
+    schema: { hide, params: MountPath, querystring: Type.Object({ version: Type.Optional(Type.Integer({ minimum: 0 })), depth: Type.Optional(Type.Integer({ minimum: 0 })) }) },
+    handler: async (request) => {
+      const ctx = await contextOf(request, request.params.mount);
+      const read = await secrets.read(ctx, request.params["*"], request.query.version || undefined).catch(covered(ctx, request.params["*"]));
+      note(request, ctx, read.secret);
+      return envelope(request.id, { subkeys: Object.fromEntries(read.secret.keys.map((key) => [key, null])), metadata: versionMetadata(read) });
+    },
+  });
+
+  app.get("/:mount/config", {
+    config: { audit: "workspace.read" },
+    schema: { hide, params: MountOnly },
+    handler: async (request) => {
+      const { workspace } = await workspaces.access(request.principal, workspaceOfMount(request.principal, request.params.mount));
+      noteTarget(request, { workspaceId: workspace.id });
+      return envelope(request.id, {
+        max_versions: workspace.maxVersions,
+        cas_required: workspace.casRequired === 1,
+        delete_version_after: formatDuration(Number(workspace.deleteVersionAfter)),
+      });
+    },
+  });
+
+  for (const method of ["POST", "PUT"] as const) {
+    app.route({
+      method,
+      url: "/:mount/config",
+      config: { audit: "workspace.update" },
+      schema: { hide, params: MountOnly, body: ConfigBody },
+      handler: async (request, reply) => {
+        const body = request.body;
+        const updated = await workspaces.updateSettings(request.principal, workspaceOfMount(request.principal, request.params.mount), {
+          maxVersions: body.max_versions || undefined,
+          casRequired: body.cas_required,
+          deleteVersionAfter: body.delete_version_after === undefined ? undefined : parseDuration(body.delete_version_after, "delete_version_after"),
+        });
+        noteTarget(request, { workspaceId: updated.id });
+        return reply.code(204).send();
+      },
+    });
+  }
+};
+
+function versionMetadata(read: SecretRead) {
+  return {
+    created_time: read.secret.updatedAt,
+    custom_metadata: customMetadataOf(read.customMetadata),
+    deletion_time: read.deletesAt === null ? "" : new Date(read.deletesAt).toISOString(),
+    destroyed: false,
+    version: read.secret.version,
+  };
+}
+
+function writeResult(metadata: SecretMetadata, version: number) {
+  const info = metadata.versions.find((v) => v.version === version);
+  return {
+    created_time: info?.createdAt ?? metadata.updatedAt,
+    custom_metadata: customMetadataOf(metadata.customMetadata),
+    deletion_time: vaultTime(info?.deletedAt),
+    destroyed: false,
+    version,
+  };
+}
+
+function vaultMetadata(metadata: SecretMetadata) {
+  const versions: Record<string, { created_time: string; deletion_time: string; destroyed: boolean }> = {};
+  for (const v of [...metadata.versions].reverse()) {
+    versions[String(v.version)] = { created_time: v.createdAt, deletion_time: vaultTime(v.deletedAt), destroyed: v.destroyed };
+  }
+  return {
+    cas_required: metadata.casRequired,
+    created_time: metadata.createdAt,
+    current_version: metadata.currentVersion,
+    custom_metadata: customMetadataOf(metadata.customMetadata),
+    delete_version_after: formatDuration(metadata.deleteVersionAfter),
+    max_versions: metadata.maxVersions ?? 0,
+    oldest_version: metadata.oldestVersion,
+    updated_time: metadata.updatedAt,
+    versions,
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * The Vault-compatible API under /v1: its own token header, body parsing and
+ * error shape, scoped to this plugin by Fastify's encapsulation, so the
+ * native API is untouched. The routes call core services only.
+ */
+import type { FastifyError, FastifyPluginAsync, FastifyRequest } from "fastify";
+import type { IncomingMessage } from "node:http";
+import type { Coffer } from "../../coffer.ts";
+import { bearerToken } from "../../http/auth.ts";
+import { cofferErrorOf } from "../../http/errors.ts";
+import { vaultAuthRoutes } from "./auth.routes.ts";
+import { kvRoutes } from "./kv.routes.ts";
+import { vaultSysRoutes } from "./sys.routes.ts";
+import { vaultError } from "./vault.wire.ts";
+
+export const VAULT_PREFIX = "/v1";
+
+/** X-Vault-Token, as Vault's clients send it, or a bearer token. */
+function vaultToken(request: FastifyRequest): string | undefined {
+  const header = request.headers["x-vault-token"];
+  return (typeof header === "string" && header !== "" ? header : undefined) ?? bearerToken(request.headers.authorization);
+}
+
+export const vaultRoutes: FastifyPluginAsync<{ coffer: Coffer; version: string }> = async (app, { coffer, version }) => {
+  app.addHook("onRoute", (route) => {
+    route.config = { ...route.config, token: vaultToken };
+  });
+
+  // Vault's clients send JSON with any content type, or none (the CLI), and merge-patch+json for PATCH.
+  app.removeAllContentTypeParsers();
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("*", { parseAs: "string" }, (request, body, done) =>
+    body === "" ? done(null, undefined) : parseJson(request, body as string, done),
+  );
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const coffer = cofferErrorOf(error, request);
+    const { status, errors } = vaultError(coffer);
+    // Vault's error body has no request id; the header lets an operator find the request in the audit log.
+    return reply.code(status).headers({ ...coffer.headers, "x-request-id": request.id }).type("application/json").send({ errors });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).type("application/json").send({ errors: [`no handler for route "${request.url.split("?")[0]!.slice(VAULT_PREFIX.length + 1)}". route entry not found.`] });
+  });
+
+  await app.register(vaultSysRoutes, { workspaces: coffer.workspaces, seal: coffer.seal, healthy: coffer.healthy, version });
+  await app.register(vaultAuthRoutes, { auth: coffer.auth, tokens: coffer.tokens, users: coffer.users });
+  await app.register(kvRoutes, { secrets: coffer.secrets, workspaces: coffer.workspaces });
+};
+
+const LIST_QUERY = /[?&]list=(true|1)(&|$)/;
+const METADATA = /^\/v1\/([^/?]+)\/metadata(\/[^?]*)?(\?.*)?$/;
+
+/**
+ * Fastify's rewriteUrl: Vault lists with `GET …/metadata/<folder>?list=true`
+ * (and LIST, which arrives as that), a query string where routes go by path,
+ * so those move to `…/list/<folder>`, a route with its own audit action.
+ * Every other URL is returned as it came after one character comparison.
+ */
+export function vaultListUrl(request: IncomingMessage): string {
+  const url = request.url ?? "/";
+  if (url.charCodeAt(2) !== 49 /* the 1 of /v1/ */ || !LIST_QUERY.test(url)) return url;
+  const match = METADATA.exec(url);
+  return match ? `/v1/${match[1]}/list${match[2] ?? ""}${match[3] ?? ""}` : url;
+}
