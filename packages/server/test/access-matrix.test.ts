@@ -277,8 +277,6 @@ const MATRIX: Row[] = [
     },
     after: async ({ f, admin }) => restoreTarget(admin, f),
   }),
-  // Metadata only (what the web UI reads): at `see`, like the version list.
-  row("GET /api/v1/workspaces/{workspace}/secrets/{secret}/metadata", [200, 200, 200, H, 200, 200, 200, U, U, W, 200]),
   row("GET /api/v1/workspaces/{workspace}/secrets/{secret}/versions", [200, 200, 200, H, 200, 200, 200, U, U, W, 200]),
   row("GET /api/v1/workspaces/{workspace}/secrets/{secret}/versions/{version}", [200, 200, 200, H, 200, D, 200, U, U, W, 200], {
     before: async ({ f }) => ({ secret: f.target.id }),

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { test } from "node:test";
 import nodeVault from "node-vault";
-import { compatWorld, must, type CompatWorld } from "./support/compat.ts";
+import { auditOf, compatWorld, must, type CompatWorld } from "./support/compat.ts";
 import { client } from "./support/http.ts";
 
 type Vault = ReturnType<typeof nodeVault>;
@@ -38,6 +38,10 @@ test("node-vault: KV v2 data, versions, lists, patch, delete, undelete, destroy,
   assert.deepEqual(read.data.data, { api_key: "sk-v2" });
   assert.equal(read.data.metadata.version, 2);
   assert.deepEqual(Object.keys(read).sort(), ["auth", "data", "lease_duration", "lease_id", "mount_type", "renewable", "request_id", "warnings", "wrap_info"]);
+  // The read is in the audit log exactly as a native read would be.
+  const [readEvent] = await auditOf(world, requestIdOf(read));
+  assert.deepEqual([readEvent?.action, readEvent?.outcome, readEvent?.secretName, readEvent?.actor.name], ["secret.read", "ok", "payments/stripe", "admin"]);
+  assert.equal((await auditOf(world, requestIdOf(written)))[0]?.action, "secret.update");
   assert.deepEqual((await vault.read("secret/data/payments/stripe?version=1")).data.data, { api_key: "sk-v1" });
   // The workspace's own name is the same engine as the secret/ alias.
   assert.deepEqual((await vault.read("default/data/payments/stripe")).data.data, { api_key: "sk-v2" });

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
-import { compatWorld } from "./support/compat.ts";
+import { compatWorld, must } from "./support/compat.ts";
 import { runUnittest } from "./support/python.ts";
 
 const SUITE_DIR = fileURLToPath(new URL("./hvac/", import.meta.url));
@@ -49,4 +49,10 @@ test("hvac (python3-hvac) passes its KV v2, token, login and mount suite against
   const { exit, output } = await runUnittest(PYTHON, "test_hvac_kv", SUITE_DIR, env);
   assert.equal(exit, 0, `hvac suite exited with ${exit}:\n${output}`);
   assert.match(output, /^OK$/m, output);
+  // hvac's requests are in the audit log like native ones: its reads and writes, under its own user agent.
+  const events = (await must(world.admin("GET", "/api/v1/audit?action=secret.*&limit=1000"), 200, "audit")).events as { action: string; outcome: string; userAgent: string }[];
+  const fromHvac = events.filter((e) => /python-requests/.test(e.userAgent));
+  for (const action of ["secret.read", "secret.update", "secret.list"]) {
+    assert.ok(fromHvac.some((e) => e.action === action && e.outcome === "ok"), `hvac's ${action} is audited`);
+  }
 });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { VellumClient, VellumError } from "vellum-ai";
-import { compatWorld, must } from "./support/compat.ts";
+import { auditOf, compatWorld, must } from "./support/compat.ts";
 import { client } from "./support/http.ts";
 
 async function vellumRefuses(promise: Promise<unknown>, status: number, code: string): Promise<void> {
@@ -44,6 +44,11 @@ test("vellum-ai: workspace secrets by id and name, partial updates and typed err
   const raw = await client(world.url, null)("PATCH", "/vellum/v1/workspace-secrets/openai-key", { value: "vellum-newest-value" }, { "x-api-key": key, "x-api-version": "2025-07-30" });
   assert.equal(raw.status, 200);
   assert.match(raw.headers.get("x-request-id") ?? "", /^req_/, "the request id, for the audit log");
+  const [patchEvent] = await auditOf(world, raw.headers.get("x-request-id")!);
+  assert.deepEqual([patchEvent?.action, patchEvent?.outcome, patchEvent?.secretName, patchEvent?.actor.name], ["secret.update", "ok", "openai-key", "admin"]);
+  // The SDK's reads are there too, as metadata reads (Vellum never answers a value).
+  const reads = (await must(world.admin("GET", "/api/v1/audit?secret=webhook-signing&action=secret.read-metadata"), 200, "audit")).events;
+  assert.equal(reads.length, 2, "by id and by name");
   assert.deepEqual(Object.keys(raw.body).sort(), ["id", "label", "modified", "name", "secret_type"]);
   assert.ok(!JSON.stringify(raw.body).includes("vellum-newest-value"));
 

@@ -2,7 +2,8 @@
  * The web UI: the Vite build of packages/web served at `/`, with a strict
  * Content-Security-Policy (no inline script, no framing). Client-side routes
  * (`/secrets/…`, `/admin/…`) get index.html; the API prefixes never do, so an
- * unknown `/api/v1/…` still answers NOT_FOUND as JSON. These routes are
+ * unknown `/api/v1/…` still answers NOT_FOUND as JSON (and `/v1/…`,
+ * `/vellum/…` their own 404s, from their own catch-all routes). These routes are
  * public (the page holds no data; the API checks every call) and hidden from
  * the OpenAPI document.
  */

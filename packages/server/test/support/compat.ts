@@ -43,3 +43,8 @@ export async function compatWorld(t: TestContext): Promise<CompatWorld> {
   const saToken = (await must(admin("POST", "/api/v1/workspaces/default/service-accounts/deployer/tokens", { name: "approle-secret-id" }), 201, "sa token")).token;
   return { server, url: server.url, adminToken, admin, member, account: { id: sa.id, token: saToken } };
 }
+
+/** The audit events of one request, read through the native API: adapters must leave the same trail. */
+export async function auditOf(world: CompatWorld, requestId: string): Promise<{ action: string; outcome: string; status: number; secretName?: string; actor: { kind: string; name?: string }; userAgent: string }[]> {
+  return (await must(world.admin("GET", `/api/v1/audit?requestId=${encodeURIComponent(requestId)}`), 200, "audit query")).events;
+}

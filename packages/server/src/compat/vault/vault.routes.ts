@@ -43,6 +43,9 @@ export const vaultRoutes: FastifyPluginAsync<{ coffer: Coffer; version: string }
     reply.code(404).type("application/json").send({ errors: [`no handler for route "${request.url.split("?")[0]!.slice(VAULT_PREFIX.length + 1)}". route entry not found.`] });
   });
 
+  // The web UI answers every other GET path with its page; under this prefix an unknown path is this API's 404.
+  app.get("/*", { config: { public: true }, schema: { hide: true } }, (_request, reply) => reply.callNotFound());
+
   await app.register(vaultSysRoutes, { workspaces: coffer.workspaces, seal: coffer.seal, healthy: coffer.healthy, version });
   await app.register(vaultAuthRoutes, { auth: coffer.auth, tokens: coffer.tokens, users: coffer.users });
   await app.register(kvRoutes, { secrets: coffer.secrets, workspaces: coffer.workspaces });

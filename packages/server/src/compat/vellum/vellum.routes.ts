@@ -42,6 +42,9 @@ export const vellumRoutes: FastifyPluginAsyncTypebox<{ secrets: SecretService }>
     reply.code(404).type("application/json").send({ detail: "Not found.", code: "NOT_FOUND" });
   });
 
+  // The web UI answers every other GET path with its page; under this prefix an unknown path is this API's 404.
+  app.get("/*", { config: { public: true }, schema: { hide: true } }, (_request, reply) => reply.callNotFound());
+
   /** The one workspace the key is for: a workspace-bound token's, or a service account's own. */
   const contextOf = async (request: FastifyRequest): Promise<SecretContext> => {
     const { principal } = request;
@@ -58,7 +61,8 @@ export const vellumRoutes: FastifyPluginAsyncTypebox<{ secrets: SecretService }>
   const view = (row: SecretRow) => ({ id: row.id, modified: new Date(row.updatedAt).toISOString(), name: row.name, label: row.label, secret_type: row.type });
 
   app.get("/workspace-secrets/:id", {
-    config: { audit: "secret.read" },
+    // Vellum's read answers metadata only, never the value: audited as the native metadata read.
+    config: { audit: "secret.read-metadata" },
     schema: { hide: true, params: Params },
     handler: async (request) => {
       const ctx = await contextOf(request);
