@@ -7,7 +7,6 @@ import { AlertService } from "./alert/alert.service.ts";
 import { WebhookService, type WebhookOptions } from "./alert/webhook.service.ts";
 import { AuditReader } from "./audit/audit-reader.service.ts";
 import { appendInProcess } from "./audit/audit-append.ts";
-import { appendInThread } from "./audit/audit-writer.ts";
 import { AuditLog } from "./audit/audit.service.ts";
 import { systemEvent } from "./audit/audit.types.ts";
 import { DAY_MS, systemClock, type Clock } from "./core/clock.ts";
@@ -123,9 +122,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     const workspaces = new WorkspaceService(store, clock);
     const access = new AccessService(store);
     const auditSettings = options.audit ?? DEFAULT_AUDIT;
-    // An embedded store's commits wait on the calling thread: the audit log commits from its own.
-    const writer = store.sqliteFile !== null ? appendInThread(store.sqliteFile) : null;
-    const audit = new AuditLog(store, writer?.append ?? appendInProcess(store.db, store.dialect), { failOpen: auditSettings.mode === "fail-open", log });
+    const audit = new AuditLog(store, appendInProcess(store.db, store.dialect), { failOpen: auditSettings.mode === "fail-open", log });
     const stopRetention = keepAuditFor(audit, auditSettings.retentionDays, clock, log);
     const webhooks = new WebhookService(store, clock, keys, workspaces, { ...options.webhooks, log });
     const alerts = new AlertService(store, clock, workspaces, webhooks, { log });
@@ -181,7 +178,6 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
         stopRetention();
         await audit.drain();
         await alerts.settled();
-        await writer?.close();
         await webhooks.stop();
         await rotationJob.stop();
         keyring.clear();

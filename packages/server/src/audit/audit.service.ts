@@ -39,7 +39,7 @@ interface Batch {
 }
 
 const VERIFY_PAGE = 1000;
-/** One batch commits while the next is on its way to the database, so the disk is never idle waiting for us. */
+/** One batch commits while the next is on its way to the database (on PostgreSQL, where commits do not block the thread). */
 const MAX_BATCHES_IN_FLIGHT = 2;
 export const MAX_PAGE = 1000;
 

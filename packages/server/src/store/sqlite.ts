@@ -27,10 +27,6 @@ export function openSqlite(path: string): { database: DatabaseSync; dialect: Sql
   const statements = new Map<string, { statement: StatementSync; reader: boolean }>();
 
   function prepare(sql: string) {
-    // Kysely opens transactions with a plain BEGIN, which takes the write lock only at the first write and then
-    // fails (SQLITE_BUSY_SNAPSHOT, not retried) if another connection — the audit writer thread — committed in
-    // between. BEGIN IMMEDIATE takes it up front and waits its turn under busy_timeout.
-    if (sql === "begin") sql = "begin immediate";
     let entry = statements.get(sql);
     if (!entry) {
       const statement = database.prepare(sql);

@@ -21,8 +21,6 @@ export interface Store {
   changes: ChangeFeed;
   /** Where the data lives, for logs: a file path or the URL without its password. */
   location: string;
-  /** The embedded store's file, whose commits wait on the calling thread; null for PostgreSQL. */
-  sqliteFile: string | null;
   /** A consistent read of every table while writes go on (backups). */
   snapshot(): Promise<Snapshot>;
   close(): Promise<void>;
@@ -63,7 +61,6 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       dialect: postgresDialect,
       changes,
       location: redactUrl(url),
-      sqliteFile: null,
       snapshot: () => postgresSnapshot({ connectionString: url, types }),
       close: async () => {
         await changes.close();
@@ -82,7 +79,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       throw error;
     }
     const changes = localChangeFeed();
-    store = { db, dialect: sqliteDialect, changes, location: path, sqliteFile: path, snapshot: () => sqliteSnapshot(path), close: () => db.destroy() };
+    store = { db, dialect: sqliteDialect, changes, location: path, snapshot: () => sqliteSnapshot(path), close: () => db.destroy() };
   }
   return store;
 }
