@@ -14,6 +14,10 @@ import { ServiceAccountService } from "./identity/service-account.service.ts";
 import { TokenService } from "./identity/token.service.ts";
 import { UserService } from "./identity/user.service.ts";
 import { KeyService } from "./keys/keys.service.ts";
+import type { LimitStore } from "./limits/limit-store.ts";
+import { MemoryLimitStore } from "./limits/memory-limit-store.ts";
+import { DEFAULT_RATE_LIMITS, RateLimits, type RateLimitSettings } from "./limits/rate-limits.ts";
+import { RedisLimitStore } from "./limits/redis-limit-store.ts";
 import { SecretService } from "./secret/secret.service.ts";
 import { openStore, type Store } from "./store/store.ts";
 import { initializeStore } from "./sys/init.ts";
@@ -25,6 +29,12 @@ export interface CofferOptions {
   databaseUrl?: string | undefined;
   /** Base64 root key (COFFER_ROOT_KEY); otherwise the key file in dataDir. */
   rootKey?: string | undefined;
+  /** Shares rate-limit and login-throttle counters between nodes (COFFER_REDIS_URL); memory otherwise. */
+  redisUrl?: string | undefined;
+  /** Prepended to every Redis key (COFFER_REDIS_PREFIX), so installations can share one Redis. */
+  redisPrefix?: string | undefined;
+  /** Per-token limits for workspaces that set none (COFFER_RATE_LIMITS); 20 reads/s, 5 writes/s. */
+  rateLimits?: RateLimitSettings | undefined;
   clock?: Clock;
   log?: (message: string) => void;
 }
@@ -41,6 +51,7 @@ export interface Coffer {
   groups: GroupService;
   grants: GrantService;
   secrets: SecretService;
+  limits: RateLimits;
   seal: SealControl;
   /** Set only on the start that initialised the store: show it once, then it is gone. */
   bootstrapToken: string | null;
@@ -57,20 +68,25 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
   const keyring = new Keyring(rootKey.key);
   rootKey.key.fill(0);
   const store = await openStore({ dataDir: options.dataDir, databaseUrl: options.databaseUrl, onError: (error) => log(`store: ${error.message}`) });
+  let limitStore: LimitStore | undefined;
   try {
+    limitStore = options.redisUrl
+      ? await RedisLimitStore.open({ url: options.redisUrl, prefix: options.redisPrefix ?? "coffer:", clock, log })
+      : new MemoryLimitStore(clock);
+    const limits = new RateLimits(limitStore, options.rateLimits ?? DEFAULT_RATE_LIMITS);
     const init = await initializeStore(store, keyring, clock);
     const keys = new KeyService(store, keyring, clock, log);
     await keys.reload();
     await keys.resumeRewrap();
-    const workspaces = new WorkspaceService(store, clock);
+    const workspaces = new WorkspaceService(store, clock, limits);
     const access = new AccessService(store);
     const secrets = new SecretService(store, keys, clock, workspaces, access);
     return {
       store,
       keys,
       auth: new AuthService(store, clock),
-      users: new UserService(store, clock, ({ username, address, failures }) =>
-        log(`failed login for '${username}' from ${address} (${failures} in the last hour)`),
+      users: new UserService(store, clock, limitStore, ({ username, address, failures }) =>
+        log(`failed login for '${username}' from ${address} (${failures} from there in the last hour)`),
       ),
       tokens: new TokenService(store, clock, workspaces),
       serviceAccounts: new ServiceAccountService(store, clock, workspaces),
@@ -79,6 +95,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       groups: new GroupService(store, clock, workspaces),
       grants: new GrantService(store, clock, secrets),
       secrets,
+      limits,
       seal: alwaysUnsealed(options.rootKey === undefined ? "file" : "env"),
       bootstrapToken: init?.bootstrapToken ?? null,
       rootKeySource: rootKey.description,
@@ -92,11 +109,13 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       },
       close: async () => {
         keyring.clear();
+        await limits.close();
         await store.close();
       },
     };
   } catch (error) {
     keyring.clear();
+    await limitStore?.close();
     await store.close();
     throw error;
   }

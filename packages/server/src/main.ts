@@ -4,6 +4,7 @@
  */
 import { openCoffer } from "./coffer.ts";
 import { buildApp } from "./http/app.ts";
+import type { RateLimitSettings } from "./limits/rate-limits.ts";
 
 export interface ServerOptions {
   host: string;
@@ -11,6 +12,9 @@ export interface ServerOptions {
   dataDir: string;
   databaseUrl?: string | undefined;
   rootKey?: string | undefined;
+  redisUrl?: string | undefined;
+  redisPrefix?: string | undefined;
+  rateLimits?: RateLimitSettings | undefined;
   logLevel: string;
   /** Where start-up messages go; the bootstrap token goes here and nowhere else. */
   print: (line: string) => void;
@@ -21,6 +25,9 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     dataDir: options.dataDir,
     databaseUrl: options.databaseUrl,
     rootKey: options.rootKey,
+    redisUrl: options.redisUrl,
+    redisPrefix: options.redisPrefix,
+    rateLimits: options.rateLimits,
     log: (message) => options.print(`coffer: ${message}`),
   });
   const app = await buildApp(coffer, { logger: { level: options.logLevel } });
@@ -35,6 +42,8 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
   print(`Coffer ${url}`);
   print(`  store     ${coffer.store.dialect.kind} (${coffer.store.location})`);
   print(`  root key  ${coffer.rootKeySource}`);
+  const { readsPerSecond, writesPerSecond } = coffer.limits.defaults;
+  print(`  limits    ${readsPerSecond} reads/s, ${writesPerSecond} writes/s per token by default; counted in ${coffer.limits.description}`);
   if (coffer.bootstrapToken) {
     print("");
     print("  The store was initialised. Admin bootstrap token (shown ONCE, never again):");

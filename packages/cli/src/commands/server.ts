@@ -11,12 +11,17 @@ Options:
   --listen HOST:PORT    where to listen (env COFFER_LISTEN; default 127.0.0.1:8200; port 0 picks a free one)
   --data-dir DIR        data directory: SQLite store and root key file (env COFFER_DATA_DIR; default ./.coffer)
   --database-url URL    use PostgreSQL instead of the embedded SQLite store (env COFFER_DATABASE_URL)
+  --redis-url URL       share rate limits and login throttling between nodes through Redis
+                        (env COFFER_REDIS_URL; prefer the env when the URL holds a password)
+  --rate-limits LIMITS  per-token limits of workspaces that set none, e.g. reads=20,writes=5
+                        (env COFFER_RATE_LIMITS; default reads=20,writes=5; a workspace's ceiling is 10×)
   --log-level LEVEL     fatal, error, warn, info, debug (env COFFER_LOG_LEVEL; default info)
   -h, --help            show this help
 
 Environment only:
   COFFER_ROOT_KEY       base64 of a 32-byte root key, instead of the key file; give every node of a
-                        PostgreSQL cluster the same one. Never pass keys as arguments: argv is visible to ps.`;
+                        PostgreSQL cluster the same one. Never pass keys as arguments: argv is visible to ps.
+  COFFER_REDIS_PREFIX   prefix of every Redis key (default coffer:), to share one Redis between installations`;
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parse(argv);
@@ -26,13 +31,23 @@ export async function run(argv: string[]): Promise<void> {
   }
   const env = process.env;
   const { host, port } = parseListen(values.listen ?? env.COFFER_LISTEN ?? "127.0.0.1:8200");
-  const { runServer } = await import("@coffer/server");
+  const { runServer, parseRateLimits } = await import("@coffer/server");
+  const limits = values["rate-limits"] ?? env.COFFER_RATE_LIMITS;
+  let rateLimits: ReturnType<typeof parseRateLimits> | undefined;
+  try {
+    rateLimits = limits ? parseRateLimits(limits) : undefined;
+  } catch (error) {
+    throw new CliError(`--rate-limits: ${(error as Error).message}`, EXIT.usage);
+  }
   const server = await runServer({
     host,
     port,
     dataDir: values["data-dir"] ?? env.COFFER_DATA_DIR ?? ".coffer",
     databaseUrl: values["database-url"] ?? env.COFFER_DATABASE_URL,
     rootKey: env.COFFER_ROOT_KEY,
+    redisUrl: values["redis-url"] ?? (env.COFFER_REDIS_URL || undefined),
+    redisPrefix: env.COFFER_REDIS_PREFIX || undefined,
+    rateLimits,
     logLevel: values["log-level"] ?? env.COFFER_LOG_LEVEL ?? "info",
     print: (line) => process.stdout.write(line + "\n"),
   });
@@ -55,6 +70,8 @@ function parse(argv: string[]) {
         listen: { type: "string" },
         "data-dir": { type: "string" },
         "database-url": { type: "string" },
+        "redis-url": { type: "string" },
+        "rate-limits": { type: "string" },
         "log-level": { type: "string" },
         help: { type: "boolean", short: "h" },
       },

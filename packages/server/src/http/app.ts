@@ -16,6 +16,7 @@ import { sysRoutes } from "../sys/sys.routes.ts";
 import { workspaceRoutes } from "../workspace/workspace.routes.ts";
 import { installAuthentication } from "./auth.ts";
 import { installErrorHandling } from "./errors.ts";
+import { installRateLimits } from "./rate-limit.ts";
 import { ErrorResponse } from "./schemas.ts";
 
 export const VERSION = "0.1.0";
@@ -49,6 +50,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     body === "" ? done(null, undefined) : parseJson(request, body as string, done),
   );
   installAuthentication(app, coffer.auth);
+  installRateLimits(app, coffer.limits, coffer.workspaces);
   app.addSchema(ErrorResponse);
 
   await app.register(swagger, {

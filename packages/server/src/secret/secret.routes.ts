@@ -39,11 +39,13 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   const WorkspaceOnly = Type.Object({ workspace: Type.String({ description: "Workspace id or name" }) });
 
   app.get(base, {
+    config: { rateLimit: "read" },
     schema: { tags, summary: "List secrets: names, keys, types, labels and ages; never values", params: WorkspaceOnly, querystring: ListQuery, response: { 200: SecretList, ...errorResponses } },
     handler: async (request) => secrets.list(await contextOf(request, request.params.workspace, request.query.scope), request.query),
   });
 
   app.post(base, {
+    config: { rateLimit: "write" },
     schema: { tags, summary: "Create a secret", params: WorkspaceOnly, body: CreateBody, response: { 201: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request, reply) => {
       const { scope, ...input } = request.body;
@@ -54,6 +56,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
 
   // A sibling of /secrets rather than a child, so no secret name can shadow it.
   app.post("/api/v1/workspaces/:workspace/secret-reads", {
+    config: { rateLimit: "read" },
     schema: {
       tags,
       summary: "Read several secrets in one request (all or nothing): what `coffer run` and SDK scoped use fetch",
@@ -73,6 +76,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   // its JSON, made by this route's response serializer, is kept with it rather than made on every read.
   const serialized = new WeakMap<object, string>();
   app.get(`${base}/:secret`, {
+    config: { rateLimit: "read" },
     schema: { tags, summary: "Read a secret (the current version, or ?version=N)", params: SecretParams, querystring: ReadQuery, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request, reply) => {
       const secret = await secrets.get(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret, request.query.version);
@@ -86,6 +90,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.put(`${base}/:secret`, {
+    config: { rateLimit: "write" },
     schema: { tags, summary: "Replace every key/value pair (a new version); creates the secret if the name is new", params: SecretParams, querystring: ScopeQuery, body: ReplaceBody, response: { 200: Type.Ref("Secret"), 201: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request, reply) => {
       const { data, ...input } = request.body;
@@ -96,6 +101,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.patch(`${base}/:secret`, {
+    config: { rateLimit: "write" },
     schema: { tags, summary: "Set or remove some keys (a new version), or change label and tags", params: SecretParams, querystring: ScopeQuery, body: PatchBody, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request) => {
       const { data, ...input } = request.body;
@@ -104,6 +110,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.delete(`${base}/:secret`, {
+    config: { rateLimit: "write" },
     schema: { tags, summary: "Soft-delete a secret (restorable), or destroy it for good with ?permanent=true", params: SecretParams, querystring: DeleteQuery, response: { 204: Type.Null(), ...errorResponses } },
     handler: async (request, reply) => {
       const ctx = await contextOf(request, request.params.workspace, request.query.scope);
@@ -114,12 +121,14 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.post(`${base}/:secret/restore`, {
+    config: { rateLimit: "write" },
     schema: { tags, summary: "Restore a soft-deleted secret", params: SecretParams, querystring: ScopeQuery, response: { 200: Type.Ref("SecretSummary"), ...errorResponses } },
     handler: async (request) =>
       secrets.restore(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret),
   });
 
   app.get(`${base}/:secret/versions`, {
+    config: { rateLimit: "read" },
     schema: { tags, summary: "List a secret's versions (metadata only)", params: SecretParams, querystring: ScopeQuery, response: { 200: VersionList, ...errorResponses } },
     handler: async (request) => ({
       versions: await secrets.versions(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret),
@@ -127,12 +136,14 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.get(`${base}/:secret/versions/:version`, {
+    config: { rateLimit: "read" },
     schema: { tags, summary: "Read one version of a secret", params: VersionParams, querystring: ScopeQuery, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request) =>
       secrets.get(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret, request.params.version),
   });
 
   app.post(`${base}/:secret/rollback`, {
+    config: { rateLimit: "write" },
     schema: { tags, summary: "Roll back: write a new version equal to an old one", params: SecretParams, querystring: ScopeQuery, body: RollbackBody, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request) =>
       secrets.rollback(
@@ -154,11 +165,13 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   const sharing = ["sharing"];
 
   app.get(`${base}/:secret/grants`, {
+    config: { rateLimit: "read" },
     schema: { tags: sharing, summary: "Who a shared secret is shared with (callers who may manage it)", params: SecretParams, response: { 200: Type.Object({ grants: Type.Array(Grant) }), ...errorResponses } },
     handler: async (request) => ({ grants: (await grants.list(await contextOf(request, request.params.workspace, "shared"), request.params.secret)).map(grantView) }),
   });
 
   app.put(`${base}/:secret/grants/:subject`, {
+    config: { rateLimit: "write" },
     schema: {
       tags: sharing,
       summary: "Share a secret with a user, group or service account at one level",
@@ -171,6 +184,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.delete(`${base}/:secret/grants/:subject`, {
+    config: { rateLimit: "write" },
     schema: { tags: sharing, summary: "Stop sharing a secret with a subject", params: GrantParams, response: { 204: Type.Null(), ...errorResponses } },
     handler: async (request, reply) => {
       await grants.remove(await contextOf(request, request.params.workspace, "shared"), request.params.secret, request.params.subject);

@@ -6,11 +6,13 @@
 import { Migrator, type Kysely, type Migration } from "kysely";
 import type { StoreDialect } from "./dialect.ts";
 import * as initial from "./migrations/0001-initial.ts";
+import * as rateLimits from "./migrations/0005-rate-limits.ts";
 
 type Step = { up(db: Kysely<any>, dialect: StoreDialect): Promise<void> };
 
 const STEPS: Record<string, Step> = {
   "0001-initial": initial,
+  "0005-rate-limits": rateLimits,
 };
 
 export async function migrateToLatest(db: Kysely<any>, dialect: StoreDialect): Promise<void> {

@@ -33,6 +33,9 @@ export interface Tables {
     id: string;
     name: string;
     maxVersions: number;
+    /** Per-token limits in requests per second; null follows the server's defaults. */
+    readsPerSecond: number | null;
+    writesPerSecond: number | null;
     createdAt: number;
   };
   memberships: { workspaceId: string; userId: string; role: string; createdAt: number };

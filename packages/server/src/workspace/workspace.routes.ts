@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { errorResponses, WorkspaceParams } from "../http/schemas.ts";
+import { RATE_LIMIT_MAX, WORKSPACE_FACTOR } from "../limits/rate-limits.ts";
 import type { SecretService } from "../secret/secret.service.ts";
 import { MAX_VERSIONS_LIMIT, type MemberView, type WorkspaceService, type WorkspaceView } from "./workspace.service.ts";
 
@@ -23,12 +24,25 @@ const Workspace = Type.Object(
     name: Type.String(),
     role: Type.Union([Type.String(), Type.Null()], { description: "The caller's role" }),
     maxVersions: Type.Integer({ description: "Versions kept per secret" }),
+    rateLimits: Type.Object({
+      readsPerSecond: Type.Integer({ description: `Reads (values, lists, versions, grants) per second per token; the workspace allows ${WORKSPACE_FACTOR}× that across tokens` }),
+      writesPerSecond: Type.Integer({ description: `Changes per second per token; the workspace allows ${WORKSPACE_FACTOR}× that across tokens` }),
+    }),
     createdAt: Type.String({ format: "date-time" }),
   },
   { $id: "Workspace" },
 );
 
 const MaxVersions = Type.Integer({ minimum: 1, maximum: MAX_VERSIONS_LIMIT });
+const PerSecond = Type.Integer({ minimum: 1, maximum: RATE_LIMIT_MAX });
+const RateLimitsChange = Type.Union(
+  [
+    Type.Object({ readsPerSecond: Type.Optional(PerSecond), writesPerSecond: Type.Optional(PerSecond) }, { additionalProperties: false }),
+    Type.Null(),
+  ],
+  { description: "Per-token limits to set (either or both); null follows the server's defaults again" },
+);
+const Settings = { maxVersions: Type.Optional(MaxVersions), rateLimits: Type.Optional(RateLimitsChange) };
 
 function view(workspace: WorkspaceView) {
   return { ...workspace, createdAt: new Date(workspace.createdAt).toISOString() };
@@ -47,7 +61,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
     schema: {
       tags,
       summary: "Create a workspace (administrators)",
-      body: Type.Object({ name: Type.String(), maxVersions: Type.Optional(MaxVersions) }, { additionalProperties: false }),
+      body: Type.Object({ name: Type.String(), ...Settings }, { additionalProperties: false }),
       response: { 201: Type.Ref("Workspace"), ...errorResponses },
     },
     handler: async (request, reply) => reply.code(201).send(view(await workspaces.create(request.principal, request.body))),
@@ -55,10 +69,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
 
   app.get("/api/v1/workspaces/:workspace", {
     schema: { tags, summary: "Read a workspace and its settings", params: WorkspaceParams, response: { 200: Type.Ref("Workspace"), ...errorResponses } },
-    handler: async (request) => {
-      const { workspace, role } = await workspaces.access(request.principal, request.params.workspace);
-      return view({ ...workspace, role: role ?? null });
-    },
+    handler: async (request) => view(await workspaces.get(request.principal, request.params.workspace)),
   });
 
   app.patch("/api/v1/workspaces/:workspace", {
@@ -66,7 +77,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
       tags,
       summary: "Change workspace settings (owners and admins)",
       params: WorkspaceParams,
-      body: Type.Object({ maxVersions: Type.Optional(MaxVersions) }, { additionalProperties: false }),
+      body: Type.Object(Settings, { additionalProperties: false }),
       response: { 200: Type.Ref("Workspace"), ...errorResponses },
     },
     handler: async (request) => view(await workspaces.updateSettings(request.principal, request.params.workspace, request.body)),
@@ -100,6 +111,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
   });
 
   app.delete("/api/v1/workspaces/:workspace/members/:user/personal-secrets", {
+    config: { rateLimit: "write" },
     schema: {
       tags: members,
       summary: "Destroy a (departed) member's personal secrets, unread (workspace admins)",

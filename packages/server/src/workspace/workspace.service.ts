@@ -11,6 +11,7 @@ import { denied, ROLES, type Role } from "../identity/access.ts";
 import { requireInstanceAdmin, requireWorkspaceAdmin } from "../identity/guards.ts";
 import type { Principal } from "../identity/principal.ts";
 import { changeAccess } from "../access/access.service.ts";
+import { checkRateLimit, type RateLimits, type RateLimitSettings } from "../limits/rate-limits.ts";
 import type { Store } from "../store/store.ts";
 import {
   countPersonalSecrets,
@@ -58,18 +59,28 @@ export interface WorkspaceView {
   name: string;
   role: Role | null;
   maxVersions: number;
+  /** The per-token limits in force: the workspace's own, else the server's defaults. */
+  rateLimits: RateLimitSettings;
   createdAt: number;
+}
+
+export interface WorkspaceSettings {
+  maxVersions?: number | undefined;
+  /** Either limit, or null to follow the server's defaults again. */
+  rateLimits?: { readsPerSecond?: number | undefined; writesPerSecond?: number | undefined } | null | undefined;
 }
 
 export class WorkspaceService {
   #store: Store;
   #clock: Clock;
+  #limits: RateLimits;
   #workspaces = new Cache<string, WorkspaceRow>(10_000);
   #roles = new Cache<string, Role | null>(100_000);
 
-  constructor(store: Store, clock: Clock) {
+  constructor(store: Store, clock: Clock, limits: RateLimits) {
     this.#store = store;
     this.#clock = clock;
+    this.#limits = limits;
     store.changes.subscribe((change) => {
       if (change.kind === "workspace" || change.kind === "access" || change.kind === "all") {
         this.#workspaces.clear();
@@ -101,23 +112,26 @@ export class WorkspaceService {
     const home = principal.homeWorkspaceId;
     return rows
       .filter((row) => (scoped === null || row.id === scoped) && (principal.kind === "user" || row.id === home))
-      .map((row) => ({
-      id: row.id,
-      name: row.name,
-      role: principal.isAdmin ? "owner" : principal.kind === "service_account" ? "member" : ((row.role as Role | null) ?? null),
-      maxVersions: row.maxVersions,
-      createdAt: row.createdAt,
-    }));
+      .map((row) =>
+        this.#view(row, principal.isAdmin ? "owner" : principal.kind === "service_account" ? "member" : ((row.role as Role | null) ?? null)),
+      );
   }
 
-  async create(principal: Principal, input: { name: string; maxVersions?: number | undefined }): Promise<WorkspaceView> {
+  /** A workspace and its settings, as its members see it. */
+  async get(principal: Principal, idOrName: string): Promise<WorkspaceView> {
+    const { workspace, role } = await this.access(principal, idOrName);
+    return this.#view(workspace, role ?? null);
+  }
+
+  async create(principal: Principal, input: { name: string } & WorkspaceSettings): Promise<WorkspaceView> {
     requireInstanceAdmin(principal, "create workspaces");
     if (!WORKSPACE_NAME.test(input.name)) {
       throw invalid("workspace names are 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit");
     }
     const maxVersions = checkMaxVersions(input.maxVersions ?? DEFAULT_MAX_VERSIONS);
+    const limits = rateLimitColumns(input.rateLimits, { readsPerSecond: null, writesPerSecond: null });
     const now = this.#clock();
-    const row: WorkspaceRow = { id: newId("ws"), name: input.name, maxVersions, createdAt: now };
+    const row: WorkspaceRow = { id: newId("ws"), name: input.name, maxVersions, ...limits, createdAt: now };
     await this.#store.db.transaction().execute(async (trx) => {
       if (await findWorkspace(trx, input.name)) {
         throw new CofferError("WORKSPACE_ALREADY_EXISTS", `workspace '${input.name}' already exists`);
@@ -128,20 +142,27 @@ export class WorkspaceService {
       await this.#store.changes.announce(trx, { kind: "workspace", id: row.id });
     });
     this.#store.changes.apply({ kind: "workspace", id: row.id });
-    return { ...row, role: "owner" };
+    return this.#view(row, "owner");
   }
 
-  async updateSettings(principal: Principal, idOrName: string, settings: { maxVersions?: number | undefined }): Promise<WorkspaceView> {
+  async updateSettings(principal: Principal, idOrName: string, settings: WorkspaceSettings): Promise<WorkspaceView> {
     const access = await this.access(principal, idOrName);
     const { workspace, role } = access;
     requireWorkspaceAdmin(principal, access, "change settings");
-    const maxVersions = checkMaxVersions(settings.maxVersions ?? workspace.maxVersions);
+    const changed = {
+      maxVersions: checkMaxVersions(settings.maxVersions ?? workspace.maxVersions),
+      ...rateLimitColumns(settings.rateLimits, workspace),
+    };
     await this.#store.db.transaction().execute(async (trx) => {
-      await updateWorkspaceSettings(trx, workspace.id, { maxVersions });
+      await updateWorkspaceSettings(trx, workspace.id, changed);
       await this.#store.changes.announce(trx, { kind: "workspace", id: workspace.id });
     });
     this.#store.changes.apply({ kind: "workspace", id: workspace.id });
-    return { ...workspace, maxVersions, role: role ?? null };
+    return this.#view({ ...workspace, ...changed }, role ?? null);
+  }
+
+  #view(row: WorkspaceRow, role: Role | null): WorkspaceView {
+    return { id: row.id, name: row.name, role, maxVersions: row.maxVersions, rateLimits: this.#limits.of(row), createdAt: row.createdAt };
   }
 
   async #find(idOrName: string): Promise<WorkspaceRow | undefined> {
@@ -219,6 +240,15 @@ export class WorkspaceService {
     this.#roles.set(key, role, epoch);
     return role ?? undefined;
   }
+}
+
+/** The stored limits after a change: the given ones set, null resets both to the server's defaults, the rest kept. */
+function rateLimitColumns(change: WorkspaceSettings["rateLimits"], current: Pick<WorkspaceRow, "readsPerSecond" | "writesPerSecond">) {
+  if (change === null) return { readsPerSecond: null, writesPerSecond: null };
+  return {
+    readsPerSecond: change?.readsPerSecond === undefined ? current.readsPerSecond : checkRateLimit("readsPerSecond", change.readsPerSecond),
+    writesPerSecond: change?.writesPerSecond === undefined ? current.writesPerSecond : checkRateLimit("writesPerSecond", change.writesPerSecond),
+  };
 }
 
 function checkMaxVersions(value: number): number {
