@@ -158,11 +158,15 @@ export class RedisLimitStore implements LimitStore {
     const store = new RedisLimitStore(options);
     const redis = store.#redis;
     const ready = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), CONNECT_WAIT_MS);
-      redis.once("ready", () => {
+      const settle = (value: boolean) => {
         clearTimeout(timer);
-        resolve(true);
-      });
+        redis.off("ready", onReady).off("error", onError);
+        resolve(value);
+      };
+      const onReady = () => settle(true);
+      const onError = () => settle(false);
+      const timer = setTimeout(onError, CONNECT_WAIT_MS);
+      redis.once("ready", onReady).once("error", onError);
     });
     if (ready) options.log(`rate limits are shared through ${store.description}`);
     else store.#failed(new Error(`not ready within ${CONNECT_WAIT_MS} ms`));
