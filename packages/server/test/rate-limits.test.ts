@@ -215,8 +215,10 @@ test("the SDK waits out a 429 for as long as Retry-After says and then succeeds"
   for (const name of ["a", "b", "c"]) await sdk.secrets.create(name, { v: name });
   assert.ok(performance.now() - started >= 1500, "two of the three writes waited for a refill");
   assert.deepEqual((await sdk.secrets.list()).map((secret) => secret.name), ["a", "b", "c"]);
-  const limited = await client(server.url, server.token)("POST", secretsPath("default"), { name: "d", data: { v: "d" } });
-  assert.equal(limited.status, 429);
+  const raw = client(server.url, server.token);
+  const replies = await Promise.all(["d", "e", "f"].map((name) => raw("POST", secretsPath("default"), { name, data: { v: name } })));
+  const limited = replies.find((reply) => reply.status === 429);
+  assert.ok(limited, "without the SDK's retries, writes at once beyond 1/s are refused");
   assert.equal(limited.headers.get("retry-after"), "1");
   await server.stop();
 });
@@ -234,12 +236,13 @@ test("two server processes on one PostgreSQL sharing Redis enforce one budget, s
   const pgReason = await postgresUnavailable();
   if (pgReason) return t.skip(pgReason);
   const database = await createTestDatabase();
-  t.after(() => database.drop());
   const prefix = redisPrefix(t);
   const target = { kind: "postgres" as const, dataDir: tempDir(t), databaseUrl: database.url };
   const env = { COFFER_ROOT_KEY: randomBytes(32).toString("base64"), COFFER_REDIS_URL: REDIS_URL, COFFER_REDIS_PREFIX: prefix, COFFER_RATE_LIMITS: DEFAULT_LIMITS };
   const a = await startServer(t, target, env);
   const b = await startServer(t, { ...target, dataDir: tempDir(t) }, env);
+  // After the servers' own after-hooks, which run first: dropping the database kills their connections.
+  t.after(() => database.drop());
   assert.match(a.output(), /rate limits are shared through redis/);
   const onA = client(a.url, a.token);
   const onB = client(b.url, a.token);
@@ -254,10 +257,12 @@ test("two server processes on one PostgreSQL sharing Redis enforce one budget, s
   }
   await sleep(1100); // both buckets full again
 
-  // 12 reads at once, half through each node: 4 in all (plus what refills meanwhile), where separate nodes would allow 8.
+  // 12 reads at once, half through each node: 4 in all plus what refills meanwhile (4/s), where separate nodes would allow twice that.
+  const started = performance.now();
   const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? onA : onB)("GET", secretsPath("default", "shared"))));
+  const refilled = Math.ceil((4 * (performance.now() - started)) / 1000);
   const ok = replies.filter((reply) => reply.status === 200).length;
-  assert.ok(ok >= 4 && ok <= 5, `one budget of 4/s across both nodes, got ${ok} reads through`);
+  assert.ok(ok >= 4 && ok <= 4 + refilled, `one budget of 4/s across both nodes, got ${ok} reads through (${refilled} refilled meanwhile)`);
   for (const reply of replies.filter((r) => r.status !== 200)) {
     assert.equal(reply.status, 429);
     assert.equal(reply.headers.get("retry-after"), "1");
@@ -287,9 +292,11 @@ test("a server whose Redis is unreachable starts, says so loudly, and enforces t
   assert.match(server.output(), /WARNING: rate limits: redis \(redis:\/\/127\.0\.0\.1:\d+\) is unavailable .*in memory \(fail open\)/);
   const api = client(server.url, server.token);
   assert.equal((await api("POST", secretsPath("default"), { name: "k", data: { v: "1" } })).status, 201);
-  const replies = await Promise.all(Array.from({ length: 26 }, () => api("GET", secretsPath("default", "k"))));
+  const started = performance.now();
+  const replies = await Promise.all(Array.from({ length: 30 }, () => api("GET", secretsPath("default", "k"))));
+  const refilled = Math.ceil((20 * (performance.now() - started)) / 1000);
   const ok = replies.filter((reply) => reply.status === 200).length;
-  assert.ok(ok >= 20 && ok <= 22, `still 20 reads/s per token on this node, got ${ok}`);
+  assert.ok(ok >= 20 && ok <= 20 + refilled, `still 20 reads/s per token on this node, got ${ok} (${refilled} refilled meanwhile)`);
   assert.ok(replies.some((reply) => reply.status === 429));
   assert.equal(server.output().match(/WARNING: rate limits/g)?.length, 1, "one warning per outage, not one per request");
   await server.stop();
@@ -320,8 +327,10 @@ test("the Redis store shares a budget between nodes with leases, falls back to m
   assert.ok(granted <= 1000 + elapsed + 2 * 20, `one budget for both nodes, got ${granted} in ${elapsed} ms`);
 
   // Low limits stay exact: 3/s across both nodes.
+  const exactStart = performance.now();
   const exact = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? nodeA : nodeB).take("write", "ws_t", "tok_x", 3, 30)));
-  assert.equal(exact.filter((wait) => wait === 0).length, 3);
+  const exactOk = exact.filter((wait) => wait === 0).length;
+  assert.ok(exactOk >= 3 && exactOk <= 3 + Math.ceil((3 * (performance.now() - exactStart)) / 1000), `3/s across both nodes, got ${exactOk}`);
   assert.ok(exact.filter((wait) => wait > 0).every((wait) => wait <= 334));
 
   // Redis goes away: the same token is limited by each node's memory, with one warning per node.
