@@ -15,6 +15,7 @@ import { DatabaseSync } from "node:sqlite";
 import { test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
+import { MIGRATION_NAMES } from "../src/store/migrate.ts";
 import { client, secretsPath, type Reply } from "./support/http.ts";
 import { createTestDatabase } from "./support/postgres.ts";
 import { COFFER_BIN, startServer, type RunningServer } from "./support/server.ts";
@@ -666,7 +667,7 @@ test("two nodes starting together on one empty PostgreSQL migrate and initialise
     await db.connect();
     try {
       const migrations = await db.query<{ name: string }>("select name from coffer_migrations order by name");
-      assert.deepEqual(migrations.rows.map((r) => r.name), ["0001-initial"], "each migration applied once");
+      assert.deepEqual(migrations.rows.map((r) => r.name), [...MIGRATION_NAMES].sort(), "each migration applied once");
       const users = await db.query<{ n: string }>("select count(*) as n from users");
       assert.equal(Number(users.rows[0]!.n), 1, "one admin user");
       const tokensStored = await db.query<{ n: string }>("select count(*) as n from tokens");

@@ -15,6 +15,9 @@ const STEPS: Record<string, Step> = {
   "0005-rate-limits": rateLimits,
 };
 
+/** Every migration's name, in the order they apply. */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(STEPS);
+
 export async function migrateToLatest(db: Kysely<any>, dialect: StoreDialect): Promise<void> {
   const migrations: Record<string, Migration> = {};
   for (const [name, step] of Object.entries(STEPS)) {
