@@ -12,7 +12,14 @@
  * request hardly does. A scenario with any non-2xx response or error fails
  * the run (exit 1).
  *
- * Environment: BENCH_DURATION seconds per scenario (default 10).
+ * Rate limits stay on: the default workspace's per-token limits are set to
+ * BENCH_RATE_LIMIT reads and writes per second (the output says so), far
+ * above what one machine serves, so every request still goes through the
+ * limiter and the figures include its cost, but none is refused. With
+ * COFFER_REDIS_URL set the server counts them in that Redis (under a key
+ * prefix of this run's own), and the output says which.
+ *
+ * Environment: BENCH_DURATION seconds per scenario (default 10); COFFER_REDIS_URL.
  */
 import autocannon, { type Options, type Request, type Result } from "autocannon";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -33,6 +40,8 @@ const running = new Set<ChildProcess>();
 let tempDir: string | undefined;
 
 const CONNECTIONS = 64;
+/** The highest per-token limit a workspace may set (RATE_LIMIT_MAX). */
+const BENCH_RATE_LIMIT = 1_000_000;
 const WARMUP_SECONDS = 2;
 const SEEDED_SECRETS = 150;
 const READ_SECRET = "bench-read";
@@ -421,8 +430,11 @@ async function main(): Promise<void> {
   const dataDir = (tempDir = await mkdtemp(join(tmpdir(), "coffer-bench-")));
   const children: Child[] = [];
   try {
+    if (process.env.COFFER_REDIS_URL) process.env.COFFER_REDIS_PREFIX ??= `coffer-bench-${randomBytes(6).toString("hex")}:`;
     const { server: coffer, token } = await startCoffer(dataDir, postgresUrl);
     children.push(coffer);
+    await api(coffer.url, token, "PATCH", "/api/v1/workspaces/default", { rateLimits: { readsPerSecond: BENCH_RATE_LIMIT, writesPerSecond: BENCH_RATE_LIMIT } });
+    const countedIn = /counted in (.+)$/m.exec(coffer.output())?.[1] ?? "?";
     const readBytes = await seed(coffer.url, token);
     const memberToken = await seedMember(coffer.url, token);
     const unaudited = await startUnaudited(dataDir, postgresUrl);
@@ -431,6 +443,7 @@ async function main(): Promise<void> {
     const bare = await startChild("bare server", [BARE_SERVER, String(readBytes)]);
     children.push(bare);
     console.log(`Node ${process.version}, ${CONNECTIONS} connections, store ${storeName}, read response ${readBytes} bytes`);
+    console.log(`rate limits on, counted in ${countedIn}; workspace 'default' set to ${BENCH_RATE_LIMIT} reads/s and writes/s per token so that none is refused`);
 
     const rows: Row[] = [];
     for (const scenario of scenarios(bare, coffer, unaudited, token, memberToken)) {

@@ -81,7 +81,9 @@ export function describe(error: CofferError): string {
       case "INVALID_REQUEST":
         return `invalid request: ${message}`;
       case "RATE_LIMITED":
-        return `rate limited: ${message}; try again later`;
+        // The SDK has already waited out Retry-After a few times before this reaches the user.
+        if (/failed logins/.test(message)) return `login refused for now: ${message}`;
+        return `rate limited by the server, still after retrying: ${message}. A workspace admin can raise the limits (rateLimits in the workspace settings)`;
       case "SEALED":
         return `the server is sealed or cannot reach its store: ${message}`;
       case "INTEGRITY_ERROR":

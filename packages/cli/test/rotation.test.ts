@@ -6,11 +6,12 @@ import { openCoffer } from "../../server/src/coffer.ts";
 import { DAY_MS } from "../../server/src/core/clock.ts";
 import { buildApp } from "../../server/src/http/app.ts";
 import { ok, run, tempDir, type RunOptions } from "./support/cli.ts";
+import { TEST_RATE_LIMITS } from "../../server/test/support/limits.ts";
 
 test("coffer secrets due: due and overdue secrets of a workspace, as a table or JSON, through the real CLI", async (t) => {
   // A server in this process, on a simulated clock the test moves forward.
   let offset = 0;
-  const coffer = await openCoffer({ dataDir: tempDir(t), clock: () => Date.now() + offset, rotationJobEveryMs: 0 });
+  const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: tempDir(t), clock: () => Date.now() + offset, rotationJobEveryMs: 0 });
   t.after(() => coffer.close());
   const app = await buildApp(coffer);
   t.after(() => app.close());

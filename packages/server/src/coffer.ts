@@ -25,6 +25,10 @@ import { RotationEvents } from "./rotation/rotation.events.ts";
 import { RotationJob } from "./rotation/rotation.job.ts";
 import { DEFAULT_GRACE_DAYS } from "./rotation/rotation.rules.ts";
 import { RotationService } from "./rotation/rotation.service.ts";
+import type { LimitStore } from "./limits/limit-store.ts";
+import { MemoryLimitStore } from "./limits/memory-limit-store.ts";
+import { DEFAULT_RATE_LIMITS, RateLimits, type RateLimitSettings } from "./limits/rate-limits.ts";
+import { RedisLimitStore } from "./limits/redis-limit-store.ts";
 import { SecretService } from "./secret/secret.service.ts";
 import { HmacService } from "./signing/hmac.service.ts";
 import { openStore, type Store } from "./store/store.ts";
@@ -43,6 +47,12 @@ export interface CofferOptions {
   previousRootKey?: string | undefined;
   /** "shamir": the root key is split into shares; the core opens sealed (and uninitialised until `seal.init`). */
   seal?: "shamir" | undefined;
+  /** Shares rate-limit and login-throttle counters between nodes (COFFER_REDIS_URL); memory otherwise. */
+  redisUrl?: string | undefined;
+  /** Prepended to every Redis key (COFFER_REDIS_PREFIX), so installations can share one Redis. */
+  redisPrefix?: string | undefined;
+  /** Per-token limits for workspaces that set none (COFFER_RATE_LIMITS); 20 reads/s, 5 writes/s. */
+  rateLimits?: RateLimitSettings | undefined;
   clock?: Clock;
   log?: (message: string) => void;
   audit?: AuditSettings;
@@ -82,6 +92,7 @@ export interface Coffer {
   rotationEvents: RotationEvents;
   rotationJob: RotationJob;
   backups: BackupService;
+  limits: RateLimits;
   seal: SealControl;
   audit: AuditLog;
   auditReader: AuditReader;
@@ -103,8 +114,13 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
   const log = options.log ?? (() => {});
   const store = await openStore({ dataDir: options.dataDir, databaseUrl: options.databaseUrl, onError: (error) => log(`store: ${error.message}`) });
   const keyring = new Keyring();
+  let limitStore: LimitStore | undefined;
   try {
     await checkSealType(store, options);
+    limitStore = options.redisUrl
+      ? await RedisLimitStore.open({ url: options.redisUrl, prefix: options.redisPrefix ?? "coffer:", clock, log })
+      : new MemoryLimitStore(clock);
+    const limits = new RateLimits(limitStore, options.rateLimits ?? DEFAULT_RATE_LIMITS);
     const keys = new KeyService(store, keyring, clock, log);
     let seal: SealControl;
     let rootKeySource: string;
@@ -119,7 +135,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       await keys.resumeRewrap();
       seal = alwaysUnsealed(options.rootKey ? "env" : "file", { keys, dataDir: options.dataDir });
     }
-    const workspaces = new WorkspaceService(store, clock);
+    const workspaces = new WorkspaceService(store, clock, limits);
     const access = new AccessService(store);
     const auditSettings = options.audit ?? DEFAULT_AUDIT;
     const audit = new AuditLog(store, appendInProcess(store.db, store.dialect), { failOpen: auditSettings.mode === "fail-open", log });
@@ -142,8 +158,8 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       store,
       keys,
       auth: new AuthService(store, clock),
-      users: new UserService(store, clock, ({ username, address, failures }) =>
-        log(`failed login for '${username}' from ${address} (${failures} in the last hour)`),
+      users: new UserService(store, clock, limitStore, ({ username, address, failures }) =>
+        log(`failed login for '${username}' from ${address} (${failures} from there in the last hour)`),
       ),
       tokens: new TokenService(store, clock, workspaces),
       serviceAccounts: new ServiceAccountService(store, clock, workspaces),
@@ -164,6 +180,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       webhooks,
       auditSettings,
       clock,
+      limits,
       bootstrapToken: init?.bootstrapToken ?? null,
       rootKeySource,
       healthy: async () => {
@@ -181,11 +198,13 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
         await webhooks.stop();
         await rotationJob.stop();
         keyring.clear();
+        await limits.close();
         await store.close();
       },
     };
   } catch (error) {
     keyring.clear();
+    await limitStore?.close();
     await store.close();
     throw error;
   }

@@ -2,3 +2,4 @@ export { openCoffer, type Coffer, type CofferOptions } from "./coffer.ts";
 export { buildApp, VERSION } from "./http/app.ts";
 export { runServer, type ServerOptions } from "./main.ts";
 export { restoreBackup, RestoreError, type RestoreOptions, type RestoreProgress } from "./backup/restore.ts";
+export { parseRateLimits } from "./limits/rate-limits.ts";

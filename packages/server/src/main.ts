@@ -4,6 +4,7 @@
  */
 import { openCoffer, type AuditSettings } from "./coffer.ts";
 import { buildApp } from "./http/app.ts";
+import type { RateLimitSettings } from "./limits/rate-limits.ts";
 
 export interface ServerOptions {
   host: string;
@@ -13,6 +14,9 @@ export interface ServerOptions {
   rootKey?: string | undefined;
   previousRootKey?: string | undefined;
   seal?: "shamir" | undefined;
+  redisUrl?: string | undefined;
+  redisPrefix?: string | undefined;
+  rateLimits?: RateLimitSettings | undefined;
   logLevel: string;
   audit: AuditSettings;
   /** Days a version superseded by a rotation stays valid for HMAC verify and kept; default 7. */
@@ -30,6 +34,9 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     rotationGraceDays: options.rotationGraceDays,
     previousRootKey: options.previousRootKey,
     seal: options.seal,
+    redisUrl: options.redisUrl,
+    redisPrefix: options.redisPrefix,
+    rateLimits: options.rateLimits,
     log: (message) => options.print(`coffer: ${message}`),
   });
   const app = await buildApp(coffer, { logger: { level: options.logLevel } });
@@ -54,6 +61,8 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
   } else if (seal.sealed) {
     print(`  sealed    unseal with ${seal.threshold} of the ${seal.shares} shares: coffer operator unseal --addr ${url}`);
   }
+  const { readsPerSecond, writesPerSecond } = coffer.limits.defaults;
+  print(`  limits    ${readsPerSecond} reads/s, ${writesPerSecond} writes/s per token by default; counted in ${coffer.limits.description}`);
   if (coffer.bootstrapToken) {
     print("");
     print("  The store was initialised. Admin bootstrap token (shown ONCE, never again):");

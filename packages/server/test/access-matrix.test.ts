@@ -20,6 +20,7 @@ import { openCoffer, type Coffer } from "../src/coffer.ts";
 import { outcomeOf } from "../src/audit/audit.types.ts";
 import { buildApp } from "../src/http/app.ts";
 import { STORES, tempDir, type StoreKind } from "./support/stores.ts";
+import { TEST_RATE_LIMITS } from "./support/limits.ts";
 
 // ---------------------------------------------------------------- roles
 
@@ -389,7 +390,7 @@ async function openEnv(t: TestContext, store: StoreKind): Promise<Env | null> {
   const target = await store.open(t);
   if (!target) return null;
   let offset = 0;
-  const coffer = await openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, clock: () => Date.now() + offset });
+  const coffer = await openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, clock: () => Date.now() + offset, rateLimits: TEST_RATE_LIMITS });
   t.after(() => coffer.close());
   const app = await buildApp(coffer);
   t.after(() => app.close());

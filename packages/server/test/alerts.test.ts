@@ -11,6 +11,7 @@ import { openCoffer, type Coffer } from "../src/coffer.ts";
 import { verifySignature } from "../src/crypto/webhook-signature.ts";
 import { buildApp } from "../src/http/app.ts";
 import { STORES, type StoreKind } from "./support/stores.ts";
+import { TEST_RATE_LIMITS } from "./support/limits.ts";
 
 const VALUE = "alert-test-VALUE-42";
 
@@ -51,7 +52,7 @@ async function receiver(t: TestContext, statuses: number[] = []) {
 async function openEnv(t: TestContext, store: StoreKind, clock?: () => number): Promise<{ coffer: Coffer; call: (method: string, url: string, body?: unknown, token?: string) => Promise<{ status: number; body: any }> } | null> {
   const target = await store.open(t);
   if (!target) return null;
-  const coffer = await openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, webhooks: { retryBaseMs: 50, maxAttempts: 3, timeoutMs: 1_000 }, clock, rotationJobEveryMs: 0 });
+  const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target.dataDir, databaseUrl: target.databaseUrl, webhooks: { retryBaseMs: 50, maxAttempts: 3, timeoutMs: 1_000 }, clock, rotationJobEveryMs: 0 });
   t.after(() => coffer.close());
   const app = await buildApp(coffer);
   t.after(() => app.close());

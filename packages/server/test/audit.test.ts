@@ -9,6 +9,7 @@ import { sql } from "kysely";
 import { openCoffer, type AuditSettings, type Coffer } from "../src/coffer.ts";
 import { buildApp } from "../src/http/app.ts";
 import { STORES, type StoreKind } from "./support/stores.ts";
+import { TEST_RATE_LIMITS } from "./support/limits.ts";
 
 const VALUE = "audit-test-VALUE-7f3a9c";
 
@@ -22,7 +23,7 @@ async function openEnv(t: TestContext, store: StoreKind, audit?: AuditSettings, 
   const target = await store.open(t);
   if (!target) return null;
   const logs: string[] = [];
-  const coffer = await openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, audit, clock, log: (line) => logs.push(line) });
+  const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target.dataDir, databaseUrl: target.databaseUrl, audit, clock, log: (line) => logs.push(line) });
   t.after(() => coffer.close());
   const app = await buildApp(coffer);
   t.after(() => app.close());

@@ -22,6 +22,7 @@ import { ROOT_KEY_FILE } from "../src/crypto/root-key.ts";
 import { KNOWN_MIGRATIONS } from "../src/store/migrate.ts";
 import { openStore, type Store } from "../src/store/store.ts";
 import { STORES, tempDir, type StoreKind, type StoreTarget } from "./support/stores.ts";
+import { TEST_RATE_LIMITS } from "./support/limits.ts";
 
 type Api = (method: string, url: string, body?: unknown) => Promise<{ status: number; body: any }>;
 
@@ -43,7 +44,7 @@ async function openEnv(t: TestContext, store: StoreKind, restored?: { from: Env;
   const target = restored?.target;
   const opened = target ?? (await store.open(t));
   if (!opened) return null;
-  const coffer = await openCoffer({ dataDir: opened.dataDir, databaseUrl: opened.databaseUrl, rootKey });
+  const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: opened.dataDir, databaseUrl: opened.databaseUrl, rootKey });
   t.after(() => coffer.close());
   const app = await buildApp(coffer);
   t.after(() => app.close());
@@ -377,7 +378,7 @@ for (const store of STORES) {
 
 test("a restore into a data directory takes the root key from its key file (SQLite)", async (t) => {
   const fromFile = tempDir(t);
-  const keySource = await openCoffer({ dataDir: fromFile });
+  const keySource = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: fromFile });
   const keyFileApp = await buildApp(keySource);
   t.after(async () => {
     await keyFileApp.close();
@@ -388,7 +389,7 @@ test("a restore into a data directory takes the root key from its key file (SQLi
   const target = tempDir(t);
   copyFileSync(join(fromFile, ROOT_KEY_FILE), join(target, ROOT_KEY_FILE));
   await restoreBackup({ file: fileOf(reply.rawPayload), dataDir: target });
-  const restored = await openCoffer({ dataDir: target });
+  const restored = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target });
   t.after(() => restored.close());
   const app = await buildApp(restored);
   t.after(() => app.close());

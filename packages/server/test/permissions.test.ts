@@ -10,6 +10,7 @@ import { mintToken } from "../src/identity/token.service.ts";
 import { FULL_SCOPE } from "../src/identity/token-scope.ts";
 import { buildApp } from "../src/http/app.ts";
 import { STORES } from "./support/stores.ts";
+import { TEST_RATE_LIMITS } from "./support/limits.ts";
 
 async function addUser(coffer: Coffer, options: { role?: string; expiresAt?: number; revoked?: boolean } = {}): Promise<string> {
   const now = Date.now();
@@ -28,7 +29,7 @@ async function addUser(coffer: Coffer, options: { role?: string; expiresAt?: num
 async function setup(t: TestContext, kind: (typeof STORES)[number]) {
   const target = await kind.open(t);
   if (!target) return null;
-  const coffer = await openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl });
+  const coffer = await openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, rateLimits: TEST_RATE_LIMITS });
   t.after(() => coffer.close());
   const app = await buildApp(coffer);
   t.after(() => app.close());

@@ -9,11 +9,12 @@ import { test, type TestContext } from "node:test";
 import { openCoffer } from "../src/coffer.ts";
 import { buildApp } from "../src/http/app.ts";
 import { tempDir } from "./support/stores.ts";
+import { TEST_RATE_LIMITS } from "./support/limits.ts";
 
 type Api = (method: string, url: string, body?: unknown) => Promise<{ status: number; body: any; text: string }>;
 
 async function server(t: TestContext) {
-  const coffer = await openCoffer({ dataDir: tempDir(t), rotationJobEveryMs: 0 });
+  const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: tempDir(t), rotationJobEveryMs: 0 });
   t.after(() => coffer.close());
   const app = await buildApp(coffer);
   t.after(() => app.close());

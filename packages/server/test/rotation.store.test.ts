@@ -13,6 +13,7 @@ import type { RotationEvent } from "../src/rotation/rotation.events.ts";
 import type { SecretContext } from "../src/secret/secret.service.ts";
 import { JOB_LOCKS } from "../src/store/dialect.ts";
 import { STORES, type StoreTarget } from "./support/stores.ts";
+import { TEST_RATE_LIMITS } from "./support/limits.ts";
 
 const HOUR_MS = 3_600_000;
 
@@ -30,7 +31,7 @@ function simulatedClock() {
 }
 
 async function node(t: TestContext, target: StoreTarget, now: () => number, token?: string): Promise<Node & { token: string }> {
-  const coffer = await openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, clock: now, rotationJobEveryMs: 0 });
+  const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target.dataDir, databaseUrl: target.databaseUrl, clock: now, rotationJobEveryMs: 0 });
   t.after(() => coffer.close());
   const bootstrap = token ?? coffer.bootstrapToken!;
   const principal = await coffer.auth.authenticate(bootstrap, "127.0.0.1");

@@ -20,6 +20,7 @@ import { buildApp } from "../src/http/app.ts";
 import { listDataKeys } from "../src/keys/keys.repository.ts";
 import { dumpTables } from "./support/postgres.ts";
 import { STORES, type StoreTarget } from "./support/stores.ts";
+import { TEST_RATE_LIMITS } from "./support/limits.ts";
 
 interface Node {
   coffer: Coffer;
@@ -29,7 +30,7 @@ interface Node {
 }
 
 async function node(t: TestContext, target: StoreTarget, options: Partial<CofferOptions> = {}): Promise<Node> {
-  const coffer = await openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, ...options });
+  const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target.dataDir, databaseUrl: target.databaseUrl, ...options });
   const app = await buildApp(coffer);
   let closed = false;
   const close = async () => {
@@ -165,8 +166,8 @@ for (const store of STORES) {
     }
 
     // A Shamir store refuses the key file and COFFER_ROOT_KEY, and makes no key file.
-    await assert.rejects(openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl }), /split into Shamir shares: start the server with --seal shamir/);
-    await assert.rejects(openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, seal: "shamir", rootKey: randomBytes(32).toString("base64") }), /takes no COFFER_ROOT_KEY/);
+    await assert.rejects(openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target.dataDir, databaseUrl: target.databaseUrl }), /split into Shamir shares: start the server with --seal shamir/);
+    await assert.rejects(openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target.dataDir, databaseUrl: target.databaseUrl, seal: "shamir", rootKey: randomBytes(32).toString("base64") }), /takes no COFFER_ROOT_KEY/);
     assert.ok(!existsSync(join(target.dataDir, ROOT_KEY_FILE)));
   });
 
@@ -295,8 +296,8 @@ for (const store of STORES) {
     assert.equal((await n.call("POST", "/api/v1/workspaces/default/secrets", { name: "later", data: { value: "later-value" } }, token)).status, 201);
     await n.close();
 
-    await assert.rejects(openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, rootKey: before.trim() }), RootKeyMismatchError);
-    await assert.rejects(openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, seal: "shamir" }), /not Shamir shares/);
+    await assert.rejects(openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target.dataDir, databaseUrl: target.databaseUrl, rootKey: before.trim() }), RootKeyMismatchError);
+    await assert.rejects(openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target.dataDir, databaseUrl: target.databaseUrl, seal: "shamir" }), /not Shamir shares/);
     n = await node(t, target);
     for (const name of ["kept", "later"]) assert.equal((await n.call("GET", secret(name), undefined, token)).body.data.value, `${name}-value`);
 
@@ -332,14 +333,14 @@ for (const store of STORES) {
     await n.close();
 
     const newKey = randomBytes(32).toString("base64");
-    await assert.rejects(openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, rootKey: newKey }), RootKeyMismatchError);
+    await assert.rejects(openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target.dataDir, databaseUrl: target.databaseUrl, rootKey: newKey }), RootKeyMismatchError);
     n = await node(t, target, { rootKey: newKey, previousRootKey: oldKey });
     assert.equal((await n.call("GET", secret("env"), undefined, token)).body.data.value, "env-value");
     await n.close();
     n = await node(t, target, { rootKey: newKey });
     assert.equal((await n.call("GET", secret("env"), undefined, token)).body.data.value, "env-value");
     await n.close();
-    await assert.rejects(openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, rootKey: oldKey }), RootKeyMismatchError);
+    await assert.rejects(openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target.dataDir, databaseUrl: target.databaseUrl, rootKey: oldKey }), RootKeyMismatchError);
   });
 }
 

@@ -10,6 +10,7 @@ import { Coffer, CofferError } from "../../sdk/src/index.ts";
 import { openCoffer } from "../src/coffer.ts";
 import { buildApp } from "../src/http/app.ts";
 import { STORES } from "./support/stores.ts";
+import { TEST_RATE_LIMITS } from "./support/limits.ts";
 
 async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
@@ -24,7 +25,7 @@ for (const store of STORES) {
     const target = await store.open(t);
     if (!target) return;
     let offset = 0;
-    const core = await openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, clock: () => Date.now() + offset });
+    const core = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target.dataDir, databaseUrl: target.databaseUrl, clock: () => Date.now() + offset });
     t.after(() => core.close());
     const app = await buildApp(core);
     t.after(() => app.close());

@@ -11,6 +11,7 @@ import { DAY_MS } from "../src/core/clock.ts";
 import type { SecretContext } from "../src/secret/secret.service.ts";
 import { dumpTables } from "./support/postgres.ts";
 import { STORES, type StoreTarget } from "./support/stores.ts";
+import { TEST_RATE_LIMITS } from "./support/limits.ts";
 
 interface Harness {
   coffer: Coffer;
@@ -21,7 +22,7 @@ interface Harness {
 
 async function harness(t: TestContext, target: StoreTarget, existing?: { token: string }): Promise<Harness & { token: string }> {
   let offset = 0;
-  const coffer = await openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, clock: () => Date.now() + offset });
+  const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target.dataDir, databaseUrl: target.databaseUrl, clock: () => Date.now() + offset });
   t.after(() => coffer.close());
   const token = existing?.token ?? coffer.bootstrapToken!;
   const principal = await coffer.auth.authenticate(token, "127.0.0.1");
@@ -210,7 +211,7 @@ for (const store of STORES) {
     await db.updateTable("secretVersions").set({ ciphertext: row.ciphertext }).where("secretId", "=", b.id).execute();
     await coffer.close();
     // A second process with cold caches reads what the attacker left in the store.
-    const fresh = await openCoffer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl });
+    const fresh = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target.dataDir, databaseUrl: target.databaseUrl });
     t.after(() => fresh.close());
     const freshCtx = await fresh.secrets.context(ctx.principal, "default");
     await rejects(fresh.secrets.get(freshCtx, "victim-b"), "INTEGRITY_ERROR");

@@ -6,9 +6,10 @@ import { test, type TestContext } from "node:test";
 import { openCoffer } from "../src/coffer.ts";
 import { buildApp } from "../src/http/app.ts";
 import { tempDir } from "./support/stores.ts";
+import { TEST_RATE_LIMITS } from "./support/limits.ts";
 
 async function appWith(t: TestContext, webRoot: string) {
-  const coffer = await openCoffer({ dataDir: tempDir(t) });
+  const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: tempDir(t) });
   t.after(() => coffer.close());
   const app = await buildApp(coffer, { webRoot });
   t.after(() => app.close());

@@ -11,6 +11,10 @@ Options:
   --listen HOST:PORT    where to listen (env COFFER_LISTEN; default 127.0.0.1:8200; port 0 picks a free one)
   --data-dir DIR        data directory: SQLite store and root key file (env COFFER_DATA_DIR; default ./.coffer)
   --database-url URL    use PostgreSQL instead of the embedded SQLite store (env COFFER_DATABASE_URL)
+  --redis-url URL       share rate limits and login throttling between nodes through Redis
+                        (env COFFER_REDIS_URL; prefer the env when the URL holds a password)
+  --rate-limits LIMITS  per-token limits of workspaces that set none, e.g. reads=20,writes=5
+                        (env COFFER_RATE_LIMITS; default reads=20,writes=5; a workspace's ceiling is 10×)
   --log-level LEVEL     fatal, error, warn, info, debug (env COFFER_LOG_LEVEL; default info)
   --audit MODE          on: a request fails unless its audit event is durable (default); fail-open: it goes
                         ahead with a loud log line; off: record nothing (only to measure audit's cost)
@@ -28,6 +32,7 @@ Options:
 Environment only:
   COFFER_ROOT_KEY       base64 of a 32-byte root key, instead of the key file; give every node of a
                         PostgreSQL cluster the same one. Never pass keys as arguments: argv is visible to ps.
+  COFFER_REDIS_PREFIX   prefix of every Redis key (default coffer:), to share one Redis between installations
   COFFER_ROOT_KEY_PREVIOUS  to rotate COFFER_ROOT_KEY: the old key here, the new one in COFFER_ROOT_KEY;
                         the first start re-wraps the keyring under the new key.
 
@@ -42,7 +47,14 @@ export async function run(argv: string[]): Promise<void> {
   }
   const env = process.env;
   const { host, port } = parseListen(values.listen ?? env.COFFER_LISTEN ?? "127.0.0.1:8200");
-  const { runServer } = await import("@coffer/server");
+  const { runServer, parseRateLimits } = await import("@coffer/server");
+  const limits = values["rate-limits"] ?? env.COFFER_RATE_LIMITS;
+  let rateLimits: ReturnType<typeof parseRateLimits> | undefined;
+  try {
+    rateLimits = limits ? parseRateLimits(limits) : undefined;
+  } catch (error) {
+    throw new CliError(`--rate-limits: ${(error as Error).message}`, EXIT.usage);
+  }
   const server = await runServer({
     host,
     port,
@@ -51,6 +63,9 @@ export async function run(argv: string[]): Promise<void> {
     rootKey: env.COFFER_ROOT_KEY,
     previousRootKey: env.COFFER_ROOT_KEY_PREVIOUS,
     seal: parseSeal(values.seal ?? env.COFFER_SEAL),
+    redisUrl: values["redis-url"] ?? (env.COFFER_REDIS_URL || undefined),
+    redisPrefix: env.COFFER_REDIS_PREFIX || undefined,
+    rateLimits,
     logLevel: values["log-level"] ?? env.COFFER_LOG_LEVEL ?? "info",
     audit: {
       mode: auditMode(values.audit ?? env.COFFER_AUDIT ?? "on"),
@@ -78,6 +93,8 @@ function parse(argv: string[]) {
         listen: { type: "string" },
         "data-dir": { type: "string" },
         "database-url": { type: "string" },
+        "redis-url": { type: "string" },
+        "rate-limits": { type: "string" },
         "log-level": { type: "string" },
         audit: { type: "string" },
         "audit-retention-days": { type: "string" },

@@ -27,6 +27,7 @@ import { installAuthentication } from "./auth.ts";
 import { installErrorHandling } from "./errors.ts";
 import { installSealGate } from "./seal-gate.ts";
 import { handleClientError } from "./list-verb.ts";
+import { installRateLimits } from "./rate-limit.ts";
 import { ErrorResponse } from "./schemas.ts";
 import { DEFAULT_WEB_ROOT, webRoutes } from "./web.ts";
 
@@ -74,6 +75,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   });
   installSealGate(app, coffer.keys, coffer.seal);
   installAuthentication(app, coffer.auth);
+  installRateLimits(app, coffer.limits, coffer.workspaces);
   app.addSchema(ErrorResponse);
 
   await app.register(swagger, {
@@ -101,7 +103,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(backupRoutes, { backups: coffer.backups });
   // Compatibility APIs (hidden from the OpenAPI document): thin adapters over the same services.
   await app.register(vaultRoutes, { prefix: VAULT_PREFIX, coffer, version: VERSION });
-  await app.register(vellumRoutes, { prefix: VELLUM_PREFIX, secrets: coffer.secrets });
+  await app.register(vellumRoutes, { prefix: VELLUM_PREFIX, secrets: coffer.secrets, limits: coffer.limits });
   return app;
 }
 

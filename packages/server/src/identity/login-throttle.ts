@@ -1,65 +1,64 @@
 /**
- * Slows down password guessing. After a few failures for one username, or
- * from one address, further attempts are refused for a delay that doubles
- * with each failure (capped), whether or not the password is right, so a
- * guesser gains nothing by trying faster. Success clears the username's count.
- * Per node, in memory; the rate-limit issue moves shared counters to Redis.
+ * Slows down password guessing. Failures are counted in the rate limits'
+ * store, so with Redis every node sees the same counts. Two counters:
+ *
+ * - (username, address): after 5 failures, attempts for that username from
+ *   that address are refused for a delay that doubles with each further
+ *   failure (capped), right password or not, so a guesser gains nothing by
+ *   trying faster. Not the username alone: then anyone could lock a user out
+ *   from everywhere by failing on purpose.
+ * - the address alone, with more room (20): one place spraying guesses over
+ *   many usernames is slowed down too.
+ *
+ * Success clears its (username, address) count. Keys are hashed, so the
+ * store never holds what was typed as a username (sometimes a password).
  */
-import { Cache } from "../core/cache.ts";
-import type { Clock } from "../core/clock.ts";
-import { CofferError } from "../core/errors.ts";
+import { hashToken } from "../crypto/tokens.ts";
+import type { LimitStore } from "../limits/limit-store.ts";
+import { rateLimited } from "../limits/rate-limits.ts";
 
-const FREE_ATTEMPTS = 5;
+const FREE_FOR_USER_AT_ADDRESS = 5;
+const FREE_FOR_ADDRESS = 20;
 const BASE_DELAY_MS = 1000;
 const MAX_DELAY_MS = 15 * 60_000;
-/** Failures older than this are forgotten. */
+/** Failures are forgotten this long after the last one. */
 const WINDOW_MS = 60 * 60_000;
 
-interface Failures {
-  count: number;
-  last: number;
+export class LoginThrottle {
+  #store: LimitStore;
+
+  constructor(store: LimitStore) {
+    this.#store = store;
+  }
+
+  /** Throws RATE_LIMITED while the username at this address, or the address, is cooling down. */
+  async check(username: string, address: string): Promise<void> {
+    const [pair, place] = await this.#store.failures([pairKey(username, address), addressKey(address)]);
+    const wait = Math.max(waitFor(pair!.count, pair!.sinceLastMs, FREE_FOR_USER_AT_ADDRESS), waitFor(place!.count, place!.sinceLastMs, FREE_FOR_ADDRESS));
+    if (wait > 0) throw rateLimited("too many failed logins", wait);
+  }
+
+  /** Records a failure; returns how many the username now has from this address within the window. */
+  async fail(username: string, address: string): Promise<number> {
+    const [pair] = await this.#store.fail([pairKey(username, address), addressKey(address)], WINDOW_MS);
+    return pair!;
+  }
+
+  succeed(username: string, address: string): Promise<void> {
+    return this.#store.forget(pairKey(username, address));
+  }
 }
 
-export class LoginThrottle {
-  #clock: Clock;
-  #failures = new Cache<string, Failures>(100_000);
+function pairKey(username: string, address: string): string {
+  return hashToken(`login-user-at\u0000${username}\u0000${address}`);
+}
 
-  constructor(clock: Clock) {
-    this.#clock = clock;
-  }
+function addressKey(address: string): string {
+  return hashToken(`login-address\u0000${address}`);
+}
 
-  /** Throws RATE_LIMITED while the username or the address is cooling down. */
-  check(username: string, ip: string): void {
-    const now = this.#clock();
-    const wait = Math.max(this.#waitFor(`u:${username}`, now), this.#waitFor(`ip:${ip}`, now));
-    if (wait > 0) {
-      const seconds = Math.ceil(wait / 1000);
-      throw new CofferError("RATE_LIMITED", `too many failed logins; try again in ${seconds} s`, { "retry-after": String(seconds) });
-    }
-  }
-
-  /** Records a failure; returns how many failures the username now has in the window. */
-  fail(username: string, ip: string): number {
-    const now = this.#clock();
-    this.#bump(`ip:${ip}`, now);
-    return this.#bump(`u:${username}`, now);
-  }
-
-  succeed(username: string): void {
-    this.#failures.delete(`u:${username}`);
-  }
-
-  #bump(key: string, now: number): number {
-    const current = this.#failures.get(key);
-    const count = current && now - current.last < WINDOW_MS ? current.count + 1 : 1;
-    this.#failures.set(key, { count, last: now }, this.#failures.epoch);
-    return count;
-  }
-
-  #waitFor(key: string, now: number): number {
-    const failures = this.#failures.get(key);
-    if (!failures || failures.count < FREE_ATTEMPTS || now - failures.last >= WINDOW_MS) return 0;
-    const delay = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** (failures.count - FREE_ATTEMPTS));
-    return failures.last + delay - now;
-  }
+function waitFor(count: number, sinceLastMs: number, free: number): number {
+  if (count < free) return 0;
+  const delay = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** (count - free));
+  return delay - sinceLastMs;
 }

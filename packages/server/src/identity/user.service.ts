@@ -11,6 +11,7 @@ import { decoyHash, hashPassword, verifyPassword } from "../crypto/password.ts";
 import { csrfTokenFor } from "../crypto/tokens.ts";
 import type { Store } from "../store/store.ts";
 import { requireInstanceAdmin } from "./guards.ts";
+import type { LimitStore } from "../limits/limit-store.ts";
 import { LoginThrottle } from "./login-throttle.ts";
 import type { Principal } from "./principal.ts";
 import { mintToken, SESSION_TTL_SECONDS, type TokenView } from "./token.service.ts";
@@ -39,6 +40,7 @@ export interface Session {
 }
 
 /** Told about failed logins (the audit and alert issues subscribe); never given the password. */
+/** `failures`: of this username from this address within the last hour. */
 export type LoginFailureListener = (event: { username: string; address: string; failures: number }) => void;
 
 export class UserService {
@@ -47,10 +49,10 @@ export class UserService {
   #throttle: LoginThrottle;
   #onFailure: LoginFailureListener;
 
-  constructor(store: Store, clock: Clock, onFailure: LoginFailureListener) {
+  constructor(store: Store, clock: Clock, limits: LimitStore, onFailure: LoginFailureListener) {
     this.#store = store;
     this.#clock = clock;
-    this.#throttle = new LoginThrottle(clock);
+    this.#throttle = new LoginThrottle(limits);
     this.#onFailure = onFailure;
   }
 
@@ -100,16 +102,16 @@ export class UserService {
 
   /** Username and password → a session token (and its CSRF token, for the cookie-based web UI). */
   async login(username: string, password: string, address: string): Promise<Session> {
-    this.#throttle.check(username, address);
+    await this.#throttle.check(username, address);
     const user = await findUserByUsername(this.#store.db, username);
     // Unknown users cost a hash too, so response times do not tell which usernames exist.
     const ok = await verifyPassword(password, user?.passwordHash ?? (await decoyHash()));
     if (!user || !ok || user.passwordHash === null || user.disabledAt !== null) {
-      const failures = this.#throttle.fail(username, address);
+      const failures = await this.#throttle.fail(username, address);
       this.#onFailure({ username, address, failures });
       throw new CofferError("UNAUTHENTICATED", "wrong username or password");
     }
-    this.#throttle.succeed(username);
+    await this.#throttle.succeed(username, address);
     const now = this.#clock();
     const expiresAt = now + SESSION_TTL_SECONDS * 1000;
     const minted = await mintToken(this.#store.db, { principalId: user.id, parentId: null, kind: "session", name: "session", scope: FULL_SCOPE, expiresAt, now });

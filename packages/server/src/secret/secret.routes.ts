@@ -53,13 +53,13 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   const WorkspaceOnly = Type.Object({ workspace: Type.String({ description: "Workspace id or name" }) });
 
   app.get(base, {
-    config: { audit: "secret.list" },
+    config: { audit: "secret.list", rateLimit: "read" },
     schema: { tags, summary: "List secrets: names, keys, types, labels and ages; never values", params: WorkspaceOnly, querystring: ListQuery, response: { 200: SecretList, ...errorResponses } },
     handler: async (request) => secrets.list(await contextOf(request, request.params.workspace, request.query.scope), request.query),
   });
 
   app.post(base, {
-    config: { audit: "secret.create" },
+    config: { audit: "secret.create", rateLimit: "write" },
     preSerialization: withoutDataIfMinimal,
     schema: { tags, summary: "Create a secret", params: WorkspaceOnly, body: CreateBody, response: { 201: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request, reply) => {
@@ -71,7 +71,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
 
   // A sibling of /secrets rather than a child, so no secret name can shadow it.
   app.post("/api/v1/workspaces/:workspace/secret-reads", {
-    config: { audit: "secret.read-many" },
+    config: { audit: "secret.read-many", rateLimit: "read" },
     schema: {
       tags,
       summary: "Read several secrets in one request (all or nothing): what `coffer run` and SDK scoped use fetch",
@@ -94,7 +94,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   // its JSON, made by this route's response serializer, is kept with it rather than made on every read.
   const serialized = new WeakMap<object, string>();
   app.get(`${base}/:secret`, {
-    config: { audit: "secret.read" },
+    config: { audit: "secret.read", rateLimit: "read" },
     schema: { tags, summary: "Read a secret (the current version, or ?version=N)", params: SecretParams, querystring: ReadQuery, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request, reply) => {
       const secret = audited(request, await secrets.get(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret, request.query.version));
@@ -108,7 +108,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.put(`${base}/:secret`, {
-    config: { audit: "secret.update" },
+    config: { audit: "secret.update", rateLimit: "write" },
     preSerialization: withoutDataIfMinimal,
     schema: { tags, summary: "Replace every key/value pair (a new version); creates the secret if the name is new", params: SecretParams, querystring: ScopeQuery, body: ReplaceBody, response: { 200: Type.Ref("Secret"), 201: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request, reply) => {
@@ -120,7 +120,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.patch(`${base}/:secret`, {
-    config: { audit: "secret.update" },
+    config: { audit: "secret.update", rateLimit: "write" },
     preSerialization: withoutDataIfMinimal,
     schema: { tags, summary: "Set or remove some keys (a new version), or change label and tags", params: SecretParams, querystring: ScopeQuery, body: PatchBody, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request) => {
@@ -130,7 +130,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.delete(`${base}/:secret`, {
-    config: { audit: "secret.delete" },
+    config: { audit: "secret.delete", rateLimit: "write" },
     schema: { tags, summary: "Soft-delete a secret (restorable), or destroy it for good with ?permanent=true", params: SecretParams, querystring: DeleteQuery, response: { 204: Type.Null(), ...errorResponses } },
     handler: async (request, reply) => {
       const ctx = await contextOf(request, request.params.workspace, request.query.scope);
@@ -141,14 +141,14 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.post(`${base}/:secret/restore`, {
-    config: { audit: "secret.restore" },
+    config: { audit: "secret.restore", rateLimit: "write" },
     schema: { tags, summary: "Restore a soft-deleted secret", params: SecretParams, querystring: ScopeQuery, response: { 200: Type.Ref("SecretSummary"), ...errorResponses } },
     handler: async (request) =>
       audited(request, await secrets.restore(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret)),
   });
 
   app.get(`${base}/:secret/versions`, {
-    config: { audit: "secret.versions" },
+    config: { audit: "secret.versions", rateLimit: "read" },
     schema: { tags, summary: "List a secret's versions (metadata only)", params: SecretParams, querystring: ScopeQuery, response: { 200: VersionList, ...errorResponses } },
     handler: async (request) => ({
       versions: await secrets.versions(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret),
@@ -156,14 +156,14 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.get(`${base}/:secret/versions/:version`, {
-    config: { audit: "secret.read" },
+    config: { audit: "secret.read", rateLimit: "read" },
     schema: { tags, summary: "Read one version of a secret", params: VersionParams, querystring: ScopeQuery, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request) =>
       audited(request, await secrets.get(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret, request.params.version)),
   });
 
   app.post(`${base}/:secret/rollback`, {
-    config: { audit: "secret.rollback" },
+    config: { audit: "secret.rollback", rateLimit: "write" },
     preSerialization: withoutDataIfMinimal,
     schema: { tags, summary: "Roll back: write a new version equal to an old one", params: SecretParams, querystring: ScopeQuery, body: RollbackBody, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request) =>
@@ -178,7 +178,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
     noteTarget(request, { workspaceId: ctx.access.workspace.id, secretId: secret.id, secretName: secret.name });
 
   app.get(`${base}/:secret/metadata`, {
-    config: { audit: "secret.read-metadata" },
+    config: { audit: "secret.read-metadata", rateLimit: "read" },
     schema: { tags, summary: "Everything about a secret but its value: summary, your level on it, settings, every kept version's state (what the web UI reads)", params: SecretParams, querystring: ScopeQuery, response: { 200: SecretMetadata, ...errorResponses } },
     handler: async (request) => {
       const ctx = await contextOf(request, request.params.workspace, request.query.scope);
@@ -189,7 +189,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.patch(`${base}/:secret/metadata`, {
-    config: { audit: "secret.metadata-update" },
+    config: { audit: "secret.metadata-update", rateLimit: "write" },
     schema: {
       tags,
       summary: "Change a secret's settings: casRequired, maxVersions, deleteVersionAfter, customMetadata (replaced as a whole)",
@@ -216,7 +216,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   ] as const;
   for (const [verb, audit, summary, body, operation] of versionOperations) {
     app.post(`${base}/:secret/versions/${verb}`, {
-      config: { audit },
+      config: { audit, rateLimit: "write" },
       schema: { tags, summary, params: SecretParams, querystring: ScopeQuery, body, response: { 200: VersionList, ...errorResponses } },
       handler: async (request) => {
         const ctx = await contextOf(request, request.params.workspace, request.query.scope);
@@ -238,13 +238,13 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   const sharing = ["sharing"];
 
   app.get(`${base}/:secret/grants`, {
-    config: { audit: "grant.list" },
+    config: { audit: "grant.list", rateLimit: "read" },
     schema: { tags: sharing, summary: "Who a shared secret is shared with (callers who may manage it)", params: SecretParams, response: { 200: Type.Object({ grants: Type.Array(Grant) }), ...errorResponses } },
     handler: async (request) => ({ grants: (await grants.list(await contextOf(request, request.params.workspace, "shared"), request.params.secret)).map(grantView) }),
   });
 
   app.put(`${base}/:secret/grants/:subject`, {
-    config: { audit: "grant.set" },
+    config: { audit: "grant.set", rateLimit: "write" },
     schema: {
       tags: sharing,
       summary: "Share a secret with a user, group or service account at one level",
@@ -257,7 +257,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.delete(`${base}/:secret/grants/:subject`, {
-    config: { audit: "grant.delete" },
+    config: { audit: "grant.delete", rateLimit: "write" },
     schema: { tags: sharing, summary: "Stop sharing a secret with a subject", params: GrantParams, response: { 204: Type.Null(), ...errorResponses } },
     handler: async (request, reply) => {
       await grants.remove(await contextOf(request, request.params.workspace, "shared"), request.params.secret, request.params.subject);

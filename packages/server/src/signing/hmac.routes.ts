@@ -21,7 +21,7 @@ export const hmacRoutes: FastifyPluginAsyncTypebox<{ hmac: HmacService; secrets:
   };
 
   app.post(`${base}/hmac`, {
-    config: { audit: "secret.hmac-sign" },
+    config: { audit: "secret.hmac-sign", rateLimit: "read" },
     schema: {
       tags,
       summary: "Sign a message with an HMAC secret's key (HMAC-SHA256) without revealing it; needs use",
@@ -37,7 +37,7 @@ export const hmacRoutes: FastifyPluginAsyncTypebox<{ hmac: HmacService; secrets:
   });
 
   app.post(`${base}/verify`, {
-    config: { audit: "secret.hmac-verify" },
+    config: { audit: "secret.hmac-verify", rateLimit: "read" },
     schema: {
       tags,
       summary: "Verify an HMAC signature in constant time; a previous key version counts during the rotation grace period; needs use",

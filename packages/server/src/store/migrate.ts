@@ -9,6 +9,7 @@ import * as initial from "./migrations/0001-initial.ts";
 import * as audit from "./migrations/0002-audit.ts";
 import * as rotation from "./migrations/0003-rotation.ts";
 import * as secretLifecycle from "./migrations/0004-secret-lifecycle.ts";
+import * as rateLimits from "./migrations/0005-rate-limits.ts";
 
 type Step = { up(db: Kysely<any>, dialect: StoreDialect): Promise<void> };
 
@@ -17,6 +18,7 @@ const STEPS: Record<string, Step> = {
   "0002-audit": audit,
   "0003-rotation": rotation,
   "0004-secret-lifecycle": secretLifecycle,
+  "0005-rate-limits": rateLimits,
 };
 
 /** Where Kysely keeps its bookkeeping: not data, so backups record the applied names instead of these rows. */

@@ -33,6 +33,9 @@ export interface Tables {
     id: string;
     name: string;
     maxVersions: number;
+    /** Per-token limits in requests per second; null follows the server's defaults. */
+    readsPerSecond: number | null;
+    writesPerSecond: number | null;
     createdAt: number;
     /** 0/1: every write to a secret here must give check-and-set. */
     casRequired: number;

@@ -33,7 +33,7 @@ export async function initializeStore(
       const userId = newId("usr");
       await trx.insertInto("users").values({ id: userId, username: ADMIN_USERNAME, passwordHash: null, isAdmin: 1, disabledAt: null, createdAt: now }).execute();
       const workspaceId = newId("ws");
-      await insertWorkspace(trx, { id: workspaceId, name: DEFAULT_WORKSPACE, maxVersions: DEFAULT_MAX_VERSIONS, casRequired: 0, deleteVersionAfter: 0, createdAt: now });
+      await insertWorkspace(trx, { id: workspaceId, name: DEFAULT_WORKSPACE, maxVersions: DEFAULT_MAX_VERSIONS, casRequired: 0, deleteVersionAfter: 0, readsPerSecond: null, writesPerSecond: null, createdAt: now });
       await insertGroup(trx, everyoneGroup(workspaceId, now));
       await insertMembership(trx, { workspaceId, userId, role: "owner", createdAt: now });
       const { token: bootstrapToken } = await mintToken(trx, { principalId: userId, parentId: null, kind: "api", name: "bootstrap", scope: FULL_SCOPE, expiresAt: null, now });

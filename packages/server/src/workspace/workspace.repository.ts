@@ -26,7 +26,17 @@ export function listWorkspacesOf(db: Database, userId: string, all: boolean) {
     .leftJoin("memberships", (join) =>
       join.onRef("memberships.workspaceId", "=", "workspaces.id").on("memberships.userId", "=", userId),
     )
-    .select(["workspaces.id", "workspaces.name", "workspaces.maxVersions", "workspaces.casRequired", "workspaces.deleteVersionAfter", "workspaces.createdAt", "memberships.role"])
+    .select([
+      "workspaces.id",
+      "workspaces.name",
+      "workspaces.maxVersions",
+      "workspaces.casRequired",
+      "workspaces.deleteVersionAfter",
+      "workspaces.readsPerSecond",
+      "workspaces.writesPerSecond",
+      "workspaces.createdAt",
+      "memberships.role",
+    ])
     .orderBy("workspaces.name");
   if (!all) query = query.where("memberships.userId", "is not", null);
   return query.execute();
@@ -40,7 +50,7 @@ export function insertMembership(db: Database, row: Tables["memberships"]) {
   return db.insertInto("memberships").values(row).execute();
 }
 
-export function updateWorkspaceSettings(db: Database, id: string, settings: Pick<WorkspaceRow, "maxVersions" | "casRequired" | "deleteVersionAfter">) {
+export function updateWorkspaceSettings(db: Database, id: string, settings: Pick<WorkspaceRow, "maxVersions" | "casRequired" | "deleteVersionAfter" | "readsPerSecond" | "writesPerSecond">) {
   return db.updateTable("workspaces").set(settings).where("id", "=", id).execute();
 }
 

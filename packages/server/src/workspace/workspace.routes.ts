@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { errorResponses, WorkspaceParams } from "../http/schemas.ts";
+import { RATE_LIMIT_MAX, WORKSPACE_FACTOR } from "../limits/rate-limits.ts";
 import type { SecretService } from "../secret/secret.service.ts";
-import { MAX_DELETE_AFTER_SECONDS, MAX_VERSIONS_LIMIT, settingsOf, type MemberView, type WorkspaceService, type WorkspaceView } from "./workspace.service.ts";
+import { MAX_DELETE_AFTER_SECONDS, MAX_VERSIONS_LIMIT, type MemberView, type WorkspaceService, type WorkspaceView } from "./workspace.service.ts";
 
 const Member = Type.Object({
   userId: Type.String(),
@@ -25,16 +26,29 @@ const Workspace = Type.Object(
     maxVersions: Type.Integer({ description: "Versions kept per secret" }),
     casRequired: Type.Boolean({ description: "Every write to a secret here must give check-and-set (cas)" }),
     deleteVersionAfter: Type.Integer({ description: "Seconds after which new versions are deleted; 0: never" }),
+    rateLimits: Type.Object({
+      readsPerSecond: Type.Integer({ description: `Reads (values, lists, versions, grants) per second per token; the workspace allows ${WORKSPACE_FACTOR}× that across tokens` }),
+      writesPerSecond: Type.Integer({ description: `Changes per second per token; the workspace allows ${WORKSPACE_FACTOR}× that across tokens` }),
+    }),
     createdAt: Type.String({ format: "date-time" }),
   },
   { $id: "Workspace" },
 );
 
 const MaxVersions = Type.Integer({ minimum: 1, maximum: MAX_VERSIONS_LIMIT });
-const settings = {
+const PerSecond = Type.Integer({ minimum: 1, maximum: RATE_LIMIT_MAX });
+const RateLimitsChange = Type.Union(
+  [
+    Type.Object({ readsPerSecond: Type.Optional(PerSecond), writesPerSecond: Type.Optional(PerSecond) }, { additionalProperties: false }),
+    Type.Null(),
+  ],
+  { description: "Per-token limits to set (either or both); null follows the server's defaults again" },
+);
+const Settings = {
   maxVersions: Type.Optional(MaxVersions),
   casRequired: Type.Optional(Type.Boolean({ description: "Require check-and-set on every write" })),
   deleteVersionAfter: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_DELETE_AFTER_SECONDS, description: "Seconds after which new versions are deleted; 0: never" })),
+  rateLimits: Type.Optional(RateLimitsChange),
 };
 
 function view(workspace: WorkspaceView) {
@@ -56,7 +70,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
     schema: {
       tags,
       summary: "Create a workspace (administrators)",
-      body: Type.Object({ name: Type.String(), ...settings }, { additionalProperties: false }),
+      body: Type.Object({ name: Type.String(), ...Settings }, { additionalProperties: false }),
       response: { 201: Type.Ref("Workspace"), ...errorResponses },
     },
     handler: async (request, reply) => reply.code(201).send(view(await workspaces.create(request.principal, request.body))),
@@ -65,10 +79,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
   app.get("/api/v1/workspaces/:workspace", {
     config: { audit: "workspace.read" },
     schema: { tags, summary: "Read a workspace and its settings", params: WorkspaceParams, response: { 200: Type.Ref("Workspace"), ...errorResponses } },
-    handler: async (request) => {
-      const { workspace, role } = await workspaces.access(request.principal, request.params.workspace);
-      return view({ id: workspace.id, name: workspace.name, ...settingsOf(workspace), createdAt: workspace.createdAt, role: role ?? null });
-    },
+    handler: async (request) => view(await workspaces.get(request.principal, request.params.workspace)),
   });
 
   app.patch("/api/v1/workspaces/:workspace", {
@@ -77,7 +88,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
       tags,
       summary: "Change workspace settings (owners and admins)",
       params: WorkspaceParams,
-      body: Type.Object(settings, { additionalProperties: false }),
+      body: Type.Object(Settings, { additionalProperties: false }),
       response: { 200: Type.Ref("Workspace"), ...errorResponses },
     },
     handler: async (request) => view(await workspaces.updateSettings(request.principal, request.params.workspace, request.body)),
@@ -123,7 +134,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
   });
 
   app.delete("/api/v1/workspaces/:workspace/members/:user/personal-secrets", {
-    config: { audit: "member.personal-secrets-delete" },
+    config: { audit: "member.personal-secrets-delete", rateLimit: "write" },
     schema: {
       tags: members,
       summary: "Destroy a (departed) member's personal secrets, unread (workspace admins)",

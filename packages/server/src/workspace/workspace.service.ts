@@ -12,6 +12,7 @@ import { requireInstanceAdmin, requireWorkspaceAdmin } from "../identity/guards.
 import type { Principal } from "../identity/principal.ts";
 import { changeAccess } from "../access/access.service.ts";
 import { revokeTree } from "../identity/token.repository.ts";
+import { checkRateLimit, type RateLimits, type RateLimitSettings } from "../limits/rate-limits.ts";
 import type { Store } from "../store/store.ts";
 import {
   countPersonalSecrets,
@@ -67,6 +68,8 @@ export interface WorkspaceView {
   casRequired: boolean;
   /** Seconds after which new versions are deleted; 0: never. */
   deleteVersionAfter: number;
+  /** The per-token limits in force: the workspace's own, else the server's defaults. */
+  rateLimits: RateLimitSettings;
   createdAt: number;
 }
 
@@ -74,17 +77,21 @@ export interface WorkspaceSettings {
   maxVersions?: number | undefined;
   casRequired?: boolean | undefined;
   deleteVersionAfter?: number | undefined;
+  /** Either limit, or null to follow the server's defaults again. */
+  rateLimits?: { readsPerSecond?: number | undefined; writesPerSecond?: number | undefined } | null | undefined;
 }
 
 export class WorkspaceService {
   #store: Store;
   #clock: Clock;
+  #limits: RateLimits;
   #workspaces = new Cache<string, WorkspaceRow>(10_000);
   #roles = new Cache<string, Role | null>(100_000);
 
-  constructor(store: Store, clock: Clock) {
+  constructor(store: Store, clock: Clock, limits: RateLimits) {
     this.#store = store;
     this.#clock = clock;
+    this.#limits = limits;
     store.changes.subscribe((change) => {
       if (change.kind === "workspace" || change.kind === "access" || change.kind === "all") {
         this.#workspaces.clear();
@@ -126,13 +133,15 @@ export class WorkspaceService {
     const home = principal.homeWorkspaceId;
     return rows
       .filter((row) => (scoped === null || row.id === scoped) && (principal.kind === "user" || row.id === home))
-      .map((row) => ({
-      id: row.id,
-      name: row.name,
-      role: principal.isAdmin ? "owner" : principal.kind === "service_account" ? "member" : ((row.role as Role | null) ?? null),
-      ...settingsOf(row),
-      createdAt: row.createdAt,
-    }));
+      .map((row) =>
+        this.#view(row, principal.isAdmin ? "owner" : principal.kind === "service_account" ? "member" : ((row.role as Role | null) ?? null)),
+      );
+  }
+
+  /** A workspace and its settings, as its members see it. */
+  async get(principal: Principal, idOrName: string): Promise<WorkspaceView> {
+    const { workspace, role } = await this.access(principal, idOrName);
+    return this.#view(workspace, role ?? null);
   }
 
   async create(principal: Principal, input: { name: string } & WorkspaceSettings): Promise<WorkspaceView> {
@@ -141,7 +150,8 @@ export class WorkspaceService {
       throw invalid("workspace names are 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit");
     }
     const now = this.#clock();
-    const row: WorkspaceRow = { id: newId("ws"), name: input.name, ...checkSettings(input, { maxVersions: DEFAULT_MAX_VERSIONS, casRequired: 0, deleteVersionAfter: 0 }), createdAt: now };
+    const initial = { maxVersions: DEFAULT_MAX_VERSIONS, casRequired: 0, deleteVersionAfter: 0, readsPerSecond: null, writesPerSecond: null };
+    const row: WorkspaceRow = { id: newId("ws"), name: input.name, ...checkSettings(input, initial), createdAt: now };
     await this.#store.db.transaction().execute(async (trx) => {
       if (await findWorkspace(trx, input.name)) {
         throw new CofferError("WORKSPACE_ALREADY_EXISTS", `workspace '${input.name}' already exists`);
@@ -152,7 +162,7 @@ export class WorkspaceService {
       await this.#store.changes.announce(trx, { kind: "workspace", id: row.id });
     });
     this.#store.changes.apply({ kind: "workspace", id: row.id });
-    return { id: row.id, name: row.name, ...settingsOf(row), createdAt: now, role: "owner" };
+    return this.#view(row, "owner");
   }
 
   async updateSettings(principal: Principal, idOrName: string, settings: WorkspaceSettings): Promise<WorkspaceView> {
@@ -165,7 +175,7 @@ export class WorkspaceService {
       await this.#store.changes.announce(trx, { kind: "workspace", id: workspace.id });
     });
     this.#store.changes.apply({ kind: "workspace", id: workspace.id });
-    return { id: workspace.id, name: workspace.name, ...settingsOf(next), createdAt: workspace.createdAt, role: role ?? null };
+    return this.#view({ ...workspace, ...next }, role ?? null);
   }
 
   /** Removes a workspace with everything in it, and revokes the tokens bound to it (administrators). */
@@ -180,6 +190,10 @@ export class WorkspaceService {
       await this.#store.changes.announce(trx, { kind: "all" });
     });
     this.#store.changes.apply({ kind: "all" });
+  }
+
+  #view(row: WorkspaceRow, role: Role | null): WorkspaceView {
+    return { id: row.id, name: row.name, role, ...settingsOf(row), rateLimits: this.#limits.of(row), createdAt: row.createdAt };
   }
 
   async #find(idOrName: string): Promise<WorkspaceRow | undefined> {
@@ -259,6 +273,15 @@ export class WorkspaceService {
   }
 }
 
+/** The stored limits after a change: the given ones set, null resets both to the server's defaults, the rest kept. */
+function rateLimitColumns(change: WorkspaceSettings["rateLimits"], current: Pick<WorkspaceRow, "readsPerSecond" | "writesPerSecond">) {
+  if (change === null) return { readsPerSecond: null, writesPerSecond: null };
+  return {
+    readsPerSecond: change?.readsPerSecond === undefined ? current.readsPerSecond : checkRateLimit("readsPerSecond", change.readsPerSecond),
+    writesPerSecond: change?.writesPerSecond === undefined ? current.writesPerSecond : checkRateLimit("writesPerSecond", change.writesPerSecond),
+  };
+}
+
 function checkMaxVersions(value: number): number {
   if (!Number.isInteger(value) || value < 1 || value > MAX_VERSIONS_LIMIT) {
     throw invalid(`maxVersions must be an integer from 1 to ${MAX_VERSIONS_LIMIT}`);
@@ -273,16 +296,17 @@ export function checkDeleteAfter(value: number): number {
   return value;
 }
 
-type StoredSettings = Pick<WorkspaceRow, "maxVersions" | "casRequired" | "deleteVersionAfter">;
+type StoredSettings = Pick<WorkspaceRow, "maxVersions" | "casRequired" | "deleteVersionAfter" | "readsPerSecond" | "writesPerSecond">;
 
 function checkSettings(settings: WorkspaceSettings, current: StoredSettings): StoredSettings {
   return {
     maxVersions: checkMaxVersions(settings.maxVersions ?? current.maxVersions),
     casRequired: settings.casRequired === undefined ? current.casRequired : settings.casRequired ? 1 : 0,
     deleteVersionAfter: checkDeleteAfter(settings.deleteVersionAfter ?? current.deleteVersionAfter),
+    ...rateLimitColumns(settings.rateLimits, current),
   };
 }
 
-export function settingsOf(row: StoredSettings): Pick<WorkspaceView, "maxVersions" | "casRequired" | "deleteVersionAfter"> {
+function settingsOf(row: StoredSettings): Pick<WorkspaceView, "maxVersions" | "casRequired" | "deleteVersionAfter"> {
   return { maxVersions: row.maxVersions, casRequired: row.casRequired === 1, deleteVersionAfter: Number(row.deleteVersionAfter) };
 }

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import type { TestContext } from "node:test";
+import { TEST_RATE_LIMITS_ENV } from "./limits.ts";
 import type { StoreTarget } from "./stores.ts";
 
 export const COFFER_BIN = fileURLToPath(new URL("../../../cli/bin/coffer.js", import.meta.url));
@@ -21,10 +22,11 @@ export interface RunningServer {
   kill(): Promise<void>;
 }
 
+/** `env` may set COFFER_RATE_LIMITS; otherwise the limits are raised (see limits.ts). */
 export async function startServer(t: TestContext | null, target: StoreTarget, env: Record<string, string> = {}): Promise<RunningServer> {
   const args = [COFFER_BIN, "server", "--listen", "127.0.0.1:0", "--data-dir", target.dataDir];
   if (target.databaseUrl) args.push("--database-url", target.databaseUrl);
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, COFFER_RATE_LIMITS: TEST_RATE_LIMITS_ENV, ...env } });
   let output = "";
   child.stdout.on("data", (chunk) => (output += chunk));
   child.stderr.on("data", (chunk) => (output += chunk));

@@ -6,6 +6,7 @@
  */
 import type { SecretMetadata } from "@coffer/protocol";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { RateLimits } from "../../limits/rate-limits.ts";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { CofferError, invalid } from "../../core/errors.ts";
@@ -16,6 +17,7 @@ import type { WorkspaceService } from "../../workspace/workspace.service.ts";
 import { customMetadataOf, envelope, envelopeJson, formatDuration, parseDuration, vaultTime, workspaceOfMount } from "./vault.wire.ts";
 
 export interface KvRoutesOptions {
+  limits: RateLimits;
   secrets: SecretService;
   workspaces: WorkspaceService;
 }
@@ -39,9 +41,13 @@ const ConfigBody = Type.Object({
 });
 const hide = true;
 
-export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, { secrets, workspaces }) => {
-  const contextOf = (request: FastifyRequest, mount: string): Promise<SecretContext> =>
-    secrets.context(request.principal, workspaceOfMount(request.principal, mount));
+export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, { secrets, workspaces, limits }) => {
+  // Charged like the native routes: reads (GET, LIST) against the read budget, everything else the write budget.
+  const contextOf = async (request: FastifyRequest, mount: string): Promise<SecretContext> => {
+    const ctx = await secrets.context(request.principal, workspaceOfMount(request.principal, mount));
+    await limits.take(request.method === "GET" ? "read" : "write", request.principal, ctx.access.workspace);
+    return ctx;
+  };
   // Vault answers 403 for a path no policy of the token covers, existing or not. A caller who sees only granted
   // secrets gets that for a hidden or missing one alike (no hint either way); one who sees every name gets 404.
   const covered = (ctx: SecretContext, path: string) => (error: unknown): never => {

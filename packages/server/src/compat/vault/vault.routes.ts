@@ -48,7 +48,7 @@ export const vaultRoutes: FastifyPluginAsync<{ coffer: Coffer; version: string }
 
   await app.register(vaultSysRoutes, { workspaces: coffer.workspaces, seal: coffer.seal, healthy: coffer.healthy, version });
   await app.register(vaultAuthRoutes, { auth: coffer.auth, tokens: coffer.tokens, users: coffer.users });
-  await app.register(kvRoutes, { secrets: coffer.secrets, workspaces: coffer.workspaces });
+  await app.register(kvRoutes, { secrets: coffer.secrets, workspaces: coffer.workspaces, limits: coffer.limits });
 };
 
 const LIST_QUERY = /[?&]list=(true|1)(&|$)/;

@@ -6,6 +6,7 @@
  * `{"detail": …}` with a `code`), scoped to this plugin.
  */
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { RateLimits } from "../../limits/rate-limits.ts";
 import type { FastifyError, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { CofferError } from "../../core/errors.ts";
@@ -25,7 +26,7 @@ function apiKey(request: FastifyRequest): string | undefined {
   return typeof header === "string" && header !== "" ? header : undefined;
 }
 
-export const vellumRoutes: FastifyPluginAsyncTypebox<{ secrets: SecretService }> = async (app, { secrets }) => {
+export const vellumRoutes: FastifyPluginAsyncTypebox<{ secrets: SecretService; limits: RateLimits }> = async (app, { secrets, limits }) => {
   app.addHook("onRoute", (route) => {
     route.config = { ...route.config, token: apiKey };
   });
@@ -50,7 +51,10 @@ export const vellumRoutes: FastifyPluginAsyncTypebox<{ secrets: SecretService }>
     const { principal } = request;
     const workspace = principal.scope.scope.workspaceId ?? principal.homeWorkspaceId;
     if (workspace === null) throw denied("an X-API-KEY is a token scoped to one workspace (create one with \"workspace\" set)");
-    return secrets.context(principal, workspace);
+    const ctx = await secrets.context(principal, workspace);
+    // Vellum's own defaults are these: retrieval 20/s, updates 5/s per key.
+    await limits.take(request.method === "GET" ? "read" : "write", principal, ctx.access.workspace);
+    return ctx;
   };
   // A key that sees only granted secrets gets ACCESS_DENIED for a hidden or a missing one alike; one that sees every name learns it is missing.
   const authorize = (ctx: SecretContext, ref: string, level: "see" | "write") =>
