@@ -293,3 +293,18 @@ test("LIST works alone, on a keep-alive connection followed by GET, and pipeline
   assert.deepEqual(denied, { errors: ["permission denied"] });
   assert.match(await exchange(world, "BREW /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n", 1), /^HTTP\/1\.1 400/);
 });
+
+test("Vault and Vellum adapters spend the workspace's rate-limit budget like native requests: 429 with Retry-After", async (t) => {
+  const world = await compatWorld(t);
+  await must(world.admin("PATCH", "/api/v1/workspaces/default", { rateLimits: { readsPerSecond: 2, writesPerSecond: 1 } }), 200, "tight limits");
+  const vault = client(world.url, world.adminToken);
+  const reads = await Promise.all(Array.from({ length: 6 }, () => vault("GET", "/v1/secret/data/shared/api")));
+  const limited = reads.filter((reply) => reply.status === 429);
+  assert.ok(limited.length >= 3, `reads beyond the budget are refused (${reads.map((r) => r.status).join(",")})`);
+  assert.ok(Array.isArray(limited[0]!.body.errors), "in Vault's error shape");
+  assert.match(limited[0]!.headers.get("retry-after") ?? "", /^\d+$/);
+  const key = (await must(world.admin("POST", "/api/v1/auth/tokens", { name: "vellum", workspace: "default" }), 201, "workspace key")).token;
+  const vellum = client(world.url, null);
+  const patches = await Promise.all(Array.from({ length: 4 }, () => vellum("PATCH", "/vellum/v1/workspace-secrets/shared%2Fapi", { label: "x" }, { "x-api-key": key })));
+  assert.ok(patches.some((reply) => reply.status === 429), `updates beyond the budget are refused (${patches.map((r) => r.status).join(",")})`);
+});
