@@ -124,8 +124,8 @@ function Seal() {
       <ErrorNote error={seal.error} />
       {seal.data && (
         <p>
-          {seal.data.sealed ? <span className="badge warn">sealed</span> : <span className="badge ok">unsealed</span>} {seal.data.type}
-          {seal.data.shares > 0 && ` · ${seal.data.threshold} of ${seal.data.shares} shares`}
+          {seal.data.sealed ? <span className="badge warn">sealed</span> : <span className="badge ok">unsealed</span>}
+          {seal.data.type === "shamir" ? ` · root key in ${seal.data.shares} Shamir shares, ${seal.data.threshold} unseal` : ` · root key from the ${seal.data.type === "env" ? "COFFER_ROOT_KEY variable" : "key file"}`}
           {seal.data.sealed && ` · unseal progress ${seal.data.progress}/${seal.data.threshold}`}
         </p>
       )}
