@@ -88,11 +88,14 @@ function eventOf(request: FastifyRequest, action: string, status: number, time: 
   };
 }
 
+/** Path parameters that name the workspace, the secret (the Vault adapter's mount and path) or a version: not subjects. */
+const TARGET_PARAMS = new Set(["workspace", "secret", "version", "mount", "*"]);
+
 /** The objects a route acts on besides a workspace and a secret (a user, a group and its member…), named in its path. */
 function otherParam(params: Record<string, string | undefined>): string | undefined {
   let subject: string | undefined;
   for (const key in params) {
-    if (key !== "workspace" && key !== "secret" && key !== "version") subject = subject === undefined ? params[key] : `${subject}/${params[key]}`;
+    if (!TARGET_PARAMS.has(key)) subject = subject === undefined ? params[key] : `${subject}/${params[key]}`;
   }
   return subject;
 }
