@@ -48,17 +48,7 @@ export interface WebhookView {
   createdBy: string;
 }
 
-export interface DeliveryView {
-  id: string;
-  alertId: string;
-  state: string;
-  attempts: number;
-  lastStatus: number | null;
-  lastError: string | null;
-  nextAttemptAt: number | null;
-  createdAt: number;
-  updatedAt: number;
-}
+export type DeliveryView = Omit<DeliveryRow, "webhookId">;
 
 const ALL = "*";
 const MAX_WEBHOOKS = 20;

@@ -115,9 +115,11 @@ export interface Tables {
     actorId: string | null;
     actorName: string | null;
     tokenId: string | null;
+    /** `<resource>.<verb>`, e.g. secret.read. */
     action: string;
     /** 'ok', 'denied', 'not_found' or 'error'. */
     outcome: string;
+    /** The HTTP status answered (0 for the server's own work). */
     status: number;
     workspaceId: string | null;
     secretId: string | null;
