@@ -119,3 +119,17 @@ test("rotation over HTTP: defaults, intervals on create/patch, the due filter, b
   assert.deepEqual((await admin("GET", `${S}?rotation=due`)).body.items, []);
   assert.equal((await admin("GET", `${S}?rotation=overdue`)).status, 400);
 });
+
+test("HMAC: a deleted key version neither signs nor verifies; undeleted, it does again", async (t) => {
+  const { admin } = await server(t);
+  await admin("POST", S, { name: "leaky", type: "HMAC" });
+  const signed = await admin("POST", `${S}/leaky/hmac`, { message: "m" });
+  assert.equal(signed.status, 200);
+  assert.equal((await admin("POST", `${S}/leaky/versions/delete`, {})).status, 200);
+  const refused = await admin("POST", `${S}/leaky/hmac`, { message: "m" });
+  assert.deepEqual([refused.status, refused.body.error.code], [404, "VERSION_NOT_FOUND"]);
+  const verified = await admin("POST", `${S}/leaky/verify`, { message: "m", signature: signed.body.signature });
+  assert.deepEqual([verified.status, verified.body.valid], [200, false], "a retired key's signatures stop verifying");
+  assert.equal((await admin("POST", `${S}/leaky/versions/undelete`, { versions: [1] })).status, 200);
+  assert.equal((await admin("POST", `${S}/leaky/verify`, { message: "m", signature: signed.body.signature })).body.valid, true);
+});

@@ -308,3 +308,14 @@ test("Vault and Vellum adapters spend the workspace's rate-limit budget like nat
   const patches = await Promise.all(Array.from({ length: 4 }, () => vellum("PATCH", "/vellum/v1/workspace-secrets/shared%2Fapi", { label: "x" }, { "x-api-key": key })));
   assert.ok(patches.some((reply) => reply.status === 429), `updates beyond the budget are refused (${patches.map((r) => r.status).join(",")})`);
 });
+
+test("Vault token/create refuses restrictions Coffer cannot honour rather than minting a wider token", async (t) => {
+  const world = await compatWorld(t);
+  const vault = client(world.url, world.adminToken);
+  for (const body of [{ policies: ["read-only"] }, { num_uses: 1 }]) {
+    const refused = await vault("POST", "/v1/auth/token/create", body);
+    assert.equal(refused.status, 400, JSON.stringify(body));
+    assert.ok(Array.isArray(refused.body.errors));
+  }
+  assert.equal((await vault("POST", "/v1/auth/token/create", { policies: ["default"], ttl: "1h" })).status, 200);
+});

@@ -63,6 +63,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<{ manifest
       await migrateTo(store.db, store.dialect, manifest.migrations.at(-1)!);
       await loadInOneTransaction(store, async (loader) => {
         await loadRecords(records, manifest, (name, columns, binary) => loader.table(name, columns, binary), options.onProgress);
+        // Read on past the end record, so the decoder and the cipher refuse anything appended to the file.
+        if (!(await records.next()).done) throw new BackupFormatError("content after its end");
         const keys = await listDataKeys(loader.db);
         if (keys.map((key) => key.version).join() !== manifest.keyVersions.join()) throw new RestoreError("the restored keyring is not the one the manifest lists");
         keyring.load(keys);

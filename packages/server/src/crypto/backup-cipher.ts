@@ -52,11 +52,14 @@ export class BackupRootKeyError extends Error {
 export class BackupCipher {
   readonly header: Buffer;
   #key: Buffer;
+  #cleared = false;
+  #onClear: ((cipher: BackupCipher) => void) | undefined;
 
-  /** `salt` from an existing file's header (restore), or none for a new file. */
-  constructor(rootKey: Buffer, existingHeader?: Buffer) {
+  /** `salt` from an existing file's header (restore), or none for a new file; `onClear` tells its keyring it is gone. */
+  constructor(rootKey: Buffer, existingHeader?: Buffer, onClear?: (cipher: BackupCipher) => void) {
+    this.#onClear = onClear;
     if (rootKey.length !== KEY_BYTES) throw new RangeError("root key must be 32 bytes");
-    // A cleared (sealed) keyring's root key is zeros: a backup under it would open for anyone.
+    // Defence in depth: a wiped key buffer is zeros, and a backup under it would open for anyone.
     if (rootKey.every((byte) => byte === 0)) throw new RangeError("no root key is loaded");
     const salt = existingHeader ? saltOf(existingHeader) : randomBytes(SALT_BYTES);
     this.#key = Buffer.from(hkdfSync("sha256", rootKey, salt, "coffer/backup/v1/chunks", KEY_BYTES));
@@ -73,6 +76,7 @@ export class BackupCipher {
   }
 
   sealChunk(index: number, last: boolean, plaintext: Uint8Array): Buffer {
+    this.#usable();
     if (plaintext.length > BACKUP_CHUNK_BYTES) throw new RangeError("backup chunk too large");
     const cipher = createCipheriv("aes-256-gcm", this.#key, nonce(index));
     cipher.setAAD(this.#additionalData(index, last));
@@ -83,6 +87,7 @@ export class BackupCipher {
 
   /** `sealed` is one whole chunk, prefix included; the flag it says is authenticated with it. */
   openChunk(index: number, sealed: Buffer): Buffer {
+    this.#usable();
     const last = (sealed.readUInt32BE(0) & LAST_FLAG) !== 0;
     const decipher = createDecipheriv("aes-256-gcm", this.#key, nonce(index));
     decipher.setAAD(this.#additionalData(index, last));
@@ -94,8 +99,16 @@ export class BackupCipher {
     }
   }
 
+  /** Wipes the key; the cipher refuses to work afterwards (a seal clears every cipher its keyring handed out). */
   clear(): void {
     this.#key.fill(0);
+    this.#cleared = true;
+    this.#onClear?.(this);
+  }
+
+  #usable(): void {
+    // The stream stops here: a backup under way does not outlive a seal.
+    if (this.#cleared) throw new Error("the backup's key was dropped: the server was sealed");
   }
 
   #additionalData(index: number, last: boolean): Buffer {

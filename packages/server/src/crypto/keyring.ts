@@ -52,6 +52,8 @@ export class KeyringSealedError extends Error {
 
 export class Keyring {
   #rootKey: Buffer | null = null;
+  /** Backup ciphers in use: keys derived from the root key, dropped with it. */
+  #ciphers = new Set<BackupCipher>();
   #dataKeys = new Map<number, Buffer>();
   #newest = 0;
 
@@ -145,11 +147,14 @@ export class Keyring {
    * root key did not make it).
    */
   backupCipher(existingHeader?: Buffer): BackupCipher {
-    return new BackupCipher(this.#root(), existingHeader);
+    const cipher = new BackupCipher(this.#root(), existingHeader, (done) => this.#ciphers.delete(done));
+    this.#ciphers.add(cipher);
+    return cipher;
   }
 
   /** Drops every key from memory (sealing, shutdown): the keyring is sealed afterwards. */
   clear(): void {
+    for (const cipher of [...this.#ciphers]) cipher.clear();
     for (const key of this.#dataKeys.values()) key.fill(0);
     this.#dataKeys.clear();
     this.#rootKey?.fill(0);

@@ -64,9 +64,11 @@ function eventOf(request: FastifyRequest, action: string, status: number, time: 
   const principal = request.principal;
   let secretId = target.secretId ?? null;
   let secretName = target.secretName ?? null;
-  if (secretId === null && secretName === null && params.secret !== undefined) {
-    if (params.secret.startsWith("sec_")) secretId = params.secret;
-    else secretName = params.secret;
+  // The secret as the path names it (the Vault adapter's path is its `*`), when the handler did not get as far as finding it.
+  const named = params.secret ?? (params.mount !== undefined ? params["*"] : undefined);
+  if (secretId === null && secretName === null && named) {
+    if (named.startsWith("sec_")) secretId = named;
+    else secretName = named;
   }
   const userAgent = request.headers["user-agent"] ?? "";
   return {

@@ -87,6 +87,7 @@ class ListConnection extends Duplex {
   #onData = (chunk: Buffer) => this.#take(chunk);
   #onEnd = () => this.push(null);
   #onClose = () => this.destroy();
+  #onTimeout = () => this.emit("timeout");
   #retired = false;
 
   constructor(raw: Socket, pending: Buffer[]) {
@@ -96,6 +97,22 @@ class ListConnection extends Duplex {
     raw.on("data", this.#onData);
     raw.on("end", this.#onEnd);
     raw.on("close", this.#onClose);
+    raw.on("timeout", this.#onTimeout);
+  }
+
+  // The http server keeps its idle and keep-alive timeouts through these: a handed-off connection times out like any other.
+  setTimeout(ms: number, callback?: () => void): this {
+    this.raw.setTimeout(ms);
+    if (callback) this.once("timeout", callback);
+    return this;
+  }
+  setNoDelay(noDelay?: boolean): this {
+    this.raw.setNoDelay(noDelay);
+    return this;
+  }
+  setKeepAlive(enable?: boolean, delay?: number): this {
+    this.raw.setKeepAlive(enable, delay);
+    return this;
   }
 
   get remoteAddress() {
@@ -118,6 +135,7 @@ class ListConnection extends Duplex {
   detach(): Buffer[] {
     this.raw.off("data", this.#onData);
     this.raw.off("end", this.#onEnd);
+    this.raw.off("timeout", this.#onTimeout);
     this.pause();
     const unread: Buffer[] = [];
     for (let chunk = this.read() as Buffer | null; chunk !== null; chunk = this.read() as Buffer | null) unread.push(chunk);
@@ -165,6 +183,7 @@ class ListConnection extends Duplex {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.raw.off("close", this.#onClose);
+    this.raw.off("timeout", this.#onTimeout);
     if (!this.#retired) this.raw.destroy(error ?? undefined);
     callback(error);
   }

@@ -90,9 +90,14 @@ export class KeyService {
     }
   }
 
-  /** Drops every key from memory; the running re-wrap stops at its next batch. */
+  /**
+   * Drops every key, and every decrypted value cached anywhere, in one
+   * synchronous step (so no request runs in between); the running re-wrap
+   * stops at its next batch. Every way of sealing comes through here.
+   */
   lock(): void {
     this.#keyring.clear();
+    this.#store.changes.apply({ kind: "all" });
   }
 
   /** Loads data keys other nodes added and checks the root key still opens them all; nothing while sealed. */

@@ -213,7 +213,6 @@ export class SecretService {
     return { secret, customMetadata: current.customMetadata, deletesAt: stored.deletedAt };
   }
 
-
   /** Several secrets' current values in one call, all or nothing: the first missing one fails the whole read. */
   async getMany(ctx: SecretContext, refs: string[]): Promise<SecretWithData[]> {
     if (refs.length === 0 || refs.length > MAX_BATCH) throw invalid(`read 1 to ${MAX_BATCH} secrets at a time`);
@@ -368,7 +367,6 @@ export class SecretService {
     return this.#versionsOf(row);
   }
 
-  /** The secret's settings and every kept version's state (metadata only). */
   /**
    * Everything about a secret but its value, and what the caller may do with
    * it: what the web UI shows (write-only there) and Vault's metadata read;
@@ -483,6 +481,8 @@ export class SecretService {
       version < row.currentVersion ? findVersion(this.#store.db, row.id, version + 1) : undefined,
     ]);
     if (!stored || (version < row.currentVersion && !successor)) throw new CofferError("VERSION_NOT_FOUND", `secret '${row.name}' has no version ${version}`);
+    // A deleted or destroyed version signs nothing and verifies nothing: deleting a leaked key version retires it.
+    if (isGone(stored, this.#clock())) throw versionGone(row, version, stored.destroyedAt !== null);
     return { payload: await this.#open(row, version, stored.ciphertext), supersededAt: successor?.createdAt ?? null };
   }
 

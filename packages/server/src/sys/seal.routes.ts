@@ -67,7 +67,7 @@ export const sealRoutes: FastifyPluginAsyncTypebox<{ seal: SealControl }> = asyn
     },
     handler: async (request) => {
       const { share, reset } = request.body;
-      if (reset) seal.resetUnseal();
+      if (reset) await seal.resetUnseal();
       if (share === undefined) {
         if (!reset) throw invalid("send a share, or reset: true");
         return seal.status();

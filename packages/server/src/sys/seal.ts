@@ -47,7 +47,7 @@ export interface SealControl {
   /** Takes one share; unseals once `threshold` distinct valid shares have arrived. `address` is throttled after wrong shares. */
   unseal(share: string, options?: { address?: string }): Promise<SealStatus>;
   /** Discards the shares received so far. */
-  resetUnseal(): SealStatus;
+  resetUnseal(): Promise<SealStatus>;
   /** Drops every key and decrypted value from memory. */
   seal(): Promise<void>;
   /** Shamir only, once: creates the root key and the store, and returns the shares and the admin bootstrap token. */
@@ -67,7 +67,7 @@ export function alwaysUnsealed(type: "file" | "env", options: { keys: KeyService
   return {
     status: () => ({ sealed: options.keys.sealed, type, initialized: true, threshold: 1, shares: 1, progress: 0 }),
     unseal: async () => refuse(),
-    resetUnseal: () => refuse(),
+    resetUnseal: async () => refuse(),
     seal: async () => refuse(),
     init: async () => refuse(),
     rekey: async () => refuse(),

@@ -117,18 +117,19 @@ export class ShamirSeal implements SealControl {
     });
   }
 
-  resetUnseal(): SealStatus {
-    this.#dropPending();
-    return this.status();
+  /** Discards the shares given so far; waits for an unseal under way, so it cannot zero shares being combined. */
+  resetUnseal(): Promise<SealStatus> {
+    return this.#serial.run(async () => {
+      this.#dropPending();
+      return this.status();
+    });
   }
 
   seal(): Promise<void> {
     return this.#serial.run(async () => {
-      // One synchronous step: no request runs between the keys going and the caches emptying,
-      // and a read that fetched before it cannot refill a cache (the cache's epoch guard).
+      // Keys and caches go in one synchronous step; a read that fetched before it cannot refill a cache (the cache's epoch guard).
       this.#keys.lock();
       this.#dropPending();
-      this.#store.changes.apply({ kind: "all" });
       this.#log("sealed");
     });
   }

@@ -78,6 +78,11 @@ export const vaultAuthRoutes: FastifyPluginAsyncTypebox<VaultAuthOptions> = asyn
     handler: async (request) => {
       const body = request.body ?? {};
       if (body.no_parent) throw invalid("Coffer mints child tokens here: no_parent is not supported (POST /api/v1/auth/tokens makes independent ones)");
+      // A restriction the client asked for and Coffer cannot honour must not turn into a token with more access than asked.
+      if (body.policies?.some((policy) => policy !== "default")) {
+        throw invalid("Coffer has no Vault policies: narrow a child token with POST /api/v1/auth/token/child (secrets, access, ttl) instead");
+      }
+      if (body.num_uses !== undefined && body.num_uses > 0) throw invalid("Coffer tokens have no use count: num_uses is not supported; give a short ttl instead");
       const ttl = body.ttl === undefined ? undefined : parseDuration(body.ttl, "ttl") || undefined;
       const minted = await tokens.createChild(request.principal, { name: body.display_name, ttl });
       noteTarget(request, { subject: minted.info.id });

@@ -45,6 +45,8 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
   // Charged like the native routes: reads (GET, LIST) against the read budget, everything else the write budget.
   const contextOf = async (request: FastifyRequest, mount: string): Promise<SecretContext> => {
     const ctx = await secrets.context(request.principal, workspaceOfMount(request.principal, mount));
+    // Known before the service call, so a refused request is audited (and alerted) in its workspace too.
+    noteTarget(request, { workspaceId: ctx.access.workspace.id });
     await limits.take(request.method === "GET" ? "read" : "write", request.principal, ctx.access.workspace);
     return ctx;
   };

@@ -41,7 +41,7 @@ export const vaultSysRoutes: FastifyPluginAsyncTypebox<VaultSysOptions> = async 
   app.route({
     method: ["GET", "HEAD"],
     url: "/sys/health",
-    config: { public: true },
+    config: { public: true, whileSealed: true },
     schema: { hide },
     handler: async (_request, reply) => {
       const { sealed, initialized } = seal.status();
@@ -61,13 +61,13 @@ export const vaultSysRoutes: FastifyPluginAsyncTypebox<VaultSysOptions> = async 
   });
 
   app.get("/sys/seal-status", {
-    config: { public: true, audit: "sys.seal-status" },
+    config: { public: true, whileSealed: true, audit: "sys.seal-status" },
     schema: { hide },
     handler: async () => sealStatus(seal.status()),
   });
 
   app.get("/sys/init", {
-    config: { public: true },
+    config: { public: true, whileSealed: true },
     schema: { hide },
     handler: async () => ({ initialized: seal.status().initialized }),
   });
@@ -76,11 +76,17 @@ export const vaultSysRoutes: FastifyPluginAsyncTypebox<VaultSysOptions> = async 
     app.route({
       method,
       url: "/sys/unseal",
-      config: { public: true, audit: "sys.unseal" },
-      schema: { hide, body: Type.Object({ key: Type.Optional(Type.String()), reset: Type.Optional(Type.Boolean()) }) },
+      // Reachable while sealed (that is its point), throttled per address like the native route.
+      config: { public: true, whileSealed: true, audit: "sys.unseal" },
+      schema: { hide, body: Type.Object({ key: Type.Optional(Type.String({ maxLength: 512 })), reset: Type.Optional(Type.Boolean()) }) },
       handler: async (request) => {
-        if (!request.body.key) throw invalid("key is required");
-        return sealStatus(await seal.unseal(request.body.key));
+        const { key, reset } = request.body;
+        if (reset) await seal.resetUnseal();
+        if (!key) {
+          if (!reset) throw invalid("key is required");
+          return sealStatus(seal.status());
+        }
+        return sealStatus(await seal.unseal(key, { address: request.ip }));
       },
     });
     app.route({
