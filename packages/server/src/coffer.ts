@@ -7,7 +7,7 @@ import { AlertService } from "./alert/alert.service.ts";
 import { WebhookService, type WebhookOptions } from "./alert/webhook.service.ts";
 import { AuditReader } from "./audit/audit-reader.service.ts";
 import { appendInProcess } from "./audit/audit-append.ts";
-import { AuditLog } from "./audit/audit.service.ts";
+import { AuditLog, type AuditSync } from "./audit/audit.service.ts";
 import { systemEvent } from "./audit/audit.types.ts";
 import { DAY_MS, systemClock, type Clock } from "./core/clock.ts";
 import { Keyring } from "./crypto/keyring.ts";
@@ -69,9 +69,16 @@ export interface AuditSettings {
   mode: "on" | "fail-open" | "off";
   /** Events older than this many days are removed; 0 keeps them forever. */
   retentionDays: number;
+  /**
+   * When a request's event must be synced to disk before the answer:
+   * "changes" (default): for every request but a read (GET, HEAD), whose
+   * events are answered once written (they survive a crash of Coffer) and
+   * synced within a fraction of a second; "always": for every request.
+   */
+  sync?: AuditSync;
 }
 
-export const DEFAULT_AUDIT: AuditSettings = { mode: "on", retentionDays: 365 };
+export const DEFAULT_AUDIT: AuditSettings = { mode: "on", retentionDays: 365, sync: "changes" };
 const RETENTION_CHECK_MS = 3_600_000;
 
 export interface Coffer {
@@ -138,7 +145,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     const workspaces = new WorkspaceService(store, clock, limits);
     const access = new AccessService(store);
     const auditSettings = options.audit ?? DEFAULT_AUDIT;
-    const audit = new AuditLog(store, appendInProcess(store.db, store.dialect), { failOpen: auditSettings.mode === "fail-open", log });
+    const audit = new AuditLog(store, appendInProcess(store), { failOpen: auditSettings.mode === "fail-open", syncReads: auditSettings.sync === "always", log });
     const stopRetention = keepAuditFor(audit, auditSettings.retentionDays, clock, log);
     const webhooks = new WebhookService(store, clock, keys, workspaces, { ...options.webhooks, log });
     const alerts = new AlertService(store, clock, workspaces, webhooks, { log });

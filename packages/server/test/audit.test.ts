@@ -5,9 +5,18 @@
  */
 import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
-import { sql } from "kysely";
+import { sql, type Kysely } from "kysely";
+import { GENESIS, chainHash } from "../src/audit/audit-chain.ts";
+import { writeHead } from "../src/audit/audit.repository.ts";
+import { systemEvent } from "../src/audit/audit.types.ts";
+import { migrateTo } from "../src/store/migrate.ts";
+import { openStore, type Store } from "../src/store/store.ts";
+import type { AuditAppender } from "../src/audit/audit-append.ts";
+import { AuditLog } from "../src/audit/audit.service.ts";
 import { openCoffer, type AuditSettings, type Coffer } from "../src/coffer.ts";
 import { buildApp } from "../src/http/app.ts";
+import { eventsOf, segmentOf, type SegmentRow } from "../src/audit/audit-segment.ts";
+import type { AuditRecord } from "../src/audit/audit.types.ts";
 import { STORES, type StoreKind } from "./support/stores.ts";
 import { TEST_RATE_LIMITS } from "./support/limits.ts";
 
@@ -50,6 +59,26 @@ async function eventOf(env: Env, requestId: string | undefined) {
   return events[0]!;
 }
 
+test("a batch waits for its sync to disk when it holds a change, or always with syncReads; a batch of reads only once written", async () => {
+  const appended: { actions: string[]; synced: boolean }[] = [];
+  const appender: AuditAppender = async (events, synced) => {
+    appended.push({ actions: events.map((event) => event.action), synced });
+    return events.map((event, i) => ({ ...event, seq: i + 1, hash: "" }));
+  };
+  const event = (action: string) => ({ ...systemEvent(0, action, { workspaceId: "ws_1", secretId: "sec_1", secretName: "s" }) });
+  const store = null as unknown as Store; // recording never reads the store
+  const relaxed = new AuditLog(store, appender);
+  await Promise.all([relaxed.record(event("secret.read"), true), relaxed.record(event("secret.read"), true)]);
+  await Promise.all([relaxed.record(event("secret.read"), true), relaxed.record(event("secret.update"))]);
+  const strict = new AuditLog(store, appender, { syncReads: true });
+  await strict.record(event("secret.read"), true);
+  assert.deepEqual(appended, [
+    { actions: ["secret.read", "secret.read"], synced: false },
+    { actions: ["secret.read", "secret.update"], synced: true },
+    { actions: ["secret.read"], synced: true },
+  ]);
+});
+
 for (const store of STORES) {
   test(`an event names actor, token, target, outcome and source, never a value (${store.kind})`, async (t) => {
     const env = await openEnv(t, store);
@@ -88,7 +117,8 @@ for (const store of STORES) {
     const exported = await env.call("GET", "/api/v1/audit/export");
     assert.equal(exported.status, 200);
     assert.ok(exported.text.split("\n").filter(Boolean).length >= 6);
-    const rows = JSON.stringify(await env.coffer.store.db.selectFrom("auditEvents").selectAll().execute());
+    const segments = await env.coffer.store.db.selectFrom("auditSegments").selectAll().execute();
+    const rows = JSON.stringify(segments.map((row) => ({ ...row, events: Buffer.from(row.events).toString("utf8") })));
     for (const text of [exported.text, rows]) {
       assert.ok(!text.includes(VALUE), "no value in the audit log");
       assert.ok(!text.includes(env.coffer.bootstrapToken!), "no token in the audit log");
@@ -115,37 +145,55 @@ for (const store of STORES) {
       assert.match(result.problem!.reason, reason);
       assert.equal((await env.coffer.audit.verify()).ok, true, "undone, the chain is whole again");
     };
-    const row = (seq: number) => db.selectFrom("auditEvents").selectAll().where("seq", "=", seq).executeTakeFirstOrThrow();
-    const [three, four] = [await row(3), await row(4)];
+    const segmentWith = (seq: number) =>
+      db.selectFrom("auditSegments").selectAll().where("firstSeq", "<=", seq).where("lastSeq", ">=", seq).executeTakeFirstOrThrow();
+    const remove = (rows: SegmentRow[]) => db.deleteFrom("auditSegments").where("firstSeq", "in", rows.map((row) => row.firstSeq)).execute();
+    const put = (rows: SegmentRow[]) => db.insertInto("auditSegments").values(rows).execute();
+    /** Segments replaced by forged ones (each with a summary that matches its events, as a careful forger would make). */
+    const replace = async (originals: SegmentRow[], forged: AuditRecord[][], reason: RegExp, seq: number) =>
+      tampered(
+        async () => {
+          await remove(originals);
+          await put(forged.map(segmentOf));
+        },
+        async () => {
+          await db.deleteFrom("auditSegments").where("firstSeq", "in", forged.map((events) => events[0]!.seq)).execute();
+          await put(originals);
+        },
+        reason,
+        seq,
+      );
+
+    // Sequential requests: one event to a segment.
+    const three = await segmentWith(3);
+    await replace([three], [eventsOf(three).map((event) => ({ ...event, outcome: "denied" as const }))], /event 3 does not match its hash/, 3);
+    const four = await segmentWith(4);
+    await tampered(() => remove([four]), () => put([four]), /events 4\.\.4 are missing/, 4);
+    const [five, six] = [await segmentWith(5), await segmentWith(6)];
+    // Two events change places: each takes the other's position in the chain.
+    const [[a], [b]] = [eventsOf(five), eventsOf(six)];
+    await replace([five, six], [[{ ...b!, seq: 5 }], [{ ...a!, seq: 6 }]], /event 5 does not match its hash/, 5);
+    // A summary that no longer matches its events would hide them from queries.
+    const seven = await segmentWith(7);
     await tampered(
-      () => db.updateTable("auditEvents").set({ outcome: "denied" }).where("seq", "=", 3).execute(),
-      () => db.updateTable("auditEvents").set({ outcome: three.outcome }).where("seq", "=", 3).execute(),
-      /event 3 does not match its hash/,
-      3,
+      () => db.updateTable("auditSegments").set({ keys: "\n" }).where("firstSeq", "=", 7).execute(),
+      () => db.updateTable("auditSegments").set({ keys: seven.keys }).where("firstSeq", "=", 7).execute(),
+      /the summary of events 7\.\.7 does not match them/,
+      7,
     );
-    await tampered(
-      () => db.deleteFrom("auditEvents").where("seq", "=", 4).execute(),
-      () => db.insertInto("auditEvents").values(four).execute(),
-      /events 4\.\.4 are missing/,
-      4,
-    );
-    const [five, six] = [await row(5), await row(6)];
-    const swap = async (a: typeof five, b: typeof five) => {
-      // Two events change places: each takes the other's position in the chain.
-      await db.deleteFrom("auditEvents").where("seq", "in", [5, 6]).execute();
-      await db.insertInto("auditEvents").values([{ ...a, seq: 6 }, { ...b, seq: 5 }]).execute();
-    };
-    await tampered(() => swap(five, six), async () => {
-      await db.deleteFrom("auditEvents").where("seq", "in", [5, 6]).execute();
-      await db.insertInto("auditEvents").values([five, six]).execute();
-    }, /event 5 does not match its hash/, 5);
-    const last = await db.selectFrom("auditEvents").selectAll().orderBy("seq", "desc").limit(1).executeTakeFirstOrThrow();
-    await tampered(
-      () => db.deleteFrom("auditEvents").where("seq", "=", last.seq).execute(),
-      () => db.insertInto("auditEvents").values(last).execute(),
-      /events were removed from the end/,
-      Number(last.seq),
-    );
+
+    // Concurrent requests share a segment: an event edited or removed inside one is found too.
+    await Promise.all(Array.from({ length: 20 }, (_, i) => env.call("GET", `${SECRETS}/together-${i}`)));
+    await env.coffer.audit.drain();
+    const shared = (await db.selectFrom("auditSegments").selectAll().orderBy("firstSeq", "desc").execute()).find((row) => row.lastSeq - row.firstSeq >= 2)!;
+    assert.ok(shared, "some requests shared a segment");
+    const events = eventsOf(shared);
+    const middle = events[1]!.seq;
+    await replace([shared], [events.map((event) => (event.seq === middle ? { ...event, ip: "10.6.6.6" } : event))], new RegExp(`event ${middle} does not match its hash`), middle);
+    await replace([shared], [events.filter((event) => event.seq !== middle)], new RegExp(`events ${middle}\\.\\.${middle} are missing`), middle);
+
+    const last = await db.selectFrom("auditSegments").selectAll().orderBy("firstSeq", "desc").limit(1).executeTakeFirstOrThrow();
+    await tampered(() => remove([last]), () => put([last]), /events were removed from the end/, last.firstSeq);
   });
 
   test(`fail closed: a request whose event cannot be written is refused and returns nothing (${store.kind})`, async (t) => {
@@ -154,13 +202,13 @@ for (const store of STORES) {
     await env.call("POST", SECRETS, { name: "guarded", data: { key: VALUE } });
     await env.coffer.audit.drain();
     // The audit table disappears under the server: every append now fails.
-    await sql`alter table audit_events rename to audit_events_away`.execute(env.coffer.store.db);
+    await sql`alter table audit_segments rename to audit_segments_away`.execute(env.coffer.store.db);
     const read = await env.call("GET", `${SECRETS}/guarded`);
     assert.equal(read.status, 503);
     assert.equal(read.body.error.code, "AUDIT_UNAVAILABLE");
     assert.ok(!read.text.includes(VALUE), "the value never left");
     assert.ok(env.logs.some((line) => line.includes("AUDIT WRITE FAILED") && line.includes("refused")));
-    await sql`alter table audit_events_away rename to audit_events`.execute(env.coffer.store.db);
+    await sql`alter table audit_segments_away rename to audit_segments`.execute(env.coffer.store.db);
     assert.equal((await env.call("GET", `${SECRETS}/guarded`)).status, 200, "the log is back: so is the service");
     assert.equal((await env.coffer.audit.verify()).ok, true, "the refused request left no hole in the chain");
   });
@@ -170,11 +218,11 @@ for (const store of STORES) {
     if (!env) return;
     await env.call("POST", SECRETS, { name: "open", data: { key: VALUE } });
     await env.coffer.audit.drain();
-    await sql`alter table audit_events rename to audit_events_away`.execute(env.coffer.store.db);
+    await sql`alter table audit_segments rename to audit_segments_away`.execute(env.coffer.store.db);
     const read = await env.call("GET", `${SECRETS}/open`);
     assert.equal(read.status, 200);
     assert.ok(env.logs.some((line) => line.includes("AUDIT WRITE FAILED") && line.includes("UNAUDITED")));
-    await sql`alter table audit_events_away rename to audit_events`.execute(env.coffer.store.db);
+    await sql`alter table audit_segments_away rename to audit_segments`.execute(env.coffer.store.db);
   });
 
   test(`group commit: concurrent requests share batches, and the chain stays whole (${store.kind})`, async (t) => {
@@ -247,4 +295,34 @@ for (const store of STORES) {
     const verified = await env.coffer.audit.verify();
     assert.deepEqual([verified.ok, verified.checked], [true, 3]);
   });
+
+  test(`events logged one row each before segments move into segments with their chain whole (${store.kind})`, async (t) => {
+    const target = await store.open(t);
+    if (!target) return;
+    // A store as the version before segments left it: migrations up to 0005 and a chain of events in audit_events.
+    const old = await openStore({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, migrate: false });
+    await migrateTo(old.db, old.dialect, "0005-rate-limits");
+    const legacy = old.db as unknown as Kysely<any>;
+    let previous = { seq: 0, hash: GENESIS };
+    const records: AuditRecord[] = [];
+    for (let seq = 1; seq <= 1203; seq++) {
+      const event = { ...systemEvent(1_700_000_000_000 + seq, "secret.auto-rotate", { workspaceId: "ws_old", secretId: `sec_${seq % 7}`, secretName: `old-${seq % 7}` }), requestId: `req-${seq}` };
+      previous = { seq, hash: chainHash(previous.hash, seq, event) };
+      records.push({ ...event, ...previous });
+    }
+    // One event edited after it was hashed: still found after the move.
+    records[599] = { ...records[599]!, outcome: "denied" };
+    for (let i = 0; i < records.length; i += 100) await legacy.insertInto("auditEvents").values(records.slice(i, i + 100)).execute();
+    await writeHead(old.db, previous);
+    await old.close();
+
+    const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target.dataDir, databaseUrl: target.databaseUrl, audit: { mode: "on", retentionDays: 0 }, log: () => {} });
+    t.after(() => coffer.close());
+    const segments = await coffer.store.db.selectFrom("auditSegments").select(["firstSeq", "lastSeq"]).orderBy("firstSeq").execute();
+    assert.deepEqual(segments.map((row) => [row.firstSeq, row.lastSeq]), [[1, 1000], [1001, 1203]]);
+    assert.deepEqual((await coffer.audit.verify()).problem, { seq: 600, reason: "event 600 does not match its hash: it was edited, or events were reordered or replaced" });
+    const { events } = await coffer.audit.query({ secret: "old-3" }, { limit: 2 });
+    assert.deepEqual(events, records.filter((record) => record.secretName === "old-3").reverse().slice(0, 2));
+  });
+
 }

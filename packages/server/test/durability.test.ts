@@ -165,11 +165,18 @@ for (const store of STORES) {
     const hot: Attempt[] = [];
     const created = new Map<string, Attempt>();
     const unexpected: string[] = [];
+    // Every answered request, read or write: its audit event was written before the answer, so it survives too.
+    const answered = new Set<string>();
+    const noteAnswer = (reply: Reply) => {
+      const id = reply.headers.get("x-request-id");
+      if (id) answered.add(id);
+    };
 
     async function send(method: string, path: string, body: unknown, attempt: Attempt, allowed: (reply: Reply) => boolean): Promise<void> {
       attempt.seq = ++seq;
       try {
         const reply = await api(method, path, body);
+        noteAnswer(reply);
         attempt.status = reply.status;
         if (reply.status >= 200 && reply.status < 300) {
           attempt.outcome = "acked";
@@ -209,6 +216,14 @@ for (const store of STORES) {
       }
     });
 
+    // Reads alongside: their events are written before the answer but synced to disk only soon after.
+    const reads = Array.from({ length: 2 }, async (_, loop) => {
+      for (let i = 0; !stop; i++) {
+        const reply = await api("GET", secretsPath(WS, `crash/loop-${loop}/s-0`)).catch(() => null);
+        if (reply) noteAnswer(reply);
+      }
+    });
+
     // Writes go on until enough are acknowledged to prove something (a slow machine takes longer), then the kill.
     const ackedSoFar = () => [...[...owned.values()].flat(), ...hot, ...created.values()].filter((a) => a.outcome === "acked").length;
     const started = Date.now();
@@ -216,7 +231,7 @@ for (const store of STORES) {
     while (ackedSoFar() < ENOUGH_ACKED && Date.now() - started < 60_000) await sleep(50);
     stop = true; // no loop sends another request; the ones already sent are in flight
     await first.kill();
-    await Promise.all(loops);
+    await Promise.all([...loops, ...reads]);
 
     const all = [...[...owned.values()].flat(), ...hot, ...created.values()];
     const acked = all.filter((a) => a.outcome === "acked").length;
@@ -278,6 +293,14 @@ for (const store of STORES) {
     }
 
     assert.deepEqual(problems, [], "every acknowledged write survived the kill");
+
+    const exported = await after("GET", "/api/v1/audit/export");
+    assert.equal(exported.status, 200);
+    const logged = new Set(String(exported.body).split("\n").filter(Boolean).map((line) => (JSON.parse(line) as { requestId: string }).requestId));
+    const missing = [...answered].filter((id) => !logged.has(id));
+    t.diagnostic(`${answered.size} requests answered before the kill`);
+    assert.deepEqual(missing, [], "every answered request's audit event survived the kill");
+    assert.equal((await after("GET", "/api/v1/audit/verify")).body.ok, true, "and the chain is whole");
   });
 }
 

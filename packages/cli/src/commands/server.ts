@@ -19,6 +19,10 @@ Options:
   --audit MODE          on: a request fails unless its audit event is durable (default); fail-open: it goes
                         ahead with a loud log line; off: record nothing (only to measure audit's cost)
                         (env COFFER_AUDIT)
+  --audit-sync WHEN     changes (default): a request that changes anything is answered once its audit
+                        event is synced to disk; a read (GET) once its event is written, which a crash
+                        of Coffer cannot lose, and synced within 0.1 s (a power cut within that time
+                        can). always: every request waits for the sync. (env COFFER_AUDIT_SYNC)
   --audit-retention-days N   remove audit events older than N days; 0 keeps them forever
                         (env COFFER_AUDIT_RETENTION_DAYS; default 365)
   --rotation-grace-days N
@@ -70,6 +74,7 @@ export async function run(argv: string[]): Promise<void> {
     audit: {
       mode: auditMode(values.audit ?? env.COFFER_AUDIT ?? "on"),
       retentionDays: retentionDays(values["audit-retention-days"] ?? env.COFFER_AUDIT_RETENTION_DAYS ?? "365"),
+      sync: auditSync(values["audit-sync"] ?? env.COFFER_AUDIT_SYNC ?? "changes"),
     },
     rotationGraceDays: graceDays(values["rotation-grace-days"] ?? env.COFFER_ROTATION_GRACE_DAYS),
     print: (line) => process.stdout.write(line + "\n"),
@@ -98,6 +103,7 @@ function parse(argv: string[]) {
         "log-level": { type: "string" },
         audit: { type: "string" },
         "audit-retention-days": { type: "string" },
+        "audit-sync": { type: "string" },
         "rotation-grace-days": { type: "string" },
         seal: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -133,6 +139,11 @@ function parseListen(value: string): { host: string; port: number } {
 function auditMode(value: string): "on" | "fail-open" | "off" {
   if (value === "on" || value === "fail-open" || value === "off") return value;
   throw new CliError(`--audit takes on, fail-open or off (got '${value}')`, EXIT.usage);
+}
+
+function auditSync(value: string): "changes" | "always" {
+  if (value === "changes" || value === "always") return value;
+  throw new CliError(`--audit-sync takes changes or always (got '${value}')`, EXIT.usage);
 }
 
 function retentionDays(value: string): number {

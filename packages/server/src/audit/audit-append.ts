@@ -1,31 +1,27 @@
 /**
  * One batch onto the chain, in one transaction: read the head, hash each
- * event onto it, insert, move the head. Runs in the server's thread on
- * PostgreSQL and in the audit writer thread on SQLite.
+ * event onto it, store the batch as one segment, move the head.
  */
-import { GENESIS, chainHash } from "./audit-chain.ts";
-import { AUDIT_LOCK_KEY, insertEvents, readHead, writeHead } from "./audit.repository.ts";
+import { GENESIS } from "./audit-chain.ts";
+import { chainSegment } from "./audit-segment.ts";
+import { AUDIT_LOCK_KEY, appendStatements } from "./audit.repository.ts";
 import type { AuditEventInput, AuditRecord } from "./audit.types.ts";
-import type { StoreDialect } from "../store/dialect.ts";
-import type { Database } from "../store/store.ts";
+import type { Database, Store } from "../store/store.ts";
 
-export type AuditAppender = (events: AuditEventInput[]) => Promise<AuditRecord[]>;
+/** Appends a batch; `synced`: answered once on disk, else once written (Store.writeUnsynced). */
+export type AuditAppender = (events: AuditEventInput[], synced: boolean) => Promise<AuditRecord[]>;
 
-export function appendInTransaction(trx: Database, dialect: StoreDialect, events: AuditEventInput[]): Promise<AuditRecord[]> {
-  return dialect.lockUntilCommit(trx, AUDIT_LOCK_KEY).then(async () => {
-    let previous = (await readHead(trx)) ?? { seq: 0, hash: GENESIS };
-    const records = events.map((event) => {
-      const seq = previous.seq + 1;
-      const record = { ...event, seq, hash: chainHash(previous.hash, seq, event) };
-      previous = { seq, hash: record.hash };
-      return record;
-    });
-    await insertEvents(trx, records);
-    await writeHead(trx, previous);
-    return records;
-  });
-}
-
-export function appendInProcess(db: Database, dialect: StoreDialect): AuditAppender {
-  return (events) => db.transaction().execute((trx) => appendInTransaction(trx, dialect, events));
+/** Appends each batch in a transaction of its own. */
+export function appendInProcess(store: Store): AuditAppender {
+  const statements = appendStatements(store.db);
+  return (events, synced) => {
+    const append = async (trx: Database) => {
+      await store.dialect.lockUntilCommit(trx, AUDIT_LOCK_KEY);
+      const segment = chainSegment((await statements.readHead(trx)) ?? { seq: 0, hash: GENESIS }, events);
+      await statements.insertSegment(trx, segment.row);
+      await statements.writeHead(trx, segment.head);
+      return segment.records;
+    };
+    return synced ? store.db.transaction().execute(append) : store.writeUnsynced(append);
+  };
 }

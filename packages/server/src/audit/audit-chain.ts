@@ -5,7 +5,7 @@
  * GENESIS, or after retention pruned a prefix, from the anchor (the last
  * pruned event's seq and hash).
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { AuditEventInput, AuditRecord } from "./audit.types.ts";
 
 export const GENESIS = "0".repeat(64);
@@ -15,13 +15,25 @@ export interface ChainPoint {
   hash: string;
 }
 
-export function chainHash(previousHash: string, seq: number, event: AuditEventInput): string {
-  // A fixed field order, so the same event always hashes the same on every node and after a restore.
-  const fields = [
+/**
+ * An event's fields in a fixed order, as JSON: what its hash covers, so the
+ * same event always hashes the same on every node and after a restore. It is
+ * also how a segment stores the event (audit-segment.ts).
+ */
+export function eventLine(seq: number, event: AuditEventInput): string {
+  return JSON.stringify([
     seq, event.time, event.actorKind, event.actorId, event.actorName, event.tokenId, event.action, event.outcome, event.status,
     event.workspaceId, event.secretId, event.secretName, event.subject, event.ip, event.userAgent, event.requestId,
-  ];
-  return createHash("sha256").update(previousHash).update("\n").update(JSON.stringify(fields)).digest("hex");
+  ]);
+}
+
+/** The hash of an event whose line is `line`, chained to the hash before it. */
+export function lineHash(previousHash: string, line: string): string {
+  return hash("sha256", `${previousHash}\n${line}`);
+}
+
+export function chainHash(previousHash: string, seq: number, event: AuditEventInput): string {
+  return lineHash(previousHash, eventLine(seq, event));
 }
 
 export interface ChainProblem {

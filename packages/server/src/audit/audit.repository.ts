@@ -1,5 +1,8 @@
+import { sql, type CompiledQuery, type SelectQueryBuilder } from "kysely";
 import type { Database } from "../store/store.ts";
+import type { Tables } from "../store/tables.ts";
 import type { ChainPoint } from "./audit-chain.ts";
+import { KEY, eventsOf, keyLines, type SegmentRow } from "./audit-segment.ts";
 import type { AuditRecord } from "./audit.types.ts";
 
 const HEAD = "audit.head";
@@ -32,55 +35,153 @@ export async function readPoint(db: Database, key: typeof HEAD | typeof ANCHOR):
 export const readHead = (db: Database) => readPoint(db, HEAD);
 export const readAnchor = (db: Database) => readPoint(db, ANCHOR);
 
+function upsertPoint(db: Database, key: string, value: string) {
+  return db.insertInto("meta").values({ key, value }).onConflict((oc) => oc.column("key").doUpdateSet({ value }));
+}
+
 async function writePoint(db: Database, key: string, point: ChainPoint): Promise<void> {
-  const value = JSON.stringify(point);
-  await db.insertInto("meta").values({ key, value }).onConflict((oc) => oc.column("key").doUpdateSet({ value })).execute();
+  await upsertPoint(db, key, JSON.stringify(point)).execute();
 }
 
 export const writeHead = (db: Database, point: ChainPoint) => writePoint(db, HEAD, point);
 export const writeAnchor = (db: Database, point: ChainPoint) => writePoint(db, ANCHOR, point);
 
-/** Rows per INSERT: well inside both databases' bound-parameter limits. */
-const ROWS_PER_INSERT = 500;
+/**
+ * The statements of an append, compiled once per database: building and
+ * compiling them with Kysely costs more than SQLite takes to run them, and
+ * an append runs for every batch of requests.
+ */
+export function appendStatements(db: Database) {
+  const head = db.selectFrom("meta").select("value").where("key", "=", HEAD).compile();
+  const insert = reusable<Record<keyof SegmentRow, unknown>>((row) => db.insertInto("auditSegments").values(row as SegmentRow).compile(), {
+    firstSeq: 0, lastSeq: 0, minTime: 0, maxTime: 0, keys: "", lastHash: "", events: "",
+  });
+  const moveHead = reusable(({ value }: { value: unknown }) => upsertPoint(db, HEAD, value as string).compile(), { value: "" });
+  return {
+    async readHead(trx: Database): Promise<ChainPoint | null> {
+      const { rows } = await trx.executeQuery<{ value: string }>(head);
+      return rows[0] ? (JSON.parse(rows[0].value) as ChainPoint) : null;
+    },
+    async insertSegment(trx: Database, row: SegmentRow): Promise<void> {
+      await trx.executeQuery(insert(row));
+    },
+    async writeHead(trx: Database, point: ChainPoint): Promise<void> {
+      await trx.executeQuery(moveHead({ value: JSON.stringify(point) }));
+    },
+  };
+}
 
-export async function insertEvents(db: Database, records: AuditRecord[]): Promise<void> {
-  for (let i = 0; i < records.length; i += ROWS_PER_INSERT) {
-    await db.insertInto("auditEvents").values(records.slice(i, i + ROWS_PER_INSERT)).execute();
+/**
+ * A compiled query run again with other values: compiled once with a
+ * placeholder for each field, whose positions among the parameters say where
+ * each field's value goes (the other parameters stay as compiled).
+ */
+function reusable<P extends Record<string, unknown>>(compile: (fields: P) => CompiledQuery, fields: P): (values: P) => CompiledQuery {
+  const placeholder = (name: string) => `\u0000${name}`;
+  const names = Object.keys(fields);
+  const compiled = compile(Object.fromEntries(names.map((name) => [name, placeholder(name)])) as P);
+  const slots = compiled.parameters.map((parameter) => names.find((name) => parameter === placeholder(name)));
+  return (values) => ({ ...compiled, parameters: slots.map((name, i) => (name === undefined ? compiled.parameters[i] : values[name])) });
+}
+
+/** Segments read at a time by a scan: a few hundred kilobytes. */
+const SEGMENTS_PER_READ = 64;
+
+/**
+ * Events matching `filter`, at most `limit`: newest first (before a seq), or
+ * oldest first after a seq. The segments' summaries skip what cannot match;
+ * the events of the rest are read and matched one by one.
+ */
+export async function selectEvents(db: Database, filter: AuditFilter, page: { before?: number | undefined; after?: number | undefined; limit: number }): Promise<AuditRecord[]> {
+  if (filter.workspaceIds?.length === 0) return [];
+  const { before, after, limit } = page;
+  const oldestFirst = after !== undefined;
+  const found: AuditRecord[] = [];
+  // Oldest first: segments from the one holding the event after `after`. Newest first: segments starting before `before`.
+  let from = oldestFirst ? await firstSeqOfSegmentWith(db, after + 1) : undefined;
+  let to = before;
+  for (;;) {
+    let query = mayMatch(db.selectFrom("auditSegments").select(["firstSeq", "lastSeq", "events"]), filter);
+    if (from !== undefined) query = query.where("firstSeq", ">=", from);
+    if (to !== undefined) query = query.where("firstSeq", "<", to);
+    const rows = await query.orderBy("firstSeq", oldestFirst ? "asc" : "desc").limit(SEGMENTS_PER_READ).execute();
+    for (const row of rows) {
+      const events = eventsOf(row);
+      if (!oldestFirst) events.reverse();
+      for (const event of events) {
+        const inPage = oldestFirst ? event.seq > after : before === undefined || event.seq < before;
+        if (inPage && matches(event, filter)) {
+          found.push(event);
+          if (found.length === limit) return found;
+        }
+      }
+    }
+    if (rows.length < SEGMENTS_PER_READ) return found;
+    const last = rows.at(-1)!;
+    if (oldestFirst) from = last.firstSeq + 1;
+    else to = last.firstSeq;
   }
 }
 
-export function selectEvents(db: Database, filter: AuditFilter, page: { before?: number | undefined; after?: number | undefined; limit: number }) {
-  let query = db.selectFrom("auditEvents").selectAll();
-  if (filter.workspaceId !== undefined) query = query.where("workspaceId", "=", filter.workspaceId);
-  if (filter.workspaceIds !== undefined) query = query.where("workspaceId", "in", filter.workspaceIds.length ? filter.workspaceIds : [""]);
-  if (filter.from !== undefined) query = query.where("time", ">=", filter.from);
-  if (filter.to !== undefined) query = query.where("time", "<", filter.to);
-  if (filter.actor !== undefined) {
-    const actor = filter.actor;
-    query = query.where((eb) => eb.or([eb("actorId", "=", actor), eb("actorName", "=", actor)]));
-  }
-  if (filter.secret !== undefined) {
-    const secret = filter.secret;
-    query = query.where((eb) => eb.or([eb("secretId", "=", secret), eb("secretName", "=", secret)]));
-  }
-  if (filter.action !== undefined) {
-    query = filter.action.endsWith("*")
-      ? query.where("action", "like", `${filter.action.slice(0, -1)}%`)
-      : query.where("action", "=", filter.action);
-  }
-  if (filter.outcome !== undefined) query = query.where("outcome", "=", filter.outcome);
-  if (filter.requestId !== undefined) query = query.where("requestId", "=", filter.requestId);
-  if (page.after !== undefined) return query.where("seq", ">", page.after).orderBy("seq", "asc").limit(page.limit).execute() as Promise<AuditRecord[]>;
-  if (page.before !== undefined) query = query.where("seq", "<", page.before);
-  return query.orderBy("seq", "desc").limit(page.limit).execute() as Promise<AuditRecord[]>;
+/** The first seq of the segment that holds event `seq` (or would: segments are contiguous). */
+async function firstSeqOfSegmentWith(db: Database, seq: number): Promise<number> {
+  const row = await db.selectFrom("auditSegments").select("firstSeq").where("firstSeq", "<=", seq).orderBy("firstSeq", "desc").limit(1).executeTakeFirst();
+  return row?.firstSeq ?? seq;
 }
 
-/** The newest event older than `time`: where retention cuts the log. */
-export function lastEventBefore(db: Database, time: number) {
-  return db.selectFrom("auditEvents").select(["seq", "hash"]).where("time", "<", time).orderBy("seq", "desc").limit(1).executeTakeFirst();
+/** Narrows a scan to the segments whose summary allows a match; may let through segments with none (`matches` decides). */
+function mayMatch<Q extends SelectQueryBuilder<Tables, "auditSegments", any>>(query: Q, filter: AuditFilter): Q {
+  let narrowed = query;
+  if (filter.from !== undefined) narrowed = narrowed.where("maxTime", ">=", filter.from) as Q;
+  if (filter.to !== undefined) narrowed = narrowed.where("minTime", "<", filter.to) as Q;
+  const names = (prefix: string, values: string[]) => {
+    narrowed = narrowed.where((eb) => eb.or(values.map((value) => sql<boolean>`${eb.ref("keys")} like ${keyPattern(prefix + value)} escape '\\'`))) as Q;
+  };
+  if (filter.workspaceId !== undefined) names(KEY.workspace, [filter.workspaceId]);
+  if (filter.workspaceIds !== undefined) names(KEY.workspace, filter.workspaceIds);
+  if (filter.actor !== undefined) names(KEY.actor, [filter.actor]);
+  if (filter.secret !== undefined) names(KEY.secret, [filter.secret]);
+  return narrowed;
 }
 
-export async function deleteThrough(db: Database, seq: number): Promise<number> {
-  const result = await db.deleteFrom("auditEvents").where("seq", "<=", seq).executeTakeFirst();
-  return Number(result.numDeletedRows);
+/** A LIKE pattern for one whole line of a segment's keys; `%`, `_` and `\\` in the key match only themselves. */
+function keyPattern(key: string): string {
+  return `%${keyLines([key.replace(/[\\%_]/g, "\\$&")])}%`;
+}
+
+function matches(event: AuditRecord, filter: AuditFilter): boolean {
+  const { workspaceId, workspaceIds, from, to, actor, secret, action, outcome, requestId } = filter;
+  return (
+    (workspaceId === undefined || event.workspaceId === workspaceId) &&
+    (workspaceIds === undefined || (event.workspaceId !== null && workspaceIds.includes(event.workspaceId))) &&
+    (from === undefined || event.time >= from) &&
+    (to === undefined || event.time < to) &&
+    (actor === undefined || event.actorId === actor || event.actorName === actor) &&
+    (secret === undefined || event.secretId === secret || event.secretName === secret) &&
+    (action === undefined || (action.endsWith("*") ? event.action.startsWith(action.slice(0, -1)) : event.action === action)) &&
+    (outcome === undefined || event.outcome === outcome) &&
+    (requestId === undefined || event.requestId === requestId)
+  );
+}
+
+/** Segments in seq order from the one after `afterFirstSeq`, a page at a time (verify). */
+export function segmentsAfter(db: Database, afterFirstSeq: number, limit: number): Promise<SegmentRow[]> {
+  return db.selectFrom("auditSegments").selectAll().where("firstSeq", ">", afterFirstSeq).orderBy("firstSeq", "asc").limit(limit).execute();
+}
+
+/**
+ * Retention: removes the oldest segments, up to the first that holds an event
+ * at or after `time` (a segment goes whole, so an event may outlive the
+ * cut-off by as long as its batch took). Returns where the chain now starts
+ * and how many events went, or null when nothing is old enough.
+ */
+export async function deleteSegmentsBefore(db: Database, time: number): Promise<{ anchor: ChainPoint; removed: number } | null> {
+  const kept = await db.selectFrom("auditSegments").select((eb) => eb.fn.min("firstSeq").as("firstSeq")).where("maxTime", ">=", time).executeTakeFirst();
+  const firstKept = kept?.firstSeq ?? null;
+  const old = db.selectFrom("auditSegments").$if(firstKept !== null, (query) => query.where("firstSeq", "<", firstKept!));
+  const last = await old.select(["lastSeq", "lastHash"]).orderBy("firstSeq", "desc").limit(1).executeTakeFirst();
+  if (!last) return null;
+  const count = await old.select((eb) => eb.fn.sum<number>(sql`${eb.ref("lastSeq")} - ${eb.ref("firstSeq")} + 1`).as("events")).executeTakeFirstOrThrow();
+  await db.deleteFrom("auditSegments").$if(firstKept !== null, (query) => query.where("firstSeq", "<", firstKept!)).execute();
+  return { anchor: { seq: last.lastSeq, hash: last.lastHash }, removed: Number(count.events) };
 }

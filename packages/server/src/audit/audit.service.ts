@@ -6,12 +6,13 @@
  */
 import type { AuditAppender } from "./audit-append.ts";
 import { ChainChecker, type ChainProblem } from "./audit-chain.ts";
+import { segmentProblem } from "./audit-segment.ts";
 import {
   AUDIT_LOCK_KEY,
-  deleteThrough,
-  lastEventBefore,
+  deleteSegmentsBefore,
   readAnchor,
   readHead,
+  segmentsAfter,
   selectEvents,
   writeAnchor,
   type AuditFilter,
@@ -19,9 +20,14 @@ import {
 import type { AuditEventInput, AuditRecord } from "./audit.types.ts";
 import type { Store } from "../store/store.ts";
 
+/** Which requests wait for their event to be synced to disk (AuditSettings.sync). */
+export type AuditSync = "changes" | "always";
+
 export interface AuditOptions {
   /** Let requests succeed when their event cannot be written (logged loudly each time). Default: fail closed. */
   failOpen?: boolean;
+  /** Reads too wait for their events to be synced to disk, not only written. Default: false. */
+  syncReads?: boolean;
   log?: (message: string) => void;
 }
 
@@ -34,17 +40,21 @@ export interface VerifyResult {
 
 interface Batch {
   events: AuditEventInput[];
+  /** Some event in it must be on disk before its request is answered. */
+  synced: boolean;
   durable: Promise<void>;
   settle(error?: unknown): void;
 }
 
-const VERIFY_PAGE = 1000;
+/** Segments checked at a time. */
+const VERIFY_PAGE = 100;
 /** One batch commits while the next is on its way to the database (on PostgreSQL, where commits do not block the thread). */
 const MAX_BATCHES_IN_FLIGHT = 2;
 export const MAX_PAGE = 1000;
 
 export class AuditLog {
   readonly failOpen: boolean;
+  #syncReads: boolean;
   #store: Store;
   #appender: AuditAppender;
   #log: (message: string) => void;
@@ -56,17 +66,23 @@ export class AuditLog {
     this.#store = store;
     this.#appender = appender;
     this.failOpen = options.failOpen ?? false;
+    this.#syncReads = options.syncReads ?? false;
     this.#log = options.log ?? (() => {});
   }
 
-  /** Resolves once the event is durable; rejects (fail closed) if it cannot be made so. */
-  record(event: AuditEventInput): Promise<void> {
+  /**
+   * Resolves once the event is durable: on disk, or for a read (unless
+   * syncReads) written and on its way to disk (Store.writeUnsynced). Rejects
+   * (fail closed) if it cannot be made so.
+   */
+  record(event: AuditEventInput, read = false): Promise<void> {
     let batch = this.#open;
     if (batch === null) {
       batch = this.#open = newBatch();
       if (this.#writing.size < MAX_BATCHES_IN_FLIGHT) setImmediate(() => this.#writeOpenBatch());
     }
     batch.events.push(event);
+    if (!read || this.#syncReads) batch.synced = true;
     return batch.durable;
   }
 
@@ -87,7 +103,7 @@ export class AuditLog {
     const batch = this.#open;
     if (batch === null) return;
     this.#open = null;
-    const writing: Promise<void> = this.#appender(batch.events)
+    const writing: Promise<void> = this.#appender(batch.events, batch.synced)
       .then(
         (records) => {
           batch.settle();
@@ -113,33 +129,37 @@ export class AuditLog {
     return events.length === limit && last ? { events, next: last.seq } : { events };
   }
 
-  /** Walks the chain from its anchor to the head recorded at the start. */
+  /** Walks the chain from its anchor to the head recorded at the start, segment by segment. */
   async verify(): Promise<VerifyResult> {
     const db = this.#store.db;
     const head = await readHead(db);
     const anchor = await readAnchor(db);
     const checker = new ChainChecker(anchor);
-    let after = anchor?.seq ?? 0;
+    const result = (problem: ChainProblem | null): VerifyResult => (problem ? { ok: false, checked: checker.checked, problem } : { ok: true, checked: checker.checked });
+    let after = -1;
     for (;;) {
-      const page = (await selectEvents(db, {}, { after, limit: VERIFY_PAGE })).filter((event) => head !== null && event.seq <= head.seq);
-      const problem = checker.check(page);
-      if (problem) return { ok: false, checked: checker.checked, problem };
-      const last = page.at(-1);
-      if (page.length < VERIFY_PAGE || !last) break;
-      after = last.seq;
+      const segments = await segmentsAfter(db, after, VERIFY_PAGE);
+      for (const segment of segments) {
+        if (head === null) return result({ seq: segment.firstSeq, reason: "the log holds events but its recorded head is gone: it was removed" });
+        // Segments appended after the verify began are not part of what it checks.
+        if (segment.firstSeq > head.seq) return result(checker.finish(head));
+        const { events, problem } = segmentProblem(segment);
+        const found = checker.check(events) ?? problem;
+        if (found) return result(found);
+      }
+      if (segments.length < VERIFY_PAGE) return result(checker.finish(head));
+      after = segments.at(-1)!.firstSeq;
     }
-    const problem = checker.finish(head);
-    return problem ? { ok: false, checked: checker.checked, problem } : { ok: true, checked: checker.checked };
   }
 
-  /** Retention: removes events older than `before`; the chain then starts from the last removed event. */
+  /** Retention: removes segments older than `before`; the chain then starts from the last removed event. */
   async prune(before: number): Promise<number> {
     return this.#store.db.transaction().execute(async (trx) => {
       await this.#store.dialect.lockUntilCommit(trx, AUDIT_LOCK_KEY);
-      const cut = await lastEventBefore(trx, before);
+      const cut = await deleteSegmentsBefore(trx, before);
       if (!cut) return 0;
-      await writeAnchor(trx, { seq: Number(cut.seq), hash: cut.hash });
-      return deleteThrough(trx, Number(cut.seq));
+      await writeAnchor(trx, cut.anchor);
+      return cut.removed;
     });
   }
 }
@@ -153,5 +173,5 @@ function newBatch(): Batch {
   });
   // A batch whose every request already went away must not become an unhandled rejection.
   durable.catch(() => {});
-  return { events: [], durable, settle: (error) => (error === undefined ? resolve() : reject(error)) };
+  return { events: [], synced: false, durable, settle: (error) => (error === undefined ? resolve() : reject(error)) };
 }

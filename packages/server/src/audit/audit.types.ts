@@ -2,8 +2,6 @@
  * What an audit event says. Never a value, a token or a password: ids and
  * names only.
  */
-import type { Tables } from "../store/tables.ts";
-
 /** What a request acted on, filled in as the request learns it. */
 export interface AuditTarget {
   workspaceId?: string;
@@ -20,10 +18,25 @@ export type AuditOutcome = "ok" | "denied" | "not_found" | "error";
 /** "system": the server's own background work (a scheduled rotation), not a request. */
 export type ActorKind = "user" | "service_account" | "anonymous" | "system";
 
-/** One event as recorded, before it has its place in the chain (the stored row, less seq and hash). */
-export interface AuditEventInput extends Omit<Tables["auditEvents"], "seq" | "hash" | "actorKind" | "outcome"> {
+/** One event as recorded, before it has its place in the chain. */
+export interface AuditEventInput {
+  time: number;
   actorKind: ActorKind;
+  actorId: string | null;
+  actorName: string | null;
+  tokenId: string | null;
+  /** `<resource>.<verb>`, e.g. secret.read. */
+  action: string;
   outcome: AuditOutcome;
+  /** The HTTP status answered (0 for the server's own work). */
+  status: number;
+  workspaceId: string | null;
+  secretId: string | null;
+  secretName: string | null;
+  subject: string | null;
+  ip: string;
+  userAgent: string;
+  requestId: string;
 }
 
 /** An event in the chain: `hash` covers its fields and the previous event's hash. */

@@ -47,10 +47,11 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
     const workspaceId = request.auditTarget.workspaceId ?? (ref === undefined ? undefined : await workspaceIdOf(ref));
     const event = eventOf(request, action, reply.statusCode, clock(), workspaceId ?? null);
     const each = request.auditTarget.secrets;
+    const read = request.method === "GET" || request.method === "HEAD";
     try {
       await (each === undefined
-        ? log.record(event)
-        : Promise.all(each.map((secret) => log.record({ ...event, secretId: secret.id ?? null, secretName: secret.name }))));
+        ? log.record(event, read)
+        : Promise.all(each.map((secret) => log.record({ ...event, secretId: secret.id ?? null, secretName: secret.name }, read))));
     } catch {
       throw new CofferError("AUDIT_UNAVAILABLE", "the audit log could not record this request, so it was refused; try again shortly");
     }

@@ -10,6 +10,7 @@ import * as audit from "./migrations/0002-audit.ts";
 import * as rotation from "./migrations/0003-rotation.ts";
 import * as secretLifecycle from "./migrations/0004-secret-lifecycle.ts";
 import * as rateLimits from "./migrations/0005-rate-limits.ts";
+import * as auditSegments from "./migrations/0006-audit-segments.ts";
 
 type Step = { up(db: Kysely<any>, dialect: StoreDialect): Promise<void> };
 
@@ -19,6 +20,7 @@ const STEPS: Record<string, Step> = {
   "0003-rotation": rotation,
   "0004-secret-lifecycle": secretLifecycle,
   "0005-rate-limits": rateLimits,
+  "0006-audit-segments": auditSegments,
 };
 
 /** Where Kysely keeps its bookkeeping: not data, so backups record the applied names instead of these rows. */

@@ -5,11 +5,12 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
-import { CamelCasePlugin, Kysely, PostgresDialect } from "kysely";
+import { CamelCasePlugin, Kysely, PostgresDialect, sql } from "kysely";
 import { localChangeFeed, postgresChangeFeed, type ChangeFeed } from "./changes.ts";
 import { postgresDialect, sqliteDialect, type StoreDialect } from "./dialect.ts";
 import { migrateToLatest } from "./migrate.ts";
 import { postgresSnapshot, sqliteSnapshot, type Snapshot } from "./snapshot.ts";
+import { startCheckpointer } from "./checkpointer.ts";
 import { openSqlite } from "./sqlite.ts";
 import type { Tables } from "./tables.ts";
 
@@ -21,6 +22,14 @@ export interface Store {
   changes: ChangeFeed;
   /** Where the data lives, for logs: a file path or the URL without its password. */
   location: string;
+  /**
+   * A transaction whose commit is acknowledged once written, before it is
+   * synced to disk: it survives a crash of this process at once, a crash of
+   * the machine once synced, within a fraction of a second (SQLite: the WAL
+   * sync below; PostgreSQL: synchronous_commit = off). For the audit events of
+   * reads (audit.service.ts); every other commit waits for its sync.
+   */
+  writeUnsynced<T>(fn: (trx: Database) => Promise<T>): Promise<T>;
   /** A consistent read of every table while writes go on (backups). */
   snapshot(): Promise<Snapshot>;
   close(): Promise<void>;
@@ -61,6 +70,11 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       dialect: postgresDialect,
       changes,
       location: redactUrl(url),
+      writeUnsynced: (fn) =>
+        db.transaction().execute(async (trx) => {
+          await sql`set local synchronous_commit = off`.execute(trx);
+          return fn(trx);
+        }),
       snapshot: () => postgresSnapshot({ connectionString: url, types }),
       close: async () => {
         await changes.close();
@@ -70,7 +84,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   } else {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     const path = join(options.dataDir, SQLITE_FILE);
-    const { dialect } = openSqlite(path);
+    const { dialect, commitUnsynced } = openSqlite(path, onError);
     const db = new Kysely<Tables>({ dialect, plugins: [new CamelCasePlugin()] });
     try {
       if (options.migrate !== false) await migrateToLatest(db, sqliteDialect);
@@ -79,7 +93,23 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       throw error;
     }
     const changes = localChangeFeed();
-    store = { db, dialect: sqliteDialect, changes, location: path, snapshot: () => sqliteSnapshot(path), close: () => db.destroy() };
+    const checkpointer = startCheckpointer(path, onError);
+    store = {
+      db,
+      dialect: sqliteDialect,
+      changes,
+      location: path,
+      writeUnsynced: (fn) =>
+        db.transaction().execute((trx) => {
+          commitUnsynced();
+          return fn(trx);
+        }),
+      snapshot: () => sqliteSnapshot(path),
+      close: async () => {
+        await checkpointer.stop();
+        await db.destroy();
+      },
+    };
   }
   return store;
 }

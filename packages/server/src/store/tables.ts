@@ -106,29 +106,22 @@ export interface Tables {
     /** When the version was destroyed; its ciphertext is then empty. */
     destroyedAt: number | null;
   };
-  /** Append-only; `hash` chains each event to the one before (audit/audit-chain.ts). */
-  auditEvents: {
-    seq: number;
-    time: number;
-    /** 'user', 'service_account' or 'anonymous' (no valid token). */
-    actorKind: string;
-    actorId: string | null;
-    actorName: string | null;
-    tokenId: string | null;
-    /** `<resource>.<verb>`, e.g. secret.read. */
-    action: string;
-    /** 'ok', 'denied', 'not_found' or 'error'. */
-    outcome: string;
-    /** The HTTP status answered (0 for the server's own work). */
-    status: number;
-    workspaceId: string | null;
-    secretId: string | null;
-    secretName: string | null;
-    subject: string | null;
-    ip: string;
-    userAgent: string;
-    requestId: string;
-    hash: string;
+  /**
+   * The audit log, append-only, one row per batch of events (audit/audit-segment.ts):
+   * `events` holds the batch's events with their chain hashes; the other
+   * columns summarise it so that queries can skip whole segments.
+   */
+  auditSegments: {
+    firstSeq: number;
+    lastSeq: number;
+    minTime: number;
+    maxTime: number;
+    /** Every workspace, secret and actor the events name, each on its own line with a prefix (w:, s:, a:). */
+    keys: string;
+    /** The hash of the segment's last event, where the chain goes on from. */
+    lastHash: string;
+    /** The events, one JSON array a line, UTF-8. */
+    events: Uint8Array;
   };
   webhooks: {
     id: string;

@@ -1,0 +1,137 @@
+/**
+ * How the audit log is stored: one row per appended batch, a segment. A
+ * segment holds its events as lines of JSON (each event's chain line with its
+ * hash appended), plus a summary for queries: its seq range, its time range
+ * and the keys (workspaces, secrets, actors) its events name.
+ *
+ * One row per batch instead of one per event is what keeps the audited read
+ * cheap: an append is one insert of a few kilobytes, not dozens of indexed
+ * rows. Queries narrow by the summary, then read the events of the segments
+ * that may match.
+ */
+import { eventLine, lineHash, type ChainPoint, type ChainProblem } from "./audit-chain.ts";
+import type { ActorKind, AuditEventInput, AuditOutcome, AuditRecord } from "./audit.types.ts";
+import type { Tables } from "../store/tables.ts";
+
+export type SegmentRow = Tables["auditSegments"];
+
+/** Prefixes of the lines of `keys`, one per thing a query can look up. */
+export const KEY = { workspace: "w:", secret: "s:", actor: "a:" } as const;
+
+/** The events of one batch put on the chain after `head`: their records, the row that stores them, and the new head. */
+export function chainSegment(head: ChainPoint, events: AuditEventInput[]): { records: AuditRecord[]; row: SegmentRow; head: ChainPoint } {
+  let { seq, hash } = head;
+  const lines: string[] = [];
+  const records = events.map((event) => {
+    seq++;
+    const line = eventLine(seq, event);
+    hash = lineHash(hash, line);
+    lines.push(storedLine(line, hash));
+    return { ...event, seq, hash };
+  });
+  return { records, row: rowOf(records, lines), head: { seq, hash } };
+}
+
+/** The row for events already on the chain, with the hashes they have (a migration moving them). */
+export function segmentOf(records: AuditRecord[]): SegmentRow {
+  return rowOf(records, records.map((record) => storedLine(eventLine(record.seq, record), record.hash)));
+}
+
+/** The hashed line with the hash as its last element: `[seq, …, requestId, hash]`. */
+function storedLine(line: string, hash: string): string {
+  return `${line.slice(0, -1)},"${hash}"]`;
+}
+
+function rowOf(records: AuditRecord[], lines: string[]): SegmentRow {
+  const last = records.at(-1)!;
+  return {
+    firstSeq: records[0]!.seq,
+    lastSeq: last.seq,
+    ...summaryOf(records),
+    lastHash: last.hash,
+    events: Buffer.from(lines.join("\n")),
+  };
+}
+
+/** What a segment's summary columns say about its events. */
+export function summaryOf(records: AuditEventInput[]): Pick<SegmentRow, "minTime" | "maxTime" | "keys"> {
+  let minTime = Infinity;
+  let maxTime = -Infinity;
+  // A set per kind, prefixed at the end: a batch names the same few things many times over.
+  const workspaces = new Set<string | null>();
+  const secrets = new Set<string | null>();
+  const actors = new Set<string | null>();
+  for (const record of records) {
+    if (record.time < minTime) minTime = record.time;
+    if (record.time > maxTime) maxTime = record.time;
+    workspaces.add(record.workspaceId);
+    secrets.add(record.secretId).add(record.secretName);
+    actors.add(record.actorId).add(record.actorName);
+  }
+  const prefixed = (prefix: string, values: Set<string | null>) => [...values].filter((value) => value !== null).map((value) => prefix + value);
+  const keys = [...prefixed(KEY.workspace, workspaces), ...prefixed(KEY.secret, secrets), ...prefixed(KEY.actor, actors)];
+  return { minTime, maxTime, keys: keyLines(keys) };
+}
+
+/** Keys one a line, with a line break before the first and after the last, so a lookup can match `\nkey\n` whole. */
+export function keyLines(keys: string[]): string {
+  return `\n${keys.join("\n")}\n`;
+}
+
+/** The events a segment holds, oldest first. Throws on a segment that is not made of event lines (tampering). */
+export function eventsOf(row: Pick<SegmentRow, "events">): AuditRecord[] {
+  return utf8.decode(row.events).split("\n").map(recordOf);
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * A segment's events, and what is wrong with the segment itself: events that
+ * cannot be read, or a summary that does not match them (which would hide
+ * events from queries). The chain check of the events comes first: it says
+ * which event was edited.
+ */
+export function segmentProblem(row: SegmentRow): { events: AuditRecord[]; problem: ChainProblem | null } {
+  const range = `events ${row.firstSeq}..${row.lastSeq}`;
+  let events: AuditRecord[];
+  try {
+    events = eventsOf(row);
+  } catch {
+    return { events: [], problem: { seq: row.firstSeq, reason: `${range} cannot be read: their segment was altered` } };
+  }
+  const summary = summaryOf(events);
+  const last = events.at(-1)!;
+  const matches =
+    row.firstSeq === events[0]!.seq &&
+    row.lastSeq === last.seq &&
+    row.lastHash === last.hash &&
+    row.minTime === summary.minTime &&
+    row.maxTime === summary.maxTime &&
+    row.keys === summary.keys;
+  return { events, problem: matches ? null : { seq: row.firstSeq, reason: `the summary of ${range} does not match them: it was altered` } };
+}
+
+function recordOf(line: string): AuditRecord {
+  const fields = JSON.parse(line) as unknown[];
+  if (!Array.isArray(fields) || fields.length !== 17) throw new Error("not an audit event line");
+  const [seq, time, actorKind, actorId, actorName, tokenId, action, outcome, status, workspaceId, secretId, secretName, subject, ip, userAgent, requestId, hash] = fields;
+  return {
+    seq: seq as number,
+    time: time as number,
+    actorKind: actorKind as ActorKind,
+    actorId: actorId as string | null,
+    actorName: actorName as string | null,
+    tokenId: tokenId as string | null,
+    action: action as string,
+    outcome: outcome as AuditOutcome,
+    status: status as number,
+    workspaceId: workspaceId as string | null,
+    secretId: secretId as string | null,
+    secretName: secretName as string | null,
+    subject: subject as string | null,
+    ip: ip as string,
+    userAgent: userAgent as string,
+    requestId: requestId as string,
+    hash: hash as string,
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * The WAL checkpointer's thread (see checkpointer.ts): its own connection, a
+ * passive checkpoint every `intervalMs`. A passive checkpoint never takes the
+ * writer's lock, so under a steady stream of commits it copies frames but the
+ * WAL never gets the moment with nothing left to copy that lets the next
+ * writer start it over (SQLite's "checkpoint starvation"). Once the WAL holds
+ * more than `restartFrames`, a RESTART checkpoint takes the lock for the few
+ * frames the passive one left, and the WAL starts over.
+ */
+import { DatabaseSync } from "node:sqlite";
+import { parentPort, workerData } from "node:worker_threads";
+
+const { path, intervalMs, restartFrames } = workerData as { path: string; intervalMs: number; restartFrames: number };
+const database = new DatabaseSync(path);
+database.exec("PRAGMA busy_timeout = 1000");
+const passive = database.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+const restart = database.prepare("PRAGMA wal_checkpoint(RESTART)");
+setInterval(() => {
+  try {
+    const { log } = passive.get() as { log: number };
+    if (log > restartFrames) restart.get();
+  } catch (error) {
+    parentPort?.postMessage({ error: (error as Error).message });
+  }
+}, intervalMs);
