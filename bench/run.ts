@@ -7,10 +7,13 @@
  * PostgreSQL with `--postgres URL` / BENCH_POSTGRES_URL, which must name an
  * empty database) and a bare Fastify server, seeds secrets through the API,
  * then drives each scenario with autocannon and prints a table. The bare
- * route runs twice, before and after the read, and the table adds server CPU
- * per request: on a small shared machine req/s swings between runs, CPU per
- * request hardly does. A scenario with any non-2xx response or error fails
- * the run (exit 1).
+ * route runs twice, first and last, and the audited and unaudited reads twice
+ * each, in the order A B … B A, so the ratios compare means over the same
+ * stretch of time; the table adds server CPU per request: on a small shared
+ * machine req/s swings between runs, CPU per request hardly does. A second
+ * and a third node on the same store run with `--audit off` (the baseline of
+ * the cost of auditing) and `--audit-sync always`. A scenario with any
+ * non-2xx response or error fails the run (exit 1).
  *
  * Rate limits stay on: the default workspace's per-token limits are set to
  * BENCH_RATE_LIMIT reads and writes per second (the output says so), far

@@ -32,6 +32,9 @@ test("bad usage exits 2 with a message naming the problem", () => {
   assert.equal(listen.code, 2);
   assert.match(listen.stderr, /--listen takes HOST:PORT/);
   assert.equal(coffer(["server", "--bogus"]).code, 2);
+  const sync = coffer(["server", "--audit-sync", "sometimes"]);
+  assert.equal(sync.code, 2);
+  assert.match(sync.stderr, /--audit-sync takes changes or always/);
   assert.equal(coffer(["operator", "spin"]).code, 2);
 });
 

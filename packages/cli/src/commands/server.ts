@@ -16,13 +16,14 @@ Options:
   --rate-limits LIMITS  per-token limits of workspaces that set none, e.g. reads=20,writes=5
                         (env COFFER_RATE_LIMITS; default reads=20,writes=5; a workspace's ceiling is 10×)
   --log-level LEVEL     fatal, error, warn, info, debug (env COFFER_LOG_LEVEL; default info)
-  --audit MODE          on: a request fails unless its audit event is durable (default); fail-open: it goes
+  --audit MODE          on: a request fails unless its audit event is durable, as --audit-sync says (default); fail-open: it goes
                         ahead with a loud log line; off: record nothing (only to measure audit's cost)
                         (env COFFER_AUDIT)
   --audit-sync WHEN     changes (default): a request that changes anything is answered once its audit
                         event is synced to disk; a read (GET) once its event is written, which a crash
-                        of Coffer cannot lose, and synced within 0.1 s (a power cut within that time
-                        can). always: every request waits for the sync. (env COFFER_AUDIT_SYNC)
+                        of Coffer cannot lose, and synced soon after (SQLite: 0.1 s; PostgreSQL: its
+                        WAL writer, 0.6 s at most by default), which a power cut before then can.
+                        always: every request waits for the sync. (env COFFER_AUDIT_SYNC)
   --audit-retention-days N   remove audit events older than N days; 0 keeps them forever
                         (env COFFER_AUDIT_RETENTION_DAYS; default 365)
   --rotation-grace-days N

@@ -15,16 +15,21 @@ export interface ChainPoint {
   hash: string;
 }
 
+/** An event's fields in the fixed order its hash covers them, after its seq. */
+export const EVENT_FIELDS = [
+  "time", "actorKind", "actorId", "actorName", "tokenId", "action", "outcome", "status",
+  "workspaceId", "secretId", "secretName", "subject", "ip", "userAgent", "requestId",
+] as const satisfies readonly (keyof AuditEventInput)[];
+
 /**
- * An event's fields in a fixed order, as JSON: what its hash covers, so the
- * same event always hashes the same on every node and after a restore. It is
- * also how a segment stores the event (audit-segment.ts).
+ * `[seq, …EVENT_FIELDS]` as JSON: what an event's hash covers, so the same
+ * event always hashes the same on every node and after a restore. It is also
+ * how a segment stores the event (audit-segment.ts).
  */
 export function eventLine(seq: number, event: AuditEventInput): string {
-  return JSON.stringify([
-    seq, event.time, event.actorKind, event.actorId, event.actorName, event.tokenId, event.action, event.outcome, event.status,
-    event.workspaceId, event.secretId, event.secretName, event.subject, event.ip, event.userAgent, event.requestId,
-  ]);
+  const values: unknown[] = [seq];
+  for (const field of EVENT_FIELDS) values.push(event[field]);
+  return JSON.stringify(values);
 }
 
 /** The hash of an event whose line is `line`, chained to the hash before it. */

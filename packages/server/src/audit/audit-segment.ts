@@ -9,8 +9,8 @@
  * rows. Queries narrow by the summary, then read the events of the segments
  * that may match.
  */
-import { eventLine, lineHash, type ChainPoint, type ChainProblem } from "./audit-chain.ts";
-import type { ActorKind, AuditEventInput, AuditOutcome, AuditRecord } from "./audit.types.ts";
+import { EVENT_FIELDS, eventLine, lineHash, type ChainPoint, type ChainProblem } from "./audit-chain.ts";
+import type { AuditEventInput, AuditRecord } from "./audit.types.ts";
 import type { Tables } from "../store/tables.ts";
 
 export type SegmentRow = Tables["auditSegments"];
@@ -111,27 +111,12 @@ export function segmentProblem(row: SegmentRow): { events: AuditRecord[]; proble
   return { events, problem: matches ? null : { seq: row.firstSeq, reason: `the summary of ${range} does not match them: it was altered` } };
 }
 
+/** A stored line back into its event: `[seq, …EVENT_FIELDS, hash]`. */
 function recordOf(line: string): AuditRecord {
-  const fields = JSON.parse(line) as unknown[];
-  if (!Array.isArray(fields) || fields.length !== 17) throw new Error("not an audit event line");
-  const [seq, time, actorKind, actorId, actorName, tokenId, action, outcome, status, workspaceId, secretId, secretName, subject, ip, userAgent, requestId, hash] = fields;
-  return {
-    seq: seq as number,
-    time: time as number,
-    actorKind: actorKind as ActorKind,
-    actorId: actorId as string | null,
-    actorName: actorName as string | null,
-    tokenId: tokenId as string | null,
-    action: action as string,
-    outcome: outcome as AuditOutcome,
-    status: status as number,
-    workspaceId: workspaceId as string | null,
-    secretId: secretId as string | null,
-    secretName: secretName as string | null,
-    subject: subject as string | null,
-    ip: ip as string,
-    userAgent: userAgent as string,
-    requestId: requestId as string,
-    hash: hash as string,
-  };
+  const values = JSON.parse(line) as unknown[];
+  if (!Array.isArray(values) || values.length !== EVENT_FIELDS.length + 2) throw new Error("not an audit event line");
+  const record: Record<string, unknown> = { seq: values[0] };
+  EVENT_FIELDS.forEach((field, i) => (record[field] = values[i + 1]));
+  record.hash = values.at(-1);
+  return record as unknown as AuditRecord;
 }

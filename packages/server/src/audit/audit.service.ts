@@ -2,7 +2,9 @@
  * The audit log. Requests append events and wait until their event is
  * durable (fail closed), but appends are grouped: every event that arrives
  * while one batch is being written joins the next, so the log costs one
- * transaction per batch, not per request (DESIGN.md, group commit).
+ * transaction and one row per batch, not per request (DESIGN.md, group
+ * commit). A batch that holds only reads is durable once written, synced
+ * within a fraction of a second (Store.writeUnsynced), unless syncReads.
  */
 import type { AuditAppender } from "./audit-append.ts";
 import { ChainChecker, type ChainProblem } from "./audit-chain.ts";

@@ -4,21 +4,24 @@
  * writer's lock, so under a steady stream of commits it copies frames but the
  * WAL never gets the moment with nothing left to copy that lets the next
  * writer start it over (SQLite's "checkpoint starvation"). Once the WAL holds
- * more than `restartFrames`, a RESTART checkpoint takes the lock for the few
- * frames the passive one left, and the WAL starts over.
+ * more than `restartFrames` and a passive checkpoint has copied all of them,
+ * a RESTART checkpoint takes the writer's lock for just long enough to start
+ * the WAL over. It never waits (busy_timeout 0): not for the lock, and not,
+ * while holding it, for a reader still on the old WAL (a backup); it tries
+ * again at the next tick.
  */
 import { DatabaseSync } from "node:sqlite";
 import { parentPort, workerData } from "node:worker_threads";
 
 const { path, intervalMs, restartFrames } = workerData as { path: string; intervalMs: number; restartFrames: number };
 const database = new DatabaseSync(path);
-database.exec("PRAGMA busy_timeout = 1000");
+database.exec("PRAGMA busy_timeout = 0");
 const passive = database.prepare("PRAGMA wal_checkpoint(PASSIVE)");
 const restart = database.prepare("PRAGMA wal_checkpoint(RESTART)");
 setInterval(() => {
   try {
-    const { log } = passive.get() as { log: number };
-    if (log > restartFrames) restart.get();
+    const { log, checkpointed } = passive.get() as { log: number; checkpointed: number };
+    if (log > restartFrames && checkpointed === log) restart.get();
   } catch (error) {
     parentPort?.postMessage({ error: (error as Error).message });
   }

@@ -8,6 +8,8 @@ export interface StoreDialect {
   readonly kind: "sqlite" | "postgres";
   /** Column type for ciphertext. */
   readonly binaryType: "blob" | "bytea";
+  /** Column type of a 64-bit integer primary key: on SQLite `integer`, which makes it the rowid, with no index of its own. */
+  readonly rowKeyType: "integer" | "bigint";
   /** Makes a text column compare and sort byte by byte, so names page identically on both databases. */
   bytewise(column: ColumnDefinitionBuilder): ColumnDefinitionBuilder;
   /** Runs `fn` while holding a lock shared by every node on this store (migrations, bootstrap). */
@@ -28,9 +30,12 @@ export type JobLock = (typeof JOB_LOCKS)[keyof typeof JOB_LOCKS];
 export const sqliteDialect: StoreDialect = {
   kind: "sqlite",
   binaryType: "blob",
+  rowKeyType: "integer",
   bytewise: (column) => column, // BINARY is SQLite's default collation
   // One process owns an embedded store, and Kysely's SQLite driver runs one
-  // connection at a time; there is no other node to exclude.
+  // connection at a time; there is no other node to exclude. (A transaction
+  // begins IMMEDIATE, holding SQLite's write lock, so even a second process on
+  // the same file would wait its turn: store/sqlite.ts.)
   withStoreLock: (db, fn) => fn(db),
   lockUntilCommit: async () => {},
   tryJobLock: (_db, _job, fn) => fn(),
@@ -41,6 +46,7 @@ const STORE_LOCK_KEY = 0x436f6666; // "Coff"
 export const postgresDialect: StoreDialect = {
   kind: "postgres",
   binaryType: "bytea",
+  rowKeyType: "bigint",
   bytewise: (column) => column.modifyEnd(sql`collate "C"`),
   withStoreLock: (db, fn) =>
     db.connection().execute(async (connection) => {

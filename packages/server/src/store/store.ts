@@ -86,14 +86,16 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const path = join(options.dataDir, SQLITE_FILE);
     const { dialect, commitUnsynced } = openSqlite(path, onError);
     const db = new Kysely<Tables>({ dialect, plugins: [new CamelCasePlugin()] });
+    // Before migrating: a migration that moves many rows must not grow the WAL unchecked.
+    const checkpointer = startCheckpointer(path, onError);
     try {
       if (options.migrate !== false) await migrateToLatest(db, sqliteDialect);
     } catch (error) {
+      await checkpointer.stop();
       await db.destroy();
       throw error;
     }
     const changes = localChangeFeed();
-    const checkpointer = startCheckpointer(path, onError);
     store = {
       db,
       dialect: sqliteDialect,

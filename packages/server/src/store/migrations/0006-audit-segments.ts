@@ -15,9 +15,12 @@ const EVENTS_PER_SEGMENT = 1000;
  * store's CamelCasePlugin).
  */
 export async function up(db: Kysely<any>, dialect: StoreDialect): Promise<void> {
+  // SQLite runs migrations outside a transaction (no transactional DDL in Kysely's adapter): a copy cut short by a
+  // crash is made again from the start, and once audit_events is gone the copy was whole.
   await db.schema
     .createTable("audit_segments")
-    .addColumn("first_seq", "bigint", (c) => c.primaryKey())
+    .ifNotExists()
+    .addColumn("first_seq", dialect.rowKeyType, (c) => c.primaryKey())
     .addColumn("last_seq", "bigint", (c) => c.notNull())
     .addColumn("min_time", "bigint", (c) => c.notNull())
     .addColumn("max_time", "bigint", (c) => c.notNull())
@@ -26,7 +29,9 @@ export async function up(db: Kysely<any>, dialect: StoreDialect): Promise<void> 
     .addColumn("events", dialect.binaryType, (c) => c.notNull())
     .execute();
   // No other index: each would cost every append a page write, and queries scan segments anyway.
-
+  const tables = await db.introspection.getTables();
+  if (!tables.some((table) => table.name === "audit_events")) return;
+  await db.deleteFrom("auditSegments").execute();
   let after = 0;
   for (;;) {
     const rows = (await db.selectFrom("auditEvents").selectAll().where("seq", ">", after).orderBy("seq").limit(EVENTS_PER_SEGMENT).execute()) as AuditRecord[];
