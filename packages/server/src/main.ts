@@ -83,8 +83,8 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
   return { url, close };
 }
 
-function auditLine({ mode, retentionDays }: AuditSettings): string {
-  const kept = retentionDays > 0 ? `kept ${retentionDays} days` : "kept forever";
+function auditLine({ mode, retentionDays, sync }: AuditSettings): string {
+  const kept = `${retentionDays > 0 ? `kept ${retentionDays} days` : "kept forever"}; ${sync === "always" ? "every event" : "changes"} synced before the answer`;
   if (mode === "off") return "OFF — nothing is recorded (--audit off); use only to measure the cost of auditing";
   if (mode === "fail-open") return `fail-open — WARNING: requests go ahead even when their event cannot be written (${kept})`;
   return `on, fail closed (${kept})`;

@@ -22,7 +22,7 @@ Options:
   --audit-sync WHEN     changes (default): a request that changes anything is answered once its audit
                         event is synced to disk; a read (GET) once its event is written, which a crash
                         of Coffer cannot lose, and synced soon after (SQLite: 0.1 s; PostgreSQL: its
-                        WAL writer, 0.6 s at most by default), which a power cut before then can.
+                        WAL writer, 0.6 s at most by default): only a power cut before then can.
                         always: every request waits for the sync. (env COFFER_AUDIT_SYNC)
   --audit-retention-days N   remove audit events older than N days; 0 keeps them forever
                         (env COFFER_AUDIT_RETENTION_DAYS; default 365)
