@@ -81,7 +81,8 @@ export function openSqlite(path: string, onError: (error: Error) => void): Sqlit
  * gets its connection back only once the WAL holding the commit is synced.
  * The sync waits after the connection is released, so other queries go on
  * meanwhile (they may read the change before it is on disk, as SQLite's own
- * readers may under NORMAL).
+ * readers may under NORMAL). Kysely's `startTransaction()` would resolve its
+ * commit() before the release and so before the sync: use `transaction()`.
  */
 class DurableSqliteDialect extends SqliteDialect {
   #config: SqliteDialectConfig;
