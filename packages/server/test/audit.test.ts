@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
 import { sql, type Kysely } from "kysely";
-import { GENESIS, chainHash } from "../src/audit/audit-chain.ts";
+import { EVENT_FIELDS, GENESIS, chainHash, eventLine } from "../src/audit/audit-chain.ts";
 import { writeHead } from "../src/audit/audit.repository.ts";
 import { systemEvent } from "../src/audit/audit.types.ts";
 import { migrateTo } from "../src/store/migrate.ts";
@@ -58,6 +58,11 @@ async function eventOf(env: Env, requestId: string | undefined) {
   assert.equal(events.length, 1, `one event for ${requestId}`);
   return events[0]!;
 }
+
+test("an event's chain line holds its seq and then EVENT_FIELDS, in that order", () => {
+  const event = { ...systemEvent(1234, "secret.read", { workspaceId: "ws_1", secretId: "sec_1", secretName: "s" }), requestId: "req-1", subject: "x" };
+  assert.equal(eventLine(7, event), JSON.stringify([7, ...EVENT_FIELDS.map((field) => event[field])]));
+});
 
 test("a batch waits for its sync to disk when it holds a change, or always with syncReads; a batch of reads only once written", async () => {
   const appended: { actions: string[]; synced: boolean }[] = [];

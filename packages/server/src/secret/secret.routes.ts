@@ -103,7 +103,10 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
         json = reply.serialize(secret) as string;
         if (Object.isFrozen(secret)) serialized.set(secret, json);
       }
-      return reply.type("application/json; charset=utf-8").send(json);
+      // The JSON itself, not `reply.send(json)`: an async handler that returns the reply (a thenable) makes Fastify
+      // watch the response stream until it ends, since the audit hook has not let it go yet.
+      reply.type("application/json; charset=utf-8");
+      return json;
     },
   });
 

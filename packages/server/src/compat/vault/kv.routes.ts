@@ -84,7 +84,9 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
         return covered(ctx, path)(error);
       }
       noteTarget(request, { workspaceId: ctx.access.workspace.id, secretId: read.secret.id, secretName: read.secret.name });
-      return reply.type("application/json; charset=utf-8").send(envelopeJson(request.id, dataJson(read)));
+      // The JSON itself, not the reply: see the native read (secret.routes.ts).
+      reply.type("application/json; charset=utf-8");
+      return envelopeJson(request.id, dataJson(read));
     },
   });
 
