@@ -1,3 +1,5 @@
 export * from "./errors.ts";
 export * from "./secrets.ts";
 export * from "./seal.ts";
+export * from "./members.ts";
+export * from "./audit.ts";

@@ -165,9 +165,8 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       store,
       keys,
       auth: new AuthService(store, clock),
-      users: new UserService(store, clock, limitStore, ({ username, address, failures }) =>
-        log(`failed login for '${username}' from ${address} (${failures} from there in the last hour)`),
-      ),
+      // Not the username: what is typed there is sometimes a password.
+      users: new UserService(store, clock, limitStore, ({ address, failures }) => log(`failed login from ${address} (${failures} from there in the last hour)`)),
       tokens: new TokenService(store, clock, workspaces),
       serviceAccounts: new ServiceAccountService(store, clock, workspaces),
       workspaces,

@@ -196,7 +196,11 @@ export function useAction(): Action {
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
   const mounted = useRef(true);
-  useEffect(() => () => void (mounted.current = false), []);
+  // Set again on mount: React's StrictMode (dev) unmounts and remounts once, which would leave it false for good.
+  useEffect(() => {
+    mounted.current = true;
+    return () => void (mounted.current = false);
+  }, []);
   const run = useCallback(async <T,>(fn: () => Promise<T>) => {
     setPending(true);
     setError(undefined);

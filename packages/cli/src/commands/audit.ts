@@ -5,23 +5,8 @@ import { dispatch, parse, positionals, usage } from "../args.ts";
 import { CliError, EXIT } from "../cli-error.ts";
 import { connect } from "../client.ts";
 import { printJson, printTable } from "../output.ts";
+import type { AuditEventJson as AuditEvent } from "@coffer/protocol";
 import type { Coffer } from "@coffer/sdk";
-
-interface AuditEvent {
-  seq: number;
-  time: string;
-  actor: { kind: string; id?: string; name?: string; tokenId?: string };
-  action: string;
-  outcome: string;
-  status: number;
-  workspaceId?: string;
-  secretId?: string;
-  secretName?: string;
-  subject?: string;
-  ip: string;
-  userAgent: string;
-  requestId: string;
-}
 
 const HELP = `Usage: coffer audit <command> [options]
 

@@ -1,4 +1,5 @@
 /** coffer members list | set | remove (workspace admins) */
+import { WORKSPACE_ROLES } from "@coffer/protocol";
 import { dispatch, parse, positionals, usage } from "../args.ts";
 import { connect } from "../client.ts";
 import { printJson, printTable, when } from "../output.ts";
@@ -12,7 +13,6 @@ interface Member {
   createdAt: string;
 }
 
-const ROLES = ["owner", "admin", "member", "viewer"];
 
 const HELP = `Usage: coffer members <command> [options]   (workspace admins)
 
@@ -48,7 +48,7 @@ async function set(argv: string[]): Promise<void> {
   const parsed = parse("members set", argv, {}, HELP);
   if (!parsed) return;
   const [user, role] = positionals("members set", parsed.positionals, ["USER", "ROLE"]);
-  if (!ROLES.includes(role!)) throw usage("members set", `ROLE is one of ${ROLES.join(", ")} (got '${role}')`);
+  if (!(WORKSPACE_ROLES as readonly string[]).includes(role!)) throw usage("members set", `ROLE is one of ${WORKSPACE_ROLES.join(", ")} (got '${role}')`);
   const { coffer, workspace } = connect();
   const member = await coffer.call<Member>("setMember", { user: user! }, { body: { role } });
   process.stderr.write(`${member.username} is ${member.role === "owner" || member.role === "admin" ? "an" : "a"} ${member.role} of workspace '${workspace}'.\n`);

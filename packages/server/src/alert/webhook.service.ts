@@ -169,6 +169,8 @@ export class WebhookService {
   }
 
   async #pump(): Promise<void> {
+    // A sealed node cannot open signing keys: claiming deliveries would only use up their attempts.
+    if (this.#keys.sealed) return;
     const db = this.#store.db;
     const due = await dueDeliveries(db, this.#clock(), PUMP_BATCH);
     for (const row of due) {

@@ -1,3 +1,4 @@
+import type { AuditEventJson } from "@coffer/protocol";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Readable } from "node:stream";
 import { Type } from "typebox";
@@ -43,8 +44,8 @@ const Filters = {
   requestId: Type.Optional(Type.String()),
 };
 
-export function auditEventView(event: AuditRecord) {
-  const actor: { kind: string; id?: string; name?: string; tokenId?: string } = { kind: event.actorKind };
+export function auditEventView(event: AuditRecord): AuditEventJson {
+  const actor: AuditEventJson["actor"] = { kind: event.actorKind };
   if (event.actorId !== null) actor.id = event.actorId;
   if (event.actorName !== null) actor.name = event.actorName;
   if (event.tokenId !== null) actor.tokenId = event.tokenId;

@@ -3,12 +3,13 @@
  * see (metadata) < use (Coffer uses the value for the caller) < read (reveal)
  * < write < manage. Grants and token scopes will each hold one level.
  */
+import { WORKSPACE_ROLES } from "@coffer/protocol";
 import { CofferError } from "../core/errors.ts";
 
 export const LEVELS = { none: 0, see: 1, use: 2, read: 3, write: 4, manage: 5 } as const;
 export type Level = keyof typeof LEVELS;
 
-export const ROLES = ["owner", "admin", "member", "viewer"] as const;
+export const ROLES = WORKSPACE_ROLES;
 export type Role = (typeof ROLES)[number];
 
 /** The level a workspace role gives over every shared secret of the workspace. */

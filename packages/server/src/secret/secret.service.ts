@@ -32,9 +32,10 @@ import {
   viewOf,
   type RotationPlan,
 } from "../rotation/rotation.rules.ts";
+import type { Change } from "../store/changes.ts";
 import type { Store } from "../store/store.ts";
 import { findRole, findWorkspace } from "../workspace/workspace.repository.ts";
-import { checkDeleteAfter, MAX_VERSIONS_LIMIT, type WorkspaceAccess, type WorkspaceService } from "../workspace/workspace.service.ts";
+import { checkDeleteAfter, checkMaxVersions, MAX_VERSIONS_LIMIT, type WorkspaceAccess, type WorkspaceService } from "../workspace/workspace.service.ts";
 import {
   advanceVersion,
   destroySecret,
@@ -383,10 +384,9 @@ export class SecretService {
 
   async updateSettings(ctx: SecretContext, ref: string, input: SettingsInput): Promise<SecretMetadata> {
     const row = await this.#authorizedRow(ctx, ref, "write");
-    const maxVersions = input.maxVersions === undefined ? row.maxVersions : input.maxVersions;
-    if (maxVersions !== null && (!Number.isInteger(maxVersions) || maxVersions < 1 || maxVersions > MAX_VERSIONS_LIMIT)) {
-      throw invalid(`maxVersions must be null (the workspace's) or an integer from 1 to ${MAX_VERSIONS_LIMIT}`);
-    }
+    const wanted = input.maxVersions === undefined ? row.maxVersions : input.maxVersions;
+    // null: the workspace's.
+    const maxVersions = wanted === null ? null : checkMaxVersions(wanted);
     const next = {
       casRequired: input.casRequired === undefined ? row.casRequired : input.casRequired ? 1 : 0,
       maxVersions,
@@ -436,7 +436,7 @@ export class SecretService {
   /** Removes the secret and every version for good. */
   async destroy(ctx: SecretContext, ref: string): Promise<void> {
     const row = await this.#authorizedRow(ctx, ref, "manage", { allowDeleted: true });
-    await this.#commit(row, (trx) => destroySecret(trx, row.id));
+    await this.#commit(row, (trx) => destroySecret(trx, row.id), true);
   }
 
   /**
@@ -494,7 +494,7 @@ export class SecretService {
     if (rows.length === 0 && !(await findRole(this.#store.db, ctx.access.workspace.id, userId))) {
       throw new CofferError("NOT_FOUND", "no such member of this workspace");
     }
-    for (const row of rows) await this.#commit(row, (trx) => destroySecret(trx, row.id));
+    for (const row of rows) await this.#commit(row, (trx) => destroySecret(trx, row.id), true);
     return rows.length;
   }
 
@@ -673,17 +673,20 @@ export class SecretService {
     return planOf(days, rotatedAt);
   }
 
-  /** Runs a write transaction that changes `row`, and drops it from every node's cache on commit. */
-  async #commit<T>(row: SecretRow, fn: (trx: Store["db"]) => Promise<T>): Promise<T> {
+  /**
+   * Runs a write transaction that changes `row`, and drops it from every
+   * node's cache on commit. `dropsGrants`: the write removes the secret's
+   * grants (destroying it), so the workspace's access caches go too; other
+   * writes leave them, and the read path's cached workspace, alone.
+   */
+  async #commit<T>(row: SecretRow, fn: (trx: Store["db"]) => Promise<T>, dropsGrants = false): Promise<T> {
+    const changes: Change[] = [changeOf(row), ...(dropsGrants ? [{ kind: "access" as const, workspaceId: row.workspaceId }] : [])];
     const result = await this.#store.db.transaction().execute(async (trx) => {
       const value = await fn(trx);
-      await this.#store.changes.announce(trx, changeOf(row));
-      // Destroying a secret drops its grants too.
-      await this.#store.changes.announce(trx, { kind: "access", workspaceId: row.workspaceId });
+      for (const change of changes) await this.#store.changes.announce(trx, change);
       return value;
     });
-    this.#store.changes.apply(changeOf(row));
-    this.#store.changes.apply({ kind: "access", workspaceId: row.workspaceId });
+    for (const change of changes) this.#store.changes.apply(change);
     return result;
   }
 

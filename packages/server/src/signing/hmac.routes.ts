@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
+import { noteTarget } from "../http/audit.ts";
 import { errorResponses } from "../http/schemas.ts";
 import type { SecretRow } from "../secret/secret.repository.ts";
 import { ScopeQuery, SecretParams } from "../secret/secret.schemas.ts";
@@ -17,7 +18,7 @@ export const hmacRoutes: FastifyPluginAsyncTypebox<{ hmac: HmacService; secrets:
   const tags = ["secrets"];
   const base = "/api/v1/workspaces/:workspace/secrets/:secret";
   const target = (request: FastifyRequest) => (secret: SecretRow) => {
-    request.auditTarget = { ...request.auditTarget, workspaceId: secret.workspaceId, secretId: secret.id, secretName: secret.name };
+    noteTarget(request, { workspaceId: secret.workspaceId, secretId: secret.id, secretName: secret.name });
   };
 
   app.post(`${base}/hmac`, {

@@ -6,7 +6,7 @@
  * five minutes. Per node, in memory; an hour without mistakes forgets them.
  */
 import type { Clock } from "../core/clock.ts";
-import { CofferError } from "../core/errors.ts";
+import { rateLimited } from "../limits/rate-limits.ts";
 
 const FORGIVEN = 3;
 const FIRST_WAIT_MS = 1000;
@@ -28,8 +28,7 @@ export class UnsealThrottle {
     if (!mistakes || mistakes.count < FORGIVEN) return;
     const wait = mistakes.at + Math.min(LONGEST_WAIT_MS, FIRST_WAIT_MS * 2 ** (mistakes.count - FORGIVEN)) - this.#clock();
     if (wait <= 0) return;
-    const seconds = Math.ceil(wait / 1000);
-    throw new CofferError("RATE_LIMITED", `too many wrong unseal shares from this address; try again in ${seconds} s`, { "retry-after": String(seconds) });
+    throw rateLimited("too many wrong unseal shares from this address", wait);
   }
 
   mistake(address: string): void {

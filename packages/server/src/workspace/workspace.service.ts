@@ -282,7 +282,7 @@ function rateLimitColumns(change: WorkspaceSettings["rateLimits"], current: Pick
   };
 }
 
-function checkMaxVersions(value: number): number {
+export function checkMaxVersions(value: number): number {
   if (!Number.isInteger(value) || value < 1 || value > MAX_VERSIONS_LIMIT) {
     throw invalid(`maxVersions must be an integer from 1 to ${MAX_VERSIONS_LIMIT}`);
   }

@@ -56,7 +56,10 @@ export function ValueRows({ handle, initialKeys = [""], fixedKeys = false, label
     },
   }));
 
-  const setKey = (id: number, key: string) => setRows((all) => all.map((row) => (row.id === id ? { ...row, key } : row)));
+  const setKey = (id: number, key: string) => {
+    setRows((all) => all.map((row) => (row.id === id ? { ...row, key } : row)));
+    setKeyErrors((all) => (id in all ? Object.fromEntries(Object.entries(all).filter(([other]) => Number(other) !== id)) : all));
+  };
   const remove = (id: number) => {
     values.current.delete(id);
     setRows((all) => (all.length > 1 ? all.filter((row) => row.id !== id) : [{ id: nextId++, key: "" }]));
@@ -76,6 +79,15 @@ export function ValueRows({ handle, initialKeys = [""], fixedKeys = false, label
       });
       return [...kept, ...added];
     });
+  };
+
+  // A key field shows what it holds in clear: text that may carry a value (`KEY=value`, several lines) never lands in one.
+  const onKeyPaste = (id: number) => (event: ClipboardEvent<HTMLInputElement>) => {
+    if (!/[=\r\n]/.test(event.clipboardData.getData("text"))) return;
+    onPaste(event);
+    if (event.isDefaultPrevented()) return;
+    event.preventDefault();
+    setKeyErrors((all) => ({ ...all, [id]: "A key holds a name only: paste the value into its value field (or paste whole .env lines)" }));
   };
 
   const valueRef = (id: number) => (input: HTMLInputElement | null) => {
@@ -102,7 +114,7 @@ export function ValueRows({ handle, initialKeys = [""], fixedKeys = false, label
               spellCheck={false}
               aria-invalid={keyErrors[row.id] ? true : undefined}
               onChange={(e) => setKey(row.id, e.target.value)}
-              onPaste={onPaste}
+              onPaste={onKeyPaste(row.id)}
             />
             {keyErrors[row.id] && <span className="field-error">{keyErrors[row.id]}</span>}
           </div>

@@ -1,20 +1,10 @@
 /** The audit log with filters, its chain check, and the workspace's alerts (where the server has them). */
+import type { AuditEventJson as AuditEvent } from "@coffer/protocol";
 import { useState, type FormEvent } from "react";
 import { OPTIONAL, isMissingRoute, useAction, useFeatures, useLoad } from "../api.ts";
 import { Empty, ErrorNote, Loading, time } from "../components/ui.tsx";
 import { useSession } from "../session.tsx";
 
-interface AuditEvent {
-  seq: number;
-  time: string;
-  actor: { kind: string; id?: string; name?: string; tokenId?: string };
-  action: string;
-  outcome: string;
-  secretName?: string;
-  subject?: string;
-  ip: string;
-  requestId: string;
-}
 
 const FILTERS = ["actor", "secret", "action", "outcome", "from", "to"] as const;
 type Filters = Partial<Record<(typeof FILTERS)[number], string>>;
@@ -44,9 +34,12 @@ function AuditLog({ canVerify }: { canVerify: boolean }) {
   const [draft, setDraft] = useState<Filters>({});
   const [filters, setFilters] = useState<Filters>({});
   const [pages, setPages] = useState<AuditEvent[][]>([]);
-  const [next, setNext] = useState<string>();
+  const [next, setNext] = useState<number>();
+  // A page of events older than `before` (newest first); the answer's `next` is the cursor for the page after.
+  const fetchPage = (before?: number) =>
+    client.call<{ events: AuditEvent[]; next?: number }>(OPTIONAL.audit, {}, { query: { workspace: current?.id, ...isoDates(filters), limit: 100, before } });
   const first = useLoad(async () => {
-    const page = await client.call<{ events: AuditEvent[]; next?: string }>(OPTIONAL.audit, {}, { query: { workspace: current?.id, ...isoDates(filters), limit: 100 } });
+    const page = await fetchPage();
     setPages([page.events]);
     setNext(page.next);
     return true;
@@ -57,11 +50,14 @@ function AuditLog({ canVerify }: { canVerify: boolean }) {
 
   const apply = (event: FormEvent) => {
     event.preventDefault();
+    // The last filter's events go at once, not when (or if) the new ones arrive.
+    setPages([]);
+    setNext(undefined);
     setFilters(Object.fromEntries(Object.entries(draft).filter(([, v]) => v)));
   };
   const loadMore = () =>
     void more.run(async () => {
-      const page = await client.call<{ events: AuditEvent[]; next?: string }>(OPTIONAL.audit, {}, { query: { workspace: current?.id, ...isoDates(filters), limit: 100, cursor: next } });
+      const page = await fetchPage(next);
       setPages((all) => [...all, page.events]);
       setNext(page.next);
     });

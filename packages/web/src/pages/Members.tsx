@@ -1,10 +1,10 @@
 /** Workspace members and their roles (owners and admins). */
+import { WORKSPACE_ROLES } from "@coffer/protocol";
 import { useState, type FormEvent } from "react";
 import { useAction, useLoad } from "../api.ts";
 import { ConfirmButton, Empty, ErrorNote, Loading } from "../components/ui.tsx";
 import { useSession } from "../session.tsx";
 
-const ROLES = ["owner", "admin", "member", "viewer"];
 
 interface Member {
   userId: string;
@@ -43,7 +43,7 @@ export function Members() {
         <label>
           Role
           <select value={role} onChange={(e) => setRole(e.target.value)}>
-            {ROLES.map((r) => (
+            {WORKSPACE_ROLES.map((r) => (
               <option key={r}>{r}</option>
             ))}
           </select>
@@ -83,7 +83,7 @@ export function Members() {
                   </td>
                   <td data-label="Role">
                     <select aria-label={`Role of ${m.username}`} value={m.role} onChange={(e) => act(() => client.call("setMember", { user: m.username }, { body: { role: e.target.value } }))}>
-                      {ROLES.map((r) => (
+                      {WORKSPACE_ROLES.map((r) => (
                         <option key={r}>{r}</option>
                       ))}
                     </select>

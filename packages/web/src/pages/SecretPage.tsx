@@ -244,7 +244,7 @@ function History({ versions, canRollback, onRollback }: { versions: SecretVersio
               <td data-label="By">{nameOf(v.createdBy)}</td>
               <td data-label="Keys">{v.keys.join(", ")}</td>
               <td>
-                {canRollback && !v.current && (
+                {canRollback && !v.current && readable(v) && (
                   <button type="button" onClick={() => onRollback(v.version)}>
                     Roll back to {v.version}
                   </button>
@@ -296,3 +296,8 @@ function ValueDialog({ title, keys, fixedKeys, pending, error, onClose, onSave }
   );
 }
 
+
+/** A version that can still be read, and so rolled back to: not destroyed, and not deleted yet (a deletion may be scheduled). */
+function readable(version: SecretVersionInfo): boolean {
+  return !version.destroyed && (version.deletedAt === null || Date.parse(version.deletedAt) > Date.now());
+}

@@ -74,6 +74,7 @@ function RotationDefaults() {
   const [saved, setSaved] = useState(false);
   const action = useAction();
   const current = useLoad(() => client.call<{ defaults: Default[] }>("rotationDefaults", {}), [client]);
+  useEffect(() => setSaved(false), [rows]);
   useEffect(() => {
     const defaults = current.data?.defaults;
     if (defaults?.length) setRows(defaults.map((d) => ({ label: d.label, days: String(d.intervalDays) })));
