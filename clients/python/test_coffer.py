@@ -1,4 +1,4 @@
-"""Tests of coffer.py against a real Coffer server.
+"""Tests of the coffer package against a real Coffer server.
 
     COFFER_ADDR=http://127.0.0.1:8200 COFFER_TOKEN=cft_... python3 -m unittest -v test_coffer
 

@@ -1,5 +1,5 @@
 /**
- * The Python client (clients/python/coffer.py) against a real server: runs its
+ * The Python client (clients/python/coffer) against a real server: runs its
  * unittest suite with python3, COFFER_ADDR and COFFER_TOKEN pointing at a
  * fresh SQLite-backed server. Without python3 the test is skipped, except in
  * CI (CI=true), where it fails.
