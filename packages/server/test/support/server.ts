@@ -34,7 +34,7 @@ export async function startServer(t: TestContext | null, target: StoreTarget, en
   // Registered before waiting, so a server that starts after its test failed is still stopped.
   t?.after(() => (child.exitCode === null && child.signalCode === null ? child.kill("SIGKILL") : undefined));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start within 20 s:\n${output}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start within 60 s:\n${output}`)), 60_000);
     const check = () => {
       const match = /Listening on (http:\/\/\S+)/.exec(output);
       if (match) {
