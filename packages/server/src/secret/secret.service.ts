@@ -35,7 +35,8 @@ import {
 import type { Change } from "../store/changes.ts";
 import type { Store } from "../store/store.ts";
 import { findRole, findWorkspace } from "../workspace/workspace.repository.ts";
-import { checkDeleteAfter, checkMaxVersions, MAX_VERSIONS_LIMIT, type WorkspaceAccess, type WorkspaceService } from "../workspace/workspace.service.ts";
+import { checkDeleteAfter, checkMaxVersions, MAX_VERSIONS_LIMIT, type WorkspaceService } from "../workspace/workspace.service.ts";
+import type { WorkspaceAccess } from "../workspace/workspace-access.ts";
 import {
   advanceVersion,
   destroySecret,
