@@ -117,6 +117,13 @@ export interface UpdateInput {
   autoRotate?: boolean | undefined;
   /** Check-and-set: the version the caller last saw. */
   cas?: number | undefined;
+  /**
+   * The written data must hold exactly these keys. Checked on the data built
+   * from the version the write replaces, and that version is what the write's
+   * transaction sets from: a concurrent change of keys fails the write (or
+   * retries it on the new version) instead of mixing into it.
+   */
+  onlyKeys?: readonly string[] | undefined;
 }
 
 export interface SettingsInput {
@@ -598,6 +605,9 @@ export class SecretService {
       }
       if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
       const data = await nextData(row);
+      if (input.onlyKeys && !sameKeys(Object.keys(data), input.onlyKeys)) {
+        throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' holds several keys; this write applies only to a secret holding just ${input.onlyKeys.join(", ")}`);
+      }
       const { plaintext, keys } = encodeData(data);
       const version = row.currentVersion + 1;
       const now = this.#clock();
@@ -701,6 +711,10 @@ export class SecretService {
       throw error;
     }
   }
+}
+
+function sameKeys(keys: readonly string[], expected: readonly string[]): boolean {
+  return keys.length === expected.length && expected.every((key) => keys.includes(key));
 }
 
 function namespaceOf(ctx: SecretContext): SecretNamespace {

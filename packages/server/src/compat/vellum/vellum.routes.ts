@@ -90,14 +90,10 @@ export const vellumRoutes: FastifyPluginAsyncTypebox<{ secrets: SecretService; l
       const { label, value } = request.body ?? {};
       const row = await authorize(ctx, request.params.id, "write");
       noteTarget(request, { workspaceId: row.workspaceId, secretId: row.id, secretName: row.name });
-      if (value !== undefined) {
-        // A Vellum secret is one value: it maps to the key `value`, and only a secret holding just that key takes it.
-        const current = (await secrets.versions(ctx, row.id)).find((version) => version.current);
-        if (current?.keys.length !== 1 || current.keys[0] !== DEFAULT_KEY) {
-          throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' holds several keys; a Vellum value applies to single-value secrets`);
-        }
-      }
-      await secrets.patch(ctx, row.id, value === undefined ? undefined : { [DEFAULT_KEY]: value }, { label });
+      // A Vellum secret is one value: it maps to the key `value`, and only a secret holding just that key takes it.
+      // The check runs inside the write, on the version it replaces, so a concurrent write of other keys is not mixed in.
+      const onlyKeys = value === undefined ? undefined : [DEFAULT_KEY];
+      await secrets.patch(ctx, row.id, value === undefined ? undefined : { [DEFAULT_KEY]: value }, { label, onlyKeys });
       return view(await secrets.authorize(ctx, row.id, "see"));
     },
   });
