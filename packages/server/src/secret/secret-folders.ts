@@ -11,6 +11,7 @@ import { invalid } from "../core/errors.ts";
 import { atLeast } from "../identity/access.ts";
 import type { Store } from "../store/store.ts";
 import { listNamesUnder } from "./secret.repository.ts";
+import { namespaceOf } from "./secret-rows.ts";
 import { checkName } from "./secret.rules.ts";
 import type { SecretContext, SecretService } from "./secret.service.ts";
 
@@ -35,12 +36,12 @@ export class SecretFolders {
     // As the list does: who sees every name of the namespace reads them all; a member only the ones granted to it.
     const ids = this.#secrets.seesEveryName(ctx) ? undefined : this.#access.grantedSecretIds(ctx.principal, ctx.acl);
     if (ids?.length === 0) return { prefix, folders: [], secrets: 0, truncated: false };
-    const ownerId = ctx.scope === "personal" ? ctx.principal.id : "";
-    const rows = await listNamesUnder(this.#store.db, { workspaceId: ctx.access.workspace.id, scope: ctx.scope, ownerId }, prefix, ids);
+    const ns = namespaceOf(ctx);
+    const rows = await listNamesUnder(this.#store.db, ns, prefix, ids);
     const counts = new Map<string, number>();
     let direct = 0;
     for (const row of rows) {
-      if (!atLeast(this.#access.levelOn(ctx.principal, ctx.access, ctx.acl, { ...row, scope: ctx.scope, ownerId }), "see")) continue;
+      if (!atLeast(this.#access.levelOn(ctx.principal, ctx.access, ctx.acl, { ...row, scope: ns.scope, ownerId: ns.ownerId }), "see")) continue;
       const slash = row.name.indexOf("/", prefix.length);
       if (slash < 0) direct++;
       else {
