@@ -112,3 +112,19 @@ export interface SecretMetadata extends SecretSettings, SecretSummary {
   oldestVersion: number;
   versions: SecretVersionInfo[];
 }
+
+/** A folder one level under the listed one: its path (ending in '/') and how many secrets the caller sees in it, sub-folders included. */
+export interface SecretFolder {
+  path: string;
+  secrets: number;
+}
+
+/** One folder level of a namespace, as `GET …/secret-folders?prefix=` answers it. */
+export interface SecretFolderLevel {
+  prefix: string;
+  folders: SecretFolder[];
+  /** Secrets directly in this folder, not in a sub-folder. */
+  secrets: number;
+  /** More folders exist than `limit` allowed: the first ones by name are listed. */
+  truncated: boolean;
+}

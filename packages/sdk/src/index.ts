@@ -6,9 +6,9 @@
  *   const db = await coffer.secrets.get("database-config");   // db.data.password
  *   await coffer.withSecrets(["OPENAI_KEY"], async (vault) => call(vault.OPENAI_KEY));
  */
-import type { ErrorBody, RotationStatus, SealStatus, SecretData, SecretMetadata, SecretRotation, SecretScope, SecretSettings, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
+import type { ErrorBody, RotationStatus, SealStatus, SecretData, SecretFolder, SecretFolderLevel, SecretMetadata, SecretRotation, SecretScope, SecretSettings, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
 
-export type { RotationStatus, SealStatus, SecretData, SecretMetadata, SecretRotation, SecretScope, SecretSettings, SecretSummary, SecretType, SecretVersionInfo };
+export type { RotationStatus, SealStatus, SecretData, SecretFolder, SecretFolderLevel, SecretMetadata, SecretRotation, SecretScope, SecretSettings, SecretSummary, SecretType, SecretVersionInfo };
 
 export interface Secret extends SecretSummary {
   data: SecretData;
@@ -57,6 +57,7 @@ export class CofferError extends Error {
  */
 export const ROUTES = {
   listSecrets: ["GET", "/api/v1/workspaces/{workspace}/secrets"],
+  listSecretFolders: ["GET", "/api/v1/workspaces/{workspace}/secret-folders"],
   createSecret: ["POST", "/api/v1/workspaces/{workspace}/secrets"],
   readSecret: ["GET", "/api/v1/workspaces/{workspace}/secrets/{secret}"],
   restoreSecret: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/restore"],

@@ -155,8 +155,9 @@ test("browser mode: a session cookie with its CSRF token, and write-only answers
     return response;
   };
   const anonymous = new Coffer({ addr: server.url, token: "", fetch: browserFetch });
-  const session = await anonymous.call<{ csrfToken: string }>("login", {}, { body: { username: "admin", password: "browser-mode-pw" } });
+  const session = await anonymous.call<{ csrfToken: string; token?: string }>("login", {}, { body: { username: "admin", password: "browser-mode-pw", session: "cookie" } });
   assert.match(cookie, /^coffer_session=/);
+  assert.equal(session.token, undefined, "a cookie login keeps the token out of the answer");
 
   const withoutCsrf = new Coffer({ addr: server.url, token: "", fetch: browserFetch, writeOnly: true });
   await rejectsWith(withoutCsrf.secrets.create("web-secret", { a: "value-one" }), "ACCESS_DENIED", 403);

@@ -30,6 +30,7 @@ import { MemoryLimitStore } from "./limits/memory-limit-store.ts";
 import { DEFAULT_RATE_LIMITS, RateLimits, type RateLimitSettings } from "./limits/rate-limits.ts";
 import { RedisLimitStore } from "./limits/redis-limit-store.ts";
 import { SecretService } from "./secret/secret.service.ts";
+import { SecretFolders } from "./secret/secret-folders.ts";
 import { HmacService } from "./signing/hmac.service.ts";
 import { openStore, type Store } from "./store/store.ts";
 import { initializeStore } from "./sys/init.ts";
@@ -93,6 +94,7 @@ export interface Coffer {
   groups: GroupService;
   grants: GrantService;
   secrets: SecretService;
+  folders: SecretFolders;
   hmac: HmacService;
   rotation: RotationService;
   /** Reminders and self-rotations; webhooks subscribe here. */
@@ -174,6 +176,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       groups: new GroupService(store, clock, workspaces),
       grants: new GrantService(store, clock, secrets),
       secrets,
+      folders: new SecretFolders(store, secrets, access),
       hmac: new HmacService(secrets, clock, graceDays),
       rotation: new RotationService(store, clock, workspaces, graceDays),
       rotationEvents,

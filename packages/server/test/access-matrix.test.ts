@@ -254,6 +254,8 @@ const MATRIX: Row[] = [
 
   // ---- secrets (the target: a shared secret)
   row("GET /api/v1/workspaces/{workspace}/secrets", [L, L, L, UL, L, L, L, U, U, W, L]),
+  // Listed: the target's folder (team/) counts it.
+  row("GET /api/v1/workspaces/{workspace}/secret-folders", [L, L, L, UL, L, L, L, U, U, W, L]),
   row("POST /api/v1/workspaces/{workspace}/secrets", [201, 201, D, D, D, D, D, U, U, W, 201], {
     body: (f) => ({ name: `made-${f.n}`, data: { k: "made" } }),
   }),
@@ -547,7 +549,9 @@ async function unaudited(coffer: Coffer, calls: { op: string; status: number; re
 function verdict(expect: Expect, reply: { status: number; body: any }, f: Fixture): string | null {
   if (expect === LISTED || expect === UNLISTED) {
     if (reply.status !== 200) return `expected ${expect}, got ${reply.status} ${JSON.stringify(reply.body)}`;
-    const listed = (reply.body.items as { id: string }[]).some((item) => item.id === f.target.id);
+    const listed = reply.body.items
+      ? (reply.body.items as { id: string }[]).some((item) => item.id === f.target.id)
+      : (reply.body.folders as { path: string }[]).some((folder) => f.target.name.startsWith(folder.path));
     return listed === (expect === LISTED) ? null : `expected ${expect}, got 200 ${listed ? "listed" : "unlisted"}`;
   }
   if (typeof expect === "number") {

@@ -107,8 +107,8 @@ export function clientFor(session: Session | null, workspace?: string, onUnauthe
 }
 
 export async function login(username: string, password: string): Promise<Session> {
-  const answer = await clientFor(null).call<{ csrfToken: string; user: User }>("login", {}, { body: { username, password } });
-  // The answer also carries the session token; it is dropped here: the HttpOnly cookie is the session.
+  // A cookie session: the token lives only in the HttpOnly cookie, and the answer never carries it to this page's scripts.
+  const answer = await clientFor(null).call<{ csrfToken: string; user: User }>("login", {}, { body: { username, password, session: "cookie" } });
   return { csrfToken: answer.csrfToken, user: answer.user };
 }
 

@@ -10,7 +10,7 @@
 import type { Store } from "../store/store.ts";
 import { LEVELS, sharedLevelOfRole, type Level } from "../identity/access.ts";
 import type { Principal } from "../identity/principal.ts";
-import type { WorkspaceAccess } from "../workspace/workspace.service.ts";
+import type { WorkspaceAccess } from "../workspace/workspace-access.ts";
 import { findEveryoneGroup, listGrantsOfWorkspace, listGroupMembersOfWorkspace } from "./access.repository.ts";
 
 

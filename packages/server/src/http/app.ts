@@ -18,6 +18,7 @@ import { vellumRoutes, VELLUM_PREFIX } from "../compat/vellum/vellum.routes.ts";
 import { keyRoutes } from "../keys/keys.routes.ts";
 import { rotationRoutes } from "../rotation/rotation.routes.ts";
 import { secretRoutes } from "../secret/secret.routes.ts";
+import { secretFolderRoutes } from "../secret/secret-folders.routes.ts";
 import { hmacRoutes } from "../signing/hmac.routes.ts";
 import { sealRoutes } from "../sys/seal.routes.ts";
 import { sysRoutes } from "../sys/sys.routes.ts";
@@ -94,6 +95,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(workspaceRoutes, { workspaces: coffer.workspaces, secrets: coffer.secrets });
   await app.register(groupRoutes, { groups: coffer.groups });
   await app.register(secretRoutes, { secrets: coffer.secrets, grants: coffer.grants });
+  await app.register(secretFolderRoutes, { secrets: coffer.secrets, folders: coffer.folders });
   await app.register(keyRoutes, { keys: coffer.keys });
   await app.register(auditRoutes, { reader: coffer.auditReader });
   await app.register(alertRoutes, { alerts: coffer.alerts, webhooks: coffer.webhooks });

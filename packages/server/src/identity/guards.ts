@@ -6,7 +6,7 @@
 import { denied, isWorkspaceAdmin } from "./access.ts";
 import type { Principal } from "./principal.ts";
 import { isFullScope } from "./token-scope.ts";
-import type { WorkspaceAccess } from "../workspace/workspace.service.ts";
+import type { WorkspaceAccess } from "../workspace/workspace-access.ts";
 
 export function requireInstanceAdmin(principal: Principal, what: string): void {
   if (!principal.isAdmin || !isFullScope(principal.scope.scope)) throw denied(`only administrators ${what}`);

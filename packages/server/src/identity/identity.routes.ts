@@ -26,17 +26,30 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
     config: { public: true, audit: "auth.login" },
     schema: {
       tags: auth,
-      summary: "Log in with username and password: a session token (also set as an HttpOnly cookie) and its CSRF token",
+      summary: "Log in with username and password: a session token in the answer (session \"token\", the default, for the CLI and scripts) or only in an HttpOnly cookie (session \"cookie\", for browsers), and its CSRF token",
       security: [],
-      body: Type.Object({ username: Type.String({ maxLength: 64 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }),
+      body: Type.Object(
+        {
+          username: Type.String({ maxLength: 64 }),
+          password: Type.String({ maxLength: 1024 }),
+          session: Type.Optional(
+            Type.Union([Type.Literal("token"), Type.Literal("cookie")], {
+              description: "token (default): the answer carries the token, no cookie is set. cookie: the token is set only as an HttpOnly cookie, never in the answer, so a page's scripts cannot read it",
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
       response: {
-        200: Type.Object({ token: Type.String(), csrfToken: Type.String(), expiresAt: Type.String({ format: "date-time" }), user: Type.Ref("User") }),
+        200: Type.Object({ token: Type.Optional(Type.String()), csrfToken: Type.String(), expiresAt: Type.String({ format: "date-time" }), user: Type.Ref("User") }),
         ...errorResponses,
       },
     },
     handler: async (request, reply) => {
       request.auditTarget.subject = request.body.username;
       const session = await users.login(request.body.username, request.body.password, request.ip);
+      const answer = { csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString(), user: userView(session.user) };
+      if (request.body.session !== "cookie") return { token: session.token, ...answer };
       reply.setCookie(SESSION_COOKIE, session.token, {
         httpOnly: true,
         sameSite: "strict",
@@ -44,7 +57,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
         path: "/",
         expires: new Date(session.expiresAt),
       });
-      return { token: session.token, csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString(), user: userView(session.user) };
+      return answer;
     },
   });
 

@@ -217,6 +217,9 @@ export class SecretWriter {
       }
       if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
       const data = await nextData(row);
+      if (input.onlyKeys && !sameKeys(Object.keys(data), input.onlyKeys)) {
+        throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' holds several keys; this write applies only to a secret holding just ${input.onlyKeys.join(", ")}`);
+      }
       const { plaintext, keys } = encodeData(data);
       const version = row.currentVersion + 1;
       const now = this.#rows.clock();
@@ -289,6 +292,10 @@ export class SecretWriter {
 }
 
 /** The row's rotation settings after an update: given fields change, absent ones stay; autoRotate only for the types that can. */
+function sameKeys(keys: readonly string[], expected: readonly string[]): boolean {
+  return keys.length === expected.length && expected.every((key) => keys.includes(key));
+}
+
 function rotationSettings(row: SecretRow, input: UpdateInput): RotationSettings {
   const interval = checkInterval(input.rotationIntervalDays);
   checkAutoRotate(row.type, input.autoRotate);

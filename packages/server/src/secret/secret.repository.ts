@@ -185,3 +185,21 @@ function escapeLike(text: string): string {
 function likeContains(text: string): string {
   return "%" + escapeLike(text) + "%";
 }
+
+/**
+ * The ids and names of a namespace's live secrets under a folder (every one
+ * when ''), in the namespace's name index: what folder counts fold. No
+ * payload, no keys, no schedule.
+ */
+export function listNamesUnder(db: Database, ns: SecretNamespace, prefix: string, ids: string[] | undefined) {
+  let query = db
+    .selectFrom("secrets")
+    .select(["id", "name"])
+    .where("workspaceId", "=", ns.workspaceId)
+    .where("scope", "=", ns.scope)
+    .where("ownerId", "=", ns.ownerId)
+    .where("deletedAt", "is", null);
+  if (prefix) query = query.where(sql<boolean>`substr(name, 1, ${prefix.length}) = ${prefix}`);
+  if (ids !== undefined) query = query.where("id", "in", ids);
+  return query.execute();
+}

@@ -180,3 +180,19 @@ export const SecretMetadata = Type.Object({
   oldestVersion: Type.Integer(),
   versions: Type.Array(VersionInfo),
 });
+
+export const FolderQuery = Type.Object(
+  {
+    scope: Type.Optional(Scope),
+    prefix: Type.Optional(Type.String({ maxLength: LIMITS.nameLength, description: "The folder to look into, ending in '/'; empty or absent: the top" })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1000, description: "At most this many folders, the first by name" })),
+  },
+  { additionalProperties: false },
+);
+
+export const FolderLevel = Type.Object({
+  prefix: Type.String(),
+  folders: Type.Array(Type.Object({ path: Type.String({ description: "The folder, ending in '/'" }), secrets: Type.Integer({ description: "Secrets the caller sees in it, sub-folders included" }) })),
+  secrets: Type.Integer({ description: "Secrets the caller sees directly in this folder" }),
+  truncated: Type.Boolean({ description: "More folders than limit: only the first are listed" }),
+});

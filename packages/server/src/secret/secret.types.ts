@@ -2,7 +2,7 @@
 import type { SecretData, SecretScope, SecretSummary } from "@coffer/protocol";
 import type { WorkspaceAcl } from "../access/access.service.ts";
 import type { Principal } from "../identity/principal.ts";
-import type { WorkspaceAccess } from "../workspace/workspace.service.ts";
+import type { WorkspaceAccess } from "../workspace/workspace-access.ts";
 
 /** The caller, the workspace with its grants, and which namespace names refer to. */
 export interface SecretContext {
@@ -41,6 +41,13 @@ export interface UpdateInput {
   autoRotate?: boolean | undefined;
   /** Check-and-set: the version the caller last saw. */
   cas?: number | undefined;
+  /**
+   * The written data must hold exactly these keys. Checked on the data built
+   * from the version the write replaces, and that version is what the write's
+   * transaction sets from: a concurrent change of keys fails the write (or
+   * retries it on the new version) instead of mixing into it.
+   */
+  onlyKeys?: readonly string[] | undefined;
 }
 
 export interface SettingsInput {

@@ -31,17 +31,13 @@ import {
   upsertMembership,
   type WorkspaceRow,
 } from "./workspace.repository.ts";
+import type { WorkspaceAccess } from "./workspace-access.ts";
 
 export const DEFAULT_MAX_VERSIONS = 10;
 export const MAX_VERSIONS_LIMIT = 1000;
 /** Ten years, in seconds: the longest delete-after a workspace or secret takes. */
 export const MAX_DELETE_AFTER_SECONDS = 10 * 365 * 86400;
 const WORKSPACE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-
-export interface WorkspaceAccess {
-  workspace: WorkspaceRow;
-  role: Role | undefined;
-}
 
 export interface MemberView {
   userId: string;

@@ -9,9 +9,9 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { RateLimits } from "../../limits/rate-limits.ts";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import { CofferError, invalid } from "../../core/errors.ts";
-import { denied } from "../../identity/access.ts";
+import { invalid } from "../../core/errors.ts";
 import { noteTarget } from "../../http/audit.ts";
+import { missingLooksDenied } from "../../secret/hidden-secret.ts";
 import type { SecretContext, SecretRead, SecretService } from "../../secret/secret.service.ts";
 import type { WorkspaceService } from "../../workspace/workspace.service.ts";
 import { customMetadataOf, envelope, envelopeJson, formatDuration, parseDuration, vaultTime, workspaceOfMount } from "./vault.wire.ts";
@@ -50,12 +50,8 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     await limits.take(request.method === "GET" ? "read" : "write", request.principal, ctx.access.workspace);
     return ctx;
   };
-  // Vault answers 403 for a path no policy of the token covers, existing or not. A caller who sees only granted
-  // secrets gets that for a hidden or missing one alike (no hint either way); one who sees every name gets 404.
-  const covered = (ctx: SecretContext, path: string) => (error: unknown): never => {
-    if (error instanceof CofferError && error.code === "SECRET_NOT_FOUND" && !secrets.seesEveryName(ctx, path)) throw denied();
-    throw error;
-  };
+  // Vault answers 403 for a path no policy of the token covers, existing or not.
+  const covered = (ctx: SecretContext, path: string) => missingLooksDenied(secrets, ctx, path);
   const note = (request: FastifyRequest, ctx: SecretContext, secret: { id?: string; name: string }) =>
     noteTarget(request, { workspaceId: ctx.access.workspace.id, secretName: secret.name, ...(secret.id ? { secretId: secret.id } : {}) });
 

@@ -14,6 +14,7 @@ import { noteTarget } from "../../http/audit.ts";
 import { cofferErrorOf } from "../../http/errors.ts";
 import { denied } from "../../identity/access.ts";
 import { DEFAULT_KEY } from "../../secret/secret.rules.ts";
+import { missingLooksDenied } from "../../secret/hidden-secret.ts";
 import type { SecretRow } from "../../secret/secret.repository.ts";
 import type { SecretContext, SecretService } from "../../secret/secret.service.ts";
 
@@ -58,12 +59,8 @@ export const vellumRoutes: FastifyPluginAsyncTypebox<{ secrets: SecretService; l
     await limits.take(request.method === "GET" ? "read" : "write", principal, ctx.access.workspace);
     return ctx;
   };
-  // A key that sees only granted secrets gets ACCESS_DENIED for a hidden or a missing one alike; one that sees every name learns it is missing.
   const authorize = (ctx: SecretContext, ref: string, level: "see" | "write") =>
-    secrets.authorize(ctx, ref, level).catch((error: unknown) => {
-      if (error instanceof CofferError && error.code === "SECRET_NOT_FOUND" && !secrets.seesEveryName(ctx, ref)) throw denied(`you may not use secret '${ref}'`);
-      throw error;
-    });
+    secrets.authorize(ctx, ref, level).catch(missingLooksDenied(secrets, ctx, ref, `you may not use secret '${ref}'`));
   const view = (row: SecretRow) => ({ id: row.id, modified: new Date(row.updatedAt).toISOString(), name: row.name, label: row.label, secret_type: row.type });
 
   app.get("/workspace-secrets/:id", {
@@ -90,14 +87,10 @@ export const vellumRoutes: FastifyPluginAsyncTypebox<{ secrets: SecretService; l
       const { label, value } = request.body ?? {};
       const row = await authorize(ctx, request.params.id, "write");
       noteTarget(request, { workspaceId: row.workspaceId, secretId: row.id, secretName: row.name });
-      if (value !== undefined) {
-        // A Vellum secret is one value: it maps to the key `value`, and only a secret holding just that key takes it.
-        const current = (await secrets.versions(ctx, row.id)).find((version) => version.current);
-        if (current?.keys.length !== 1 || current.keys[0] !== DEFAULT_KEY) {
-          throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' holds several keys; a Vellum value applies to single-value secrets`);
-        }
-      }
-      await secrets.patch(ctx, row.id, value === undefined ? undefined : { [DEFAULT_KEY]: value }, { label });
+      // A Vellum secret is one value: it maps to the key `value`, and only a secret holding just that key takes it.
+      // The check runs inside the write, on the version it replaces, so a concurrent write of other keys is not mixed in.
+      const onlyKeys = value === undefined ? undefined : [DEFAULT_KEY];
+      await secrets.patch(ctx, row.id, value === undefined ? undefined : { [DEFAULT_KEY]: value }, { label, onlyKeys });
       return view(await secrets.authorize(ctx, row.id, "see"));
     },
   });
