@@ -31,6 +31,7 @@ import { DEFAULT_RATE_LIMITS, RateLimits, type RateLimitSettings } from "./limit
 import { RedisLimitStore } from "./limits/redis-limit-store.ts";
 import { SecretService } from "./secret/secret.service.ts";
 import { HmacService } from "./signing/hmac.service.ts";
+import { DEFAULT_TIMEOUT_SECONDS, RelayService } from "./relay/relay.service.ts";
 import { openStore, type Store } from "./store/store.ts";
 import { initializeStore } from "./sys/init.ts";
 import { alwaysUnsealed, unlockWithRootKey, type SealControl } from "./sys/seal.ts";
@@ -62,6 +63,8 @@ export interface CofferOptions {
   rotationGraceDays?: number | undefined;
   /** How often the rotation job runs (ms); 0 never runs it by itself (tests call rotationJob.run()). Default one minute. */
   rotationJobEveryMs?: number;
+  /** The longest a relayed call's upstream may stay silent, in seconds (--relay-timeout); default 30. */
+  relayTimeoutSeconds?: number | undefined;
 }
 
 export interface AuditSettings {
@@ -94,6 +97,7 @@ export interface Coffer {
   grants: GrantService;
   secrets: SecretService;
   hmac: HmacService;
+  relay: RelayService;
   rotation: RotationService;
   /** Reminders and self-rotations; webhooks subscribe here. */
   rotationEvents: RotationEvents;
@@ -161,6 +165,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       } else alerts.fromRotation(event);
     });
     if (options.rotationJobEveryMs !== 0) rotationJob.start(options.rotationJobEveryMs);
+    const relay = new RelayService(secrets, { timeoutSeconds: options.relayTimeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS });
     return {
       store,
       keys,
@@ -175,6 +180,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       grants: new GrantService(store, clock, secrets),
       secrets,
       hmac: new HmacService(secrets, clock, graceDays),
+      relay,
       rotation: new RotationService(store, clock, workspaces, graceDays),
       rotationEvents,
       rotationJob,
@@ -203,6 +209,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
         await alerts.settled();
         await webhooks.stop();
         await rotationJob.stop();
+        relay.close();
         keyring.clear();
         await limits.close();
         await store.close();

@@ -59,6 +59,7 @@ import {
   type VersionRow,
 } from "./secret.repository.ts";
 import { checkLabel, checkName, checkTags, checkType, dataForType, decodeData, encodeData, mergeData } from "./secret.rules.ts";
+import { checkPolicy, parsePolicy } from "../relay/relay-policy.ts";
 
 const SECRET_ID = /^sec_[0-9a-hjkmnp-tv-z]{26}$/;
 const WRITE_ATTEMPTS = 8;
@@ -125,6 +126,8 @@ export interface SettingsInput {
   deleteVersionAfter?: number | undefined;
   /** Replaces the custom metadata as a whole. */
   customMetadata?: Record<string, string> | undefined;
+  /** Where the relay may send the value (checked by relay/relay-policy.ts); null removes it. Needs `manage`. */
+  relayPolicy?: unknown;
 }
 
 export interface ListQuery {
@@ -295,6 +298,7 @@ export class SecretService {
       maxVersions: null,
       deleteVersionAfter: 0,
       customMetadata: "{}",
+      relayPolicy: null,
     };
     const ciphertext = this.#keys.seal({ workspaceId: ns.workspaceId, secretId: row.id, version: 1 }, plaintext);
     plaintext.fill(0);
@@ -383,7 +387,8 @@ export class SecretService {
   }
 
   async updateSettings(ctx: SecretContext, ref: string, input: SettingsInput): Promise<SecretMetadata> {
-    const row = await this.#authorizedRow(ctx, ref, "write");
+    // Where a value may be sent is the owner's decision, as sharing is.
+    const row = await this.#authorizedRow(ctx, ref, input.relayPolicy === undefined ? "write" : "manage");
     const wanted = input.maxVersions === undefined ? row.maxVersions : input.maxVersions;
     // null: the workspace's.
     const maxVersions = wanted === null ? null : checkMaxVersions(wanted);
@@ -392,6 +397,7 @@ export class SecretService {
       maxVersions,
       deleteVersionAfter: input.deleteVersionAfter === undefined ? row.deleteVersionAfter : checkDeleteAfter(input.deleteVersionAfter),
       customMetadata: input.customMetadata === undefined ? row.customMetadata : JSON.stringify(checkCustomMetadata(input.customMetadata)),
+      relayPolicy: input.relayPolicy === undefined ? row.relayPolicy : input.relayPolicy === null ? null : JSON.stringify(checkPolicy(input.relayPolicy)),
     };
     await this.#commit(row, (trx) => updateSettings(trx, row.id, { ...next, updatedAt: this.#clock(), updatedBy: ctx.principal.id }));
     return this.metadata(ctx, row.id);
@@ -498,13 +504,24 @@ export class SecretService {
     return rows.length;
   }
 
-  async #readCurrent(ctx: SecretContext, ref: string): Promise<CurrentSecret> {
+  /**
+   * The current value for a service that uses it on the caller's behalf and
+   * never returns it (the relay): `use` suffices. Served from the read
+   * path's cache, so a relayed call costs no query once warm.
+   */
+  async useCurrent(ctx: SecretContext, ref: string): Promise<{ row: SecretRow; data: Readonly<SecretData> }> {
+    const current = await this.#readCurrent(ctx, ref, "use");
+    if (this.#clock() >= current.goneFrom) throw versionGone(current.row, current.row.currentVersion, current.goneFrom === -Infinity);
+    return { row: current.row, data: current.data };
+  }
+
+  async #readCurrent(ctx: SecretContext, ref: string, level: "read" | "use" = "read"): Promise<CurrentSecret> {
     const ns = namespaceOf(ctx);
     const key = SECRET_ID.test(ref) ? idKey(ns.workspaceId, ref) : nameKey(ns, ref);
     let current = this.#current.get(key);
     if (!current) {
       const epoch = this.#current.epoch;
-      const row = await this.#authorizedRow(ctx, ref, "read");
+      const row = await this.#authorizedRow(ctx, ref, level);
       const stored = await findVersion(this.#store.db, row.id, row.currentVersion);
       if (!stored) throw new CofferError("SECRET_NOT_FOUND", `secret '${ref}' was not found`);
       // A deleted or destroyed current version is cached as such (older versions stay readable); its value is never opened.
@@ -518,7 +535,7 @@ export class SecretService {
       this.#current.set(nameKey(row, row.name), current, epoch);
       return current;
     }
-    this.#require(ctx, current.row, "read");
+    this.#require(ctx, current.row, level);
     return current;
   }
 
@@ -576,7 +593,7 @@ export class SecretService {
   #require(ctx: SecretContext, row: SecretRow, level: Level): void {
     const granted = this.#levelOn(ctx, row);
     if (!atLeast(granted, "see")) throw notFound(row.name);
-    if (!atLeast(granted, level)) throw denied(`you may not ${level === "read" ? "read" : "change"} secret '${row.name}'`);
+    if (!atLeast(granted, level)) throw denied(`you may not ${level === "read" || level === "use" ? level : "change"} secret '${row.name}'`);
   }
 
   async #write(
@@ -760,6 +777,7 @@ function settingsOf(row: SecretRow): SecretSettings {
     maxVersions: row.maxVersions,
     deleteVersionAfter: Number(row.deleteVersionAfter),
     customMetadata: JSON.parse(row.customMetadata),
+    relayPolicy: parsePolicy(row.relayPolicy),
   };
 }
 
