@@ -3,3 +3,4 @@ export * from "./secrets.ts";
 export * from "./seal.ts";
 export * from "./members.ts";
 export * from "./audit.ts";
+export * from "./relay.ts";

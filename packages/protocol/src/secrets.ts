@@ -1,3 +1,4 @@
+import type { RelayPolicy } from "./relay.ts";
 /** Wire shapes of the secrets API, shared by the server and its clients. */
 
 export const SECRET_TYPES = ["USER_DEFINED", "HMAC", "INTERNAL_API_KEY"] as const;
@@ -102,6 +103,8 @@ export interface SecretSettings {
   deleteVersionAfter: number;
   /** The owner's notes on the secret: at most 64 keys, never a value. */
   customMetadata: Record<string, string>;
+  /** Where the relay may send the value (docs/relay.md); null: it cannot be relayed. */
+  relayPolicy: RelayPolicy | null;
 }
 
 /** Everything about a secret but its value: what the web UI and Vault's metadata read show. */

@@ -32,6 +32,7 @@ import { RedisLimitStore } from "./limits/redis-limit-store.ts";
 import { SecretService } from "./secret/secret.service.ts";
 import { SecretFolders } from "./secret/secret-folders.ts";
 import { HmacService } from "./signing/hmac.service.ts";
+import { DEFAULT_TIMEOUT_SECONDS, RelayService } from "./relay/relay.service.ts";
 import { openStore, type Store } from "./store/store.ts";
 import { initializeStore } from "./sys/init.ts";
 import { alwaysUnsealed, unlockWithRootKey, type SealControl } from "./sys/seal.ts";
@@ -63,6 +64,8 @@ export interface CofferOptions {
   rotationGraceDays?: number | undefined;
   /** How often the rotation job runs (ms); 0 never runs it by itself (tests call rotationJob.run()). Default one minute. */
   rotationJobEveryMs?: number;
+  /** The longest a relayed call's upstream may stay silent, in seconds (--relay-timeout); default 30. */
+  relayTimeoutSeconds?: number | undefined;
 }
 
 export interface AuditSettings {
@@ -96,6 +99,7 @@ export interface Coffer {
   secrets: SecretService;
   folders: SecretFolders;
   hmac: HmacService;
+  relay: RelayService;
   rotation: RotationService;
   /** Reminders and self-rotations; webhooks subscribe here. */
   rotationEvents: RotationEvents;
@@ -163,6 +167,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       } else alerts.fromRotation(event);
     });
     if (options.rotationJobEveryMs !== 0) rotationJob.start(options.rotationJobEveryMs);
+    const relay = new RelayService(secrets, { timeoutSeconds: options.relayTimeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS });
     return {
       store,
       keys,
@@ -178,6 +183,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       secrets,
       folders: new SecretFolders(store, secrets, access),
       hmac: new HmacService(secrets, clock, graceDays),
+      relay,
       rotation: new RotationService(store, clock, workspaces, graceDays),
       rotationEvents,
       rotationJob,
@@ -206,6 +212,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
         await alerts.settled();
         await webhooks.stop();
         await rotationJob.stop();
+        relay.close();
         keyring.clear();
         await limits.close();
         await store.close();

@@ -21,6 +21,8 @@ export interface ServerOptions {
   audit: AuditSettings;
   /** Days a version superseded by a rotation stays valid for HMAC verify and kept; default 7. */
   rotationGraceDays?: number | undefined;
+  /** The longest a relayed call's upstream may stay silent, in seconds; default 30. */
+  relayTimeoutSeconds?: number | undefined;
   /** Where start-up messages go; the bootstrap token goes here and nowhere else. */
   print: (line: string) => void;
 }
@@ -37,6 +39,7 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     redisUrl: options.redisUrl,
     redisPrefix: options.redisPrefix,
     rateLimits: options.rateLimits,
+    relayTimeoutSeconds: options.relayTimeoutSeconds,
     log: (message) => options.print(`coffer: ${message}`),
   });
   const app = await buildApp(coffer, { logger: { level: options.logLevel } });

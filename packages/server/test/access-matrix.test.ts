@@ -58,6 +58,8 @@ const H = "404 SECRET_NOT_FOUND" as const;
 /** A workspace the caller does not belong to. */
 const W = "404 WORKSPACE_NOT_FOUND" as const;
 const L = LISTED;
+/** A relayed call the caller may make, refused by the secret's relay policy (it has none). */
+const R = "403 DESTINATION_NOT_ALLOWED" as const;
 const UL = UNLISTED;
 
 // ---------------------------------------------------------------- fixtures
@@ -322,6 +324,12 @@ const MATRIX: Row[] = [
   row("POST /api/v1/workspaces/{workspace}/secrets/{secret}/verify", [200, 200, 200, H, 200, D, H, U, U, W, 200], {
     before: async () => ({ secret: SIGNER }),
     body: () => ({ message: "matrix", signature: `v1:${"A".repeat(43)}` }),
+  }),
+
+  // ---- the relay (needs use on every secret it names): `team/target` has no relay policy, so whoever may use it is
+  // refused for that, after the access check; nothing is ever sent. relay.test.ts covers calls that go out.
+  row("POST /api/v1/workspaces/{workspace}/relay", [R, R, R, H, R, D, R, U, U, W, R], {
+    body: () => ({ method: "GET", url: "https://api.example.com/v1", headers: { Authorization: "Bearer @{vault.team/target}" } }),
   }),
 
   // ---- rotation defaults: members read, workspace admins write

@@ -29,6 +29,9 @@ Options:
   --rotation-grace-days N
                         days a version replaced by a rotation still verifies HMAC signatures and is
                         kept from pruning (env COFFER_ROTATION_GRACE_DAYS; default 7; 0 to 365)
+  --relay-timeout SECONDS
+                        the longest an upstream of the relay may stay silent (docs/relay.md), and the
+                        default; a relayed request may ask for less (env COFFER_RELAY_TIMEOUT; default 30; 1 to 3600)
   --seal shamir         the root key is split into Shamir shares (env COFFER_SEAL): the server starts
                         sealed; 'coffer operator init' creates the shares once, 'coffer operator unseal'
                         takes them after every start. A store keeps the kind of root key it began with.
@@ -78,6 +81,7 @@ export async function run(argv: string[]): Promise<void> {
       sync: auditSync(values["audit-sync"] ?? env.COFFER_AUDIT_SYNC ?? "changes"),
     },
     rotationGraceDays: graceDays(values["rotation-grace-days"] ?? env.COFFER_ROTATION_GRACE_DAYS),
+    relayTimeoutSeconds: relayTimeout(values["relay-timeout"] ?? env.COFFER_RELAY_TIMEOUT),
     print: (line) => process.stdout.write(line + "\n"),
   });
   const stop = (signal: string) => {
@@ -106,6 +110,7 @@ function parse(argv: string[]) {
         "audit-retention-days": { type: "string" },
         "audit-sync": { type: "string" },
         "rotation-grace-days": { type: "string" },
+        "relay-timeout": { type: "string" },
         seal: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -122,6 +127,13 @@ function graceDays(value: string | undefined): number | undefined {
   const days = Number(value);
   if (!/^\d{1,3}$/.test(value) || days > 365) throw new CliError(`--rotation-grace-days takes whole days from 0 to 365 (got '${value}')`, EXIT.usage);
   return days;
+}
+
+function relayTimeout(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!/^\d{1,4}$/.test(value) || seconds < 1 || seconds > 3600) throw new CliError(`--relay-timeout takes whole seconds from 1 to 3600 (got '${value}')`, EXIT.usage);
+  return seconds;
 }
 
 function parseSeal(value: string | undefined): "shamir" | undefined {

@@ -34,6 +34,7 @@ const CHANGES: Record<string, AlertType> = {
   "secret.update": "secret.updated",
   "secret.delete": "secret.deleted",
   "secret.rollback": "secret.rolled_back",
+  "secret.relay-policy": "secret.updated",
   "secret.auto-rotate": "secret.updated",
   "keys.rotate": "key.rotated",
 };

@@ -4,6 +4,8 @@
  */
 /** What a request acted on, filled in as the request learns it. */
 export interface AuditTarget {
+  /** A more precise action than the route's (a metadata change that sets a relay policy). */
+  action?: string;
   workspaceId?: string;
   secretId?: string;
   secretName?: string;

@@ -20,6 +20,7 @@ import { rotationRoutes } from "../rotation/rotation.routes.ts";
 import { secretRoutes } from "../secret/secret.routes.ts";
 import { secretFolderRoutes } from "../secret/secret-folders.routes.ts";
 import { hmacRoutes } from "../signing/hmac.routes.ts";
+import { relayRoutes } from "../relay/relay.routes.ts";
 import { sealRoutes } from "../sys/seal.routes.ts";
 import { sysRoutes } from "../sys/sys.routes.ts";
 import { workspaceRoutes } from "../workspace/workspace.routes.ts";
@@ -101,6 +102,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(alertRoutes, { alerts: coffer.alerts, webhooks: coffer.webhooks });
   await app.register(hmacRoutes, { hmac: coffer.hmac, secrets: coffer.secrets });
   await app.register(rotationRoutes, { rotation: coffer.rotation });
+  await app.register(relayRoutes, { relay: coffer.relay, secrets: coffer.secrets, audit: coffer.auditSettings.mode === "off" ? null : coffer.audit, clock: coffer.clock });
   await app.register(webRoutes, { root: options.webRoot ?? DEFAULT_WEB_ROOT });
   await app.register(backupRoutes, { backups: coffer.backups });
   // Compatibility APIs (hidden from the OpenAPI document): thin adapters over the same services.

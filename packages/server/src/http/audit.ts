@@ -45,7 +45,7 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
     reply.header("x-request-id", request.id);
     const ref = (request.params as { workspace?: string } | undefined)?.workspace;
     const workspaceId = request.auditTarget.workspaceId ?? (ref === undefined ? undefined : await workspaceIdOf(ref));
-    const event = eventOf(request, action, reply.statusCode, clock(), workspaceId ?? null);
+    const event = eventOf(request, request.auditTarget.action ?? action, reply.statusCode, clock(), workspaceId ?? null);
     const each = request.auditTarget.secrets;
     const read = request.method === "GET" || request.method === "HEAD";
     try {
@@ -59,7 +59,8 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
   });
 }
 
-function eventOf(request: FastifyRequest, action: string, status: number, time: number, workspaceId: string | null): AuditEventInput {
+/** The event a request makes; routes that record their own events (the relay's, after a streamed answer) start from it. */
+export function eventOf(request: FastifyRequest, action: string, status: number, time: number, workspaceId: string | null): AuditEventInput {
   const target = request.auditTarget;
   const params = (request.params ?? {}) as Record<string, string | undefined>;
   const principal = request.principal;
@@ -101,6 +102,11 @@ function otherParam(params: Record<string, string | undefined>): string | undefi
     if (!TARGET_PARAMS.has(key)) subject = subject === undefined ? params[key] : `${subject}/${params[key]}`;
   }
   return subject;
+}
+
+/** For a route that records its own events (the relay's, once a streamed answer is over): the hook then records none. */
+export function markRecorded(request: FastifyRequest): void {
+  (request as unknown as Record<symbol, boolean>)[recorded] = true;
 }
 
 /** Adds what a handler learned to the request's audit target. */

@@ -55,7 +55,14 @@ export class AuthService {
       maxLevel: row.maxLevel as Level,
       cidrs: row.cidrs === null ? null : JSON.parse(row.cidrs),
     });
-    const base = { tokenId: row.id, tokenKind: row.kind as Principal["tokenKind"], expiresAt: row.expiresAt, scope };
+    const base = {
+      tokenId: row.id,
+      tokenKind: row.kind as Principal["tokenKind"],
+      expiresAt: row.expiresAt,
+      scope,
+      labels: row.labels === null ? {} : (JSON.parse(row.labels) as Record<string, string>),
+      relayUsesPerHour: row.relayUsesPerHour,
+    };
     if (row.username !== null) {
       if (row.userDisabledAt !== null) throw unauthenticated("the user is disabled");
       return { ...base, kind: "user", id: row.principalId, name: row.username, isAdmin: row.isAdmin === 1, homeWorkspaceId: null };

@@ -20,6 +20,8 @@ export const TokenInfo = Type.Object(
     cidrs: Type.Union([Type.Array(Type.String()), Type.Null()]),
     expiresAt: MaybeTime,
     createdAt: Time,
+    labels: Type.Record(Type.String(), Type.String(), { description: "Attribution for the audit of relayed calls: agent, session" }),
+    relayUsesPerHour: Type.Union([Type.Integer(), Type.Null()], { description: "Relayed uses per secret per hour; null: no cap" }),
   },
   { $id: "TokenInfo" },
 );
@@ -34,6 +36,13 @@ export const ScopeBody = Type.Object(
     access: Type.Optional(Type.String({ description: "Highest level: see, use, read, write or manage" })),
     ttl: Type.Optional(Type.Integer({ minimum: 1, description: "Lifetime in seconds" })),
     cidrs: Type.Optional(Type.Array(Type.String(), { description: "Source address ranges, e.g. 10.0.0.0/8" })),
+    labels: Type.Optional(
+      Type.Object(
+        { agent: Type.Optional(Type.String()), session: Type.Optional(Type.String()) },
+        { additionalProperties: false, description: "Attribution recorded with each relayed call (a child inherits its parent's unless given)" },
+      ),
+    ),
+    relayUsesPerHour: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: "Cap on relayed uses per secret per hour (a child's cannot exceed its parent's)" })),
   },
   { additionalProperties: false },
 );

@@ -15,4 +15,8 @@ export interface Principal {
   tokenKind: "session" | "api" | "child";
   expiresAt: number | null;
   scope: CompiledScope;
+  /** Attribution the token carries for audit events (agent, session); the relay's X-Coffer-* headers take precedence. */
+  labels?: Readonly<Record<string, string>>;
+  /** Relayed uses per secret per hour this token may make; null/undefined: no cap. */
+  relayUsesPerHour?: number | null;
 }

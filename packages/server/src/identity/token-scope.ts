@@ -105,7 +105,7 @@ function parseCidr(cidr: string): { address: string; prefix: number; family: 4 |
   return { address, prefix, family: family as 4 | 6 };
 }
 
-function blockList(cidrs: string[]): BlockList {
+export function blockList(cidrs: string[]): BlockList {
   const list = new BlockList();
   for (const cidr of cidrs) {
     const { address, prefix, family } = parseCidr(cidr);

@@ -30,6 +30,10 @@ export interface ScopeInput {
   access?: string | undefined;
   ttl?: number | undefined;
   cidrs?: string[] | undefined;
+  /** Attribution for relayed calls' audit events. */
+  labels?: { agent?: string | undefined; session?: string | undefined } | undefined;
+  /** Relayed uses per secret per hour. */
+  relayUsesPerHour?: number | undefined;
 }
 
 export interface TokenView {
@@ -45,6 +49,8 @@ export interface TokenView {
   cidrs: string[] | null;
   expiresAt: number | null;
   createdAt: number;
+  labels: Record<string, string>;
+  relayUsesPerHour: number | null;
 }
 
 export interface MintedToken {
@@ -55,7 +61,17 @@ export interface MintedToken {
 /** Writes a new token row; the only place a token's plaintext exists on the server, until it is returned once. */
 export async function mintToken(
   db: Database,
-  fields: { principalId: string; parentId: string | null; kind: "session" | "api" | "child"; name: string; scope: TokenScope; expiresAt: number | null; now: number },
+  fields: {
+    principalId: string;
+    parentId: string | null;
+    kind: "session" | "api" | "child";
+    name: string;
+    scope: TokenScope;
+    expiresAt: number | null;
+    now: number;
+    labels?: Record<string, string> | undefined;
+    relayUsesPerHour?: number | null | undefined;
+  },
 ): Promise<MintedToken> {
   const token = generateToken("cft_");
   const row: Omit<TokenRow, "revokedAt"> = {
@@ -71,6 +87,8 @@ export async function mintToken(
     cidrs: fields.scope.cidrs === null ? null : JSON.stringify(fields.scope.cidrs),
     expiresAt: fields.expiresAt,
     createdAt: fields.now,
+    labels: fields.labels === undefined || Object.keys(fields.labels).length === 0 ? null : JSON.stringify(fields.labels),
+    relayUsesPerHour: fields.relayUsesPerHour ?? null,
   };
   await insertToken(db, row);
   return { token, info: viewOf({ ...row, revokedAt: null }) };
@@ -93,7 +111,7 @@ export class TokenService {
     requireFullToken(principal, "create independent tokens");
     const scope = await this.#scopeFrom(principal, input, FULL_SCOPE);
     const now = this.#clock();
-    return mintToken(this.#store.db, { principalId: principal.id, parentId: null, kind: "api", name: tokenName(input.name), scope, expiresAt: expiry(now, input.ttl), now });
+    return mintToken(this.#store.db, { principalId: principal.id, parentId: null, kind: "api", name: tokenName(input.name), scope, expiresAt: expiry(now, input.ttl), now, ...relayFields(input) });
   }
 
   /** A token for a service account of a workspace the caller administers, bound to that workspace. */
@@ -104,7 +122,7 @@ export class TokenService {
     if (!account || account.disabledAt !== null) throw new CofferError("NOT_FOUND", `no service account '${serviceAccount}'`);
     const scope = checkScope({ ...scopeFields(input, FULL_SCOPE), workspaceId: access.workspace.id });
     const now = this.#clock();
-    return mintToken(this.#store.db, { principalId: account.id, parentId: null, kind: "api", name: tokenName(input.name), scope, expiresAt: expiry(now, input.ttl), now });
+    return mintToken(this.#store.db, { principalId: account.id, parentId: null, kind: "api", name: tokenName(input.name), scope, expiresAt: expiry(now, input.ttl), now, ...relayFields(input) });
   }
 
   /** A child of the calling token: never wider, never longer-lived. */
@@ -117,7 +135,15 @@ export class TokenService {
     checkTtl(input.ttl);
     // Like Vault, a child's life is cut to its parent's rather than refused.
     const expiresAt = principal.expiresAt === null ? wanted : Math.min(wanted, principal.expiresAt);
-    return mintToken(this.#store.db, { principalId: principal.id, parentId: principal.tokenId, kind: "child", name: tokenName(input.name ?? "child"), scope, expiresAt, now });
+    const own = relayFields(input);
+    const parentCap = principal.relayUsesPerHour ?? null;
+    if (own.relayUsesPerHour !== undefined && parentCap !== null && own.relayUsesPerHour > parentCap) {
+      throw denied(`a child token's relayUsesPerHour cannot exceed its parent's (${parentCap})`);
+    }
+    // A child acts for the same agent run unless it says otherwise, and is never less capped than its parent.
+    const labels = own.labels ?? { ...principal.labels };
+    const relayUsesPerHour = own.relayUsesPerHour ?? parentCap;
+    return mintToken(this.#store.db, { principalId: principal.id, parentId: principal.tokenId, kind: "child", name: tokenName(input.name ?? "child"), scope, expiresAt, now, labels, relayUsesPerHour });
   }
 
   async self(principal: Principal): Promise<TokenView> {
@@ -193,6 +219,28 @@ function scopeFields(input: ScopeInput, base: TokenScope): TokenScope {
   };
 }
 
+const LABEL_VALUE = /^[A-Za-z0-9_.:@\/+-]{1,64}$/;
+
+/** Labels and cap as given: labels are 1 to 64 characters of [A-Za-z0-9_.:@/+-], so an audit line stays one line. */
+function relayFields(input: ScopeInput): { labels?: Record<string, string>; relayUsesPerHour?: number } {
+  const out: { labels?: Record<string, string>; relayUsesPerHour?: number } = {};
+  if (input.labels !== undefined) {
+    const labels: Record<string, string> = {};
+    for (const [name, value] of Object.entries(input.labels)) {
+      if (value === undefined) continue;
+      if (name !== "agent" && name !== "session") throw invalid("labels are agent and session");
+      if (!LABEL_VALUE.test(value)) throw invalid(`label ${name} is 1 to 64 characters of letters, digits and _.:@/+-`);
+      labels[name] = value;
+    }
+    out.labels = labels;
+  }
+  if (input.relayUsesPerHour !== undefined) {
+    if (!Number.isInteger(input.relayUsesPerHour) || input.relayUsesPerHour < 1 || input.relayUsesPerHour > 1_000_000) throw invalid("relayUsesPerHour is an integer from 1 to 1000000");
+    out.relayUsesPerHour = input.relayUsesPerHour;
+  }
+  return out;
+}
+
 function tokenName(name: string | undefined): string {
   const value = name ?? "api";
   if (value.length < 1 || value.length > 100) throw invalid("token names are 1 to 100 characters");
@@ -227,5 +275,7 @@ export function viewOf(row: TokenRow): TokenView {
     cidrs: row.cidrs === null ? null : JSON.parse(row.cidrs),
     expiresAt: row.expiresAt,
     createdAt: row.createdAt,
+    labels: row.labels === null ? {} : JSON.parse(row.labels),
+    relayUsesPerHour: row.relayUsesPerHour,
   };
 }

@@ -107,13 +107,24 @@ export class SecretReader {
     return { secret, customMetadata: current.customMetadata, deletesAt: stored.deletedAt };
   }
 
-  async #readCurrent(ctx: SecretContext, ref: string): Promise<CurrentSecret> {
+  /**
+   * The current value for a service that uses it on the caller's behalf and
+   * never returns it (the relay): `use` suffices. Served from the read
+   * path's cache, so a relayed call costs no query once warm.
+   */
+  async useCurrent(ctx: SecretContext, ref: string): Promise<{ row: SecretRow; data: Readonly<SecretData> }> {
+    const current = await this.#readCurrent(ctx, ref, "use");
+    if (this.#rows.clock() >= current.goneFrom) throw versionGone(current.row, current.row.currentVersion, current.goneFrom === -Infinity);
+    return { row: current.row, data: current.data };
+  }
+
+  async #readCurrent(ctx: SecretContext, ref: string, level: "read" | "use" = "read"): Promise<CurrentSecret> {
     const ns = namespaceOf(ctx);
     const key = SECRET_ID.test(ref) ? idKey(ns.workspaceId, ref) : nameKey(ns, ref);
     let current = this.#current.get(key);
     if (!current) {
       const epoch = this.#current.epoch;
-      const row = await this.#rows.authorizedRow(ctx, ref, "read");
+      const row = await this.#rows.authorizedRow(ctx, ref, level);
       const stored = await findVersion(this.#rows.store.db, row.id, row.currentVersion);
       if (!stored) throw new CofferError("SECRET_NOT_FOUND", `secret '${ref}' was not found`);
       // A deleted or destroyed current version is cached as such (older versions stay readable); its value is never opened.
@@ -127,7 +138,7 @@ export class SecretReader {
       this.#current.set(nameKey(row, row.name), current, epoch);
       return current;
     }
-    this.#rows.require(ctx, current.row, "read");
+    this.#rows.require(ctx, current.row, level);
     return current;
   }
 }

@@ -66,7 +66,7 @@ export class SecretRows {
   require(ctx: SecretContext, row: SecretRow, level: Level): void {
     const granted = this.levelOn(ctx, row);
     if (!atLeast(granted, "see")) throw notFound(row.name);
-    if (!atLeast(granted, level)) throw denied(`you may not ${level === "read" ? "read" : "change"} secret '${row.name}'`);
+    if (!atLeast(granted, level)) throw denied(`you may not ${level === "read" || level === "use" ? level : "change"} secret '${row.name}'`);
   }
 
   /** A stored version the caller may read: not deleted, not destroyed. */

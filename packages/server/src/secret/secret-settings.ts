@@ -10,6 +10,7 @@ import { findVersion, updateSettings, type SecretRow } from "./secret.repository
 import { notFound, summarize, type SecretRows } from "./secret-rows.ts";
 import type { SecretVersions } from "./secret-versions.ts";
 import type { SecretContext, SettingsInput } from "./secret.types.ts";
+import { checkPolicy, parsePolicy } from "../relay/relay-policy.ts";
 
 export class SecretSettingsManager {
   #rows: SecretRows;
@@ -35,7 +36,8 @@ export class SecretSettingsManager {
   }
 
   async updateSettings(ctx: SecretContext, ref: string, input: SettingsInput): Promise<SecretMetadata> {
-    const row = await this.#rows.authorizedRow(ctx, ref, "write");
+    // Where a value may be sent is the owner's decision, as sharing is.
+    const row = await this.#rows.authorizedRow(ctx, ref, input.relayPolicy === undefined ? "write" : "manage");
     const wanted = input.maxVersions === undefined ? row.maxVersions : input.maxVersions;
     // null: the workspace's.
     const maxVersions = wanted === null ? null : checkMaxVersions(wanted);
@@ -44,6 +46,7 @@ export class SecretSettingsManager {
       maxVersions,
       deleteVersionAfter: input.deleteVersionAfter === undefined ? row.deleteVersionAfter : checkDeleteAfter(input.deleteVersionAfter),
       customMetadata: input.customMetadata === undefined ? row.customMetadata : JSON.stringify(checkCustomMetadata(input.customMetadata)),
+      relayPolicy: input.relayPolicy === undefined ? row.relayPolicy : input.relayPolicy === null ? null : JSON.stringify(checkPolicy(input.relayPolicy)),
     };
     await this.#rows.commit(row, (trx) => updateSettings(trx, row.id, { ...next, updatedAt: this.#rows.clock(), updatedBy: ctx.principal.id }));
     return this.metadata(ctx, row.id);
@@ -65,6 +68,7 @@ function settingsOf(row: SecretRow): SecretSettings {
     maxVersions: row.maxVersions,
     deleteVersionAfter: Number(row.deleteVersionAfter),
     customMetadata: JSON.parse(row.customMetadata),
+    relayPolicy: parsePolicy(row.relayPolicy),
   };
 }
 

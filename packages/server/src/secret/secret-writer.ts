@@ -80,6 +80,7 @@ export class SecretWriter {
       maxVersions: null,
       deleteVersionAfter: 0,
       customMetadata: "{}",
+      relayPolicy: null,
     };
     const { store, keys: keyService } = this.#rows;
     const ciphertext = keyService.seal({ workspaceId: ns.workspaceId, secretId: row.id, version: 1 }, plaintext);

@@ -195,7 +195,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
     config: { audit: "secret.metadata-update", rateLimit: "write" },
     schema: {
       tags,
-      summary: "Change a secret's settings: casRequired, maxVersions, deleteVersionAfter, customMetadata (replaced as a whole)",
+      summary: "Change a secret's settings: casRequired, maxVersions, deleteVersionAfter, customMetadata (replaced as a whole), relayPolicy (needs manage)",
       params: SecretParams,
       querystring: ScopeQuery,
       body: SettingsBody,
@@ -203,6 +203,8 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
     },
     handler: async (request) => {
       const ctx = await contextOf(request, request.params.workspace, request.query.scope);
+      // Where a value may be sent is audited, and alerts, as a change to the secret.
+      if (request.body.relayPolicy !== undefined) request.auditTarget.action = "secret.relay-policy";
       const metadata = await secrets.updateSettings(ctx, request.params.secret, request.body);
       noteSecret(request, ctx, metadata);
       return metadata;

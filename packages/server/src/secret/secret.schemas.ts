@@ -169,13 +169,38 @@ const settingsFields = {
   customMetadata: CustomMetadata,
 };
 
-export const SettingsBody = Type.Partial(Type.Object(settingsFields, { additionalProperties: false }), { additionalProperties: false });
+const RelayPolicy = Type.Object(
+  {
+    hosts: Type.Array(Type.String(), { description: "Exact host names, or *.example.com for any subdomain" }),
+    schemes: Type.Array(Type.String(), { description: "https and/or http; default https" }),
+    ports: Type.Array(Type.Integer(), { description: "Allowed ports; empty: the scheme's default port" }),
+    methods: Type.Array(Type.String(), { description: "Allowed methods; empty: any" }),
+    headers: Type.Array(Type.String(), { description: "Headers the value may be placed in" }),
+    query: Type.Array(Type.String(), { description: "Query parameters the value may be placed in" }),
+    body: Type.Boolean({ description: "Whether the value may be placed in the body" }),
+    addresses: Type.Array(Type.String(), { description: "Loopback/private/link-local IPs or CIDRs the hosts may resolve to" }),
+  },
+  { description: "Where the relay may send the value (docs/relay.md); null: it cannot be relayed" },
+);
+
+export const SettingsBody = Type.Partial(
+  Type.Object(
+    {
+      ...settingsFields,
+      // Checked by the core (relay/relay-policy.ts), whose messages name the field and the rule.
+      relayPolicy: Type.Unsafe<unknown>({ description: "Set (fields omitted take their defaults) or, with null, remove the relay policy; needs manage" }),
+    },
+    { additionalProperties: false },
+  ),
+  { additionalProperties: false },
+);
 
 /** Everything but the value: what the web UI and Vault's metadata read show. */
 export const SecretMetadata = Type.Object({
   ...summaryFields,
   access: Type.String({ description: "The caller's level on this secret: see, use, read, write or manage" }),
   ...settingsFields,
+  relayPolicy: Type.Union([RelayPolicy, Type.Null()]),
   currentVersion: Type.Integer(),
   oldestVersion: Type.Integer(),
   versions: Type.Array(VersionInfo),

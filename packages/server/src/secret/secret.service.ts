@@ -158,6 +158,11 @@ export class SecretService {
     return this.#rows.authorizedRow(ctx, ref, level, options);
   }
 
+  /** The current value, at `use`, for a service that never returns it (the relay): see SecretReader.useCurrent. */
+  useCurrent(ctx: SecretContext, ref: string): Promise<{ row: SecretRow; data: Readonly<SecretData> }> {
+    return this.#reader.useCurrent(ctx, ref);
+  }
+
   /** One version of a secret that `authorize` returned, opened but not decoded: see SecretReader.openVersion. */
   openVersion(row: SecretRow, version: number): Promise<{ payload: Buffer; supersededAt: number | null }> {
     return this.#reader.openVersion(row, version);

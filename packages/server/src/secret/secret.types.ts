@@ -57,6 +57,8 @@ export interface SettingsInput {
   deleteVersionAfter?: number | undefined;
   /** Replaces the custom metadata as a whole. */
   customMetadata?: Record<string, string> | undefined;
+  /** Where the relay may send the value (checked by relay/relay-policy.ts); null removes it. Needs `manage`. */
+  relayPolicy?: unknown;
 }
 
 export interface ListQuery {

@@ -61,6 +61,10 @@ export interface Tables {
     expiresAt: number | null;
     revokedAt: number | null;
     createdAt: number;
+    /** JSON object of attribution labels ({agent, session}); null: none. */
+    labels: string | null;
+    /** Relayed uses per secret per hour; null: no cap. */
+    relayUsesPerHour: number | null;
   };
   secrets: {
     id: string;
@@ -91,6 +95,8 @@ export interface Tables {
     deleteVersionAfter: number;
     /** JSON object of string → string, the caller's own notes (never a value). */
     customMetadata: string;
+    /** JSON RelayPolicy: where the relay may send the value; null: it may not be relayed. */
+    relayPolicy: string | null;
   };
   secretVersions: {
     secretId: string;
@@ -152,6 +158,20 @@ export interface Tables {
   };
   /** A workspace's rotation interval for secrets with this label and no interval of their own. */
   rotationDefaults: { workspaceId: string; label: string; intervalDays: number; updatedAt: number; updatedBy: string };
+  /** A workspace's base-URL relay routes: `/relay/{ws}/{name}/…` forwards to `target` with the templates applied. */
+  relayRoutes: {
+    workspaceId: string;
+    name: string;
+    target: string;
+    /** JSON objects of templates holding placeholders, never values. */
+    headers: string;
+    query: string;
+    description: string;
+    createdAt: number;
+    createdBy: string;
+    updatedAt: number;
+    updatedBy: string;
+  };
   /** Reminders sent, one per (secret, version, kind): 'rotation.due' or 'rotation.overdue'. */
   rotationReminders: { secretId: string; version: number; kind: string; sentAt: number };
 }

@@ -1,0 +1,299 @@
+/**
+ * The relay: Coffer makes an HTTP call for a caller that holds only `use` on
+ * the secrets it names, and the caller never receives a value. Everything
+ * is checked before a byte leaves: the caller's level on each secret, each
+ * secret's policy (destination and placement), header injection, the
+ * addresses the host resolves to; then the values are put in, the request
+ * is sent, and the answer comes back redacted (redaction.ts).
+ */
+import type { SecretData } from "@coffer/protocol";
+import type { IncomingHttpHeaders } from "node:http";
+import { Transform, type Readable } from "node:stream";
+import { CofferError, invalid } from "../core/errors.ts";
+import type { SecretRow } from "../secret/secret.repository.ts";
+import type { SecretContext, SecretService } from "../secret/secret.service.ts";
+import { destinationOf, Outbound, type UpstreamAnswer } from "./outbound.ts";
+import { hasMalformedPlaceholder, placeholdersIn, substitute, type PlaceholderRef } from "./placeholders.ts";
+import {
+  checkDestination,
+  checkPlacement,
+  compilePolicy,
+  HEADER_NAME,
+  isInternalAddress,
+  namesAddress,
+  notAllowed,
+  parsePolicy,
+  type CompiledPolicy,
+  type Placement,
+} from "./relay-policy.ts";
+import { Redactor } from "./redaction.ts";
+
+export const MAX_REQUEST_BODY = 1024 * 1024;
+export const DEFAULT_TIMEOUT_SECONDS = 30;
+const METHOD = /^[A-Z]{1,20}$/;
+/** Control characters but tab: CR and LF would start a new header (injection); the others are refused by HTTP anyway. */
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+/** Headers the relay sets itself, never the caller. */
+const OWN_HEADERS = new Set(["host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "proxy-connection", "proxy-authorization", "accept-encoding"]);
+/** Not passed back: they describe the hop to Coffer, or a body whose length and encoding redaction changes. */
+const HOP_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authenticate", "proxy-connection", "content-length", "content-encoding"]);
+
+export interface RelayInput {
+  method: string;
+  url: string;
+  headers?: Record<string, string> | undefined;
+  body?: Buffer | undefined;
+  /** Seconds the upstream may stay silent; at most the server's setting. */
+  timeout?: number | undefined;
+}
+
+/** What the audit records of a relayed call, filled in as it goes: never a value. */
+export interface RelayRecord {
+  secrets: { id: string; name: string }[];
+  host: string;
+  method: string;
+  status: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+export interface RelayAnswer {
+  status: number;
+  /** Filtered (no hop-by-hop, length or encoding) and redacted. */
+  headers: Record<string, string | string[]>;
+  /** Redacted as it streams. */
+  body: Readable;
+}
+
+interface Use {
+  placeholder: PlaceholderRef;
+  row: SecretRow;
+  value: string;
+  policy: CompiledPolicy;
+}
+
+export interface RelaySettings {
+  /** The longest an upstream may stay silent, in seconds (--relay-timeout); also the default. */
+  timeoutSeconds: number;
+  /** Counts one use of `secret` by the caller's token, or throws RATE_LIMITED (per-token caps). */
+  countUse?: (ctx: SecretContext, secret: SecretRow) => void | Promise<void>;
+}
+
+export class RelayService {
+  #secrets: SecretService;
+  #settings: RelaySettings;
+  #outbound = new Outbound();
+  /** Compiled once per cached secret row: a row object is replaced whenever its secret changes. */
+  #policies = new WeakMap<SecretRow, CompiledPolicy | null>();
+
+  constructor(secrets: SecretService, settings: RelaySettings) {
+    this.#secrets = secrets;
+    this.#settings = settings;
+  }
+
+  get timeoutSeconds(): number {
+    return this.#settings.timeoutSeconds;
+  }
+
+  /** Checks, substitutes and sends; the answer is redacted. Refusals throw before anything is sent. */
+  async relay(ctx: SecretContext, input: RelayInput, record: RelayRecord): Promise<RelayAnswer> {
+    const method = input.method.toUpperCase();
+    record.method = method;
+    if (!METHOD.test(method)) throw invalid(`'${input.method}' is not an HTTP method`);
+    const timeout = input.timeout ?? this.#settings.timeoutSeconds;
+    if (!Number.isFinite(timeout) || timeout <= 0 || timeout > this.#settings.timeoutSeconds) {
+      throw invalid(`timeout is a number of seconds up to ${this.#settings.timeoutSeconds} (the server's --relay-timeout)`);
+    }
+    const body = input.body;
+    if (body !== undefined && body.length > MAX_REQUEST_BODY) throw tooLarge();
+    const request = parseRequest(input.url, input.headers ?? {}, body);
+    const base = new URL(request.base);
+    record.host = base.hostname;
+
+    const uses = await this.#resolve(ctx, request.placed, record);
+    if (uses.size === 0) throw invalid("the request uses no secret (@{vault.NAME}): the relay only sends requests that do");
+    const all = [...uses.values()];
+    const first = destinationOf(base, method);
+    for (const [text, placements] of request.placed) {
+      const use = uses.get(text)!;
+      for (const placement of placements) checkPlacement(use.row.name, use.policy, placement);
+    }
+    for (const use of all) checkDestination(use.row.name, use.policy, first);
+    if (this.#settings.countUse) for (const row of new Set(all.map((use) => use.row))) await this.#settings.countUse(ctx, row);
+
+    const valueOf = (ref: PlaceholderRef) => uses.get(ref.text)!.value;
+    const url = new URL(request.base + (request.query === undefined ? "" : "?" + request.query.map((part) => substitute(part, (ref) => encodeURIComponent(valueOf(ref)))).join("&")));
+    const headers: Record<string, string> = {};
+    for (const [name, template] of Object.entries(input.headers ?? {})) {
+      const value = substitute(template, valueOf);
+      // Checked after substitution: a value holding CR or LF would add headers of its own.
+      if (CONTROL.test(value)) throw invalid(`header '${name}' would hold a control character (CR, LF, …) once its placeholders are filled in; refused`);
+      headers[name] = value;
+    }
+    let sent = body;
+    if (body !== undefined && request.bodyPlaceholders) {
+      sent = Buffer.from(substitute(body.toString("latin1"), (ref) => Buffer.from(valueOf(ref), "utf8").toString("latin1")), "latin1");
+      if (sent.length > MAX_REQUEST_BODY) throw tooLarge();
+    }
+    record.bytesSent = sent?.length ?? 0;
+    const redactor = new Redactor(all.map((use) => ({ placeholder: use.placeholder.text, value: use.value })));
+    const answer = await this.#outbound.send(
+      { url, method, headers, body: sent },
+      {
+        timeoutMs: timeout * 1000,
+        destination: (to) => {
+          for (const use of all) checkDestination(use.row.name, use.policy, to);
+        },
+        address: (host, address) => {
+          if (!isInternalAddress(address)) return;
+          const refusing = all.find((use) => !namesAddress(use.policy, address));
+          if (refusing) {
+            throw notAllowed(refusing.row.name, `host '${host}' resolves to ${address}, a loopback, private or link-local address that the policy does not name (addresses)`);
+          }
+        },
+      },
+    );
+    record.status = answer.status;
+    record.host = answer.host;
+    return this.#redacted(answer, redactor, record);
+  }
+
+  close(): void {
+    this.#outbound.close();
+  }
+
+  /** Each distinct placeholder's secret and value: the caller needs `use` on each. */
+  async #resolve(ctx: SecretContext, placed: Map<string, Placement[]>, record: RelayRecord): Promise<Map<string, Use>> {
+    const uses = new Map<string, Use>();
+    for (const text of placed.keys()) {
+      const path = text.slice("@{vault.".length, -1);
+      const { row, data, key } = await this.#secretOf(ctx, path);
+      if (!record.secrets.some((secret) => secret.id === row.id)) record.secrets.push({ id: row.id, name: row.name });
+      const value = valueIn(row, data, key);
+      let policy = this.#policies.get(row);
+      if (policy === undefined) {
+        const parsed = parsePolicy(row.relayPolicy);
+        policy = parsed === null ? null : compilePolicy(parsed);
+        this.#policies.set(row, policy);
+      }
+      if (policy === null) throw new CofferError("DESTINATION_NOT_ALLOWED", `secret '${row.name}' has no relay policy, so it cannot be relayed; its owner sets one in its metadata`);
+      uses.set(text, { placeholder: { text, path }, row, value, policy });
+    }
+    return uses;
+  }
+
+  /** `NAME` if it is a secret, else `NAME.KEY` split at the last dot. */
+  async #secretOf(ctx: SecretContext, path: string): Promise<{ row: SecretRow; data: Readonly<SecretData>; key: string | undefined }> {
+    try {
+      return { ...(await this.#secrets.useCurrent(ctx, path)), key: undefined };
+    } catch (error) {
+      const dot = path.lastIndexOf(".");
+      if (!(error instanceof CofferError) || error.code !== "SECRET_NOT_FOUND" || dot <= 0) throw error;
+      const key = path.slice(dot + 1);
+      try {
+        return { ...(await this.#secrets.useCurrent(ctx, path.slice(0, dot))), key };
+      } catch (second) {
+        if (second instanceof CofferError && second.code === "SECRET_NOT_FOUND") throw error;
+        throw second;
+      }
+    }
+  }
+
+  #redacted(answer: UpstreamAnswer, redactor: Redactor, record: RelayRecord): RelayAnswer {
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(answer.headers as IncomingHttpHeaders)) {
+      if (value === undefined || HOP_HEADERS.has(name)) continue;
+      headers[name] = Array.isArray(value) ? value.map((item) => redactor.text(item)) : redactor.text(value);
+    }
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        record.bytesReceived += chunk.length;
+        done(null, chunk);
+      },
+    });
+    const body = answer.body.pipe(counted).pipe(redactor.stream());
+    const fail = (error: Error) => body.destroy(error);
+    answer.body.on("error", fail);
+    counted.on("error", fail);
+    return { status: answer.status, headers, body };
+  }
+}
+
+interface ParsedRequest {
+  /** The URL up to its query: it holds no placeholder. */
+  base: string;
+  /** The raw query's `&`-separated parts, placeholders in values only. */
+  query: string[] | undefined;
+  /** Each distinct placeholder and where it is placed. */
+  placed: Map<string, Placement[]>;
+  bodyPlaceholders: boolean;
+}
+
+/** Where each placeholder is: only in query parameter values, header values and the body. */
+function parseRequest(rawUrl: string, headers: Record<string, string>, body: Buffer | undefined): ParsedRequest {
+  const placed = new Map<string, Placement[]>();
+  const place = (text: string, placement: Placement) => {
+    if (hasMalformedPlaceholder(text)) throw invalid("something looks like a placeholder but is not one: write @{vault.NAME} or @{vault.NAME.KEY}");
+    for (const ref of placeholdersIn(text)) {
+      const list = placed.get(ref.text) ?? [];
+      list.push(placement);
+      placed.set(ref.text, list);
+    }
+  };
+  const hash = rawUrl.indexOf("#");
+  const url = hash < 0 ? rawUrl : rawUrl.slice(0, hash);
+  const question = url.indexOf("?");
+  const base = question < 0 ? url : url.slice(0, question);
+  if (base.includes("@{vault.")) throw invalid("placeholders go in query parameter values, header values or the body, not in the URL's host or path");
+  let parsed: URL;
+  try {
+    parsed = new URL(base);
+  } catch {
+    throw invalid("url is not an absolute URL");
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") throw invalid("url is an http or https URL");
+  if (parsed.username || parsed.password) throw invalid("url may not carry credentials; put them in a header with a placeholder");
+  const query = question < 0 ? undefined : url.slice(question + 1).split("&");
+  for (const part of query ?? []) {
+    const equals = part.indexOf("=");
+    const name = equals < 0 ? part : part.slice(0, equals);
+    if (name.includes("@{vault.")) throw invalid("placeholders go in query parameter values, not names");
+    if (equals >= 0) place(part.slice(equals + 1), { kind: "query", name: decodeQueryName(name) });
+  }
+  for (const [name, value] of Object.entries(headers)) {
+    if (!HEADER_NAME.test(name)) throw invalid(`'${name}' is not a header name`);
+    if (OWN_HEADERS.has(name.toLowerCase())) throw invalid(`header '${name}' is set by the relay, not the caller`);
+    if (typeof value !== "string") throw invalid(`header '${name}' is a string`);
+    if (CONTROL.test(value)) throw invalid(`header '${name}' holds a control character (CR, LF, …)`);
+    place(value, { kind: "header", name });
+  }
+  let bodyPlaceholders = false;
+  if (body !== undefined && body.includes("@{vault.")) {
+    place(body.toString("latin1"), { kind: "body" });
+    bodyPlaceholders = true;
+  }
+  return { base, query, placed, bodyPlaceholders };
+}
+
+function decodeQueryName(name: string): string {
+  try {
+    return decodeURIComponent(name.replace(/\+/g, " "));
+  } catch {
+    throw invalid(`query parameter name '${name}' is not valid URL encoding`);
+  }
+}
+
+function valueIn(row: SecretRow, data: Readonly<SecretData>, key: string | undefined): string {
+  if (key === undefined) {
+    const keys = Object.keys(data);
+    if (keys.length !== 1) throw invalid(`secret '${row.name}' has ${keys.length} keys: name one, as @{vault.${row.name}.KEY}`);
+    return data[keys[0]!]!;
+  }
+  const value = data[key];
+  if (value === undefined) throw invalid(`secret '${row.name}' has no key '${key}'`);
+  return value;
+}
+
+function tooLarge(): CofferError {
+  return new CofferError("PAYLOAD_TOO_LARGE", `a relayed request's body is at most ${MAX_REQUEST_BODY / 1024 / 1024} MiB`);
+}
