@@ -58,7 +58,7 @@ import {
   type SecretRow,
   type VersionRow,
 } from "./secret.repository.ts";
-import { checkLabel, checkName, checkTags, checkType, dataForType, decodeData, encodeData, mergeData } from "./secret.rules.ts";
+import { checkLabel, checkName, checkTags, checkType, dataFields, dataForType, decodeData, encodeData, mergeData, type SecretValue, type SecretValues } from "./secret.rules.ts";
 
 const SECRET_ID = /^sec_[0-9a-hjkmnp-tv-z]{26}$/;
 const WRITE_ATTEMPTS = 8;
@@ -73,7 +73,10 @@ export interface SecretContext {
 }
 
 export interface SecretWithData extends SecretSummary {
+  /** The values as text (the native API's view). */
   data: SecretData;
+  /** The values with their JSON types, when some value is not a string (written through the Vault API). */
+  values?: SecretValues;
 }
 
 /** A secret's current version as the read path serves it: everything but the age is computed once. */
@@ -81,7 +84,7 @@ interface CurrentSecret {
   row: SecretRow;
   versionCreatedAt: number;
   summary: Readonly<Omit<SecretSummary, "ageDays" | "rotation">>;
-  data: SecretData;
+  data: Pick<SecretWithData, "data" | "values">;
   /** Its rotation schedule, when an interval applies; the status is the clock's. */
   plan: RotationPlan | undefined;
   /** From this time on the version counts as deleted: its deletion time (past or scheduled), -Infinity when destroyed, Infinity when never. */
@@ -103,7 +106,7 @@ export interface CreateInput {
   type?: string | undefined;
   label?: string | undefined;
   tags?: string[] | undefined;
-  data?: SecretData | undefined;
+  data?: SecretValues | undefined;
   rotationIntervalDays?: number | null | undefined;
   autoRotate?: boolean | undefined;
 }
@@ -201,16 +204,16 @@ export class SecretService {
     const age = ageDays(current.versionCreatedAt, now);
     const status = current.plan && statusAt(current.plan, now);
     if (current.view?.ageDays !== age || current.view.rotation?.status !== status) {
-      current.view = Object.freeze({ ...current.summary, ageDays: age, ...(current.plan ? { rotation: viewOf(current.plan, now) } : {}), data: current.data });
+      current.view = Object.freeze({ ...current.summary, ageDays: age, ...(current.plan ? { rotation: viewOf(current.plan, now) } : {}), ...current.data });
     }
     return current.view;
   }
 
   async #olderVersion(current: CurrentSecret, version: number): Promise<SecretRead> {
     const stored = await this.#liveVersion(current.row, version);
-    const data = decodeData(await this.#open(current.row, version, stored.ciphertext));
+    const data = dataFields(decodeData(await this.#open(current.row, version, stored.ciphertext)));
     // An old version has no schedule of its own: rotation describes the current value.
-    const secret = { ...summarize({ ...current.row, currentVersion: version }, JSON.parse(stored.keys), stored.createdAt, this.#clock(), undefined), data };
+    const secret = { ...summarize({ ...current.row, currentVersion: version }, JSON.parse(stored.keys), stored.createdAt, this.#clock(), undefined), ...data };
     return { secret, customMetadata: current.customMetadata, deletesAt: stored.deletedAt };
   }
 
@@ -323,11 +326,11 @@ export class SecretService {
       throw error;
     }
     this.#store.changes.apply(changeOf(row));
-    return { ...summarize(row, keys, now, now, await this.#planOf(row, now)), data };
+    return { ...summarize(row, keys, now, now, await this.#planOf(row, now)), ...dataFields(data) };
   }
 
   /** Replaces every key/value pair; creates the secret when `upsert` and it does not exist. */
-  async replace(ctx: SecretContext, ref: string, data: SecretData, input: UpdateInput & { type?: string | undefined; upsert?: boolean }): Promise<{ secret: SecretWithData; created: boolean }> {
+  async replace(ctx: SecretContext, ref: string, data: SecretValues, input: UpdateInput & { type?: string | undefined; upsert?: boolean }): Promise<{ secret: SecretWithData; created: boolean }> {
     // A secret the caller may not see is treated as absent, so the answer is create's, never a hint that it exists.
     const existing = input.upsert && !SECRET_ID.test(ref) ? await this.#findRow(ctx, ref) : undefined;
     if (input.upsert && !SECRET_ID.test(ref) && (!existing || !atLeast(this.#levelOn(ctx, existing), "see"))) {
@@ -345,7 +348,7 @@ export class SecretService {
   }
 
   /** Sets or (with null) removes some keys, keeping the others; label and tags alone make no new version. */
-  async patch(ctx: SecretContext, ref: string, patch: Record<string, string | null> | undefined, input: UpdateInput): Promise<SecretWithData> {
+  async patch(ctx: SecretContext, ref: string, patch: Record<string, SecretValue> | undefined, input: UpdateInput): Promise<SecretWithData> {
     if (patch === undefined || Object.keys(patch).length === 0) return this.#updateMetadata(ctx, ref, input);
     return this.#write(ctx, ref, input, async (row) => {
       const current = await findVersion(this.#store.db, row.id, row.currentVersion);
@@ -510,7 +513,7 @@ export class SecretService {
       // A deleted or destroyed current version is cached as such (older versions stay readable); its value is never opened.
       const goneFrom = stored.destroyedAt !== null ? -Infinity : (stored.deletedAt ?? Infinity);
       const open = goneFrom > this.#clock();
-      const data = Object.freeze(open ? decodeData(await this.#open(row, row.currentVersion, stored.ciphertext)) : {});
+      const data = Object.freeze(dataFields(Object.freeze(open ? decodeData(await this.#open(row, row.currentVersion, stored.ciphertext)) : {})));
       const { ageDays: _, ...summary } = summarize(row, JSON.parse(stored.keys), stored.createdAt, 0, undefined);
       const plan = await this.#planOf(row, stored.createdAt);
       current = { row, versionCreatedAt: stored.createdAt, summary: Object.freeze(summary), data, plan, goneFrom, customMetadata: Object.freeze(JSON.parse(row.customMetadata)) };
@@ -583,7 +586,7 @@ export class SecretService {
     ctx: SecretContext,
     ref: string,
     input: UpdateInput,
-    nextData: (row: SecretRow) => Promise<SecretData>,
+    nextData: (row: SecretRow) => Promise<SecretValues>,
     type?: string,
     revive = false,
   ): Promise<SecretWithData> {
@@ -610,7 +613,7 @@ export class SecretService {
       const advanced = await this.#advance(row, change, ciphertext, keys, maxVersions, scheduledDeletion(row, ctx.access.workspace, now));
       if (advanced) {
         const written = { ...row, ...change, deletedAt: null };
-        return { ...summarize(written, keys, now, now, await this.#planOf(written, now)), data };
+        return { ...summarize(written, keys, now, now, await this.#planOf(written, now)), ...dataFields(data) };
       }
       // Another writer came first. With check-and-set that is the caller's conflict; without, retry on the new version.
       if (input.cas !== undefined) throw conflict(row, input.cas);

@@ -13,6 +13,7 @@ import { CofferError, invalid } from "../../core/errors.ts";
 import { denied } from "../../identity/access.ts";
 import { noteTarget } from "../../http/audit.ts";
 import type { SecretContext, SecretRead, SecretService } from "../../secret/secret.service.ts";
+import type { SecretValue, SecretValues } from "../../secret/secret.rules.ts";
 import type { WorkspaceService } from "../../workspace/workspace.service.ts";
 import { customMetadataOf, envelope, envelopeJson, formatDuration, parseDuration, vaultTime, workspaceOfMount } from "./vault.wire.ts";
 
@@ -24,9 +25,11 @@ export interface KvRoutesOptions {
 
 const MountPath = Type.Object({ mount: Type.String(), "*": Type.String() });
 const MountOnly = Type.Object({ mount: Type.String() });
-const Cas = Type.Optional(Type.Object({ cas: Type.Optional(Type.Integer({ minimum: 0 })) }));
-const WriteBody = Type.Object({ data: Type.Record(Type.String(), Type.String(), { description: "Values are strings" }), options: Cas });
-const PatchBody = Type.Object({ data: Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()])), options: Cas });
+// Any integer: Vault compares it with the current version, so a negative one is a mismatch, not a schema error.
+const Cas = Type.Optional(Type.Object({ cas: Type.Optional(Type.Integer()) }));
+// Values are any JSON values, kept with their type (secret.rules.ts); a null in a patch removes the key.
+const WriteBody = Type.Object({ data: Type.Record(Type.String(), Type.Unknown()), options: Cas });
+const PatchBody = Type.Object({ data: Type.Record(Type.String(), Type.Unknown()), options: Cas });
 const Versions = Type.Object({ versions: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1 }) });
 const MetadataBody = Type.Object({
   max_versions: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -56,6 +59,16 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     if (error instanceof CofferError && error.code === "SECRET_NOT_FOUND" && !secrets.seesEveryName(ctx, path)) throw denied();
     throw error;
   };
+  // Vault's deletes are idempotent: deleting what is not there (or no longer there) is done, 204.
+  const absentIsDone = (ctx: SecretContext, path: string) => (error: unknown): void => {
+    if (error instanceof CofferError && error.code === "SECRET_NOT_FOUND" && secrets.seesEveryName(ctx, path)) return;
+    covered(ctx, path)(error);
+  };
+  // A cas that cannot match (negative, or a version of a secret that does not exist) fails as Vault's does.
+  const casMismatch = (ctx: SecretContext, path: string, cas: number | undefined) => (error: unknown): never => {
+    if (cas && error instanceof CofferError && error.code === "SECRET_NOT_FOUND" && secrets.seesEveryName(ctx, path)) throw casFailure();
+    return covered(ctx, path)(error);
+  };
   const note = (request: FastifyRequest, ctx: SecretContext, secret: { id?: string; name: string }) =>
     noteTarget(request, { workspaceId: ctx.access.workspace.id, secretName: secret.name, ...(secret.id ? { secretId: secret.id } : {}) });
 
@@ -64,7 +77,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
   const dataJson = (read: SecretRead): string => {
     let json = readJson.get(read.secret);
     if (json === undefined) {
-      json = JSON.stringify({ data: read.secret.data, metadata: versionMetadata(read) });
+      json = JSON.stringify({ data: read.secret.values ?? read.secret.data, metadata: versionMetadata(read) });
       if (Object.isFrozen(read.secret)) readJson.set(read.secret, json);
     }
     return json;
@@ -99,8 +112,9 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
       handler: async (request) => {
         const ctx = await contextOf(request, request.params.mount);
         const cas = request.body.options?.cas;
+        if (cas !== undefined && cas < 0) throw casFailure();
         // cas 0: only if the secret does not exist yet, which create-on-write answers; a higher cas never creates.
-        const { secret } = await secrets.replace(ctx, request.params["*"], request.body.data, { cas, upsert: !cas }).catch(covered(ctx, request.params["*"]));
+        const { secret } = await secrets.replace(ctx, request.params["*"], request.body.data as SecretValues, { cas, upsert: !cas }).catch(casMismatch(ctx, request.params["*"], cas));
         note(request, ctx, secret);
         return envelope(request.id, writeResult(await secrets.metadata(ctx, secret.id), secret.version));
       },
@@ -113,7 +127,9 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     handler: async (request) => {
       const ctx = await contextOf(request, request.params.mount);
       if (Object.keys(request.body.data).length === 0) throw invalid("no data provided");
-      const secret = await secrets.patch(ctx, request.params["*"], request.body.data, { cas: request.body.options?.cas }).catch(covered(ctx, request.params["*"]));
+      const cas = request.body.options?.cas;
+      if (cas !== undefined && cas < 0) throw casFailure();
+      const secret = await secrets.patch(ctx, request.params["*"], request.body.data as Record<string, SecretValue>, { cas }).catch(covered(ctx, request.params["*"]));
       note(request, ctx, secret);
       return envelope(request.id, writeResult(await secrets.metadata(ctx, secret.id), secret.version));
     },
@@ -124,7 +140,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     schema: { hide, params: MountPath },
     handler: async (request, reply) => {
       const ctx = await contextOf(request, request.params.mount);
-      await secrets.deleteVersions(ctx, request.params["*"]).catch(covered(ctx, request.params["*"]));
+      await secrets.deleteVersions(ctx, request.params["*"]).catch(absentIsDone(ctx, request.params["*"]));
       note(request, ctx, { name: request.params["*"] });
       return reply.code(204).send();
     },
@@ -144,7 +160,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
         schema: { hide, params: MountPath, body: Versions },
         handler: async (request, reply) => {
           const ctx = await contextOf(request, request.params.mount);
-          await operation(ctx, request.params["*"], request.body.versions).catch(covered(ctx, request.params["*"]));
+          await operation(ctx, request.params["*"], request.body.versions).catch(absentIsDone(ctx, request.params["*"]));
           note(request, ctx, { name: request.params["*"] });
           return reply.code(204).send();
         },
@@ -202,7 +218,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     schema: { hide, params: MountPath },
     handler: async (request, reply) => {
       const ctx = await contextOf(request, request.params.mount);
-      await secrets.destroy(ctx, request.params["*"]).catch(covered(ctx, request.params["*"]));
+      await secrets.destroy(ctx, request.params["*"]).catch(absentIsDone(ctx, request.params["*"]));
       note(request, ctx, { name: request.params["*"] });
       return reply.code(204).send();
     },
@@ -247,7 +263,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
       const ctx = await contextOf(request, request.params.mount);
       const read = await secrets.read(ctx, request.params["*"], request.query.version || undefined).catch(covered(ctx, request.params["*"]));
       note(request, ctx, read.secret);
-      return envelope(request.id, { subkeys: Object.fromEntries(read.secret.keys.map((key) => [key, null])), metadata: versionMetadata(read) });
+      return envelope(request.id, { subkeys: subkeysOf(read.secret.values ?? read.secret.data, request.query.depth ?? 0), metadata: versionMetadata(read) });
     },
   });
 
@@ -284,6 +300,20 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     });
   }
 };
+
+/** Vault's subkeys: the map's shape with every leaf null, objects followed `depth` levels down (0: all the way). */
+function subkeysOf(values: Readonly<Record<string, unknown>>, depth: number, level = 1): Record<string, unknown> {
+  const shape: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(values)) {
+    const nested = value !== null && typeof value === "object" && !Array.isArray(value) && (depth === 0 || level < depth);
+    shape[key] = nested ? subkeysOf(value as Record<string, unknown>, depth, level + 1) : null;
+  }
+  return shape;
+}
+
+function casFailure(): CofferError {
+  return new CofferError("VERSION_CONFLICT", "check-and-set parameter did not match the current version");
+}
 
 function versionMetadata(read: SecretRead) {
   return {
