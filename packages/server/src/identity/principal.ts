@@ -15,4 +15,6 @@ export interface Principal {
   tokenKind: "session" | "api" | "child";
   expiresAt: number | null;
   scope: CompiledScope;
+  /** The Vault policy names the token was created with (their rules are in scope); null: none. */
+  policies: string[] | null;
 }

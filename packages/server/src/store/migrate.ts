@@ -11,6 +11,7 @@ import * as rotation from "./migrations/0003-rotation.ts";
 import * as secretLifecycle from "./migrations/0004-secret-lifecycle.ts";
 import * as rateLimits from "./migrations/0005-rate-limits.ts";
 import * as auditSegments from "./migrations/0006-audit-segments.ts";
+import * as vault from "./migrations/0008-vault.ts";
 
 type Step = { up(db: Kysely<any>, dialect: StoreDialect): Promise<void> };
 
@@ -21,6 +22,7 @@ const STEPS: Record<string, Step> = {
   "0004-secret-lifecycle": secretLifecycle,
   "0005-rate-limits": rateLimits,
   "0006-audit-segments": auditSegments,
+  "0008-vault": vault,
 };
 
 /** Where Kysely keeps its bookkeeping: not data, so backups record the applied names instead of these rows. */

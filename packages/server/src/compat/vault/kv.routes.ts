@@ -11,11 +11,14 @@ import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { CofferError, invalid } from "../../core/errors.ts";
 import { denied } from "../../identity/access.ts";
+import { allows } from "../../identity/acl-policy.ts";
+import type { Principal } from "../../identity/principal.ts";
 import { noteTarget } from "../../http/audit.ts";
 import type { SecretContext, SecretRead, SecretService } from "../../secret/secret.service.ts";
 import type { SecretValue, SecretValues } from "../../secret/secret.rules.ts";
 import type { WorkspaceService } from "../../workspace/workspace.service.ts";
-import { customMetadataOf, envelope, envelopeJson, formatDuration, parseDuration, vaultTime, workspaceOfMount } from "./vault.wire.ts";
+import { formatDuration, parseDuration } from "./duration.ts";
+import { customMetadataOf, envelope, envelopeJson, vaultTime, workspaceOfMount } from "./vault.wire.ts";
 
 export interface KvRoutesOptions {
   limits: RateLimits;
@@ -47,7 +50,7 @@ const hide = true;
 export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, { secrets, workspaces, limits }) => {
   // Charged like the native routes: reads (GET, LIST) against the read budget, everything else the write budget.
   const contextOf = async (request: FastifyRequest, mount: string): Promise<SecretContext> => {
-    const ctx = await secrets.context(request.principal, workspaceOfMount(request.principal, mount));
+    const ctx = await secrets.context(callerOf(request.principal), workspaceOfMount(request.principal, mount));
     // Known before the service call, so a refused request is audited (and alerted) in its workspace too.
     noteTarget(request, { workspaceId: ctx.access.workspace.id });
     await limits.take(request.method === "GET" ? "read" : "write", request.principal, ctx.access.workspace);
@@ -71,6 +74,40 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
   };
   const note = (request: FastifyRequest, ctx: SecretContext, secret: { id?: string; name: string }) =>
     noteTarget(request, { workspaceId: ctx.access.workspace.id, secretName: secret.name, ...(secret.id ? { secretId: secret.id } : {}) });
+
+  // A token with Vault policies: each request needs its capability on its path, as Vault checks it (acl-policy.ts),
+  // on top of everything the native checks ask. Tokens without policies skip this at one property read.
+  app.addHook("preHandler", async (request) => {
+    const acl = request.principal?.scope.scope.acl;
+    if (!acl) return;
+    const [, , , kind = ""] = (request.routeOptions.url ?? "").split("/");
+    const rest = (request.params as { "*"?: string })["*"] ?? "";
+    if (kind === "list") {
+      if (!allows(acl, `secret/metadata/${rest === "" || rest.endsWith("/") ? rest : `${rest}/`}`, "list")) throw denied();
+      return;
+    }
+    const path = kind === "config" ? "secret/config" : `secret/${kind}/${rest}`;
+    const method = request.method;
+    if (method === "POST" || method === "PUT") {
+      if (kind !== "data" && kind !== "metadata") {
+        if (!allows(acl, path, "update")) throw denied();
+        return;
+      }
+      // Vault asks create of a path that does not exist yet and update of one that does.
+      const create = allows(acl, path, "create");
+      const update = allows(acl, path, "update");
+      if (create === update) {
+        if (!create) throw denied();
+        return;
+      }
+      const ctx = await secrets.context(callerOf(request.principal), workspaceOfMount(request.principal, (request.params as { mount: string }).mount));
+      const exists = await secrets.metadata(ctx, rest).then(() => true, () => false);
+      if (exists ? !update : !create) throw denied();
+      return;
+    }
+    const capability = method === "PATCH" ? "patch" : method === "DELETE" ? "delete" : "read";
+    if (!allows(acl, path, capability)) throw denied();
+  });
 
   // A version's `data` part, serialized once per version and day (as the native read keeps its JSON).
   const readJson = new WeakMap<object, string>();
@@ -309,6 +346,11 @@ function subkeysOf(values: Readonly<Record<string, unknown>>, depth: number, lev
     shape[key] = nested ? subkeysOf(value as Record<string, unknown>, depth, level + 1) : null;
   }
   return shape;
+}
+
+/** A token's policies are checked on each request's path (the preHandler); the services apply the rest of its scope. */
+function callerOf(principal: Principal): Principal {
+  return principal.scope.scope.acl ? { ...principal, scope: principal.scope.withoutAcl } : principal;
 }
 
 function casFailure(): CofferError {
