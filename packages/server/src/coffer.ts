@@ -19,6 +19,7 @@ import { BackupService } from "./backup/backup.service.ts";
 import { AuthService } from "./identity/auth.service.ts";
 import { ServiceAccountService } from "./identity/service-account.service.ts";
 import { TokenService } from "./identity/token.service.ts";
+import { PolicyService } from "./identity/policy.service.ts";
 import { UserService } from "./identity/user.service.ts";
 import { KeyService } from "./keys/keys.service.ts";
 import { RotationEvents } from "./rotation/rotation.events.ts";
@@ -91,6 +92,8 @@ export interface Coffer {
   auth: AuthService;
   users: UserService;
   tokens: TokenService;
+  /** Vault ACL policies (the /v1 adapter's sys/policies). */
+  policies: PolicyService;
   serviceAccounts: ServiceAccountService;
   workspaces: WorkspaceService;
   access: AccessService;
@@ -175,6 +178,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       // Not the username: what is typed there is sometimes a password.
       users: new UserService(store, clock, limitStore, ({ address, failures }) => log(`failed login from ${address} (${failures} from there in the last hour)`)),
       tokens: new TokenService(store, clock, workspaces),
+      policies: new PolicyService(store, clock, workspaces),
       serviceAccounts: new ServiceAccountService(store, clock, workspaces),
       workspaces,
       access,

@@ -79,8 +79,7 @@ export class AccessService {
       const grants = acl.grants.get(secret.id);
       if (grants) level = highest(level, grantedTo(grants, principal.id, acl));
     }
-    if (!principal.scope.allowsName(secret.name)) return "none";
-    return lowest(level, principal.scope.scope.maxLevel);
+    return lowest(level, principal.scope.levelCap(secret.name));
   }
 
   /** Ids of the shared secrets granted to the caller, directly or through a group: what a member's list shows. */

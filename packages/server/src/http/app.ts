@@ -52,7 +52,8 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     bodyLimit: BODY_LIMIT,
     genReqId: requestIds(),
     requestIdHeader: false,
-    routerOptions: { ignoreTrailingSlash: true },
+    // A secret name is up to 256 characters, three times that URL-encoded (`/` as %2F); Fastify's default is 100.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
     // Given as a factory, not setValidatorCompiler(): plugins that add shared schemas rebuild their compiler from it.
     schemaController: { compilersFactory: { buildValidator: validators as never } },
     // Vault's LIST verb: Node's parser refuses it as a client error; list-verb.ts hands such connections on.

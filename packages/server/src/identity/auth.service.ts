@@ -13,6 +13,7 @@ import type { Level } from "./access.ts";
 import type { Principal } from "./principal.ts";
 import { findToken } from "./token.repository.ts";
 import { compileScope } from "./token-scope.ts";
+import { aclOf } from "./policy.service.ts";
 
 export class AuthService {
   #store: Store;
@@ -49,11 +50,13 @@ export class AuthService {
   async #load(hash: string): Promise<Principal> {
     const row = await findToken(this.#store.db, hash);
     if (!row || row.revokedAt !== null) throw unauthenticated("the token is unknown or revoked");
+    const policies: string[] | null = row.policies === null ? null : JSON.parse(row.policies);
     const scope = compileScope({
       workspaceId: row.workspaceId,
       secrets: row.secrets === null ? null : JSON.parse(row.secrets),
       maxLevel: row.maxLevel as Level,
       cidrs: row.cidrs === null ? null : JSON.parse(row.cidrs),
+      acl: policies === null ? null : await aclOf(this.#store.db, row.workspaceId, policies),
     });
     const base = {
       tokenId: row.id,
@@ -62,6 +65,7 @@ export class AuthService {
       scope,
       labels: row.labels === null ? {} : (JSON.parse(row.labels) as Record<string, string>),
       relayUsesPerHour: row.relayUsesPerHour,
+      policies,
     };
     if (row.username !== null) {
       if (row.userDisabledAt !== null) throw unauthenticated("the user is disabled");

@@ -19,4 +19,6 @@ export interface Principal {
   labels?: Readonly<Record<string, string>>;
   /** Relayed uses per secret per hour this token may make; null/undefined: no cap. */
   relayUsesPerHour?: number | null;
+  /** The Vault policy names the token was created with (their rules are in scope); null: none. */
+  policies: string[] | null;
 }

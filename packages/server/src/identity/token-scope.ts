@@ -7,6 +7,7 @@
 import { BlockList, isIP } from "node:net";
 import { invalid } from "../core/errors.ts";
 import { LEVELS, type Level } from "./access.ts";
+import { levelOf, type Acl } from "./acl-policy.ts";
 
 export interface TokenScope {
   /** The only workspace the token reaches; null: every workspace of its identity. */
@@ -17,15 +18,17 @@ export interface TokenScope {
   maxLevel: Level;
   /** CIDR ranges requests must come from; null: anywhere. */
   cidrs: string[] | null;
+  /** The token's Vault ACL policies, compiled when the token is loaded; null: none. */
+  acl?: Acl | null | undefined;
 }
 
-export const FULL_SCOPE: TokenScope = { workspaceId: null, secrets: null, maxLevel: "manage", cidrs: null };
+export const FULL_SCOPE: TokenScope = { workspaceId: null, secrets: null, maxLevel: "manage", cidrs: null, acl: null };
 
 const MAX_PATTERNS = 50;
 const PATTERN = /^[A-Za-z0-9_.\-/*?]{1,256}$/;
 
 export function isFullScope(scope: TokenScope): boolean {
-  return scope.workspaceId === null && scope.secrets === null && scope.maxLevel === "manage" && scope.cidrs === null;
+  return scope.workspaceId === null && scope.secrets === null && scope.maxLevel === "manage" && scope.cidrs === null && !scope.acl;
 }
 
 export function checkScope(scope: TokenScope): TokenScope {
@@ -46,6 +49,8 @@ export function checkScope(scope: TokenScope): TokenScope {
 export function narrows(child: TokenScope, parent: TokenScope): boolean {
   if (parent.workspaceId !== null && child.workspaceId !== parent.workspaceId) return false;
   if (LEVELS[child.maxLevel] > LEVELS[parent.maxLevel]) return false;
+  // A child's policies are checked by name against its parent's (token.service.ts); here only that it keeps them.
+  if (parent.acl && child.acl !== parent.acl) return false;
   if (parent.secrets !== null) {
     if (child.secrets === null) return false;
     // Sound and simple: each child pattern must be one of the parent's, or a
@@ -70,15 +75,28 @@ export function narrows(child: TokenScope, parent: TokenScope): boolean {
 export interface CompiledScope {
   scope: TokenScope;
   allowsName(name: string): boolean;
+  /** The highest level the token acts at on this name: none outside its patterns, else its maximum, lowered by its policies. */
+  levelCap(name: string): Level;
   allowsAddress(ip: string): boolean;
+  /** The same scope without its policies: for the Vault adapter, which checks each request's capability on its path exactly. */
+  withoutAcl: CompiledScope;
 }
 
 export function compileScope(scope: TokenScope): CompiledScope {
   const patterns = scope.secrets?.map(globToRegExp) ?? null;
   const addresses = scope.cidrs ? blockList(scope.cidrs) : null;
-  return {
+  const allowsName = patterns ? (name: string) => patterns.some((p) => p.test(name)) : () => true;
+  const { maxLevel } = scope;
+  const acl = scope.acl ?? null;
+  const compiled: CompiledScope = {
     scope,
-    allowsName: patterns ? (name) => patterns.some((p) => p.test(name)) : () => true,
+    allowsName,
+    levelCap: (name) => {
+      if (!allowsName(name)) return "none";
+      if (acl === null) return maxLevel;
+      const level = levelOf(acl, name);
+      return LEVELS[level] < LEVELS[maxLevel] ? level : maxLevel;
+    },
     allowsAddress: addresses
       ? (ip) => {
           const plain = ip.startsWith("::ffff:") && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
@@ -86,7 +104,12 @@ export function compileScope(scope: TokenScope): CompiledScope {
           return family !== 0 && addresses.check(plain, family === 4 ? "ipv4" : "ipv6");
         }
       : () => true,
+    get withoutAcl() {
+      return acl === null ? compiled : (without ??= compileScope({ ...scope, acl: null }));
+    },
   };
+  let without: CompiledScope | undefined;
+  return compiled;
 }
 
 export function globToRegExp(glob: string): RegExp {

@@ -26,6 +26,14 @@ export function findTokenById(db: Database, id: string) {
   return db.selectFrom("tokens").selectAll().where("id", "=", id).executeTakeFirst();
 }
 
+export function findTokenByHash(db: Database, tokenHash: string) {
+  return db.selectFrom("tokens").selectAll().where("tokenHash", "=", tokenHash).executeTakeFirst();
+}
+
+export function updateExpiry(db: Database, id: string, expiresAt: number) {
+  return db.updateTable("tokens").set({ expiresAt }).where("id", "=", id).execute();
+}
+
 export function insertToken(db: Database, row: Omit<TokenRow, "revokedAt">) {
   return db.insertInto("tokens").values({ ...row, revokedAt: null }).execute();
 }

@@ -13,13 +13,15 @@ import { generateToken, hashToken } from "../crypto/tokens.ts";
 import type { Database, Store } from "../store/store.ts";
 import type { WorkspaceService } from "../workspace/workspace.service.ts";
 import { denied, LEVELS, type Level } from "./access.ts";
-import { requireFullToken, requireWorkspaceAdmin } from "./guards.ts";
+import { requireFullToken, requireInstanceAdmin, requireWorkspaceAdmin } from "./guards.ts";
 import type { Principal } from "./principal.ts";
-import { findTokenById, insertToken, listTokensOf, revokeTree, type TokenRow } from "./token.repository.ts";
+import { findTokenByHash, findTokenById, insertToken, listTokensOf, revokeTree, updateExpiry, type TokenRow } from "./token.repository.ts";
 import { checkScope, FULL_SCOPE, narrows, type TokenScope } from "./token-scope.ts";
 import { findServiceAccount, findServiceAccountById } from "./service-account.repository.ts";
 
 export const SESSION_TTL_SECONDS = 12 * 3600;
+/** Vault's default max_lease_ttl: the end of a renewable token without explicit_max_ttl or period. */
+const SYSTEM_MAX_TTL_SECONDS = 768 * 3600;
 const CHILD_DEFAULT_TTL_SECONDS = 3600;
 const MAX_TTL_SECONDS = 10 * 365 * 86400;
 
@@ -34,6 +36,21 @@ export interface ScopeInput {
   labels?: { agent?: string | undefined; session?: string | undefined } | undefined;
   /** Relayed uses per secret per hour. */
   relayUsesPerHour?: number | undefined;
+}
+
+/** What Vault's auth/token/create adds to a child token (all durations in seconds). */
+export interface LeaseInput {
+  /** renew-self and renew may extend it, up to maxTtl. */
+  renewable?: boolean | undefined;
+  /** A hard end, counted from creation: no renewal goes past it. */
+  explicitMaxTtl?: number | undefined;
+  /** A periodic token: each renewal grants this many seconds, with no end but explicitMaxTtl. */
+  period?: number | undefined;
+  meta?: Record<string, string> | undefined;
+  /** Vault ACL policy names (identity/acl-policy.ts); the token's access is theirs and its scope's at once. */
+  policies?: string[] | undefined;
+  /** Not revoked with the calling token: administrators only, as Vault asks root for it. */
+  orphan?: boolean | undefined;
 }
 
 export interface TokenView {
@@ -51,6 +68,12 @@ export interface TokenView {
   createdAt: number;
   labels: Record<string, string>;
   relayUsesPerHour: number | null;
+  renewable: boolean;
+  ttlSeconds: number | null;
+  maxExpiresAt: number | null;
+  periodSeconds: number | null;
+  meta: Record<string, string> | null;
+  policies: string[] | null;
 }
 
 export interface MintedToken {
@@ -71,6 +94,7 @@ export async function mintToken(
     now: number;
     labels?: Record<string, string> | undefined;
     relayUsesPerHour?: number | null | undefined;
+    lease?: Lease;
   },
 ): Promise<MintedToken> {
   const token = generateToken("cft_");
@@ -89,6 +113,12 @@ export async function mintToken(
     createdAt: fields.now,
     labels: fields.labels === undefined || Object.keys(fields.labels).length === 0 ? null : JSON.stringify(fields.labels),
     relayUsesPerHour: fields.relayUsesPerHour ?? null,
+    renewable: fields.lease?.renewable ? 1 : 0,
+    ttlSeconds: fields.lease?.ttlSeconds ?? null,
+    maxExpiresAt: fields.lease?.maxExpiresAt ?? null,
+    periodSeconds: fields.lease?.periodSeconds ?? null,
+    meta: fields.lease?.meta ? JSON.stringify(fields.lease.meta) : null,
+    policies: fields.lease?.policies ? JSON.stringify(fields.lease.policies) : null,
   };
   await insertToken(db, row);
   return { token, info: viewOf({ ...row, revokedAt: null }) };
@@ -125,16 +155,28 @@ export class TokenService {
     return mintToken(this.#store.db, { principalId: account.id, parentId: null, kind: "api", name: tokenName(input.name), scope, expiresAt: expiry(now, input.ttl), now, ...relayFields(input) });
   }
 
-  /** A child of the calling token: never wider, never longer-lived. */
-  async createChild(principal: Principal, input: ScopeInput): Promise<MintedToken> {
+  /** A child of the calling token: never wider, never longer-lived (an orphan: never wider). */
+  async createChild(principal: Principal, input: ScopeInput & LeaseInput = {}): Promise<MintedToken> {
     const parent = principal.scope.scope;
     const scope = await this.#scopeFrom(principal, input, parent);
     if (!narrows(scope, parent)) throw denied("a child token cannot be wider than its parent");
+    if (input.orphan) requireInstanceAdmin(principal, "create orphan tokens (no_parent)");
+    const policies = input.policies ?? principal.policies ?? undefined;
+    // A token with policies reaches what they allow and no more: a child keeps within its parent's.
+    if (principal.policies !== null && policies?.some((name) => !principal.policies!.includes(name))) {
+      throw denied("a child token's policies must be among its parent's");
+    }
     const now = this.#clock();
-    const wanted = now + (input.ttl ?? CHILD_DEFAULT_TTL_SECONDS) * 1000;
-    checkTtl(input.ttl);
-    // Like Vault, a child's life is cut to its parent's rather than refused.
-    const expiresAt = principal.expiresAt === null ? wanted : Math.min(wanted, principal.expiresAt);
+    for (const ttl of [input.ttl, input.explicitMaxTtl, input.period]) checkTtl(ttl);
+    const ttl = input.period ?? input.ttl ?? CHILD_DEFAULT_TTL_SECONDS;
+    // The hard end: explicit_max_ttl, else Vault's system maximum for renewable non-periodic tokens; never past the parent's.
+    const parentEnd = input.orphan ? null : principal.expiresAt;
+    const ownMax = input.explicitMaxTtl ? now + input.explicitMaxTtl * 1000 : input.renewable !== false && input.period === undefined ? now + SYSTEM_MAX_TTL_SECONDS * 1000 : null;
+    const maxExpiresAt = earliest(ownMax, parentEnd);
+    // Like Vault, a child's life is cut to its maximum (and its parent's) rather than refused.
+    const expiresAt = earliest(now + ttl * 1000, maxExpiresAt)!;
+    const lease: Lease = { renewable: input.renewable !== false, ttlSeconds: ttl, maxExpiresAt, periodSeconds: input.period ?? null, meta: input.meta ?? null, policies: policies ?? null };
+    const parentId = input.orphan ? null : principal.tokenId;
     const own = relayFields(input);
     const parentCap = principal.relayUsesPerHour ?? null;
     if (own.relayUsesPerHour !== undefined && parentCap !== null && own.relayUsesPerHour > parentCap) {
@@ -143,7 +185,39 @@ export class TokenService {
     // A child acts for the same agent run unless it says otherwise, and is never less capped than its parent.
     const labels = own.labels ?? { ...principal.labels };
     const relayUsesPerHour = own.relayUsesPerHour ?? parentCap;
-    return mintToken(this.#store.db, { principalId: principal.id, parentId: principal.tokenId, kind: "child", name: tokenName(input.name ?? "child"), scope, expiresAt, now, labels, relayUsesPerHour });
+    return mintToken(this.#store.db, { principalId: principal.id, parentId, kind: "child", name: tokenName(input.name ?? "child"), scope, expiresAt, now, labels, relayUsesPerHour, lease });
+  }
+
+  /**
+   * Extends a renewable token, as Vault's renew: by `increment` seconds from
+   * now (else its period, else its TTL), never past its maximum. The caller
+   * renews its own token, or one it may revoke.
+   */
+  async renew(principal: Principal, tokenId: string, increment?: number): Promise<TokenView> {
+    const row = await findTokenById(this.#store.db, tokenId);
+    const now = this.#clock();
+    const notFound = new CofferError("NOT_FOUND", "no such token");
+    if (!row || row.revokedAt !== null || expired(row, now)) throw notFound;
+    if (row.principalId !== principal.id && !(await this.#mayRevokeOthers(principal, row))) throw notFound;
+    if (row.renewable !== 1) throw invalid("lease is not renewable");
+    checkTtl(increment || undefined);
+    const grant = row.periodSeconds ?? (increment || row.ttlSeconds || 0);
+    const expiresAt = earliest(now + grant * 1000, row.maxExpiresAt)!;
+    await this.#store.db.transaction().execute(async (trx) => {
+      await updateExpiry(trx, row.id, expiresAt);
+      await this.#store.changes.announce(trx, { kind: "token", id: row.id });
+    });
+    this.#store.changes.apply({ kind: "token", id: row.id });
+    return viewOf({ ...row, expiresAt });
+  }
+
+  /** A token the caller may look up (its own, or one it may revoke), by id (Vault's accessor) or by the token itself. */
+  async lookup(principal: Principal, ref: { id: string } | { token: string }): Promise<TokenView> {
+    const row = "id" in ref ? await findTokenById(this.#store.db, ref.id) : await findTokenByHash(this.#store.db, hashToken(ref.token));
+    const notFound = new CofferError("NOT_FOUND", "no such token");
+    if (!row || row.revokedAt !== null || expired(row, this.#clock())) throw notFound;
+    if (row.principalId !== principal.id && !(await this.#mayRevokeOthers(principal, row))) throw notFound;
+    return viewOf(row);
   }
 
   async self(principal: Principal): Promise<TokenView> {
@@ -216,6 +290,7 @@ function scopeFields(input: ScopeInput, base: TokenScope): TokenScope {
     secrets: input.secrets ?? base.secrets,
     maxLevel: access as Level,
     cidrs: input.cidrs ?? base.cidrs,
+    acl: base.acl,
   };
 }
 
@@ -258,6 +333,19 @@ function expiry(now: number, ttl: number | undefined): number | null {
   return ttl === undefined ? null : now + ttl * 1000;
 }
 
+interface Lease {
+  renewable: boolean;
+  ttlSeconds: number | null;
+  maxExpiresAt: number | null;
+  periodSeconds: number | null;
+  meta: Record<string, string> | null;
+  policies: string[] | null;
+}
+
+function earliest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
+}
+
 function expired(row: TokenRow, now: number): boolean {
   return row.expiresAt !== null && row.expiresAt <= now;
 }
@@ -277,5 +365,11 @@ export function viewOf(row: TokenRow): TokenView {
     createdAt: row.createdAt,
     labels: row.labels === null ? {} : JSON.parse(row.labels),
     relayUsesPerHour: row.relayUsesPerHour,
+    renewable: row.renewable === 1,
+    ttlSeconds: row.ttlSeconds,
+    maxExpiresAt: row.maxExpiresAt,
+    periodSeconds: row.periodSeconds,
+    meta: row.meta === null ? null : JSON.parse(row.meta),
+    policies: row.policies === null ? null : JSON.parse(row.policies),
   };
 }

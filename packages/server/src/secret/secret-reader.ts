@@ -10,7 +10,7 @@ import { Cache } from "../core/cache.ts";
 import { CofferError, invalid } from "../core/errors.ts";
 import { statusAt, viewOf, type RotationPlan } from "../rotation/rotation.rules.ts";
 import { findVersion, type SecretNamespace, type SecretRow } from "./secret.repository.ts";
-import { decodeData } from "./secret.rules.ts";
+import { dataFields, decodeData } from "./secret.rules.ts";
 import { ageDays, isGone, namespaceOf, SECRET_ID, summarize, versionGone, type SecretRows } from "./secret-rows.ts";
 import type { SecretContext, SecretRead, SecretWithData } from "./secret.types.ts";
 
@@ -21,7 +21,7 @@ interface CurrentSecret {
   row: SecretRow;
   versionCreatedAt: number;
   summary: Readonly<Omit<SecretSummary, "ageDays" | "rotation">>;
-  data: SecretData;
+  data: Pick<SecretWithData, "data" | "values">;
   /** Its rotation schedule, when an interval applies; the status is the clock's. */
   plan: RotationPlan | undefined;
   /** From this time on the version counts as deleted: its deletion time (past or scheduled), -Infinity when destroyed, Infinity when never. */
@@ -94,16 +94,16 @@ export class SecretReader {
     const age = ageDays(current.versionCreatedAt, now);
     const status = current.plan && statusAt(current.plan, now);
     if (current.view?.ageDays !== age || current.view.rotation?.status !== status) {
-      current.view = Object.freeze({ ...current.summary, ageDays: age, ...(current.plan ? { rotation: viewOf(current.plan, now) } : {}), data: current.data });
+      current.view = Object.freeze({ ...current.summary, ageDays: age, ...(current.plan ? { rotation: viewOf(current.plan, now) } : {}), ...current.data });
     }
     return current.view;
   }
 
   async #olderVersion(current: CurrentSecret, version: number): Promise<SecretRead> {
     const stored = await this.#rows.liveVersion(current.row, version);
-    const data = decodeData(await this.#rows.open(current.row, version, stored.ciphertext));
+    const data = dataFields(decodeData(await this.#rows.open(current.row, version, stored.ciphertext)));
     // An old version has no schedule of its own: rotation describes the current value.
-    const secret = { ...summarize({ ...current.row, currentVersion: version }, JSON.parse(stored.keys), stored.createdAt, this.#rows.clock(), undefined), data };
+    const secret = { ...summarize({ ...current.row, currentVersion: version }, JSON.parse(stored.keys), stored.createdAt, this.#rows.clock(), undefined), ...data };
     return { secret, customMetadata: current.customMetadata, deletesAt: stored.deletedAt };
   }
 
@@ -130,7 +130,7 @@ export class SecretReader {
       // A deleted or destroyed current version is cached as such (older versions stay readable); its value is never opened.
       const goneFrom = stored.destroyedAt !== null ? -Infinity : (stored.deletedAt ?? Infinity);
       const open = goneFrom > this.#rows.clock();
-      const data = Object.freeze(open ? decodeData(await this.#rows.open(row, row.currentVersion, stored.ciphertext)) : {});
+      const data = Object.freeze(dataFields(Object.freeze(open ? decodeData(await this.#rows.open(row, row.currentVersion, stored.ciphertext)) : {})));
       const { ageDays: _, ...summary } = summarize(row, JSON.parse(stored.keys), stored.createdAt, 0, undefined);
       const plan = await this.#rows.planOf(row, stored.createdAt);
       current = { row, versionCreatedAt: stored.createdAt, summary: Object.freeze(summary), data, plan, goneFrom, customMetadata: Object.freeze(JSON.parse(row.customMetadata)) };

@@ -58,9 +58,9 @@ export class SecretRows {
   /** The caller's level over the namespace it addresses (optionally for one name): its own personal secrets, or the workspace's shared ones. */
   namespaceLevel(ctx: SecretContext, name?: string): Level {
     const { scope } = ctx.principal.scope;
-    if (name !== undefined && !ctx.principal.scope.allowsName(name)) return "none";
+    const cap = name === undefined ? scope.maxLevel : ctx.principal.scope.levelCap(name);
     const level = ctx.scope === "personal" ? "manage" : sharedLevelOfRole(ctx.access.role);
-    return LEVELS[level] <= LEVELS[scope.maxLevel] ? level : scope.maxLevel;
+    return LEVELS[level] <= LEVELS[cap] ? level : cap;
   }
 
   require(ctx: SecretContext, row: SecretRow, level: Level): void {

@@ -29,7 +29,7 @@ import {
   type RotationSettings,
   type SecretRow,
 } from "./secret.repository.ts";
-import { checkLabel, checkName, checkTags, checkType, dataForType, decodeData, encodeData, mergeData } from "./secret.rules.ts";
+import { checkLabel, checkName, checkTags, checkType, dataFields, dataForType, decodeData, encodeData, mergeData, type SecretValue, type SecretValues } from "./secret.rules.ts";
 import type { SecretReader } from "./secret-reader.ts";
 import { changeOf, isGone, namespaceOf, SECRET_ID, summarize, versionGone, type SecretRows } from "./secret-rows.ts";
 import type { CreateInput, SecretContext, SecretWithData, UpdateInput } from "./secret.types.ts";
@@ -110,11 +110,11 @@ export class SecretWriter {
       throw error;
     }
     store.changes.apply(changeOf(row));
-    return { ...summarize(row, keys, now, now, await this.#rows.planOf(row, now)), data };
+    return { ...summarize(row, keys, now, now, await this.#rows.planOf(row, now)), ...dataFields(data) };
   }
 
   /** Replaces every key/value pair; creates the secret when `upsert` and it does not exist. */
-  async replace(ctx: SecretContext, ref: string, data: SecretData, input: UpdateInput & { type?: string | undefined; upsert?: boolean }): Promise<{ secret: SecretWithData; created: boolean }> {
+  async replace(ctx: SecretContext, ref: string, data: SecretValues, input: UpdateInput & { type?: string | undefined; upsert?: boolean }): Promise<{ secret: SecretWithData; created: boolean }> {
     // A secret the caller may not see is treated as absent, so the answer is create's, never a hint that it exists.
     const existing = input.upsert && !SECRET_ID.test(ref) ? await this.#rows.findRow(ctx, ref) : undefined;
     if (input.upsert && !SECRET_ID.test(ref) && (!existing || !atLeast(this.#rows.levelOn(ctx, existing), "see"))) {
@@ -132,7 +132,7 @@ export class SecretWriter {
   }
 
   /** Sets or (with null) removes some keys, keeping the others; label and tags alone make no new version. */
-  async patch(ctx: SecretContext, ref: string, patch: Record<string, string | null> | undefined, input: UpdateInput): Promise<SecretWithData> {
+  async patch(ctx: SecretContext, ref: string, patch: Record<string, SecretValue> | undefined, input: UpdateInput): Promise<SecretWithData> {
     if (patch === undefined || Object.keys(patch).length === 0) return this.#updateMetadata(ctx, ref, input);
     return this.#write(ctx, ref, input, async (row) => {
       const current = await findVersion(this.#rows.store.db, row.id, row.currentVersion);
@@ -204,7 +204,7 @@ export class SecretWriter {
     ctx: SecretContext,
     ref: string,
     input: UpdateInput,
-    nextData: (row: SecretRow) => Promise<SecretData>,
+    nextData: (row: SecretRow) => Promise<SecretValues>,
     type?: string,
     revive = false,
   ): Promise<SecretWithData> {
@@ -234,7 +234,7 @@ export class SecretWriter {
       const advanced = await this.#advance(row, change, ciphertext, keys, maxVersions, scheduledDeletion(row, ctx.access.workspace, now));
       if (advanced) {
         const written = { ...row, ...change, deletedAt: null };
-        return { ...summarize(written, keys, now, now, await this.#rows.planOf(written, now)), data };
+        return { ...summarize(written, keys, now, now, await this.#rows.planOf(written, now)), ...dataFields(data) };
       }
       // Another writer came first. With check-and-set that is the caller's conflict; without, retry on the new version.
       if (input.cas !== undefined) throw conflict(row, input.cas);

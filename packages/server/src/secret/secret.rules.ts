@@ -42,15 +42,42 @@ export function checkTags(tags: readonly string[] | undefined): string[] {
   return value;
 }
 
-/** Validates a complete key/value map and returns it as stored (UTF-8 JSON). */
-export function encodeData(data: SecretData): { plaintext: Buffer; keys: string[] } {
+/** Any JSON value: what Vault's KV engine stores under a key. */
+export type SecretValue = string | number | boolean | null | SecretValue[] | { [key: string]: SecretValue };
+/** A key/value map as stored: strings, or other JSON values written through the Vault API, kept with their type. */
+export type SecretValues = Record<string, SecretValue>;
+
+/**
+ * The map as the native API, the CLI and `run`/`inject` show it: strings as
+ * they are, any other value as its JSON text. An all-string map is returned
+ * as it is, so the common case allocates nothing.
+ */
+export function textOf(values: SecretValues): SecretData {
+  for (const key in values) {
+    if (typeof values[key] !== "string") {
+      const text: SecretData = {};
+      for (const [k, value] of Object.entries(values)) text[k] = typeof value === "string" ? value : JSON.stringify(value);
+      return text;
+    }
+  }
+  return values as SecretData;
+}
+
+/** A view's value fields: `data` in text, and `values` with the types kept when some value is not a string. */
+export function dataFields(values: SecretValues): { data: SecretData; values?: SecretValues } {
+  const data = textOf(values);
+  return data === values ? { data } : { data, values };
+}
+
+/** Validates a complete key/value map and returns it as stored (UTF-8 JSON, each value with its JSON type). */
+export function encodeData(data: SecretValues): { plaintext: Buffer; keys: string[] } {
   const keys = Object.keys(data);
   if (keys.length === 0) throw invalid("a secret needs at least one key/value pair");
   if (keys.length > LIMITS.maxKeys) throw invalid(`a secret has at most ${LIMITS.maxKeys} keys`);
   for (const key of keys) {
     const problem = keyNameProblem(key);
     if (problem) throw invalid(problem);
-    if (typeof data[key] !== "string") throw invalid(`the value of key '${key}' must be a string`);
+    if (data[key] === undefined) throw invalid(`the value of key '${key}' must be a JSON value`);
   }
   const plaintext = Buffer.from(JSON.stringify(data), "utf8");
   if (plaintext.length > LIMITS.payloadBytes) {
@@ -59,12 +86,12 @@ export function encodeData(data: SecretData): { plaintext: Buffer; keys: string[
   return { plaintext, keys };
 }
 
-export function decodeData(plaintext: Buffer): SecretData {
-  return JSON.parse(plaintext.toString("utf8")) as SecretData;
+export function decodeData(plaintext: Buffer): SecretValues {
+  return JSON.parse(plaintext.toString("utf8")) as SecretValues;
 }
 
 /** HMAC and INTERNAL_API_KEY secrets get a generated value when none is given. */
-export function dataForType(type: SecretType, data: SecretData | undefined): SecretData {
+export function dataForType(type: SecretType, data: SecretValues | undefined): SecretValues {
   if (data !== undefined && Object.keys(data).length > 0) return data;
   switch (type) {
     case "HMAC":
@@ -77,8 +104,8 @@ export function dataForType(type: SecretType, data: SecretData | undefined): Sec
 }
 
 /** JSON merge patch over a key/value map: a null removes the key. */
-export function mergeData(current: SecretData, patch: Record<string, string | null>): SecretData {
-  const next: SecretData = { ...current };
+export function mergeData(current: SecretValues, patch: Record<string, SecretValue>): SecretValues {
+  const next: SecretValues = { ...current };
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete next[key];
     else next[key] = value;

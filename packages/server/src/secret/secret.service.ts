@@ -23,6 +23,7 @@ import { DEFAULT_GRACE_DAYS } from "../rotation/rotation.rules.ts";
 import type { Store } from "../store/store.ts";
 import type { WorkspaceService } from "../workspace/workspace.service.ts";
 import type { SecretRow } from "./secret.repository.ts";
+import type { SecretValue, SecretValues } from "./secret.rules.ts";
 import { SecretLister } from "./secret-list.ts";
 import { SecretReader } from "./secret-reader.ts";
 import { SecretRows } from "./secret-rows.ts";
@@ -86,12 +87,12 @@ export class SecretService {
   }
 
   /** Replaces every key/value pair; creates the secret when `upsert` and it does not exist. */
-  replace(ctx: SecretContext, ref: string, data: SecretData, input: UpdateInput & { type?: string | undefined; upsert?: boolean }): Promise<{ secret: SecretWithData; created: boolean }> {
+  replace(ctx: SecretContext, ref: string, data: SecretValues, input: UpdateInput & { type?: string | undefined; upsert?: boolean }): Promise<{ secret: SecretWithData; created: boolean }> {
     return this.#writer.replace(ctx, ref, data, input);
   }
 
   /** Sets or (with null) removes some keys, keeping the others; label and tags alone make no new version. */
-  patch(ctx: SecretContext, ref: string, patch: Record<string, string | null> | undefined, input: UpdateInput): Promise<SecretWithData> {
+  patch(ctx: SecretContext, ref: string, patch: Record<string, SecretValue> | undefined, input: UpdateInput): Promise<SecretWithData> {
     return this.#writer.patch(ctx, ref, patch, input);
   }
 

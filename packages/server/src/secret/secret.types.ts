@@ -1,5 +1,6 @@
 /** The shapes the secret modules take and give; the facade (secret.service.ts) re-exports them for callers. */
 import type { SecretData, SecretScope, SecretSummary } from "@coffer/protocol";
+import type { SecretValues } from "./secret.rules.ts";
 import type { WorkspaceAcl } from "../access/access.service.ts";
 import type { Principal } from "../identity/principal.ts";
 import type { WorkspaceAccess } from "../workspace/workspace-access.ts";
@@ -13,7 +14,10 @@ export interface SecretContext {
 }
 
 export interface SecretWithData extends SecretSummary {
+  /** The values as text (the native API's view). */
   data: SecretData;
+  /** The values with their JSON types, when some value is not a string (written through the Vault API). */
+  values?: SecretValues;
 }
 
 export interface SecretRead {
@@ -28,7 +32,7 @@ export interface CreateInput {
   type?: string | undefined;
   label?: string | undefined;
   tags?: string[] | undefined;
-  data?: SecretData | undefined;
+  data?: SecretValues | undefined;
   rotationIntervalDays?: number | null | undefined;
   autoRotate?: boolean | undefined;
 }

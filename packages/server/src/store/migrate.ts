@@ -12,6 +12,7 @@ import * as secretLifecycle from "./migrations/0004-secret-lifecycle.ts";
 import * as rateLimits from "./migrations/0005-rate-limits.ts";
 import * as auditSegments from "./migrations/0006-audit-segments.ts";
 import * as relay from "./migrations/0007-relay.ts";
+import * as vault from "./migrations/0008-vault.ts";
 
 type Step = { up(db: Kysely<any>, dialect: StoreDialect): Promise<void> };
 
@@ -23,6 +24,7 @@ const STEPS: Record<string, Step> = {
   "0005-rate-limits": rateLimits,
   "0006-audit-segments": auditSegments,
   "0007-relay": relay,
+  "0008-vault": vault,
 };
 
 /** Where Kysely keeps its bookkeeping: not data, so backups record the applied names instead of these rows. */

@@ -65,6 +65,26 @@ export interface Tables {
     labels: string | null;
     /** Relayed uses per secret per hour; null: no cap. */
     relayUsesPerHour: number | null;
+    /** 1: renew-self and renew may extend expiresAt (Vault tokens). */
+    renewable: number;
+    /** What a renewal without an increment grants; null: the token's first lifetime. */
+    ttlSeconds: number | null;
+    /** No renewal goes past this; null: none. */
+    maxExpiresAt: number | null;
+    /** A periodic token: each renewal grants this many seconds. */
+    periodSeconds: number | null;
+    /** JSON object of strings (Vault's token meta), or null. */
+    meta: string | null;
+    /** JSON array of the Vault policy names the token was created with, or null. */
+    policies: string | null;
+  };
+  vaultPolicies: {
+    workspaceId: string;
+    name: string;
+    /** The policy as written, HCL or JSON. */
+    policy: string;
+    createdAt: number;
+    updatedAt: number;
   };
   secrets: {
     id: string;

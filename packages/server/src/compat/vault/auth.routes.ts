@@ -5,6 +5,7 @@
  * tokens, exchanged for a short-lived child token as AppRole does).
  */
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { CofferError, invalid } from "../../core/errors.ts";
 import { noteTarget } from "../../http/audit.ts";
@@ -12,18 +13,23 @@ import type { AuthService } from "../../identity/auth.service.ts";
 import type { Principal } from "../../identity/principal.ts";
 import type { TokenService, TokenView } from "../../identity/token.service.ts";
 import type { UserService } from "../../identity/user.service.ts";
-import { envelope, parseDuration, type VaultAuth } from "./vault.wire.ts";
+import type { PolicyService } from "../../identity/policy.service.ts";
+import { parseDuration } from "./duration.ts";
+import { DEFAULT_MOUNT, envelope, workspaceOfMount, type VaultAuth } from "./vault.wire.ts";
 
 export interface VaultAuthOptions {
   auth: AuthService;
   tokens: TokenService;
   users: UserService;
+  policies: PolicyService;
 }
 
 const hide = true;
 const Duration = Type.Union([Type.String(), Type.Integer({ minimum: 0 })]);
+const Increment = Type.Optional(Duration);
+const seconds = (value: string | number | undefined, field: string) => (value === undefined ? undefined : parseDuration(value, field) || undefined);
 
-export const vaultAuthRoutes: FastifyPluginAsyncTypebox<VaultAuthOptions> = async (app, { auth, tokens, users }) => {
+export const vaultAuthRoutes: FastifyPluginAsyncTypebox<VaultAuthOptions> = async (app, { auth, tokens, users, policies }) => {
   for (const method of ["GET", "POST"] as const) {
     app.route({
       method,
@@ -38,16 +44,42 @@ export const vaultAuthRoutes: FastifyPluginAsyncTypebox<VaultAuthOptions> = asyn
     });
   }
 
-  app.post("/auth/token/renew-self", {
-    config: { audit: "token.self" },
-    schema: { hide, body: Type.Optional(Type.Object({ increment: Type.Optional(Duration) })) },
-    handler: async (request) => {
-      const info = await tokens.self(request.principal);
-      noteTarget(request, { subject: info.id });
-      // Coffer tokens keep the lifetime they were minted with; the answer says so instead of pretending.
-      return envelope(request.id, null, { auth: authView(null, info, request.principal.name), warnings: ["Coffer tokens are not renewable; the lifetime is unchanged"] });
-    },
-  });
+  // Another token, by the token itself or by its accessor (Coffer's token id): the caller's own, or one it may revoke.
+  const lookups = [
+    ["/auth/token/lookup", Type.Object({ token: Type.String({ maxLength: 200 }) }), (body: { token?: string; accessor?: string }) => ({ token: body.token! })],
+    ["/auth/token/lookup-accessor", Type.Object({ accessor: Type.String({ maxLength: 100 }) }), (body: { token?: string; accessor?: string }) => ({ id: body.accessor! })],
+  ] as const;
+  for (const [url, body, refOf] of lookups) {
+    app.post(url, {
+      config: { audit: "token.lookup" },
+      schema: { hide, body },
+      handler: async (request) => {
+        const info = await tokens.lookup(request.principal, refOf(request.body)).catch(asVaultTokenError);
+        noteTarget(request, { subject: info.id });
+        return envelope(request.id, lookupView(info, request.principal));
+      },
+    });
+  }
+
+  // Renewal, as Vault Agent and many clients do on a timer: a renewable token's expiry moves, never past its maximum.
+  const renewals = [
+    ["/auth/token/renew-self", Type.Optional(Type.Object({ increment: Increment })), async (request: FastifyRequest) => request.principal.tokenId],
+    ["/auth/token/renew", Type.Object({ token: Type.String({ maxLength: 200 }), increment: Increment }), async (request: FastifyRequest) => (await tokens.lookup(request.principal, { token: (request.body as { token: string }).token }).catch(asVaultTokenError)).id],
+    ["/auth/token/renew-accessor", Type.Object({ accessor: Type.String({ maxLength: 100 }), increment: Increment }), async (request: FastifyRequest) => (request.body as { accessor: string }).accessor],
+  ] as const;
+  for (const [url, body, idOf] of renewals) {
+    app.post(url, {
+      config: { audit: "token.renew" },
+      schema: { hide, body },
+      handler: async (request) => {
+        const id = await idOf(request);
+        noteTarget(request, { subject: id });
+        const increment = seconds((request.body as { increment?: string | number } | undefined)?.increment, "increment");
+        const info = await tokens.renew(request.principal, id, increment).catch(asVaultTokenError);
+        return envelope(request.id, null, { auth: authView(null, info, request.principal.name) });
+      },
+    });
+  }
 
   app.post("/auth/token/revoke-self", {
     config: { audit: "token.revoke-self" },
@@ -66,25 +98,36 @@ export const vaultAuthRoutes: FastifyPluginAsyncTypebox<VaultAuthOptions> = asyn
       body: Type.Optional(
         Type.Object({
           ttl: Type.Optional(Duration),
+          explicit_max_ttl: Type.Optional(Duration),
+          period: Type.Optional(Duration),
           display_name: Type.Optional(Type.String({ maxLength: 100 })),
-          policies: Type.Optional(Type.Array(Type.String())),
-          meta: Type.Optional(Type.Record(Type.String(), Type.String())),
+          policies: Type.Optional(Type.Array(Type.String({ maxLength: 128 }), { maxItems: 50 })),
+          meta: Type.Optional(Type.Union([Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 512 }), { maxProperties: 64 }), Type.Null()])),
           renewable: Type.Optional(Type.Boolean()),
           no_parent: Type.Optional(Type.Boolean()),
           num_uses: Type.Optional(Type.Integer({ minimum: 0 })),
+          type: Type.Optional(Type.String()),
         }),
       ),
     },
     handler: async (request) => {
       const body = request.body ?? {};
-      if (body.no_parent) throw invalid("Coffer mints child tokens here: no_parent is not supported (POST /api/v1/auth/tokens makes independent ones)");
-      // A restriction the client asked for and Coffer cannot honour must not turn into a token with more access than asked.
-      if (body.policies?.some((policy) => policy !== "default")) {
-        throw invalid("Coffer has no Vault policies: narrow a child token with POST /api/v1/auth/token/child (secrets, access, ttl) instead");
-      }
       if (body.num_uses !== undefined && body.num_uses > 0) throw invalid("Coffer tokens have no use count: num_uses is not supported; give a short ttl instead");
-      const ttl = body.ttl === undefined ? undefined : parseDuration(body.ttl, "ttl") || undefined;
-      const minted = await tokens.createChild(request.principal, { name: body.display_name, ttl });
+      if (body.type !== undefined && body.type !== "service" && body.type !== "default") throw invalid("Coffer tokens are service tokens: type must be service");
+      // Policies bind the token to the workspace they belong to (the `secret/` mount's).
+      const wanted = body.policies?.filter((name) => name !== "") ?? [];
+      const workspace = wanted.length > 0 ? await policies.checkNames(request.principal, workspaceOfMount(request.principal, DEFAULT_MOUNT), wanted) : undefined;
+      const minted = await tokens.createChild(request.principal, {
+        name: body.display_name,
+        workspace,
+        ttl: seconds(body.ttl, "ttl"),
+        explicitMaxTtl: seconds(body.explicit_max_ttl, "explicit_max_ttl"),
+        period: seconds(body.period, "period"),
+        renewable: body.renewable,
+        meta: body.meta ?? undefined,
+        policies: wanted.length > 0 ? [...new Set(wanted)].sort() : undefined,
+        orphan: body.no_parent,
+      });
       noteTarget(request, { subject: minted.info.id });
       return envelope(request.id, null, { auth: authView(minted.token, minted.info, request.principal.name) });
     },
@@ -108,6 +151,7 @@ export const vaultAuthRoutes: FastifyPluginAsyncTypebox<VaultAuthOptions> = asyn
       noteTarget(request, { subject: request.body.role_id });
       const principal = await auth.authenticate(request.body.secret_id, request.ip).catch(refused);
       if (principal.kind !== "service_account" || principal.id !== request.body.role_id) return refused(new CofferError("UNAUTHENTICATED", "not this role"));
+      // The child keeps the secret ID token's policies (and scope), as an AppRole token carries its role's.
       const minted = await tokens.createChild(principal, { name: "approle" });
       return envelope(request.id, null, { auth: authView(minted.token, minted.info, principal.name) });
     },
@@ -122,19 +166,30 @@ function asLoginFailure(message: string) {
   };
 }
 
+/** Vault's token errors: an unknown token is a 403 for renew and lookup alike; "lease is not renewable" is its 400. */
+function asVaultTokenError(error: unknown): never {
+  if (error instanceof CofferError && error.code === "NOT_FOUND") throw new CofferError("ACCESS_DENIED", "permission denied");
+  throw error;
+}
+
 function secondsLeft(info: TokenView): number {
   return info.expiresAt === null ? 0 : Math.max(0, Math.floor((info.expiresAt - Date.now()) / 1000));
+}
+
+/** Vault lists `default` with every token's policies. */
+function policiesOf(info: TokenView): string[] {
+  return [...new Set(["default", ...(info.policies ?? [])])].sort();
 }
 
 function authView(token: string | null, info: TokenView, name: string): VaultAuth {
   return {
     client_token: token ?? "",
     accessor: info.id,
-    policies: ["default"],
-    token_policies: ["default"],
-    metadata: { name, access: info.access },
+    policies: policiesOf(info),
+    token_policies: policiesOf(info),
+    metadata: info.meta ?? { name, access: info.access },
     lease_duration: secondsLeft(info),
-    renewable: false,
+    renewable: info.renewable,
     entity_id: info.principalId,
     token_type: "service",
     orphan: info.parentId === null,
@@ -144,24 +199,26 @@ function authView(token: string | null, info: TokenView, name: string): VaultAut
 
 function lookupView(info: TokenView, principal: Principal) {
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  const lifetime = (end: number | null) => (end === null ? 0 : Math.round((end - info.createdAt) / 1000));
   return {
     // Vault puts the token itself here; Coffer never echoes a token, so this is its id (as is the accessor).
     id: info.id,
     accessor: info.id,
     creation_time: Math.floor(info.createdAt / 1000),
-    creation_ttl: info.expiresAt === null ? 0 : Math.round((info.expiresAt - info.createdAt) / 1000),
+    creation_ttl: info.ttlSeconds ?? lifetime(info.expiresAt),
     display_name: info.name,
     entity_id: info.principalId,
     expire_time: iso(info.expiresAt),
-    explicit_max_ttl: 0,
+    explicit_max_ttl: lifetime(info.maxExpiresAt),
     issue_time: iso(info.createdAt),
-    meta: { name: principal.name, kind: principal.kind, access: info.access, workspace: info.workspaceId ?? "" },
+    meta: info.meta ?? { name: info.principalId === principal.id ? principal.name : info.principalId, kind: principal.kind, access: info.access, workspace: info.workspaceId ?? "" },
     num_uses: 0,
     orphan: info.parentId === null,
     path: info.kind === "session" ? "auth/userpass/login" : "auth/token/create",
-    policies: ["default"],
-    renewable: false,
+    policies: policiesOf(info),
+    renewable: info.renewable,
     ttl: secondsLeft(info),
     type: "service",
+    ...(info.periodSeconds !== null ? { period: info.periodSeconds } : {}),
   };
 }

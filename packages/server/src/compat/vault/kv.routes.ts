@@ -9,12 +9,17 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { RateLimits } from "../../limits/rate-limits.ts";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import { invalid } from "../../core/errors.ts";
+import { CofferError, invalid } from "../../core/errors.ts";
+import { denied } from "../../identity/access.ts";
+import { allows } from "../../identity/acl-policy.ts";
+import type { Principal } from "../../identity/principal.ts";
 import { noteTarget } from "../../http/audit.ts";
 import { missingLooksDenied } from "../../secret/hidden-secret.ts";
 import type { SecretContext, SecretRead, SecretService } from "../../secret/secret.service.ts";
+import type { SecretValue, SecretValues } from "../../secret/secret.rules.ts";
 import type { WorkspaceService } from "../../workspace/workspace.service.ts";
-import { customMetadataOf, envelope, envelopeJson, formatDuration, parseDuration, vaultTime, workspaceOfMount } from "./vault.wire.ts";
+import { formatDuration, parseDuration } from "./duration.ts";
+import { customMetadataOf, envelope, envelopeJson, vaultTime, workspaceOfMount } from "./vault.wire.ts";
 
 export interface KvRoutesOptions {
   limits: RateLimits;
@@ -24,9 +29,11 @@ export interface KvRoutesOptions {
 
 const MountPath = Type.Object({ mount: Type.String(), "*": Type.String() });
 const MountOnly = Type.Object({ mount: Type.String() });
-const Cas = Type.Optional(Type.Object({ cas: Type.Optional(Type.Integer({ minimum: 0 })) }));
-const WriteBody = Type.Object({ data: Type.Record(Type.String(), Type.String(), { description: "Values are strings" }), options: Cas });
-const PatchBody = Type.Object({ data: Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()])), options: Cas });
+// Any integer: Vault compares it with the current version, so a negative one is a mismatch, not a schema error.
+const Cas = Type.Optional(Type.Object({ cas: Type.Optional(Type.Integer()) }));
+// Values are any JSON values, kept with their type (secret.rules.ts); a null in a patch removes the key.
+const WriteBody = Type.Object({ data: Type.Record(Type.String(), Type.Unknown()), options: Cas });
+const PatchBody = Type.Object({ data: Type.Record(Type.String(), Type.Unknown()), options: Cas });
 const Versions = Type.Object({ versions: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1 }) });
 const MetadataBody = Type.Object({
   max_versions: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -44,7 +51,7 @@ const hide = true;
 export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, { secrets, workspaces, limits }) => {
   // Charged like the native routes: reads (GET, LIST) against the read budget, everything else the write budget.
   const contextOf = async (request: FastifyRequest, mount: string): Promise<SecretContext> => {
-    const ctx = await secrets.context(request.principal, workspaceOfMount(request.principal, mount));
+    const ctx = await secrets.context(callerOf(request.principal), workspaceOfMount(request.principal, mount));
     // Known before the service call, so a refused request is audited (and alerted) in its workspace too.
     noteTarget(request, { workspaceId: ctx.access.workspace.id });
     await limits.take(request.method === "GET" ? "read" : "write", request.principal, ctx.access.workspace);
@@ -52,15 +59,59 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
   };
   // Vault answers 403 for a path no policy of the token covers, existing or not.
   const covered = (ctx: SecretContext, path: string) => missingLooksDenied(secrets, ctx, path);
+  // Vault's deletes are idempotent: deleting what is not there (or no longer there) is done, 204.
+  const absentIsDone = (ctx: SecretContext, path: string) => (error: unknown): void => {
+    if (error instanceof CofferError && error.code === "SECRET_NOT_FOUND" && secrets.seesEveryName(ctx, path)) return;
+    covered(ctx, path)(error);
+  };
+  // A cas that cannot match (negative, or a version of a secret that does not exist) fails as Vault's does.
+  const casMismatch = (ctx: SecretContext, path: string, cas: number | undefined) => (error: unknown): never => {
+    if (cas && error instanceof CofferError && error.code === "SECRET_NOT_FOUND" && secrets.seesEveryName(ctx, path)) throw casFailure();
+    return covered(ctx, path)(error);
+  };
   const note = (request: FastifyRequest, ctx: SecretContext, secret: { id?: string; name: string }) =>
     noteTarget(request, { workspaceId: ctx.access.workspace.id, secretName: secret.name, ...(secret.id ? { secretId: secret.id } : {}) });
+
+  // A token with Vault policies: each request needs its capability on its path, as Vault checks it (acl-policy.ts),
+  // on top of everything the native checks ask. Tokens without policies skip this at one property read.
+  app.addHook("preHandler", async (request) => {
+    const acl = request.principal?.scope.scope.acl;
+    if (!acl) return;
+    const [, , , kind = ""] = (request.routeOptions.url ?? "").split("/");
+    const rest = (request.params as { "*"?: string })["*"] ?? "";
+    if (kind === "list") {
+      if (!allows(acl, `secret/metadata/${rest === "" || rest.endsWith("/") ? rest : `${rest}/`}`, "list")) throw denied();
+      return;
+    }
+    const path = kind === "config" ? "secret/config" : `secret/${kind}/${rest}`;
+    const method = request.method;
+    if (method === "POST" || method === "PUT") {
+      if (kind !== "data" && kind !== "metadata") {
+        if (!allows(acl, path, "update")) throw denied();
+        return;
+      }
+      // Vault asks create of a path that does not exist yet and update of one that does.
+      const create = allows(acl, path, "create");
+      const update = allows(acl, path, "update");
+      if (create === update) {
+        if (!create) throw denied();
+        return;
+      }
+      const ctx = await secrets.context(callerOf(request.principal), workspaceOfMount(request.principal, (request.params as { mount: string }).mount));
+      const exists = await secrets.metadata(ctx, rest).then(() => true, () => false);
+      if (exists ? !update : !create) throw denied();
+      return;
+    }
+    const capability = method === "PATCH" ? "patch" : method === "DELETE" ? "delete" : "read";
+    if (!allows(acl, path, capability)) throw denied();
+  });
 
   // A version's `data` part, serialized once per version and day (as the native read keeps its JSON).
   const readJson = new WeakMap<object, string>();
   const dataJson = (read: SecretRead): string => {
     let json = readJson.get(read.secret);
     if (json === undefined) {
-      json = JSON.stringify({ data: read.secret.data, metadata: versionMetadata(read) });
+      json = JSON.stringify({ data: read.secret.values ?? read.secret.data, metadata: versionMetadata(read) });
       if (Object.isFrozen(read.secret)) readJson.set(read.secret, json);
     }
     return json;
@@ -95,8 +146,9 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
       handler: async (request) => {
         const ctx = await contextOf(request, request.params.mount);
         const cas = request.body.options?.cas;
+        if (cas !== undefined && cas < 0) throw casFailure();
         // cas 0: only if the secret does not exist yet, which create-on-write answers; a higher cas never creates.
-        const { secret } = await secrets.replace(ctx, request.params["*"], request.body.data, { cas, upsert: !cas }).catch(covered(ctx, request.params["*"]));
+        const { secret } = await secrets.replace(ctx, request.params["*"], request.body.data as SecretValues, { cas, upsert: !cas }).catch(casMismatch(ctx, request.params["*"], cas));
         note(request, ctx, secret);
         return envelope(request.id, writeResult(await secrets.metadata(ctx, secret.id), secret.version));
       },
@@ -109,7 +161,9 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     handler: async (request) => {
       const ctx = await contextOf(request, request.params.mount);
       if (Object.keys(request.body.data).length === 0) throw invalid("no data provided");
-      const secret = await secrets.patch(ctx, request.params["*"], request.body.data, { cas: request.body.options?.cas }).catch(covered(ctx, request.params["*"]));
+      const cas = request.body.options?.cas;
+      if (cas !== undefined && cas < 0) throw casFailure();
+      const secret = await secrets.patch(ctx, request.params["*"], request.body.data as Record<string, SecretValue>, { cas }).catch(covered(ctx, request.params["*"]));
       note(request, ctx, secret);
       return envelope(request.id, writeResult(await secrets.metadata(ctx, secret.id), secret.version));
     },
@@ -120,7 +174,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     schema: { hide, params: MountPath },
     handler: async (request, reply) => {
       const ctx = await contextOf(request, request.params.mount);
-      await secrets.deleteVersions(ctx, request.params["*"]).catch(covered(ctx, request.params["*"]));
+      await secrets.deleteVersions(ctx, request.params["*"]).catch(absentIsDone(ctx, request.params["*"]));
       note(request, ctx, { name: request.params["*"] });
       return reply.code(204).send();
     },
@@ -140,7 +194,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
         schema: { hide, params: MountPath, body: Versions },
         handler: async (request, reply) => {
           const ctx = await contextOf(request, request.params.mount);
-          await operation(ctx, request.params["*"], request.body.versions).catch(covered(ctx, request.params["*"]));
+          await operation(ctx, request.params["*"], request.body.versions).catch(absentIsDone(ctx, request.params["*"]));
           note(request, ctx, { name: request.params["*"] });
           return reply.code(204).send();
         },
@@ -198,7 +252,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     schema: { hide, params: MountPath },
     handler: async (request, reply) => {
       const ctx = await contextOf(request, request.params.mount);
-      await secrets.destroy(ctx, request.params["*"]).catch(covered(ctx, request.params["*"]));
+      await secrets.destroy(ctx, request.params["*"]).catch(absentIsDone(ctx, request.params["*"]));
       note(request, ctx, { name: request.params["*"] });
       return reply.code(204).send();
     },
@@ -243,7 +297,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
       const ctx = await contextOf(request, request.params.mount);
       const read = await secrets.read(ctx, request.params["*"], request.query.version || undefined).catch(covered(ctx, request.params["*"]));
       note(request, ctx, read.secret);
-      return envelope(request.id, { subkeys: Object.fromEntries(read.secret.keys.map((key) => [key, null])), metadata: versionMetadata(read) });
+      return envelope(request.id, { subkeys: subkeysOf(read.secret.values ?? read.secret.data, request.query.depth ?? 0), metadata: versionMetadata(read) });
     },
   });
 
@@ -280,6 +334,25 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     });
   }
 };
+
+/** Vault's subkeys: the map's shape with every leaf null, objects followed `depth` levels down (0: all the way). */
+function subkeysOf(values: Readonly<Record<string, unknown>>, depth: number, level = 1): Record<string, unknown> {
+  const shape: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(values)) {
+    const nested = value !== null && typeof value === "object" && !Array.isArray(value) && (depth === 0 || level < depth);
+    shape[key] = nested ? subkeysOf(value as Record<string, unknown>, depth, level + 1) : null;
+  }
+  return shape;
+}
+
+/** A token's policies are checked on each request's path (the preHandler); the services apply the rest of its scope. */
+function callerOf(principal: Principal): Principal {
+  return principal.scope.scope.acl ? { ...principal, scope: principal.scope.withoutAcl } : principal;
+}
+
+function casFailure(): CofferError {
+  return new CofferError("VERSION_CONFLICT", "check-and-set parameter did not match the current version");
+}
 
 function versionMetadata(read: SecretRead) {
   return {

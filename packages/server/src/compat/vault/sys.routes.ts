@@ -21,6 +21,7 @@ export interface VaultSysOptions {
 
 const hide = true;
 const MountParams = Type.Object({ name: Type.String() });
+const MountSettings = Type.Optional(Type.Union([Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null(), Type.Array(Type.String())])), Type.Null()]));
 
 export const vaultSysRoutes: FastifyPluginAsyncTypebox<VaultSysOptions> = async (app, { workspaces, seal, healthy, version }) => {
   const sealStatus = (status: SealStatus) => ({
@@ -135,13 +136,15 @@ export const vaultSysRoutes: FastifyPluginAsyncTypebox<VaultSysOptions> = async 
     schema: {
       hide,
       params: MountParams,
-      // Clients send more (description, config, local, seal_wrap), often null: only type and options matter here.
-      body: Type.Object({ type: Type.String(), options: Type.Optional(Type.Union([Type.Object({ version: Type.Optional(Type.String()) }), Type.Null()])) }),
+      // Clients send more (description, local, seal_wrap), often null: only type and options matter here. Vault reads
+      // options and config as strings or numbers alike ({"version": 2} as its docs write it, "2" as some clients send).
+      body: Type.Object({ type: Type.String(), options: MountSettings, config: MountSettings }),
     },
     handler: async (request, reply) => {
       const { type, options } = request.body;
       if (type !== "kv" && type !== "kv-v2") throw invalid("Coffer mounts are KV version 2 engines: type must be kv");
-      if (type === "kv" && options?.version !== undefined && options.version !== "2") throw invalid("Coffer mounts are KV version 2 engines: options.version must be 2");
+      const version = options?.version;
+      if (type === "kv" && version !== undefined && version !== null && String(version) !== "2") throw invalid("Coffer mounts are KV version 2 engines: options.version must be 2");
       const created = await workspaces.create(request.principal, { name: request.params.name.replace(/\/$/, "") });
       noteTarget(request, { workspaceId: created.id });
       return reply.code(204).send();

@@ -10,6 +10,7 @@ import { bearerToken } from "../../http/auth.ts";
 import { cofferErrorOf } from "../../http/errors.ts";
 import { vaultAuthRoutes } from "./auth.routes.ts";
 import { kvRoutes } from "./kv.routes.ts";
+import { vaultPolicyRoutes } from "./policy.routes.ts";
 import { vaultSysRoutes } from "./sys.routes.ts";
 import { vaultError } from "./vault.wire.ts";
 
@@ -47,7 +48,8 @@ export const vaultRoutes: FastifyPluginAsync<{ coffer: Coffer; version: string }
   app.get("/*", { config: { public: true }, schema: { hide: true } }, (_request, reply) => reply.callNotFound());
 
   await app.register(vaultSysRoutes, { workspaces: coffer.workspaces, seal: coffer.seal, healthy: coffer.healthy, version });
-  await app.register(vaultAuthRoutes, { auth: coffer.auth, tokens: coffer.tokens, users: coffer.users });
+  await app.register(vaultAuthRoutes, { auth: coffer.auth, tokens: coffer.tokens, users: coffer.users, policies: coffer.policies });
+  await app.register(vaultPolicyRoutes, { policies: coffer.policies });
   await app.register(kvRoutes, { secrets: coffer.secrets, workspaces: coffer.workspaces, limits: coffer.limits });
 };
 

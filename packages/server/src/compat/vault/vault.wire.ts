@@ -3,7 +3,6 @@
  * Pure functions, no I/O: the routes translate core results through them.
  */
 import type { CofferError } from "../../core/errors.ts";
-import { invalid } from "../../core/errors.ts";
 import type { Principal } from "../../identity/principal.ts";
 import { DEFAULT_WORKSPACE } from "../../sys/init.ts";
 
@@ -71,30 +70,6 @@ export function vaultError(error: CofferError): { status: number; errors: string
 export function workspaceOfMount(principal: Principal, mount: string): string {
   if (mount !== DEFAULT_MOUNT) return mount;
   return principal.scope.scope.workspaceId ?? principal.homeWorkspaceId ?? DEFAULT_WORKSPACE;
-}
-
-const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
-
-/** Vault durations: a number of seconds, or Go-style "1h30m", "45s", "7d". */
-export function parseDuration(value: unknown, field: string): number {
-  if (typeof value === "number" && Number.isInteger(value) && value >= 0) return value;
-  if (typeof value === "string") {
-    if (/^\d+$/.test(value)) return Number(value);
-    const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
-    if (parts.length > 0 && parts.map((p) => p[0]).join("") === value) {
-      return Math.round(parts.reduce((sum, [, amount, unit]) => sum + Number(amount) * UNIT_SECONDS[unit!]!, 0));
-    }
-  }
-  throw invalid(`${field} is a duration such as "30s", "12h" or "1h30m"`);
-}
-
-/** Seconds as Go prints a duration: "0s", "1m30s", "768h0m0s". */
-export function formatDuration(seconds: number): string {
-  if (seconds === 0) return "0s";
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = seconds % 60;
-  return h > 0 ? `${h}h${m}m${s}s` : m > 0 ? `${m}m${s}s` : `${s}s`;
 }
 
 /** Vault prints absent times as "". */

@@ -1,0 +1,137 @@
+/**
+ * What Vault's clients and tools rely on beyond the basic calls, spoken by
+ * the published node-vault client (unchanged) and plain HTTP against a real
+ * server: mount options as numbers, JSON values of any type, idempotent
+ * deletes, check-and-set failures, long names, subkeys, tokens, ACL
+ * policies and framework errors in each API's shape.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import nodeVault from "node-vault";
+import { compatWorld, must } from "./support/compat.ts";
+
+type Vault = ReturnType<typeof nodeVault>;
+type VaultFailure = Error & { response?: { statusCode: number; body: { errors?: string[] } } };
+
+async function refused(promise: Promise<unknown>, status: number, message?: string | RegExp): Promise<void> {
+  await assert.rejects(promise, (error: VaultFailure) => {
+    assert.equal(error.response?.statusCode, status, `expected ${status}, got ${error.response?.statusCode} ${error.message}`);
+    if (typeof message === "string") assert.equal(error.message, message);
+    if (message instanceof RegExp) assert.match(error.message, message);
+    return true;
+  });
+}
+
+/** A raw /v1 request with the token in X-Vault-Token; the body is sent as given (no content type, as the Vault CLI does). */
+async function raw(url: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${url}${path}`, { method, headers: { "x-vault-token": token }, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+  const text = await response.text();
+  return { status: response.status, body: text === "" ? null : JSON.parse(text) };
+}
+
+test("node-vault: a mount takes options.version and config as numbers or strings, as Vault's docs and clients send them", async (t) => {
+  const world = await compatWorld(t);
+  const vault: Vault = nodeVault({ endpoint: world.url, token: world.adminToken });
+  await vault.mount({ mount_point: "numbers", type: "kv", options: { version: 2 }, config: { default_lease_ttl: 3600, max_lease_ttl: "768h", force_no_cache: false } });
+  await vault.mount({ mount_point: "strings", type: "kv", options: { version: "2" } });
+  await refused(vault.mount({ mount_point: "old-kv", type: "kv", options: { version: 1 } }), 400, /options.version must be 2/);
+  const mounts = await vault.mounts();
+  assert.equal(mounts.data["numbers/"].options.version, "2");
+  assert.ok(mounts.data["strings/"]);
+  await vault.write("numbers/data/x", { data: { a: "b" } });
+  assert.deepEqual((await vault.read("numbers/data/x")).data.data, { a: "b" });
+});
+
+test("node-vault: any JSON value round-trips with its type; the native API shows non-strings as JSON text", async (t) => {
+  const world = await compatWorld(t);
+  const vault: Vault = nodeVault({ endpoint: world.url, token: world.adminToken });
+  const data = { count: 7, ratio: 0.25, enabled: true, off: false, nothing: null, sa: { type: "service_account", scopes: ["a", "b"], nested: { depth: 2 } }, list: [1, "two", { three: 3 }], text: "7" };
+  await vault.write("secret/data/typed", { data });
+  assert.deepEqual((await vault.read("secret/data/typed")).data.data, data);
+
+  // The native API: strings as they are (the string "7" stays "7"), every other value as its JSON text.
+  const native = await must(world.admin("GET", "/api/v1/workspaces/default/secrets/typed"), 200, "native read");
+  assert.deepEqual(native.data, {
+    count: "7",
+    ratio: "0.25",
+    enabled: "true",
+    off: "false",
+    nothing: "null",
+    sa: JSON.stringify(data.sa),
+    list: JSON.stringify(data.list),
+    text: "7",
+  });
+  assert.equal(native.values, undefined, "the native answer carries text only");
+
+  // A patch keeps the types of the keys it does not touch, and sets typed values.
+  await vault.update("secret/data/typed", { data: { count: 8, text: null } });
+  const { text: _, ...rest } = data;
+  assert.deepEqual((await vault.read("secret/data/typed")).data.data, { ...rest, count: 8 });
+  // Older versions keep theirs.
+  assert.deepEqual((await vault.read("secret/data/typed?version=1")).data.data, data);
+
+  // Subkeys: the shape, leaves null, `depth` levels down (0: all of it).
+  assert.deepEqual((await vault.read("secret/subkeys/typed")).data.subkeys, { count: null, ratio: null, enabled: null, off: null, nothing: null, sa: { type: null, scopes: null, nested: { depth: null } }, list: null });
+  assert.deepEqual((await vault.read("secret/subkeys/typed?depth=2")).data.subkeys.sa, { type: null, scopes: null, nested: null });
+  assert.deepEqual((await vault.read("secret/subkeys/typed?depth=1")).data.subkeys.sa, null);
+
+  // A native write of the same secret stores strings: what it sent, nothing else.
+  await must(world.admin("PATCH", "/api/v1/workspaces/default/secrets/typed", { data: { count: "9" } }), 200, "native patch");
+  assert.equal((await vault.read("secret/data/typed")).data.data.count, "9");
+  assert.equal((await vault.read("secret/data/typed")).data.data.enabled, true);
+});
+
+test("node-vault: deletes are idempotent (204 for what is not there), and a cas that cannot match fails with Vault's 400", async (t) => {
+  const world = await compatWorld(t);
+  const vault: Vault = nodeVault({ endpoint: world.url, token: world.adminToken });
+  await vault.delete("secret/data/never-written");
+  await vault.delete("secret/metadata/never-written");
+  for (const verb of ["delete", "undelete", "destroy"]) await vault.write(`secret/${verb}/never-written`, { versions: [1] });
+  for (const [method, path, body] of [
+    ["DELETE", "/v1/secret/data/never-written", undefined],
+    ["DELETE", "/v1/secret/metadata/never-written", undefined],
+    ["POST", "/v1/secret/destroy/never-written", { versions: [1] }],
+  ] as const) {
+    assert.equal((await raw(world.url, world.adminToken, method, path, body)).status, 204, `${method} ${path}`);
+  }
+  await vault.write("secret/data/once", { data: { a: "1" } });
+  await vault.delete("secret/metadata/once");
+  await vault.delete("secret/metadata/once");
+  await refused(vault.read("secret/data/once"), 404);
+
+  const casFailure = "check-and-set parameter did not match the current version";
+  await vault.write("secret/data/cas", { data: { a: "1" } });
+  await refused(vault.write("secret/data/cas", { data: { a: "2" }, options: { cas: -1 } }), 400, casFailure);
+  await refused(vault.update("secret/data/cas", { data: { a: "2" }, options: { cas: -1 } }), 400, casFailure);
+  // A version of a secret that does not exist cannot match either (Vault's current version there is 0).
+  await refused(vault.write("secret/data/cas-missing", { data: { a: "2" }, options: { cas: 3 } }), 400, casFailure);
+  await vault.write("secret/data/cas-missing", { data: { a: "1" }, options: { cas: 0 } });
+  assert.equal((await vault.read("secret/data/cas")).data.metadata.version, 1, "a refused write changes nothing");
+
+  // A caller who does not see every name gets Vault's 403 for a path outside its grants, existing or not.
+  const member: Vault = nodeVault({ endpoint: world.url, token: world.member.token });
+  await refused(member.delete("secret/data/never-written"), 403);
+  await refused(member.delete("secret/metadata/once"), 403);
+});
+
+test("names of 101 to 256 characters are addressable on the native API and on /v1", async (t) => {
+  const world = await compatWorld(t);
+  const vault: Vault = nodeVault({ endpoint: world.url, token: world.adminToken });
+  const flat = "n".repeat(200);
+  const path = `${"a".repeat(60)}/${"b".repeat(60)}/${"c".repeat(60)}/${"d".repeat(73)}`;
+  assert.equal(path.length, 256);
+  for (const name of [flat, path]) {
+    const encoded = encodeURIComponent(name);
+    await must(world.admin("PUT", `/api/v1/workspaces/default/secrets/${encoded}`, { data: { v: "native" } }), 201, `native create ${name.length}`);
+    assert.equal((await must(world.admin("GET", `/api/v1/workspaces/default/secrets/${encoded}`), 200, "native read")).data.v, "native");
+    await vault.write(`secret/data/${name}`, { data: { v: "vault" } });
+    assert.equal((await vault.read(`secret/data/${name}`)).data.data.v, "vault");
+    assert.equal((await vault.read(`secret/metadata/${name}`)).data.current_version, 2);
+    await must(world.admin("DELETE", `/api/v1/workspaces/default/secrets/${encoded}`), 204, "native delete");
+  }
+  // One character more is the name rule's own error, not the router's.
+  const tooLong = await world.admin("PUT", `/api/v1/workspaces/default/secrets/${"x".repeat(257)}`, { data: { v: "x" } });
+  assert.equal(tooLong.status, 400);
+  assert.equal(tooLong.body.error.code, "INVALID_REQUEST");
+  await refused(vault.write(`secret/data/${"x".repeat(257)}`, { data: { v: "x" } }), 400, /256/);
+});
