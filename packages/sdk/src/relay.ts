@@ -7,7 +7,6 @@
  * Wire shapes: docs/relay.md (server) and docs/relay-clients.md (clients).
  */
 import type { SecretScope } from "@coffer/protocol";
-import type { Coffer } from "./index.ts";
 
 /**
  * Where a secret's value may be sent, as the server shows it in the
@@ -176,11 +175,16 @@ function base64Of(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
+/** What the routes need of a Coffer client (not an import of it: index.ts imports this module). */
+interface RouteCaller {
+  call<T>(route: "listRelayRoutes" | "putRelayRoute" | "deleteRelayRoute", params: Record<string, string>, options?: { body?: unknown }): Promise<T>;
+}
+
 /** The workspace's base-URL routes: any member lists them, workspace admins put and delete them. */
 export class RelayRoutes {
-  #coffer: Coffer;
+  #coffer: RouteCaller;
 
-  constructor(coffer: Coffer) {
+  constructor(coffer: RouteCaller) {
     this.#coffer = coffer;
   }
 

@@ -1,5 +1,9 @@
 /** API tokens: made for the caller, for one of its runs (child tokens) or for a service account. */
-import type { Coffer } from "./index.ts";
+
+/** What tokens need of a Coffer client (not an import of it: index.ts imports this module). */
+interface TokenCaller {
+  call<T>(route: "createToken" | "createChildToken" | "createServiceAccountToken" | "listTokens" | "revokeToken", params: Record<string, string>, options?: { body?: unknown }): Promise<T>;
+}
 
 export type AccessLevel = "see" | "use" | "read" | "write" | "manage";
 
@@ -44,9 +48,9 @@ export interface MintedToken {
 }
 
 export class Tokens {
-  #coffer: Coffer;
+  #coffer: TokenCaller;
 
-  constructor(coffer: Coffer) {
+  constructor(coffer: TokenCaller) {
     this.#coffer = coffer;
   }
 
