@@ -8,22 +8,25 @@ import type { RelayPolicy, RelayPolicyInput, SecretScope } from "@coffer/sdk";
 import { useState, type FormEvent } from "react";
 import { useAction, useLoad } from "../api.ts";
 import { useSession } from "../session.tsx";
-import { Confirm, Dialog, ErrorNote, Field } from "./ui.tsx";
+import { Confirm, Dialog, Empty, ErrorNote, Field } from "./ui.tsx";
 
 export function RelayPolicyCard({ name, scope, canManage }: { name: string; scope: SecretScope; canManage: boolean }) {
   const { client } = useSession();
-  const policy = useLoad(() => client.secrets.metadata(name, { scope }).then((m) => m.relayPolicy ?? null), [client, name, scope]);
+  const metadata = useLoad(() => client.secrets.metadata(name, { scope }), [client, name, scope]);
   const [editing, setEditing] = useState<"edit" | "remove" | null>(null);
   const [notice, setNotice] = useState("");
   const action = useAction();
-  const current = policy.data;
+  const current = metadata.data ? (metadata.data.relayPolicy ?? null) : undefined;
+  // The placeholder callers write: a one-key secret by its name, others by name and key.
+  const keys = metadata.data?.keys ?? [];
+  const placeholder = keys.length === 1 ? `@{vault.${name}}` : `@{vault.${name}.${keys[0] ?? "KEY"}}`;
 
   const save = async (next: RelayPolicyInput | null, message: string) => {
     const saved = await action.run(() => client.call("updateMetadata", { secret: name }, { query: { scope }, body: { relayPolicy: next } }).then(() => true));
     if (!saved) return;
     setEditing(null);
     setNotice(message);
-    policy.reload();
+    metadata.reload();
   };
   const close = () => {
     action.clear();
@@ -31,7 +34,7 @@ export function RelayPolicyCard({ name, scope, canManage }: { name: string; scop
   };
 
   return (
-    <section aria-labelledby="relay-title" className="card relay-card">
+    <section aria-labelledby="relay-title" className="relay-card">
       <div className="card-head">
         <h2 id="relay-title">Relay</h2>
         {canManage && current !== undefined && (
@@ -50,11 +53,11 @@ export function RelayPolicyCard({ name, scope, canManage }: { name: string; scop
       <p className="status" role="status">
         {notice}
       </p>
-      <ErrorNote error={policy.error} />
-      {current === null && <p className="muted">No relay policy: Coffer never sends this value anywhere on a caller's behalf.</p>}
+      <ErrorNote error={metadata.error} />
+      {current === null && <Empty title="No relay policy">Coffer never sends this value anywhere on a caller's behalf.</Empty>}
       {current && <PolicyView policy={current} />}
       <p className="hint">
-        With a policy, callers holding <em>use</em> have Coffer make HTTP calls with <code>{`@{vault.${name}}`}</code> in them, and never see the value.
+        With a policy, callers holding <em>use</em> have Coffer make HTTP calls with <code>{placeholder}</code> in them (<code>coffer relay</code>, the SDK's <code>relay</code> and <code>fetch</code>), and never see the value.
       </p>
       {editing === "edit" && <PolicyDialog initial={current ?? null} pending={action.pending} error={action.error} onClose={close} onSave={(next) => void save(next, "Relay policy saved.")} />}
       {editing === "remove" && (

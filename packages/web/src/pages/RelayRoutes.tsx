@@ -197,7 +197,7 @@ function Pairs({ legend, hint, pairs, onChange, namePlaceholder, valuePlaceholde
       <legend>{legend}</legend>
       {pairs.map((pair, index) => (
         <div className="row" key={index}>
-          <input className="row-key" aria-label={`${legend}: name ${index + 1}`} spellCheck={false} placeholder={namePlaceholder} value={pair.name} onChange={(e) => set(index, { name: e.target.value })} />
+          <input aria-label={`${legend}: name ${index + 1}`} spellCheck={false} placeholder={namePlaceholder} value={pair.name} onChange={(e) => set(index, { name: e.target.value })} />
           <input className="row-value" aria-label={`${legend}: template ${index + 1}`} spellCheck={false} placeholder={valuePlaceholder} value={pair.value} onChange={(e) => set(index, { value: e.target.value })} />
           <button type="button" className="icon" aria-label={`Remove ${legend.toLowerCase()} ${index + 1}`} onClick={() => onChange(pairs.filter((_, i) => i !== index))}>
             ×
