@@ -22,6 +22,7 @@ message or a repr (``repr(secret.data)`` shows ``****``).
 """
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -455,6 +456,50 @@ class Vault:
             except ValueError:
                 raise _error("INTERNAL", f"HTTP {code} from the server with a body that is not JSON", code) from None
         raise AssertionError("unreachable")
+
+    # The relay: Coffer makes an HTTP call with ``@{vault.NAME}`` / ``@{vault.NAME.KEY}``
+    # placeholders replaced by values; the caller needs only ``use`` and never sees a value.
+
+    def relay(
+        self,
+        method: str,
+        url: str,
+        headers: Optional[Mapping[str, str]] = None,
+        body: Union[str, bytes, None] = None,
+        scope: str = "shared",
+    ) -> Dict[str, Any]:
+        """Has Coffer send ``method url`` with placeholders in ``headers``, the query string or ``body`` filled in.
+
+        Returns ``{"status", "headers", "body"}``: the upstream's answer with
+        every referenced value replaced by its placeholder; ``body`` is a str,
+        or bytes when the answer is binary. Each secret's relay policy must
+        allow the destination, else DESTINATION_NOT_ALLOWED is raised and
+        nothing was sent. An upstream error status is an answer, not an error.
+
+            answer = vault.relay("GET", "https://api.openai.com/v1/models",
+                                 headers={"Authorization": "Bearer @{vault.openai/api-key}"})
+        """
+        request: Dict[str, Any] = {"method": method.upper(), "url": url, "headers": dict(headers or {}), "scope": scope}
+        if isinstance(body, bytes):
+            request.update(body=base64.b64encode(body).decode("ascii"), bodyEncoding="base64")
+        elif body is not None:
+            request["body"] = body
+        answer = self._request("POST", self._path("relay"), body=request)
+        text = answer.get("body", "")
+        return {
+            "status": answer["status"],
+            "headers": dict(answer.get("headers") or {}),
+            "body": base64.b64decode(text) if answer.get("bodyEncoding") == "base64" else text,
+        }
+
+    def relay_policy(self, name: str, *, scope: str = "shared") -> Optional[Dict[str, Any]]:
+        """Where the relay may send the secret ``name``: hosts, schemes, ports, methods, headers, query, body, addresses; None when it has no policy."""
+        return self._request("GET", self._path("secrets", name, "metadata"), query={"scope": scope}).get("relayPolicy")
+
+    def set_relay_policy(self, name: str, policy: Optional[Mapping[str, Any]], *, scope: str = "shared") -> Optional[Dict[str, Any]]:
+        """Replaces the secret's relay policy (``hosts`` required, other fields default), or removes it with None; needs manage."""
+        body = {"relayPolicy": None if policy is None else dict(policy)}
+        return self._request("PATCH", self._path("secrets", name, "metadata"), query={"scope": scope}, body=body).get("relayPolicy")
 
 
 # ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@
  * and the environment, and the translation of its errors into one-line
  * messages and the CLI's exit codes.
  */
-import { Coffer, CofferError } from "@coffer/sdk";
+import { Coffer, CofferError, type Attribution } from "@coffer/sdk";
 import { CliError, EXIT } from "./cli-error.ts";
 import { settings, type Settings } from "./config.ts";
 import { httpFetch } from "./http.ts";
@@ -26,6 +26,8 @@ export interface ConnectOptions {
   anonymous?: boolean;
   /** --workspace, where the command has it: this command only, the saved choice stays. */
   workspace?: string | undefined;
+  /** --agent, --session, --tool: who a relayed call is for, in the audit log. */
+  attribution?: Attribution;
 }
 
 export function connect(options: ConnectOptions = {}): Connection {
@@ -37,7 +39,7 @@ export function connect(options: ConnectOptions = {}): Connection {
   }
   current = { addr: found.addr, workspace: found.workspace, personal: options.personal ?? false };
   // token "" rather than undefined: the SDK would otherwise fall back to COFFER_TOKEN itself.
-  const coffer = new Coffer({ addr: found.addr, token: found.token ?? "", workspace: found.workspace, fetch: httpFetch });
+  const coffer = new Coffer({ addr: found.addr, token: found.token ?? "", workspace: found.workspace, fetch: httpFetch, ...(options.attribution ? { attribution: options.attribution } : {}) });
   return { ...found, coffer };
 }
 
@@ -53,6 +55,7 @@ export const EXIT_BY_CODE: Record<string, number> = {
   ALREADY_EXISTS: EXIT.conflict,
   WORKSPACE_ALREADY_EXISTS: EXIT.conflict,
   INVALID_REQUEST: EXIT.usage,
+  DESTINATION_NOT_ALLOWED: EXIT.denied,
   INVALID_SECRET_TYPE: EXIT.usage,
   PAYLOAD_TOO_LARGE: EXIT.usage,
   UNSUPPORTED_MEDIA_TYPE: EXIT.usage,
@@ -70,6 +73,8 @@ export function describe(error: CofferError): string {
         return `not logged in${current ? ` to ${current.addr}` : ""}, or the token expired or was revoked: run 'coffer login' or set COFFER_TOKEN (server: ${message})`;
       case "ACCESS_DENIED":
         return `access denied: ${message}`;
+      case "DESTINATION_NOT_ALLOWED":
+        return `relay refused, nothing was sent: ${message}`;
       case "SECRET_NOT_FOUND": {
         const name = /secret '(.*)' was not found/.exec(message)?.[1];
         return name === undefined ? `${message} in ${where}` : `secret '${name}' not found in ${where}`;

@@ -6,8 +6,9 @@
  * exits pays that on every run (`coffer run -- true` has a budget of 3× a
  * bare `node -e ''`). node:http is already in Node's startup snapshot. The
  * SDK accepts any `fetch`; this one does what the SDK needs: method, headers,
- * a string body, and a response with status, headers.get(), text(), and a
- * streamed body for the one answer too large to hold (a backup).
+ * a string body, and a response with status, headers (get, forEach), text(),
+ * and a streamed body for answers too large to hold (a backup) or that
+ * arrive over time (a relayed stream).
  */
 import type { IncomingMessage, RequestOptions } from "node:http";
 
@@ -17,7 +18,8 @@ const TIMEOUT_MS = 30_000;
 interface MinimalResponse {
   ok: boolean;
   status: number;
-  headers: { get(name: string): string | null };
+  statusText: string;
+  headers: { get(name: string): string | null; forEach(fn: (value: string, name: string) => void): void };
   text(): Promise<string>;
   readonly body: ReadableStream<Uint8Array>;
 }
@@ -41,10 +43,14 @@ export const httpFetch = (async (input: string | URL | Request, init: RequestIni
   return {
     ok: status >= 200 && status < 300,
     status,
+    statusText: response.statusMessage ?? "",
     headers: {
       get: (name) => {
         const value = response.headers[name.toLowerCase()];
         return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
+      },
+      forEach: (fn) => {
+        for (const [name, value] of Object.entries(response.headers)) if (value !== undefined) fn(Array.isArray(value) ? value.join(", ") : value, name);
       },
     },
     text: async () => {

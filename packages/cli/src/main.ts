@@ -15,6 +15,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Run> }> = 
   secrets: { summary: "list, get, set, rm, history, rollback, share secrets", load: async () => (await import("./commands/secrets.ts")).run },
   run: { summary: "Run a command with secrets in its environment, masked in its output", load: async () => (await import("./commands/run.ts")).run },
   inject: { summary: "Render @{vault.NAME[.KEY]} placeholders in a template", load: async () => (await import("./commands/inject.ts")).run },
+  relay: { summary: "Make an HTTP call with secrets in it, never seeing them (curl-like)", load: async () => (await import("./commands/relay.ts")).relay },
+  "relay-routes": { summary: "Base-URL routes for unchanged SDKs: list, set, delete", load: async () => (await import("./commands/relay.ts")).routes },
   export: { summary: "Print secrets as dotenv, JSON or YAML", load: async () => (await import("./commands/transfer.ts")).exportSecrets },
   import: { summary: "Create or update secrets from a dotenv or JSON file", load: async () => (await import("./commands/transfer.ts")).importSecrets },
   tokens: { summary: "Create, list and revoke API tokens", load: async () => (await import("./commands/tokens.ts")).run },
@@ -32,7 +34,7 @@ Usage: coffer <command> [options]
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`)
+  .map(([name, command]) => `  ${name.padEnd(12)} ${command.summary}`)
   .join("\n")}
 
 Run 'coffer <command> --help' for a command's options and an example.

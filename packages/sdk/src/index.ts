@@ -8,7 +8,12 @@
  */
 import type { ErrorBody, RotationStatus, SealStatus, SecretData, SecretFolder, SecretFolderLevel, SecretMetadata, SecretRotation, SecretScope, SecretSettings, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
 
+import { attributionHeaders, headersOf, relayBody, relayRequestOf, RelayRoutes, responseOf, RELAY_MARKER, type Attribution, type RelayPolicy, type RelayPolicyInput, type RelayRequest, type RelayResponse, type RelayStreamResponse } from "./relay.ts";
+import { Tokens } from "./tokens.ts";
+
 export type { RotationStatus, SealStatus, SecretData, SecretFolder, SecretFolderLevel, SecretMetadata, SecretRotation, SecretScope, SecretSettings, SecretSummary, SecretType, SecretVersionInfo };
+export * from "./relay.ts";
+export * from "./tokens.ts";
 
 export interface Secret extends SecretSummary {
   data: SecretData;
@@ -35,6 +40,8 @@ export interface CofferOptions {
    * answer metadata without `data` (what the web UI uses).
    */
   writeOnly?: boolean;
+  /** Who is calling (an agent, its session, the tool it runs), sent with every request and recorded with relayed calls. */
+  attribution?: Attribution;
 }
 
 /** Every error the server answers, with its stable code (SECRET_NOT_FOUND, ACCESS_DENIED, …). */
@@ -68,6 +75,10 @@ export const ROUTES = {
   listVersions: ["GET", "/api/v1/workspaces/{workspace}/secrets/{secret}/versions"],
   rollback: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/rollback"],
   readMetadata: ["GET", "/api/v1/workspaces/{workspace}/secrets/{secret}/metadata"],
+  relay: ["POST", "/api/v1/workspaces/{workspace}/relay"],
+  listRelayRoutes: ["GET", "/api/v1/workspaces/{workspace}/relay-routes"],
+  putRelayRoute: ["PUT", "/api/v1/workspaces/{workspace}/relay-routes/{route}"],
+  deleteRelayRoute: ["DELETE", "/api/v1/workspaces/{workspace}/relay-routes/{route}"],
   updateMetadata: ["PATCH", "/api/v1/workspaces/{workspace}/secrets/{secret}/metadata"],
   deleteVersions: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/versions/delete"],
   undeleteVersions: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/versions/undelete"],
@@ -133,11 +144,14 @@ export class Coffer {
   readonly workspace: string;
   readonly secrets: Secrets;
   readonly sys: Sys;
+  readonly relayRoutes: RelayRoutes;
+  readonly tokens: Tokens;
   #token: string | undefined;
   #maxRetries: number;
   #fetch: typeof fetch;
   #csrfToken: string | undefined;
   #writeOnly: boolean;
+  #attribution: Record<string, string>;
 
   constructor(options: CofferOptions = {}) {
     this.addr = (options.addr ?? env.COFFER_ADDR ?? "http://127.0.0.1:8200").replace(/\/+$/, "");
@@ -149,6 +163,51 @@ export class Coffer {
     this.#writeOnly = options.writeOnly ?? false;
     this.secrets = new Secrets(this);
     this.sys = new Sys(this);
+    this.relayRoutes = new RelayRoutes(this);
+    this.tokens = new Tokens(this);
+    this.#attribution = attributionHeaders(options.attribution ?? {});
+  }
+
+  /**
+   * Has Coffer make an HTTP call with the `@{vault.NAME}` placeholders of its
+   * headers, query string and body replaced by values (the caller needs only
+   * `use`, and each secret's relay policy must allow the destination). The
+   * answer comes back with every referenced value replaced by its
+   * placeholder. A refusal (DESTINATION_NOT_ALLOWED, RATE_LIMITED, …) throws
+   * a CofferError and nothing was sent; it is not retried, since a relay
+   * cap's Retry-After can be an hour away. An upstream error status is an
+   * answer, not an error.
+   */
+  relay(request: RelayRequest & { stream: true }): Promise<RelayStreamResponse>;
+  relay(request: RelayRequest & { stream?: false }): Promise<RelayResponse>;
+  relay(request: RelayRequest): Promise<RelayResponse | RelayStreamResponse>;
+  async relay(request: RelayRequest): Promise<RelayResponse | RelayStreamResponse> {
+    const response = await this.#send("relay", {}, { body: relayBody(request), relayed: Boolean(request.stream) });
+    if (!request.stream) return JSON.parse(await response.text()) as RelayResponse;
+    return { status: response.status, headers: headersOf(response), body: response.body };
+  }
+
+  /**
+   * fetch(), relayed: the same arguments and a real Response, streamed as the
+   * upstream streams. Placeholders go where values would (headers, query,
+   * body); `scope` picks personal secrets. Hand it to any library that takes
+   * a fetch: `new OpenAI({ fetch: coffer.fetch, apiKey: "@{vault.openai/api-key}" })`.
+   */
+  readonly fetch = async (input: string | URL | Request, init: RequestInit & { scope?: RelayRequest["scope"] } = {}): Promise<Response> => {
+    const request = await relayRequestOf(input, init);
+    const signal = init.signal ?? (typeof input === "object" && "signal" in input ? input.signal : undefined);
+    const response = await this.#send("relay", {}, { body: relayBody({ ...request, ...(init.scope ? { scope: init.scope } : {}), stream: true }), relayed: true, signal });
+    return responseOf(response);
+  };
+
+  /** A secret's relay policy, null when it has none (it cannot be relayed). */
+  async relayPolicy(name: string, options: { scope?: SecretScope } = {}): Promise<RelayPolicy | null> {
+    return (await this.secrets.metadata(name, options)).relayPolicy ?? null;
+  }
+
+  /** Sets (replaces whole) or, with null, removes a secret's relay policy; needs manage. */
+  async setRelayPolicy(name: string, policy: RelayPolicyInput | null, options: { scope?: SecretScope } = {}): Promise<RelayPolicy | null> {
+    return (await this.call<MetadataWithPolicy>("updateMetadata", { secret: name }, { query: options, body: { relayPolicy: policy } })).relayPolicy ?? null;
   }
 
   /** Practicus' shape: one value per name, personal unless `shared`. */
@@ -214,7 +273,16 @@ export class Coffer {
     return { body: response.body, tables: Number(response.headers.get("coffer-backup-tables")), rows: Number(response.headers.get("coffer-backup-rows")) };
   }
 
-  async #send(route: RouteName | Route, params: Record<string, string>, options: { query?: Record<string, string | number | boolean | undefined>; body?: unknown } = {}): Promise<Response> {
+  /**
+   * `relayed`: a relay call that streams. Its answer is the upstream's (marked
+   * X-Coffer-Relay) whatever its status, and it is never retried; only an
+   * unmarked answer is Coffer's own error.
+   */
+  async #send(
+    route: RouteName | Route,
+    params: Record<string, string>,
+    options: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; relayed?: boolean; signal?: AbortSignal | null | undefined } = {},
+  ): Promise<Response> {
     const [method, template] = typeof route === "string" ? ROUTES[route] : route;
     let path = template.replace(/\{(\w+)\}/g, (_, key: string) => encodeURIComponent(key === "workspace" ? (params.workspace ?? this.workspace) : params[key] ?? ""));
     const query = Object.entries(options.query ?? {}).filter((entry): entry is [string, string | number | boolean] => entry[1] !== undefined);
@@ -228,10 +296,13 @@ export class Coffer {
           ...(options.body === undefined ? {} : { "content-type": "application/json" }),
           ...(this.#csrfToken && method !== "GET" && method !== "HEAD" ? { "x-csrf-token": this.#csrfToken } : {}),
           ...(this.#writeOnly ? { prefer: "return=minimal" } : {}),
+          ...this.#attribution,
         },
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        ...(options.signal ? { signal: options.signal } : {}),
       });
-      if (response.status === 429 && attempt < this.#maxRetries) {
+      if (options.relayed && response.headers.get(RELAY_MARKER)) return response;
+      if (response.status === 429 && attempt < this.#maxRetries && route !== "relay") {
         await response.text();
         await sleep(retryDelay(response.headers.get("retry-after"), attempt));
         continue;
@@ -241,6 +312,9 @@ export class Coffer {
     }
   }
 }
+
+/** A secret's metadata with its relay policy (null: none; absent: a server without the relay). */
+export type MetadataWithPolicy = SecretMetadata & { relayPolicy?: RelayPolicy | null };
 
 export interface ListOptions {
   prefix?: string;
@@ -355,7 +429,7 @@ export class Secrets {
   }
 
   /** Everything but the value: the summary, the caller's level (`access`), settings and the state of every kept version. */
-  metadata(name: string, options: { scope?: SecretScope } = {}): Promise<SecretMetadata> {
+  metadata(name: string, options: { scope?: SecretScope } = {}): Promise<MetadataWithPolicy> {
     return this.#coffer.call("readMetadata", { secret: name }, { query: options });
   }
 

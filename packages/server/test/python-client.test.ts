@@ -5,27 +5,14 @@
  * CI (CI=true), where it fails.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
-import { runUnittest } from "./support/python.ts";
+import { PYTHON, pythonUnavailable, runUnittest } from "./support/python.ts";
 import { startServer } from "./support/server.ts";
 import { STORES } from "./support/stores.ts";
 
 const CLIENT_DIR = fileURLToPath(new URL("../../../clients/python/", import.meta.url));
-const PYTHON = process.env.COFFER_TEST_PYTHON ?? "python3";
-
-/** null when the interpreter runs; otherwise why not. Throws in CI, where it is required. */
-function pythonUnavailable(): string | null {
-  const probe = spawnSync(PYTHON, ["-c", "import sys; assert sys.version_info >= (3, 9), sys.version"], { encoding: "utf8", timeout: 30_000 });
-  if (probe.status === 0) return null;
-  const reason = probe.error
-    ? `${PYTHON} is not available (${probe.error.message})`
-    : `${PYTHON} is not Python 3.9 or newer (${(probe.stderr || probe.stdout).trim()})`;
-  if (process.env.CI === "true") throw new Error(`${reason}; CI requires it`);
-  return reason;
-}
 
 test("the Python client passes its unittest suite against a real server", async (t) => {
   const reason = pythonUnavailable();

@@ -11,11 +11,13 @@ import { Secrets } from "./pages/Secrets.tsx";
 import { ServiceAccounts } from "./pages/ServiceAccounts.tsx";
 import { Settings } from "./pages/Settings.tsx";
 import { Tokens } from "./pages/Tokens.tsx";
+import { RelayRoutes } from "./pages/RelayRoutes.tsx";
 import { Empty } from "./components/ui.tsx";
 
 const NAV: { to: string; label: string; admin?: boolean; needs?: keyof typeof OPTIONAL }[] = [
   { to: "/secrets", label: "Secrets" },
   { to: "/tokens", label: "My tokens" },
+  { to: "/relay-routes", label: "Relay routes", needs: "relayRoutes" },
   { to: "/admin/members", label: "Members", admin: true },
   { to: "/admin/groups", label: "Groups", admin: true },
   { to: "/admin/service-accounts", label: "Service accounts", admin: true },
@@ -28,6 +30,7 @@ function page(path: string, isAdmin: boolean): ReactNode {
   if (secret) return <SecretPage key={path} scope={secret[1] as "shared" | "personal"} name={decodeURIComponent(secret[2]!)} />;
   if (path === "/" || path === "/secrets") return <Secrets />;
   if (path === "/tokens") return <Tokens />;
+  if (path === "/relay-routes") return <RelayRoutes />;
   const admin: Record<string, () => ReactNode> = {
     "/admin/members": () => <Members />,
     "/admin/groups": () => <Groups />,

@@ -24,6 +24,7 @@ export const OPTIONAL = {
   alerts: ["GET", "/api/v1/workspaces/{workspace}/alerts"],
   sealStatus: ["GET", "/api/v1/sys/seal-status"],
   rotationDefaults: ["PUT", "/api/v1/workspaces/{workspace}/rotation-defaults"],
+  relayRoutes: ["GET", "/api/v1/workspaces/{workspace}/relay-routes"],
 } as const satisfies Record<string, Route>;
 
 export type Level = "see" | "use" | "read" | "write" | "manage";

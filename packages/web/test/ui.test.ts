@@ -6,15 +6,11 @@
  * pages go to test-output/ui/.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { chromium, type Browser, type Page } from "playwright-core";
 import { Coffer } from "@coffer/sdk";
 import { startServer } from "../../server/test/support/server.ts";
 import { STORES } from "../../server/test/support/stores.ts";
+import { chromiumOrReason, launch, login, logout, PASSWORD, Recorder, shot } from "./support/browser.ts";
 
 // The page's globals, as the callbacks given to page.evaluate() use them (tests are type-checked without the DOM library).
 interface PageElement {
@@ -27,83 +23,6 @@ declare const document: { documentElement: { outerHTML: string }; activeElement:
 declare const DataTransfer: new () => { setData(type: string, value: string): void };
 declare const ClipboardEvent: new (type: string, init: object) => unknown;
 declare function getComputedStyle(element: PageElement): { outlineStyle: string };
-
-const CHROMIUM = "/usr/bin/chromium";
-const SHOTS = fileURLToPath(new URL("../../../test-output/ui/", import.meta.url));
-const PASSWORD = "ui-test-password-1";
-
-/** Installs Debian's Chromium in CI (as root); elsewhere a missing browser skips the test with the reason. */
-function chromiumOrReason(): string | undefined {
-  if (existsSync(CHROMIUM)) return undefined;
-  if (process.env.CI === "true" && process.getuid?.() === 0) {
-    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-    spawnSync("apt-get", ["update"], { stdio: "inherit", env });
-    spawnSync("apt-get", ["install", "-y", "--no-install-recommends", "chromium"], { stdio: "inherit", env });
-    if (existsSync(CHROMIUM)) return undefined;
-    throw new Error("apt-get could not install chromium, which the UI tests need");
-  }
-  return `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run the UI tests`;
-}
-
-/** Playwright starts the browser on a fresh temporary profile of its own. */
-async function launch(t: { after: (fn: () => Promise<void> | void) => void }): Promise<Browser> {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  t.after(() => browser.close());
-  return browser;
-}
-
-/** Everything the page received and showed, to search for values later. */
-class Recorder {
-  bodies: { url: string; text: string }[] = [];
-  doms: { where: string; html: string }[] = [];
-  problems: string[] = [];
-  #pending: Promise<void>[] = [];
-
-  watch(page: Page): void {
-    page.on("response", (response) => {
-      this.#pending.push(
-        response.text().then(
-          (text) => void this.bodies.push({ url: response.url(), text }),
-          () => undefined,
-        ),
-      );
-    });
-    page.on("console", (message) => {
-      if (message.type() === "error" && /Content Security Policy|Refused to/i.test(message.text())) this.problems.push(message.text());
-    });
-    page.on("pageerror", (error) => this.problems.push(String(error)));
-  }
-
-  async snapshot(page: Page, where: string): Promise<void> {
-    this.doms.push({ where, html: await page.evaluate(() => document.documentElement.outerHTML) });
-  }
-
-  async settle(): Promise<void> {
-    await Promise.all(this.#pending);
-  }
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function login(page: Page, url: string, username: string): Promise<void> {
-  await page.goto(url);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByRole("heading", { name: "Secrets" }).waitFor();
-}
-
-async function logout(page: Page): Promise<void> {
-  await page.getByRole("button", { name: "Log out" }).click();
-  await page.getByRole("button", { name: "Log in" }).waitFor();
-}
 
 const reason = chromiumOrReason();
 

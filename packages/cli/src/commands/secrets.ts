@@ -8,6 +8,7 @@ import { parsePairs } from "../formats.ts";
 import { list, printJson, printTable, when } from "../output.ts";
 import { askHidden, readAllStdin, stdinIsTty } from "../prompt.ts";
 import { folder } from "../vault.ts";
+import { policy } from "./relay-policy.ts";
 
 const HELP = `Usage: coffer secrets <command> [options]
 
@@ -22,13 +23,14 @@ Commands:
   unshare NAME --with SUBJECT  stop sharing
   grants NAME                  who a secret is shared with
   due                          secrets due or overdue for rotation
+  policy NAME [--host H…]      show or set where the relay may send a secret ('coffer relay')
 
 Every command takes --personal for your personal secrets (no one else reads them,
 administrators included), and every read command --json.
 Run 'coffer secrets <command> --help' for details and examples.`;
 
 export async function run(argv: string[]): Promise<void> {
-  await dispatch("secrets", argv, HELP, { list: listSecrets, get, set, rm, history, rollback, share, unshare, grants, due }, { ls: "list", delete: "rm", versions: "history" });
+  await dispatch("secrets", argv, HELP, { list: listSecrets, get, set, rm, history, rollback, share, unshare, grants, due, policy }, { ls: "list", delete: "rm", versions: "history" });
 }
 
 type UpdateOptions = NonNullable<Parameters<Coffer["secrets"]["update"]>[2]> & { type?: string };

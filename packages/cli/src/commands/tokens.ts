@@ -15,6 +15,8 @@ interface TokenInfo {
   cidrs: string[] | null;
   expiresAt: string | null;
   createdAt: string;
+  labels?: Record<string, string>;
+  relayUsesPerHour?: number | null;
 }
 
 const HELP = `Usage: coffer tokens <command> [options]
@@ -31,7 +33,8 @@ export async function run(argv: string[]): Promise<void> {
 }
 
 const CREATE_HELP = `Usage: coffer tokens create [--name NAME] [--secrets PATTERN…] [--access LEVEL] [--ttl DURATION]
-                            [--workspace WS] [--cidr RANGE…] [--child] [--json]
+                            [--workspace WS] [--cidr RANGE…] [--label KEY=VALUE…] [--relay-cap N]
+                            [--child] [--json]
 
 Creates a token for you and prints it once on stdout (details go to stderr),
 so T="$(coffer tokens create …)" captures just the token. Store it now: it is
@@ -44,12 +47,17 @@ Options:
   --ttl DURATION       lifetime: 3600 (seconds), 30m, 12h or 7d
   --workspace WS       only this workspace
   --cidr RANGE         only from these source addresses (10.0.0.0/8); repeatable
+  --label KEY=VALUE    who the token acts for, recorded with each relayed call:
+                       agent=NAME, session=ID; repeatable (a child inherits them)
+  --relay-cap N        at most N relayed calls per secret per hour ('coffer relay');
+                       a child's cap cannot exceed its parent's
   --child              a child of the current token: never wider, never longer-lived
                        (default 1 hour), revoked with it; one per agent run
   --json               {token, info} as JSON
 
-Example:
-  coffer tokens create --name ci --secrets 'OPENAI_*' --access read --ttl 30d`;
+Examples:
+  coffer tokens create --name ci --secrets 'OPENAI_*' --access read --ttl 30d
+  coffer tokens create --child --access use --label agent=support-bot --label session=run-42 --relay-cap 100`;
 
 async function create(argv: string[]): Promise<void> {
   const parsed = parse(
@@ -62,6 +70,8 @@ async function create(argv: string[]): Promise<void> {
       ttl: { type: "string" },
       workspace: { type: "string" },
       cidr: { type: "string", multiple: true },
+      label: { type: "string", multiple: true },
+      "relay-cap": { type: "string" },
       child: { type: "boolean" },
       json: { type: "boolean" },
     },
@@ -77,6 +87,8 @@ async function create(argv: string[]): Promise<void> {
     ...(values.ttl !== undefined ? { ttl: parseTtl(values.ttl) } : {}),
     ...(values.workspace !== undefined ? { workspace: values.workspace } : {}),
     ...(values.cidr?.length ? { cidrs: values.cidr } : {}),
+    ...(values.label?.length ? { labels: labelsOf(values.label) } : {}),
+    ...(values["relay-cap"] !== undefined ? { relayUsesPerHour: relayCapOf(values["relay-cap"]) } : {}),
   };
   const { coffer } = connect();
   const minted = await coffer.call<{ token: string; info: TokenInfo }>(values.child ? "createChildToken" : "createToken", {}, { body });
@@ -90,6 +102,22 @@ async function create(argv: string[]): Promise<void> {
   );
 }
 
+function labelsOf(pairs: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq < 1) throw usage("tokens create", `--label takes KEY=VALUE such as agent=support-bot (got '${pair}')`);
+    labels[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return labels;
+}
+
+function relayCapOf(text: string): number {
+  const cap = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(cap) || cap < 1) throw usage("tokens create", `--relay-cap takes a whole number of calls per hour such as 100 (got '${text}')`);
+  return cap;
+}
+
 /** 3600, 3600s, 30m, 12h, 7d → seconds. */
 export function parseTtl(text: string): number {
   const match = /^(\d+)\s*(s|m|h|d)?$/.exec(text.trim());
@@ -100,8 +128,8 @@ export function parseTtl(text: string): number {
 
 const LIST_HELP = `Usage: coffer tokens list [--json]
 
-Your live tokens: id, name, kind (session, api, child), access, scope and
-expiry. Never the tokens themselves.
+Your live tokens: id, name, kind (session, api, child), access, scope,
+expiry, relay cap and labels. Never the tokens themselves.
 
 Example:
   coffer tokens list`;
@@ -114,8 +142,18 @@ async function listTokens(argv: string[]): Promise<void> {
   const { tokens } = await coffer.call<{ tokens: TokenInfo[] }>("listTokens", {});
   if (parsed.values.json) return printJson(tokens);
   printTable(
-    ["ID", "NAME", "KIND", "ACCESS", "WORKSPACE", "SECRETS", "EXPIRES"],
-    tokens.map((t) => [t.id, t.name || "-", t.kind, t.access, t.workspaceId ?? "any", list(t.secrets, "any"), t.expiresAt ? when(t.expiresAt) : "never"]),
+    ["ID", "NAME", "KIND", "ACCESS", "WORKSPACE", "SECRETS", "EXPIRES", "RELAY CAP", "LABELS"],
+    tokens.map((t) => [
+      t.id,
+      t.name || "-",
+      t.kind,
+      t.access,
+      t.workspaceId ?? "any",
+      list(t.secrets, "any"),
+      t.expiresAt ? when(t.expiresAt) : "never",
+      t.relayUsesPerHour ? `${t.relayUsesPerHour}/h` : "-",
+      Object.entries(t.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",") || "-",
+    ]),
     "(no tokens)",
   );
 }

@@ -7,6 +7,7 @@ import { ValueRows, type RowsHandle } from "../components/ValueRows.tsx";
 import { Link } from "../router.tsx";
 import { useSession } from "../session.tsx";
 import { Sharing } from "./Sharing.tsx";
+import { RelayPolicyCard } from "../components/RelayPolicyCard.tsx";
 
 export function RotationBadge({ rotation }: { rotation: Rotation | undefined }) {
   if (!rotation) return <span className="muted">—</span>;
@@ -148,6 +149,8 @@ export function SecretPage({ scope, name }: { scope: SecretScope; name: string }
       <h2>Version history</h2>
       <ErrorNote error={versions.error} />
       {versions.data && <History versions={versions.data} canRollback={canWrite} onRollback={(version) => setEdit({ kind: "rollback", version })} />}
+
+      {!deleted && <RelayPolicyCard name={name} scope={scope} canManage={canManage} />}
 
       {scope === "shared" && canManage && !deleted && <Sharing name={name} />}
 
