@@ -32,6 +32,12 @@ Options:
   --seal shamir         the root key is split into Shamir shares (env COFFER_SEAL): the server starts
                         sealed; 'coffer operator init' creates the shares once, 'coffer operator unseal'
                         takes them after every start. A store keeps the kind of root key it began with.
+  --drain-seconds N     on SIGTERM, keep serving N seconds while /api/v1/sys/health already answers
+                        503 (draining), so a load balancer stops sending requests first
+                        (env COFFER_DRAIN_SECONDS; default 0; behind a balancer: its check interval × fall, plus 1)
+  --shutdown-grace-seconds N
+                        then wait at most N seconds for requests in flight before cutting their
+                        connections and exiting (env COFFER_SHUTDOWN_GRACE_SECONDS; default 30)
   -h, --help            show this help
 
 Environment only:
@@ -78,6 +84,8 @@ export async function run(argv: string[]): Promise<void> {
       sync: auditSync(values["audit-sync"] ?? env.COFFER_AUDIT_SYNC ?? "changes"),
     },
     rotationGraceDays: graceDays(values["rotation-grace-days"] ?? env.COFFER_ROTATION_GRACE_DAYS),
+    drainSeconds: seconds("--drain-seconds", values["drain-seconds"] ?? env.COFFER_DRAIN_SECONDS),
+    shutdownGraceSeconds: seconds("--shutdown-grace-seconds", values["shutdown-grace-seconds"] ?? env.COFFER_SHUTDOWN_GRACE_SECONDS),
     print: (line) => process.stdout.write(line + "\n"),
   });
   const stop = (signal: string) => {
@@ -107,6 +115,8 @@ function parse(argv: string[]) {
         "audit-sync": { type: "string" },
         "rotation-grace-days": { type: "string" },
         seal: { type: "string" },
+        "drain-seconds": { type: "string" },
+        "shutdown-grace-seconds": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -115,6 +125,12 @@ function parse(argv: string[]) {
   } catch (error) {
     throw new CliError(`${(error as Error).message}; run 'coffer server --help'`, EXIT.usage);
   }
+}
+
+function seconds(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (!/^\d{1,4}$/.test(value)) throw new CliError(`${flag} takes whole seconds from 0 to 9999 (got '${value}')`, EXIT.usage);
+  return Number(value);
 }
 
 function graceDays(value: string | undefined): number | undefined {
