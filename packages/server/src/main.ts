@@ -28,6 +28,8 @@ export interface ServerOptions {
   drainSeconds?: number | undefined;
   /** Then how long requests in flight may take to finish before their connections are cut (default 30). */
   shutdownGraceSeconds?: number | undefined;
+  /** How often this node looks for due rotations (seconds; default 60). */
+  rotationCheckSeconds?: number | undefined;
   /** Where start-up messages go; the bootstrap token goes here and nowhere else. */
   print: (line: string) => void;
 }
@@ -46,6 +48,7 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     redisUrl: options.redisUrl,
     redisPrefix: options.redisPrefix,
     rateLimits: options.rateLimits,
+    ...(options.rotationCheckSeconds ? { rotationJobEveryMs: options.rotationCheckSeconds * 1000 } : {}),
     log: (message) => options.print(`coffer: ${message}`),
   });
   const app = await buildApp(coffer, { logger: { level: options.logLevel } });

@@ -44,6 +44,8 @@ Environment only:
   COFFER_ROOT_KEY       base64 of a 32-byte root key, instead of the key file; give every node of a
                         PostgreSQL cluster the same one. Never pass keys as arguments: argv is visible to ps.
   COFFER_REDIS_PREFIX   prefix of every Redis key (default coffer:), to share one Redis between installations
+  COFFER_ROTATION_CHECK_SECONDS  how often each node looks for secrets due for rotation (default 60);
+                        with several nodes each due item is still handled once
   COFFER_ROOT_KEY_PREVIOUS  to rotate COFFER_ROOT_KEY: the old key here, the new one in COFFER_ROOT_KEY;
                         the first start re-wraps the keyring under the new key.
 
@@ -85,6 +87,7 @@ export async function run(argv: string[]): Promise<void> {
     },
     rotationGraceDays: graceDays(values["rotation-grace-days"] ?? env.COFFER_ROTATION_GRACE_DAYS),
     drainSeconds: seconds("--drain-seconds", values["drain-seconds"] ?? env.COFFER_DRAIN_SECONDS),
+    rotationCheckSeconds: seconds("COFFER_ROTATION_CHECK_SECONDS", env.COFFER_ROTATION_CHECK_SECONDS) || undefined,
     shutdownGraceSeconds: seconds("--shutdown-grace-seconds", values["shutdown-grace-seconds"] ?? env.COFFER_SHUTDOWN_GRACE_SECONDS),
     print: (line) => process.stdout.write(line + "\n"),
   });
