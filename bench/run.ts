@@ -179,7 +179,9 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 try {
-  await main();
+  // `--nodes N`: the several-nodes scenario (bench/nodes.ts) instead of the table above.
+  if (process.argv.includes("--nodes")) await (await import("./nodes.ts")).run(process.argv.slice(2));
+  else await main();
 } catch (error) {
   console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;

@@ -2,7 +2,7 @@
  * Where the CLI keeps its login: `config.json` (mode 0600) in a directory
  * (mode 0700) that is, in order, COFFER_CONFIG_DIR, $XDG_CONFIG_HOME/coffer,
  * or ~/.config/coffer. COFFER_ADDR, COFFER_TOKEN and COFFER_WORKSPACE override
- * what the file says.
+ * what the file says. An address may list several nodes, comma-separated.
  */
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -90,7 +90,13 @@ export function settings(addrFlag?: string): Settings {
   return { addr, workspace, token: undefined, tokenSource: "none", username: undefined };
 }
 
+/** One address, or several nodes' separated by commas (the SDK fails over between them). */
 export function normalizeAddr(addr: string): string {
+  if (addr.includes(",")) return addr.split(",").map((one) => one.trim()).filter((one) => one !== "").map(normalizeOne).join(",");
+  return normalizeOne(addr);
+}
+
+function normalizeOne(addr: string): string {
   let url: URL;
   try {
     url = new URL(addr);

@@ -49,7 +49,10 @@ your shell keeps it in its history): commands prompt for them, or read them
 from a file or stdin.
 
 Environment:
-  COFFER_ADDR, COFFER_TOKEN, COFFER_WORKSPACE   override the saved login
+  COFFER_ADDR, COFFER_TOKEN, COFFER_WORKSPACE   override the saved login; COFFER_ADDR (and --addr)
+                                                may list several nodes, http://a:8200,http://b:8200:
+                                                a node that cannot be reached is skipped (writes
+                                                move on only if nothing was sent)
   COFFER_CONFIG_DIR                             where the login is saved (default
                                                 ${"$"}XDG_CONFIG_HOME/coffer or ~/.config/coffer)
 

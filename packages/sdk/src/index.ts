@@ -20,8 +20,12 @@ export interface Secret extends SecretSummary {
 }
 
 export interface CofferOptions {
-  /** Server address; default COFFER_ADDR where there is an environment, else http://127.0.0.1:8200. */
-  addr?: string;
+  /**
+   * Server address; default COFFER_ADDR where there is an environment, else
+   * http://127.0.0.1:8200. Several nodes: an array, or addresses separated by
+   * commas ("http://a:8200,http://b:8200"); see `Coffer.addrs` for failover.
+   */
+  addr?: string | readonly string[];
   /** Bearer token; default COFFER_TOKEN where there is an environment. */
   token?: string;
   /** Workspace id or name; default COFFER_WORKSPACE, else "default". */
@@ -139,8 +143,43 @@ export type Route = readonly [string, string];
 
 const env: Record<string, string | undefined> = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
 
+/**
+ * Failover between nodes. A request goes to the node that answered last; when
+ * it cannot be had there, the next node is tried, each once:
+ * - the connection could not be made (refused, no route, name not found):
+ *   nothing was sent, so any call moves on;
+ * - the connection failed later (reset, timed out): the request may have been
+ *   carried out, so only calls safe to repeat move on (GET, HEAD, PUT, DELETE,
+ *   and reads sent as POST); a POST or PATCH fails instead of running twice;
+ * - the node answered 503 (sealed, draining, store unreachable, or a balancer
+ *   with no node): it did nothing, so any call moves on.
+ */
+const CONNECT_FAILURES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL", "UND_ERR_CONNECT_TIMEOUT"]);
+const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
+/** POST routes that only read or compute: repeating them changes nothing. */
+const SAFE_POSTS: ReadonlySet<string> = new Set(["/api/v1/workspaces/{workspace}/secret-reads", "/api/v1/workspaces/{workspace}/secrets/{secret}/hmac", "/api/v1/workspaces/{workspace}/secrets/{secret}/verify"]);
+
+/** The error code of a failed fetch: Node's fetch puts it on `cause`, node:http on the error itself. */
+function networkCode(error: unknown): string | undefined {
+  const own = (error as { code?: unknown })?.code;
+  if (typeof own === "string") return own;
+  const cause = (error as { cause?: { code?: unknown } })?.cause?.code;
+  return typeof cause === "string" ? cause : undefined;
+}
+
+export function parseAddrs(addr: string | readonly string[]): string[] {
+  const list = (typeof addr === "string" ? addr.split(",") : addr).map((one) => one.trim().replace(/\/+$/, "")).filter((one) => one !== "");
+  if (list.length === 0) throw new TypeError("addr names no server address");
+  return list;
+}
+
 export class Coffer {
-  readonly addr: string;
+  /** The address requests go to now (the first, or the node failed over to). */
+  get addr(): string {
+    return this.addrs[this.#current]!;
+  }
+  /** Every node address given, in order. */
+  readonly addrs: readonly string[];
   readonly workspace: string;
   readonly secrets: Secrets;
   readonly sys: Sys;
@@ -152,9 +191,10 @@ export class Coffer {
   #csrfToken: string | undefined;
   #writeOnly: boolean;
   #attribution: Record<string, string>;
+  #current = 0;
 
   constructor(options: CofferOptions = {}) {
-    this.addr = (options.addr ?? env.COFFER_ADDR ?? "http://127.0.0.1:8200").replace(/\/+$/, "");
+    this.addrs = parseAddrs(options.addr ?? env.COFFER_ADDR ?? "http://127.0.0.1:8200");
     this.workspace = options.workspace ?? env.COFFER_WORKSPACE ?? "default";
     this.#token = options.token ?? env.COFFER_TOKEN;
     this.#maxRetries = options.maxRetries ?? 3;
@@ -287,20 +327,23 @@ export class Coffer {
     let path = template.replace(/\{(\w+)\}/g, (_, key: string) => encodeURIComponent(key === "workspace" ? (params.workspace ?? this.workspace) : params[key] ?? ""));
     const query = Object.entries(options.query ?? {}).filter((entry): entry is [string, string | number | boolean] => entry[1] !== undefined);
     if (query.length) path += "?" + new URLSearchParams(query.map(([k, v]): [string, string] => [k, String(v)])).toString();
+    const safe = IDEMPOTENT_METHODS.has(method) || (method === "POST" && SAFE_POSTS.has(template));
     for (let attempt = 0; ; attempt++) {
-      const response = await this.#fetch(this.addr + path, {
-        method,
-        credentials: "same-origin",
-        headers: {
-          ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
-          ...(options.body === undefined ? {} : { "content-type": "application/json" }),
-          ...(this.#csrfToken && method !== "GET" && method !== "HEAD" ? { "x-csrf-token": this.#csrfToken } : {}),
-          ...(this.#writeOnly ? { prefer: "return=minimal" } : {}),
-          ...this.#attribution,
-        },
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
+      const response = await this.#failover(safe, (addr) =>
+        this.#fetch(addr + path, {
+          method,
+          credentials: "same-origin",
+          headers: {
+            ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
+            ...(options.body === undefined ? {} : { "content-type": "application/json" }),
+            ...(this.#csrfToken && method !== "GET" && method !== "HEAD" ? { "x-csrf-token": this.#csrfToken } : {}),
+            ...(this.#writeOnly ? { prefer: "return=minimal" } : {}),
+            ...this.#attribution,
+          },
+          body: options.body === undefined ? undefined : JSON.stringify(options.body),
+          ...(options.signal ? { signal: options.signal } : {}),
+        }),
+      );
       if (options.relayed && response.headers.get(RELAY_MARKER)) return response;
       if (response.status === 429 && attempt < this.#maxRetries && route !== "relay") {
         await response.text();
@@ -308,6 +351,31 @@ export class Coffer {
         continue;
       }
       if (!response.ok) throw errorOf(response.status, await response.text());
+      return response;
+    }
+  }
+
+  /** Sends to the current node, then to each other node once, as the rules above Coffer allow. */
+  async #failover(safe: boolean, send: (addr: string) => Promise<Response>): Promise<Response> {
+    const count = this.addrs.length;
+    for (let tried = 1; ; tried++) {
+      const index = this.#current;
+      const last = tried >= count;
+      let response: Response;
+      try {
+        response = await send(this.addrs[index]!);
+      } catch (error) {
+        const code = networkCode(error);
+        const nothingSent = code !== undefined && CONNECT_FAILURES.has(code);
+        if (last || !(nothingSent || safe)) throw error;
+        this.#current = (index + 1) % count;
+        continue;
+      }
+      if (response.status === 503 && !last) {
+        await response.text().catch(() => {});
+        this.#current = (index + 1) % count;
+        continue;
+      }
       return response;
     }
   }

@@ -85,6 +85,7 @@ export interface AuditSettings {
 
 export const DEFAULT_AUDIT: AuditSettings = { mode: "on", retentionDays: 365, sync: "changes" };
 const RETENTION_CHECK_MS = 3_600_000;
+const HEALTH_PROBE_MS = 2_000;
 
 export interface Coffer {
   store: Store;
@@ -120,15 +121,19 @@ export interface Coffer {
   bootstrapToken: string | null;
   /** Where the root key comes from, for the start-up log; never the key. */
   rootKeySource: string;
-  /** Whether the store answers a trivial query. */
+  /** Whether the store answers a trivial query within a couple of seconds. */
   healthy(): Promise<boolean>;
+  /** Set by drain(): the health check fails so balancers send this node nothing new. */
+  readonly draining: boolean;
+  /** Starts leaving: health answers 503 from now on; requests are still served. */
+  drain(): void;
   close(): Promise<void>;
 }
 
 export async function openCoffer(options: CofferOptions): Promise<Coffer> {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? (() => {});
-  const store = await openStore({ dataDir: options.dataDir, databaseUrl: options.databaseUrl, onError: (error) => log(`store: ${error.message}`) });
+  const store = await openStore({ dataDir: options.dataDir, databaseUrl: options.databaseUrl, onError: (error) => log(`store: ${error.message}`), log });
   const keyring = new Keyring();
   let limitStore: LimitStore | undefined;
   try {
@@ -157,7 +162,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     const audit = new AuditLog(store, appendInProcess(store), { failOpen: auditSettings.mode === "fail-open", syncReads: auditSettings.sync === "always", log });
     const stopRetention = keepAuditFor(audit, auditSettings.retentionDays, clock, log);
     const webhooks = new WebhookService(store, clock, keys, workspaces, { ...options.webhooks, log });
-    const alerts = new AlertService(store, clock, workspaces, webhooks, { log });
+    const alerts = new AlertService(store, clock, workspaces, webhooks, limitStore, { log });
     audit.onAppended((records) => alerts.fromAudit(records));
     const graceDays = options.rotationGraceDays ?? DEFAULT_GRACE_DAYS;
     const secrets = new SecretService(store, keys, clock, workspaces, access, graceDays);
@@ -171,6 +176,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     });
     if (options.rotationJobEveryMs !== 0) rotationJob.start(options.rotationJobEveryMs);
     const relay = new RelayService(secrets, { timeoutSeconds: options.relayTimeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS });
+    let draining = false;
     return {
       store,
       keys,
@@ -203,12 +209,24 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       bootstrapToken: init?.bootstrapToken ?? null,
       rootKeySource,
       healthy: async () => {
+        let timer: NodeJS.Timeout | undefined;
+        // A store that hangs (a full pool, a partitioned network) must fail the check, not stall the balancer's probe.
+        const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, HEALTH_PROBE_MS, false)));
+        const probe = store.db.selectFrom("meta").select("key").limit(1).execute().then(
+          () => true,
+          () => false,
+        );
         try {
-          await store.db.selectFrom("meta").select("key").limit(1).execute();
-          return true;
-        } catch {
-          return false;
+          return await Promise.race([probe, timeout]);
+        } finally {
+          clearTimeout(timer);
         }
+      },
+      get draining() {
+        return draining;
+      },
+      drain: () => {
+        draining = true;
       },
       close: async () => {
         stopRetention();

@@ -3,3 +3,4 @@ export { buildApp, VERSION } from "./http/app.ts";
 export { runServer, type ServerOptions } from "./main.ts";
 export { restoreBackup, RestoreError, type RestoreOptions, type RestoreProgress } from "./backup/restore.ts";
 export { parseRateLimits } from "./limits/rate-limits.ts";
+export { migrateStore, MigrateError, type MigrateStoreOptions, type MigrateProgress, type MigrateReport } from "./backup/migrate-store.ts";

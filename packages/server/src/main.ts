@@ -23,9 +23,20 @@ export interface ServerOptions {
   rotationGraceDays?: number | undefined;
   /** The longest a relayed call's upstream may stay silent, in seconds; default 30. */
   relayTimeoutSeconds?: number | undefined;
+  /**
+   * On shutdown, how long the node keeps serving while its health check
+   * already fails, so a balancer stops sending it requests first (default 0).
+   */
+  drainSeconds?: number | undefined;
+  /** Then how long requests in flight may take to finish before their connections are cut (default 30). */
+  shutdownGraceSeconds?: number | undefined;
+  /** How often this node looks for due rotations (seconds; default 60). */
+  rotationCheckSeconds?: number | undefined;
   /** Where start-up messages go; the bootstrap token goes here and nowhere else. */
   print: (line: string) => void;
 }
+
+export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 30;
 
 export async function runServer(options: ServerOptions): Promise<{ url: string; close: () => Promise<void> }> {
   const coffer = await openCoffer({
@@ -40,6 +51,7 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     redisPrefix: options.redisPrefix,
     rateLimits: options.rateLimits,
     relayTimeoutSeconds: options.relayTimeoutSeconds,
+    ...(options.rotationCheckSeconds ? { rotationJobEveryMs: options.rotationCheckSeconds * 1000 } : {}),
     log: (message) => options.print(`coffer: ${message}`),
   });
   const app = await buildApp(coffer, { logger: { level: options.logLevel } });
@@ -78,9 +90,26 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
   }
   print(`Listening on ${url} (Ctrl-C to stop)`);
   let closing: Promise<void> | undefined;
+  // Draining: fail health checks, keep serving for drainSeconds while the balancer notices,
+  // then stop accepting and let requests in flight finish, within the grace.
   const close = () =>
     (closing ??= (async () => {
-      await app.close();
+      coffer.drain();
+      const drainMs = (options.drainSeconds ?? 0) * 1000;
+      if (drainMs > 0) {
+        print(`coffer: draining: health checks fail; still serving for ${options.drainSeconds} s`);
+        await new Promise((resolve) => setTimeout(resolve, drainMs));
+      }
+      const graceMs = (options.shutdownGraceSeconds ?? DEFAULT_SHUTDOWN_GRACE_SECONDS) * 1000;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<"late">((resolve) => (timer = setTimeout(resolve, graceMs, "late")));
+      const closed = app.close();
+      if ((await Promise.race([closed, late])) === "late") {
+        print(`coffer: requests still running after ${graceMs / 1000} s: closing their connections`);
+        app.server.closeAllConnections();
+        await closed;
+      }
+      clearTimeout(timer);
       await coffer.close();
     })());
   return { url, close };

@@ -181,23 +181,24 @@ test("one node: login throttling is per (username, address): a guesser elsewhere
 test("login throttling: delays double per (username, address), 20 failures close an address to every username, and an hour forgets", async () => {
   let now = Date.now();
   const throttle = new LoginThrottle(new MemoryLimitStore(() => now));
+  /** An attempt's refusal, or undefined when it was let through (and counted). */
   const refusal = async (username: string, address: string) => {
     try {
-      await throttle.check(username, address);
+      await throttle.attempt(username, address);
       return undefined;
     } catch (error) {
       return error as CofferError;
     }
   };
-  for (let i = 1; i <= 5; i++) assert.equal(await throttle.fail("vic", "192.0.2.1"), i);
+  for (let i = 1; i <= 5; i++) assert.equal(await throttle.attempt("vic", "192.0.2.1"), i);
   assert.equal((await refusal("vic", "192.0.2.1"))?.headers["retry-after"], "1");
+  assert.equal((await refusal("vic", "192.0.2.1"))?.headers["retry-after"], "1", "a refused attempt is not counted: the wait does not grow");
   now += 1000;
-  assert.equal(await refusal("vic", "192.0.2.1"), undefined, "free again after Retry-After");
-  await throttle.fail("vic", "192.0.2.1");
-  assert.equal((await refusal("vic", "192.0.2.1"))?.headers["retry-after"], "2", "each further failure doubles the delay");
+  assert.equal(await refusal("vic", "192.0.2.1"), undefined, "free again after Retry-After (and that attempt counts)");
+  assert.equal((await refusal("vic", "192.0.2.1"))?.headers["retry-after"], "2", "each further attempt doubles the delay");
   assert.equal(await refusal("vic", "198.51.100.7"), undefined, "only from that address");
 
-  for (let i = 0; i < 20; i++) await throttle.fail(`user-${i}`, "192.0.2.99");
+  for (let i = 0; i < 20; i++) await throttle.attempt(`user-${i}`, "192.0.2.99");
   const sprayed = await refusal("someone-else", "192.0.2.99");
   assert.equal(sprayed?.code, "RATE_LIMITED", "an address that sprayed 20 usernames is closed to all of them");
   assert.equal(await refusal("someone-else", "198.51.100.7"), undefined);
@@ -205,7 +206,7 @@ test("login throttling: delays double per (username, address), 20 failures close
   await throttle.succeed("vic", "192.0.2.1");
   assert.equal(await refusal("vic", "192.0.2.1"), undefined, "success clears (username, address)");
   now += 60 * 60_000;
-  assert.equal(await refusal("someone-else", "192.0.2.99"), undefined, "failures are forgotten an hour after the last");
+  assert.equal(await refusal("someone-else", "192.0.2.99"), undefined, "attempts are forgotten an hour after the last");
 });
 
 test("the SDK waits out a 429 for as long as Retry-After says and then succeeds", async (t) => {
@@ -276,6 +277,16 @@ test("two server processes on one PostgreSQL sharing Redis enforce one budget, s
   assert.equal((await anonB("POST", "/api/v1/auth/login", { username: "wes", password: "a long passphrase" })).status, 429, "node B counts node A's failures");
   assert.equal((await anonA("POST", "/api/v1/auth/login", { username: "wes", password: "a long passphrase" })).status, 429);
 
+  // A burst of parallel guesses through both nodes: each is counted before its password is checked, atomically,
+  // so exactly the 5 free attempts reach the password check and the rest are refused.
+  assert.equal((await onA("POST", "/api/v1/users", { username: "zed", password: "a long passphrase" })).status, 201);
+  const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? anonA : anonB)("POST", "/api/v1/auth/login", { username: "zed", password: `guess-${i}` })));
+  assert.deepEqual(
+    [burst.filter((reply) => reply.status === 401).length, burst.filter((reply) => reply.status === 429).length],
+    [5, 25],
+    "5 guesses checked, 25 refused before their password was looked at",
+  );
+
   // Idle buckets expire: nothing of the rate limits stays in Redis a second after the last request.
   await sleep(1200);
   const rateKeys = await countKeys(`${prefix}rate:`);
@@ -333,12 +344,21 @@ test("the Redis store shares a budget between nodes with leases, falls back to m
   assert.ok(exactOk >= 3 && exactOk <= 3 + Math.ceil((3 * (performance.now() - exactStart)) / 1000), `3/s across both nodes, got ${exactOk}`);
   assert.ok(exact.filter((wait) => wait > 0).every((wait) => wait <= 334));
 
+  // Attempt counters: a burst of parallel attempts on both nodes lets exactly the free ones through.
+  const backoff = { baseMs: 1000, maxMs: 60_000, windowMs: 60_000 };
+  const attempts = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? nodeA : nodeB).attempt([{ key: "burst", free: 5 }], backoff)));
+  assert.equal(attempts.filter((result) => result.waitMs === 0).length, 5, "exactly 5 of 40 parallel attempts pass");
+  assert.deepEqual(attempts.flatMap((result) => result.counts).sort(), [1, 2, 3, 4, 5]);
+  // Event counters (alert thresholds): one count across nodes, in a window from the first event.
+  const counted = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? nodeA : nodeB).count("events", 60_000)));
+  assert.deepEqual(counted.sort((x, y) => x - y), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "each count is seen once: a threshold is crossed on exactly one node");
+
   // Redis goes away: the same token is limited by each node's memory, with one warning per node.
   proxy.pause();
   const during = await Promise.all(Array.from({ length: 4 }, () => nodeA.take("write", "ws_t", "tok_y", 3, 30)));
   assert.equal(during.filter((wait) => wait === 0).length, 3, "limits still hold in memory");
   assert.equal(logs.filter((line) => line.startsWith("WARNING")).length, 1, `one warning per outage: ${logs.join("\n")}`);
-  assert.deepEqual(await nodeA.fail(["k"], 60_000), [1], "failure counters fall back too");
+  assert.deepEqual(await nodeA.attempt([{ key: "k", free: 5 }], { baseMs: 1000, maxMs: 60_000, windowMs: 60_000 }), { waitMs: 0, counts: [1] }, "attempt counters fall back too");
 
   proxy.resume();
   const back = Date.now() + 5000;

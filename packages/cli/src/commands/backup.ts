@@ -140,7 +140,7 @@ async function restore(file: string, dataDirFlag: string | undefined, databaseUr
 }
 
 /** Progress on stderr: one line rewritten in place on a terminal, start and end lines otherwise. */
-function meter(what: string): { update(state: string): void; end(): void } {
+export function meter(what: string): { update(state: string): void; end(): void } {
   const tty = process.stderr.isTTY === true;
   let last = "";
   let shownAt = 0;

@@ -25,6 +25,7 @@ Commands:
   rotate-root-key   a new root key (re-wraps only the keyring); Shamir: new shares
   backup FILE       an encrypted snapshot of the whole store, taken while the server runs
   restore FILE      load a backup into an empty store (offline; needs the same root key)
+  migrate --to URL  move the embedded SQLite store into PostgreSQL (offline), then verify it
 
 Every command takes --addr URL (default: COFFER_ADDR, the address 'coffer login'
 saved, or http://127.0.0.1:8200). rotate-key, key-status, seal, rekey and
@@ -45,6 +46,7 @@ const TASKS: Record<string, (argv: string[]) => Promise<void>> = {
   "rotate-root-key": rotateRootKey,
   backup: async (argv) => (await import("./backup.ts")).run(["backup", ...argv]),
   restore: async (argv) => (await import("./backup.ts")).run(["restore", ...argv]),
+  migrate: async (argv) => (await import("./migrate.ts")).run(argv),
 };
 
 export async function run(argv: string[]): Promise<void> {

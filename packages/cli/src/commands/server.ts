@@ -35,12 +35,20 @@ Options:
   --seal shamir         the root key is split into Shamir shares (env COFFER_SEAL): the server starts
                         sealed; 'coffer operator init' creates the shares once, 'coffer operator unseal'
                         takes them after every start. A store keeps the kind of root key it began with.
+  --drain-seconds N     on SIGTERM, keep serving N seconds while /api/v1/sys/health already answers
+                        503 (draining), so a load balancer stops sending requests first
+                        (env COFFER_DRAIN_SECONDS; default 0; behind a balancer: its check interval × fall, plus 1)
+  --shutdown-grace-seconds N
+                        then wait at most N seconds for requests in flight before cutting their
+                        connections and exiting (env COFFER_SHUTDOWN_GRACE_SECONDS; default 30)
   -h, --help            show this help
 
 Environment only:
   COFFER_ROOT_KEY       base64 of a 32-byte root key, instead of the key file; give every node of a
                         PostgreSQL cluster the same one. Never pass keys as arguments: argv is visible to ps.
   COFFER_REDIS_PREFIX   prefix of every Redis key (default coffer:), to share one Redis between installations
+  COFFER_ROTATION_CHECK_SECONDS  how often each node looks for secrets due for rotation (default 60);
+                        with several nodes each due item is still handled once
   COFFER_ROOT_KEY_PREVIOUS  to rotate COFFER_ROOT_KEY: the old key here, the new one in COFFER_ROOT_KEY;
                         the first start re-wraps the keyring under the new key.
 
@@ -82,6 +90,9 @@ export async function run(argv: string[]): Promise<void> {
     },
     rotationGraceDays: graceDays(values["rotation-grace-days"] ?? env.COFFER_ROTATION_GRACE_DAYS),
     relayTimeoutSeconds: relayTimeout(values["relay-timeout"] ?? env.COFFER_RELAY_TIMEOUT),
+    drainSeconds: seconds("--drain-seconds", values["drain-seconds"] ?? env.COFFER_DRAIN_SECONDS),
+    rotationCheckSeconds: seconds("COFFER_ROTATION_CHECK_SECONDS", env.COFFER_ROTATION_CHECK_SECONDS) || undefined,
+    shutdownGraceSeconds: seconds("--shutdown-grace-seconds", values["shutdown-grace-seconds"] ?? env.COFFER_SHUTDOWN_GRACE_SECONDS),
     print: (line) => process.stdout.write(line + "\n"),
   });
   const stop = (signal: string) => {
@@ -112,6 +123,8 @@ function parse(argv: string[]) {
         "rotation-grace-days": { type: "string" },
         "relay-timeout": { type: "string" },
         seal: { type: "string" },
+        "drain-seconds": { type: "string" },
+        "shutdown-grace-seconds": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -120,6 +133,12 @@ function parse(argv: string[]) {
   } catch (error) {
     throw new CliError(`${(error as Error).message}; run 'coffer server --help'`, EXIT.usage);
   }
+}
+
+function seconds(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (!/^\d{1,4}$/.test(value)) throw new CliError(`${flag} takes whole seconds from 0 to 9999 (got '${value}')`, EXIT.usage);
+  return Number(value);
 }
 
 function graceDays(value: string | undefined): number | undefined {

@@ -4,9 +4,13 @@
  * changes to secrets and key rotations become alerts directly, refusals only
  * past a threshold (failed logins and token use) or once a minute per caller
  * and target (access denied), so an attack does not become a flood.
- * Thresholds are counted per node.
+ * Thresholds and the once-a-minute are counted in the rate limits' store:
+ * with Redis one count across all nodes (each node derives alerts from its
+ * own requests' events), so a threshold crossed on three nodes together is
+ * one alert, not three or none.
  */
-import { DAY_MS, type Clock } from "../core/clock.ts";
+import type { Clock } from "../core/clock.ts";
+import { hashToken } from "../crypto/tokens.ts";
 import { newId } from "../crypto/generate.ts";
 import { requireInstanceAdmin, requireWorkspaceAdmin } from "../identity/guards.ts";
 import type { Principal } from "../identity/principal.ts";
@@ -17,6 +21,7 @@ import type { RotationEvent } from "../rotation/rotation.events.ts";
 import { insertAlert, recentAlerts, workspacesOfUsername } from "./alert.repository.ts";
 import { BROADCAST, type Alert, type AlertInput, type AlertType } from "./alert.types.ts";
 import type { WebhookService } from "./webhook.service.ts";
+import type { LimitStore } from "../limits/limit-store.ts";
 
 export interface AlertOptions {
   /** Failed logins for one username, or failed token uses from one address, that make an alert… */
@@ -57,14 +62,12 @@ export class AlertService {
   #windowMs: number;
   #quietMs: number;
   #log: (message: string) => void;
-  /** key → times of recent failures, oldest first. */
-  #failures = new Map<string, number[]>();
-  /** key → when the last access-denied alert for it went out. */
-  #denied = new Map<string, number>();
+  #counters: LimitStore;
   #deriving = new Set<Promise<void>>();
 
-  constructor(store: Store, clock: Clock, workspaces: WorkspaceService, webhooks: WebhookService, options: AlertOptions = {}) {
+  constructor(store: Store, clock: Clock, workspaces: WorkspaceService, webhooks: WebhookService, counters: LimitStore, options: AlertOptions = {}) {
     this.#store = store;
+    this.#counters = counters;
     this.#clock = clock;
     this.#workspaces = workspaces;
     this.#webhooks = webhooks;
@@ -130,8 +133,9 @@ export class AlertService {
 
   async #failure(event: AuditRecord): Promise<void> {
     const login = event.action === "auth.login";
-    const key = login ? `login:${event.subject ?? ""}` : `token:${event.ip}`;
-    const recent = this.#recentFailures(key, event.time);
+    const key = login ? `alert-login:${event.subject ?? ""}` : `alert-token:${event.ip}`;
+    // Exactly the threshold, not at least: one alert per window however many nodes see failures.
+    const recent = await this.#counters.count(hashToken(key), this.#windowMs);
     if (recent !== this.#threshold) return;
     const what = login ? `${recent} failed logins for '${event.subject ?? ""}'` : `${recent} requests with a bad, expired or revoked token from ${event.ip}`;
     const message = `${what} within ${Math.round(this.#windowMs / 60_000)} minutes`;
@@ -141,27 +145,10 @@ export class AlertService {
     for (const workspaceId of workspaces) await this.raise({ type: "auth.failures", workspaceId, message, details });
   }
 
-  /** Counts a failure and returns how many fell in the window; old entries are forgotten as they age. */
-  #recentFailures(key: string, time: number): number {
-    const since = time - this.#windowMs;
-    const times = (this.#failures.get(key) ?? []).filter((t) => t > since);
-    times.push(time);
-    this.#failures.set(key, times);
-    if (this.#failures.size > 10_000) this.#forgetBefore(since);
-    return times.length;
-  }
-
-  #forgetBefore(since: number): void {
-    for (const [key, times] of this.#failures) if (times.at(-1)! <= since) this.#failures.delete(key);
-    for (const [key, at] of this.#denied) if (at <= this.#clock() - DAY_MS) this.#denied.delete(key);
-  }
-
   async #deniedAccess(event: AuditRecord): Promise<void> {
     const target = event.secretName ?? event.secretId ?? event.subject ?? "";
-    const key = `${event.actorId}:${event.action}:${event.workspaceId ?? ""}:${target}`;
-    const last = this.#denied.get(key);
-    if (last !== undefined && event.time - last < this.#quietMs) return;
-    this.#denied.set(key, event.time);
+    const key = `alert-denied:${event.actorId}:${event.action}:${event.workspaceId ?? ""}:${target}`;
+    if ((await this.#counters.count(hashToken(key), this.#quietMs)) !== 1) return;
     await this.raise({
       type: "access.denied",
       workspaceId: event.workspaceId,

@@ -91,7 +91,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`) },
   });
 
-  await app.register(sysRoutes, { healthy: coffer.healthy, sealed: () => coffer.keys.sealed, version: VERSION });
+  await app.register(sysRoutes, { healthy: coffer.healthy, sealed: () => coffer.keys.sealed, draining: () => coffer.draining, version: VERSION });
   await app.register(sealRoutes, { seal: coffer.seal });
   await app.register(identityRoutes, { users: coffer.users, tokens: coffer.tokens, serviceAccounts: coffer.serviceAccounts });
   await app.register(workspaceRoutes, { workspaces: coffer.workspaces, secrets: coffer.secrets });

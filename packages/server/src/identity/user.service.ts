@@ -102,13 +102,13 @@ export class UserService {
 
   /** Username and password → a session token (and its CSRF token, for the cookie-based web UI). */
   async login(username: string, password: string, address: string): Promise<Session> {
-    await this.#throttle.check(username, address);
+    const attempts = await this.#throttle.attempt(username, address);
     const user = await findUserByUsername(this.#store.db, username);
     // Unknown users cost a hash too, so response times do not tell which usernames exist.
     const ok = await verifyPassword(password, user?.passwordHash ?? (await decoyHash()));
     if (!user || !ok || user.passwordHash === null || user.disabledAt !== null) {
-      const failures = await this.#throttle.fail(username, address);
-      this.#onFailure({ username, address, failures });
+      await this.#throttle.failed(username, address);
+      this.#onFailure({ username, address, failures: attempts });
       throw new CofferError("UNAUTHENTICATED", "wrong username or password");
     }
     await this.#throttle.succeed(username, address);

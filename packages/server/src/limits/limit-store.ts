@@ -7,16 +7,33 @@
  *   its rate and refills continuously, so "20/s" allows 20 at once and then
  *   one every 50 ms. A bucket idle for a second is full, the same as absent,
  *   which is what lets idle ones be dropped.
- * - failure counters (login throttling): how many failures a key had and how
- *   long ago the last one was, forgotten a window after the last.
+ * - attempt counters (login throttling): how many attempts a key had and how
+ *   long ago the last one was, forgotten a window after the last. Counting
+ *   and checking are one atomic step, on every node at once with Redis, so a
+ *   burst of parallel guesses cannot all pass a check before any is counted.
+ * - event counters (alert thresholds): how many events a key had in a fixed
+ *   window that starts with its first.
  */
 
 export type LimitKind = "read" | "write";
 
-export interface FailureCount {
-  count: number;
-  /** Milliseconds since the last failure; meaningless when count is 0. */
-  sinceLastMs: number;
+/** A key of an attempt and how many attempts it has before each next one must wait. */
+export interface AttemptKey {
+  key: string;
+  free: number;
+}
+
+/** Past `free` attempts, the next waits baseMs × 2^(attempts − free) since the last, at most maxMs; a key is forgotten windowMs after its last attempt. */
+export interface Backoff {
+  baseMs: number;
+  maxMs: number;
+  windowMs: number;
+}
+
+/** waitMs 0: counted, with each key's new count; otherwise nothing was counted and this is how long to wait. */
+export interface AttemptResult {
+  waitMs: number;
+  counts: number[];
 }
 
 export interface LimitStore {
@@ -29,11 +46,21 @@ export interface LimitStore {
    * it can (the read path's steady state), so the hot path makes no promise.
    */
   take(kind: LimitKind, workspaceId: string, tokenId: string, tokenRate: number, workspaceRate: number): number | Promise<number>;
-  /** The failure count of each key, in order. */
-  failures(keys: readonly string[]): Promise<FailureCount[]>;
-  /** Records one failure on each key, each forgotten `windowMs` after its last failure; returns the new counts. */
-  fail(keys: readonly string[], windowMs: number): Promise<number[]>;
-  /** Forgets a key's failures. */
+  /** Counts one attempt on every key unless one of them must wait (then counts nothing): one atomic step. */
+  attempt(keys: readonly AttemptKey[], backoff: Backoff): Promise<AttemptResult>;
+  /** Restarts the keys' wait from now, counting nothing: an attempt is known to have failed only after its password check. */
+  touch(keys: readonly string[]): Promise<void>;
+  /** Takes one attempt back from a key (a success from an address many users share). */
+  uncount(key: string): Promise<void>;
+  /** Forgets a key's attempts. */
   forget(key: string): Promise<void>;
+  /** Counts one event on `key` in a window of `windowMs` that starts with its first event; returns the count so far. */
+  count(key: string, windowMs: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/** How long an attempt on a key with `count` attempts, the last `sinceLastMs` ago, must still wait. */
+export function backoffWait(count: number, sinceLastMs: number, free: number, backoff: Backoff): number {
+  if (count < free) return 0;
+  return Math.min(backoff.maxMs, backoff.baseMs * 2 ** (count - free)) - sinceLastMs;
 }

@@ -8,12 +8,12 @@
  */
 import { Cache } from "../core/cache.ts";
 import type { Clock } from "../core/clock.ts";
-import type { FailureCount, LimitKind, LimitStore } from "./limit-store.ts";
+import { backoffWait, type AttemptKey, type AttemptResult, type Backoff, type LimitKind, type LimitStore } from "./limit-store.ts";
 
 const SWEEP_EVERY_MS = 5_000;
 /** A bucket holds one second of its rate, so after a second untouched it is full. */
 const FULL_AFTER_MS = 1_000;
-const MAX_FAILURE_KEYS = 100_000;
+const MAX_COUNTER_KEYS = 100_000;
 
 class Bucket {
   /** Requests available at `at`; starts full whatever the rate (clamped on first use). */
@@ -32,7 +32,7 @@ class WorkspaceBuckets extends Buckets {
   tokens = new Map<string, Buckets>();
 }
 
-interface Failures {
+interface Counter {
   count: number;
   last: number;
   forgetAt: number;
@@ -43,7 +43,8 @@ export class MemoryLimitStore implements LimitStore {
   #clock: Clock;
   #workspaces = new Map<string, WorkspaceBuckets>();
   #sweptAt = 0;
-  #failures = new Cache<string, Failures>(MAX_FAILURE_KEYS);
+  #attempts = new Cache<string, Counter>(MAX_COUNTER_KEYS);
+  #events = new Cache<string, Counter>(MAX_COUNTER_KEYS);
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -71,31 +72,54 @@ export class MemoryLimitStore implements LimitStore {
     return 0;
   }
 
-  async failures(keys: readonly string[]): Promise<FailureCount[]> {
+  // No await between the check and the count: one step, as in Redis.
+  async attempt(keys: readonly AttemptKey[], backoff: Backoff): Promise<AttemptResult> {
     const now = this.#clock();
-    return keys.map((key) => {
-      const entry = this.#failures.get(key);
-      return entry && now < entry.forgetAt ? { count: entry.count, sinceLastMs: now - entry.last } : { count: 0, sinceLastMs: 0 };
-    });
-  }
-
-  async fail(keys: readonly string[], windowMs: number): Promise<number[]> {
-    const now = this.#clock();
-    return keys.map((key) => {
-      const entry = this.#failures.get(key);
-      const count = entry && now < entry.forgetAt ? entry.count + 1 : 1;
-      this.#failures.set(key, { count, last: now, forgetAt: now + windowMs }, this.#failures.epoch);
+    const live = keys.map(({ key }) => this.#live(this.#attempts, key, now));
+    const waitMs = Math.max(0, ...keys.map(({ free }, i) => backoffWait(live[i]?.count ?? 0, now - (live[i]?.last ?? now), free, backoff)));
+    if (waitMs > 0) return { waitMs: Math.ceil(waitMs), counts: [] };
+    const counts = keys.map(({ key }, i) => {
+      const count = (live[i]?.count ?? 0) + 1;
+      this.#attempts.set(key, { count, last: now, forgetAt: now + backoff.windowMs }, this.#attempts.epoch);
       return count;
     });
+    return { waitMs: 0, counts };
+  }
+
+  async touch(keys: readonly string[]): Promise<void> {
+    const now = this.#clock();
+    for (const key of keys) {
+      const entry = this.#live(this.#attempts, key, now);
+      if (entry) entry.last = now;
+    }
+  }
+
+  async uncount(key: string): Promise<void> {
+    const entry = this.#live(this.#attempts, key, this.#clock());
+    if (entry && entry.count > 0) entry.count--;
   }
 
   async forget(key: string): Promise<void> {
-    this.#failures.delete(key);
+    this.#attempts.delete(key);
+  }
+
+  async count(key: string, windowMs: number): Promise<number> {
+    const now = this.#clock();
+    const entry = this.#live(this.#events, key, now);
+    if (entry) return ++entry.count;
+    this.#events.set(key, { count: 1, last: now, forgetAt: now + windowMs }, this.#events.epoch);
+    return 1;
+  }
+
+  #live(counters: Cache<string, Counter>, key: string, now: number): Counter | undefined {
+    const entry = counters.get(key);
+    return entry && now < entry.forgetAt ? entry : undefined;
   }
 
   async close(): Promise<void> {
     this.#workspaces.clear();
-    this.#failures.clear();
+    this.#attempts.clear();
+    this.#events.clear();
   }
 
   #sweep(now: number): void {

@@ -21,7 +21,7 @@
  */
 import { Redis } from "ioredis";
 import type { Clock } from "../core/clock.ts";
-import type { FailureCount, LimitKind, LimitStore } from "./limit-store.ts";
+import type { AttemptKey, AttemptResult, Backoff, LimitKind, LimitStore } from "./limit-store.ts";
 import { MemoryLimitStore } from "./memory-limit-store.ts";
 
 /** A lease is this fraction of a second's budget: 20 ms of it. */
@@ -67,30 +67,54 @@ for i = 1, 2 do
 end
 return {granted, 0}`;
 
-/** KEYS: failure counters. Returns {count, ms since the last failure} per key, flattened. */
-const FAILURES = `${NOW}
-local out = {}
+/**
+ * KEYS: attempt counters. ARGV: base ms, max ms, window ms, then each key's free attempts.
+ * Checks every key and, only if none must wait, counts one attempt on each: returns {0, counts…};
+ * otherwise counts nothing and returns {ms to wait}. The same rule as backoffWait() in limit-store.ts.
+ */
+const ATTEMPT = `${NOW}
+local base, max, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local wait = 0
 for i, key in ipairs(KEYS) do
   local state = redis.call('HMGET', key, 'count', 'last')
-  out[2 * i - 1] = tonumber(state[1] or 0)
-  out[2 * i] = state[2] and math.max(0, now - tonumber(state[2])) or 0
+  local count, free = tonumber(state[1] or 0), tonumber(ARGV[3 + i])
+  if count >= free then
+    wait = math.max(wait, math.min(max, base * 2 ^ (count - free)) - (now - tonumber(state[2])))
+  end
+end
+if wait > 0 then return {math.ceil(wait)} end
+local out = {0}
+for i, key in ipairs(KEYS) do
+  out[i + 1] = redis.call('HINCRBY', key, 'count', 1)
+  redis.call('HSET', key, 'last', now)
+  redis.call('PEXPIRE', key, window)
 end
 return out`;
 
-/** KEYS: failure counters. ARGV: window ms. Counts one failure on each; returns the counts. */
-const FAIL = `${NOW}
-local counts = {}
+/** KEYS: attempt counters. Sets 'last' to now on those that exist. */
+const TOUCH = `${NOW}
 for i, key in ipairs(KEYS) do
-  counts[i] = redis.call('HINCRBY', key, 'count', 1)
-  redis.call('HSET', key, 'last', now)
-  redis.call('PEXPIRE', key, ARGV[1])
+  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'last', now) end
 end
-return counts`;
+return 0`;
+
+/** KEYS: one attempt counter. Takes one attempt back, never below 0, without creating the key. */
+const UNCOUNT = `if redis.call('HGET', KEYS[1], 'count') and tonumber(redis.call('HGET', KEYS[1], 'count')) > 0 then
+  redis.call('HINCRBY', KEYS[1], 'count', -1)
+end
+return 0`;
+
+/** KEYS: an event counter. ARGV: window ms. Its window starts with its first event. */
+const COUNT = `local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`;
 
 interface Scripts {
   cofferTake(tokenKey: string, workspaceKey: string, tokenRate: number, workspaceRate: number, want: number): Promise<[number, number]>;
-  cofferFailures(numberOfKeys: number, ...keys: string[]): Promise<number[]>;
-  cofferFail(numberOfKeys: number, ...keysThenWindow: (string | number)[]): Promise<number[]>;
+  cofferAttempt(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
+  cofferUncount(key: string): Promise<number>;
+  cofferTouch(numberOfKeys: number, ...keys: string[]): Promise<number>;
+  cofferCount(key: string, windowMs: number): Promise<number>;
 }
 
 class Lease {
@@ -145,8 +169,10 @@ export class RedisLimitStore implements LimitStore {
       enableAutoPipelining: true,
     }) as Redis & Scripts;
     this.#redis.defineCommand("cofferTake", { numberOfKeys: 2, lua: TAKE });
-    this.#redis.defineCommand("cofferFailures", { lua: FAILURES, readOnly: true });
-    this.#redis.defineCommand("cofferFail", { lua: FAIL });
+    this.#redis.defineCommand("cofferAttempt", { lua: ATTEMPT });
+    this.#redis.defineCommand("cofferUncount", { numberOfKeys: 1, lua: UNCOUNT });
+    this.#redis.defineCommand("cofferTouch", { lua: TOUCH });
+    this.#redis.defineCommand("cofferCount", { numberOfKeys: 1, lua: COUNT });
     this.#redis.on("error", (error: Error) => this.#failed(error));
     this.#redis.on("close", () => {
       if (!this.#closing) this.#failed(new Error("connection closed"));
@@ -182,20 +208,32 @@ export class RedisLimitStore implements LimitStore {
     return this.#takeShared(lease, kind, workspaceId, tokenId, tokenRate, workspaceRate);
   }
 
-  async failures(keys: readonly string[]): Promise<FailureCount[]> {
-    const flat = await this.#shared(() => this.#redis.cofferFailures(keys.length, ...keys.map((key) => this.#failureKey(key))));
-    if (flat === undefined) return this.#local.failures(keys);
-    return keys.map((_, i) => ({ count: Number(flat[2 * i]), sinceLastMs: Number(flat[2 * i + 1]) }));
+  async attempt(keys: readonly AttemptKey[], backoff: Backoff): Promise<AttemptResult> {
+    const args = [...keys.map(({ key }) => this.#attemptKey(key)), backoff.baseMs, backoff.maxMs, backoff.windowMs, ...keys.map(({ free }) => free)];
+    const answer = await this.#shared(() => this.#redis.cofferAttempt(keys.length, ...args));
+    if (answer === undefined) return this.#local.attempt(keys, backoff);
+    const [waitMs, ...counts] = answer.map(Number);
+    return waitMs! > 0 ? { waitMs: waitMs!, counts: [] } : { waitMs: 0, counts };
   }
 
-  async fail(keys: readonly string[], windowMs: number): Promise<number[]> {
-    const counts = await this.#shared(() => this.#redis.cofferFail(keys.length, ...keys.map((key) => this.#failureKey(key)), windowMs));
-    return counts === undefined ? this.#local.fail(keys, windowMs) : counts.map(Number);
+  async touch(keys: readonly string[]): Promise<void> {
+    await this.#local.touch(keys);
+    await this.#shared(() => this.#redis.cofferTouch(keys.length, ...keys.map((key) => this.#attemptKey(key))));
+  }
+
+  async uncount(key: string): Promise<void> {
+    await this.#local.uncount(key);
+    await this.#shared(() => this.#redis.cofferUncount(this.#attemptKey(key)));
   }
 
   async forget(key: string): Promise<void> {
     await this.#local.forget(key);
-    await this.#shared(() => this.#redis.del(this.#failureKey(key)));
+    await this.#shared(() => this.#redis.del(this.#attemptKey(key)));
+  }
+
+  async count(key: string, windowMs: number): Promise<number> {
+    const count = await this.#shared(() => this.#redis.cofferCount(`${this.#prefix}count:${key}`, windowMs));
+    return count === undefined ? this.#local.count(key, windowMs) : Number(count);
   }
 
   async close(): Promise<void> {
@@ -283,7 +321,7 @@ export class RedisLimitStore implements LimitStore {
     }
   }
 
-  #failureKey(key: string): string {
+  #attemptKey(key: string): string {
     return `${this.#prefix}login:${key}`;
   }
 }

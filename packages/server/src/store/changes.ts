@@ -53,44 +53,96 @@ export function localChangeFeed(): ChangeFeed {
   };
 }
 
-export async function postgresChangeFeed(connectionString: string, onError: (error: Error) => void): Promise<ChangeFeed> {
+/** How often the listening connection is asked for a round trip, and how long an answer may take. */
+const PING_EVERY_MS = 1_000;
+const PING_TIMEOUT_MS = 2_000;
+/** Reconnect attempts wait this long at first, doubling up to the cap. */
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 5_000;
+/** Seen in pg_stat_activity: operators (and tests) can find the listening connection. */
+export const LISTEN_APPLICATION_NAME = "coffer-changes";
+
+/**
+ * NOTIFY reaches only connections listening when it is sent, so a lost
+ * listening connection means lost invalidations. It is noticed three ways:
+ * its error and end events (a terminated backend, a restarted server), and a
+ * ping every second that must answer within two (a connection that died
+ * silently). Then every cache is dropped, and dropped again every second
+ * until the feed listens again (what is cached meanwhile might miss a
+ * change), and once more when it does (changes between the last drop and
+ * LISTEN). Reconnection backs off from 0.1 s to 5 s.
+ */
+export async function postgresChangeFeed(connectionString: string, onError: (error: Error) => void, log: (message: string) => void = () => {}): Promise<ChangeFeed> {
   const listeners = new Listeners();
   let client: pg.Client | undefined;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
+  let retryMs = RETRY_FIRST_MS;
+  let lostAt = 0;
+  const flushAll = () => listeners.apply({ kind: "all" });
 
   async function connect(): Promise<void> {
-    const next = new pg.Client({ connectionString });
+    const next = new pg.Client({ connectionString, application_name: LISTEN_APPLICATION_NAME, query_timeout: PING_TIMEOUT_MS, keepAlive: true });
     next.on("notification", (message) => {
       if (message.channel !== CHANNEL || !message.payload) return;
       try {
         listeners.apply(JSON.parse(message.payload) as Change);
       } catch {
-        listeners.apply({ kind: "all" });
+        flushAll();
       }
     });
-    next.on("error", (error) => {
-      onError(error);
-      reconnect();
-    });
-    next.on("end", () => reconnect());
-    await next.connect();
-    await next.query(`LISTEN ${CHANNEL}`);
+    next.on("error", (error) => lost(next, error));
+    next.on("end", () => lost(next, new Error("the connection ended")));
+    try {
+      await next.connect();
+      await next.query(`LISTEN ${CHANNEL}`);
+    } catch (error) {
+      next.removeAllListeners("end");
+      await next.end().catch(() => {});
+      throw error;
+    }
+    if (closed) {
+      await next.end();
+      return;
+    }
     client = next;
+    retryMs = RETRY_FIRST_MS;
+    if (lostAt > 0) {
+      flushAll();
+      log(`change feed listening again after ${Date.now() - lostAt} ms; caches dropped`);
+      lostAt = 0;
+    }
+    const ping = setInterval(() => {
+      if (client !== next) return clearInterval(ping);
+      next.query("select 1").catch((error: Error) => lost(next, error));
+    }, PING_EVERY_MS);
+    ping.unref();
   }
 
-  function reconnect(): void {
-    if (closed || retry) return;
+  /** The connection `which` is gone: flush now, keep flushing until listening again, and reconnect. */
+  function lost(which: pg.Client, error: Error): void {
+    if (closed || client !== which) return;
     client = undefined;
-    // Notifications sent while we were away are lost: forget everything cached.
-    listeners.apply({ kind: "all" });
+    which.removeAllListeners("end");
+    which.end().catch(() => {});
+    lostAt = Date.now();
+    onError(new Error(`change feed lost (${error.message}): caches dropped until it listens again; reconnecting`));
+    flushAll();
+    const flushing = setInterval(() => (client || closed ? clearInterval(flushing) : flushAll()), PING_EVERY_MS);
+    flushing.unref();
+    schedule();
+  }
+
+  function schedule(): void {
+    if (closed || retry) return;
     retry = setTimeout(() => {
       retry = undefined;
       connect().catch((error: Error) => {
-        onError(error);
-        reconnect();
+        onError(new Error(`change feed: reconnecting failed (${error.message}); next try in ${retryMs} ms`));
+        schedule();
       });
-    }, 1000);
+    }, retryMs);
+    retryMs = Math.min(RETRY_MAX_MS, retryMs * 2);
     retry.unref();
   }
 

@@ -39,6 +39,8 @@ export interface StoreOptions {
   dataDir: string;
   databaseUrl?: string | undefined;
   onError?: (error: Error) => void;
+  /** Notes that are not failures (the change feed listening again). */
+  log?: (message: string) => void;
   /** false: open the store as it is, unmigrated (a restore checks it is empty first). */
   migrate?: boolean;
 }
@@ -60,7 +62,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     let changes: ChangeFeed;
     try {
       if (options.migrate !== false) await migrateToLatest(db, postgresDialect);
-      changes = await postgresChangeFeed(url, onError);
+      changes = await postgresChangeFeed(url, onError, options.log);
     } catch (error) {
       await db.destroy();
       throw error;

@@ -5,18 +5,34 @@ const Health = Type.Object({
   status: Type.Union([Type.Literal("ok"), Type.Literal("unavailable")]),
   store: Type.Union([Type.Literal("ok"), Type.Literal("unreachable")]),
   sealed: Type.Boolean(),
+  /** The node is shutting down: it finishes what it has, and a balancer should send it nothing new. */
+  draining: Type.Boolean(),
   version: Type.String(),
 });
 
-export const sysRoutes: FastifyPluginAsyncTypebox<{ healthy: () => Promise<boolean>; sealed: () => boolean; version: string }> = async (app, options) => {
+export interface SysRouteOptions {
+  healthy: () => Promise<boolean>;
+  sealed: () => boolean;
+  draining: () => boolean;
+  version: string;
+}
+
+export const sysRoutes: FastifyPluginAsyncTypebox<SysRouteOptions> = async (app, options) => {
   app.get("/api/v1/sys/health", {
     config: { public: true, whileSealed: true },
-    schema: { tags: ["sys"], summary: "Readiness: 200 when the store answers and the server is unsealed, 503 otherwise", security: [], response: { 200: Health, 503: Health } },
+    schema: {
+      tags: ["sys"],
+      summary: "For load balancers: 200 when the node is ready (unsealed, store answering, not draining), 503 otherwise; the body says which",
+      security: [],
+      response: { 200: Health, 503: Health },
+    },
     handler: async (_request, reply) => {
-      const reachable = await options.healthy();
+      const draining = options.draining();
+      // A draining node answers at once: it is leaving whatever the store says.
+      const reachable = draining || (await options.healthy());
       const sealed = options.sealed();
-      const ok = reachable && !sealed;
-      return reply.code(ok ? 200 : 503).send({ status: ok ? "ok" : "unavailable", store: reachable ? "ok" : "unreachable", sealed, version: options.version });
+      const ok = reachable && !sealed && !draining;
+      return reply.code(ok ? 200 : 503).send({ status: ok ? "ok" : "unavailable", store: reachable ? "ok" : "unreachable", sealed, draining, version: options.version });
     },
   });
 

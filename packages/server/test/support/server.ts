@@ -22,9 +22,9 @@ export interface RunningServer {
   kill(): Promise<void>;
 }
 
-/** `env` may set COFFER_RATE_LIMITS; otherwise the limits are raised (see limits.ts). */
+/** `env` may set COFFER_RATE_LIMITS (otherwise the limits are raised, see limits.ts) and COFFER_LISTEN (a fixed port; default a free one). */
 export async function startServer(t: TestContext | null, target: StoreTarget, env: Record<string, string> = {}): Promise<RunningServer> {
-  const args = [COFFER_BIN, "server", "--listen", "127.0.0.1:0", "--data-dir", target.dataDir];
+  const args = [COFFER_BIN, "server", ...(env.COFFER_LISTEN ? [] : ["--listen", "127.0.0.1:0"]), "--data-dir", target.dataDir];
   if (target.databaseUrl) args.push("--database-url", target.databaseUrl);
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, COFFER_RATE_LIMITS: TEST_RATE_LIMITS_ENV, ...env } });
   let output = "";
