@@ -1,0 +1,141 @@
+/**
+ * Reading secrets. The hot path is a read of a secret's current version by
+ * name. Its row and decrypted data are cached per node, keyed by name and by
+ * id; every write drops the entries on this node at commit and on the others
+ * through the change feed. Process memory already holds the keyring, so
+ * holding decrypted payloads there adds no new place for a value to leak from.
+ */
+import type { SecretData, SecretSummary } from "@coffer/protocol";
+import { Cache } from "../core/cache.ts";
+import { CofferError, invalid } from "../core/errors.ts";
+import { statusAt, viewOf, type RotationPlan } from "../rotation/rotation.rules.ts";
+import { findVersion, type SecretNamespace, type SecretRow } from "./secret.repository.ts";
+import { decodeData } from "./secret.rules.ts";
+import { ageDays, isGone, namespaceOf, SECRET_ID, summarize, versionGone, type SecretRows } from "./secret-rows.ts";
+import type { SecretContext, SecretRead, SecretWithData } from "./secret.types.ts";
+
+const MAX_BATCH = 100;
+
+/** A secret's current version as the read path serves it: everything but the age is computed once. */
+interface CurrentSecret {
+  row: SecretRow;
+  versionCreatedAt: number;
+  summary: Readonly<Omit<SecretSummary, "ageDays" | "rotation">>;
+  data: SecretData;
+  /** Its rotation schedule, when an interval applies; the status is the clock's. */
+  plan: RotationPlan | undefined;
+  /** From this time on the version counts as deleted: its deletion time (past or scheduled), -Infinity when destroyed, Infinity when never. */
+  goneFrom: number;
+  customMetadata: Readonly<Record<string, string>>;
+  /** The last answer given, reused while the age stays the same: one object per secret version and day. */
+  view?: Readonly<SecretWithData>;
+}
+
+export class SecretReader {
+  #rows: SecretRows;
+  #current = new Cache<string, CurrentSecret>(50_000);
+
+  constructor(rows: SecretRows) {
+    this.#rows = rows;
+    rows.store.changes.subscribe((change) => {
+      if (change.kind === "secret") {
+        this.#current.delete(idKey(change.workspaceId, change.id), nameKey(change, change.name));
+      } else if (change.kind === "all" || change.kind === "workspace") {
+        // Workspace settings include the rotation defaults that cached schedules were computed from.
+        this.#current.clear();
+      }
+    });
+  }
+
+  async get(ctx: SecretContext, ref: string, version?: number): Promise<SecretWithData> {
+    const current = await this.#readCurrent(ctx, ref);
+    if (version === undefined || version === current.row.currentVersion) return this.#currentView(current);
+    return (await this.#olderVersion(current, version)).secret;
+  }
+
+  /** get() with what Vault's KV v2 shows next to the data: the custom metadata and the version's scheduled deletion. */
+  async read(ctx: SecretContext, ref: string, version?: number): Promise<SecretRead> {
+    const current = await this.#readCurrent(ctx, ref);
+    if (version === undefined || version === current.row.currentVersion) {
+      return { secret: this.#currentView(current), customMetadata: current.customMetadata, deletesAt: Number.isFinite(current.goneFrom) ? current.goneFrom : null };
+    }
+    return this.#olderVersion(current, version);
+  }
+
+  /** Several secrets' current values in one call, all or nothing: the first missing one fails the whole read. */
+  async getMany(ctx: SecretContext, refs: string[]): Promise<SecretWithData[]> {
+    if (refs.length === 0 || refs.length > MAX_BATCH) throw invalid(`read 1 to ${MAX_BATCH} secrets at a time`);
+    const out: SecretWithData[] = [];
+    for (const ref of new Set(refs)) out.push(await this.get(ctx, ref));
+    return out;
+  }
+
+  /**
+   * One version of a secret that `authorize` returned, opened but not decoded,
+   * with when it was superseded (null for the current one): for services that
+   * use a value on the caller's behalf without revealing it (HMAC signing).
+   */
+  async openVersion(row: SecretRow, version: number): Promise<{ payload: Buffer; supersededAt: number | null }> {
+    const db = this.#rows.store.db;
+    const [stored, successor] = await Promise.all([
+      findVersion(db, row.id, version),
+      version < row.currentVersion ? findVersion(db, row.id, version + 1) : undefined,
+    ]);
+    if (!stored || (version < row.currentVersion && !successor)) throw new CofferError("VERSION_NOT_FOUND", `secret '${row.name}' has no version ${version}`);
+    // A deleted or destroyed version signs nothing and verifies nothing: deleting a leaked key version retires it.
+    if (isGone(stored, this.#rows.clock())) throw versionGone(row, version, stored.destroyedAt !== null);
+    return { payload: await this.#rows.open(row, version, stored.ciphertext), supersededAt: successor?.createdAt ?? null };
+  }
+
+  /** The current version's answer: one frozen object per version and day, never a deleted or destroyed version. */
+  #currentView(current: CurrentSecret): Readonly<SecretWithData> {
+    const now = this.#rows.clock();
+    if (now >= current.goneFrom) throw versionGone(current.row, current.row.currentVersion, current.goneFrom === -Infinity);
+    const age = ageDays(current.versionCreatedAt, now);
+    const status = current.plan && statusAt(current.plan, now);
+    if (current.view?.ageDays !== age || current.view.rotation?.status !== status) {
+      current.view = Object.freeze({ ...current.summary, ageDays: age, ...(current.plan ? { rotation: viewOf(current.plan, now) } : {}), data: current.data });
+    }
+    return current.view;
+  }
+
+  async #olderVersion(current: CurrentSecret, version: number): Promise<SecretRead> {
+    const stored = await this.#rows.liveVersion(current.row, version);
+    const data = decodeData(await this.#rows.open(current.row, version, stored.ciphertext));
+    // An old version has no schedule of its own: rotation describes the current value.
+    const secret = { ...summarize({ ...current.row, currentVersion: version }, JSON.parse(stored.keys), stored.createdAt, this.#rows.clock(), undefined), data };
+    return { secret, customMetadata: current.customMetadata, deletesAt: stored.deletedAt };
+  }
+
+  async #readCurrent(ctx: SecretContext, ref: string): Promise<CurrentSecret> {
+    const ns = namespaceOf(ctx);
+    const key = SECRET_ID.test(ref) ? idKey(ns.workspaceId, ref) : nameKey(ns, ref);
+    let current = this.#current.get(key);
+    if (!current) {
+      const epoch = this.#current.epoch;
+      const row = await this.#rows.authorizedRow(ctx, ref, "read");
+      const stored = await findVersion(this.#rows.store.db, row.id, row.currentVersion);
+      if (!stored) throw new CofferError("SECRET_NOT_FOUND", `secret '${ref}' was not found`);
+      // A deleted or destroyed current version is cached as such (older versions stay readable); its value is never opened.
+      const goneFrom = stored.destroyedAt !== null ? -Infinity : (stored.deletedAt ?? Infinity);
+      const open = goneFrom > this.#rows.clock();
+      const data = Object.freeze(open ? decodeData(await this.#rows.open(row, row.currentVersion, stored.ciphertext)) : {});
+      const { ageDays: _, ...summary } = summarize(row, JSON.parse(stored.keys), stored.createdAt, 0, undefined);
+      const plan = await this.#rows.planOf(row, stored.createdAt);
+      current = { row, versionCreatedAt: stored.createdAt, summary: Object.freeze(summary), data, plan, goneFrom, customMetadata: Object.freeze(JSON.parse(row.customMetadata)) };
+      this.#current.set(idKey(row.workspaceId, row.id), current, epoch);
+      this.#current.set(nameKey(row, row.name), current, epoch);
+      return current;
+    }
+    this.#rows.require(ctx, current.row, "read");
+    return current;
+  }
+}
+
+function idKey(workspaceId: string, id: string): string {
+  return `i\u0000${workspaceId}\u0000${id}`;
+}
+
+function nameKey(ns: SecretNamespace, name: string): string {
+  return `n\u0000${ns.workspaceId}\u0000${ns.scope}\u0000${ns.ownerId}\u0000${name}`;
+}

@@ -1,0 +1,166 @@
+/**
+ * What every secret module shares: finding a secret's row by id or name,
+ * deciding whether the caller may act on it, opening a stored version, and
+ * committing a write so every node's caches drop the secret. The reader,
+ * writer, lister, versions and settings modules build on this one; it
+ * depends on none of them.
+ */
+import type { SecretScope, SecretSummary, SecretType } from "@coffer/protocol";
+import type { AccessService } from "../access/access.service.ts";
+import { DAY_MS, type Clock } from "../core/clock.ts";
+import { CofferError } from "../core/errors.ts";
+import { atLeast, denied, LEVELS, sharedLevelOfRole, type Level } from "../identity/access.ts";
+import type { KeyService } from "../keys/keys.service.ts";
+import { findDefaultInterval } from "../rotation/rotation.repository.ts";
+import { planOf, viewOf, type RotationPlan } from "../rotation/rotation.rules.ts";
+import type { Change } from "../store/changes.ts";
+import type { Store } from "../store/store.ts";
+import { findById, findByName, findVersion, type SecretNamespace, type SecretRow, type VersionRow } from "./secret.repository.ts";
+import type { SecretContext } from "./secret.types.ts";
+
+export const SECRET_ID = /^sec_[0-9a-hjkmnp-tv-z]{26}$/;
+
+export class SecretRows {
+  readonly store: Store;
+  readonly keys: KeyService;
+  readonly clock: Clock;
+  #access: AccessService;
+
+  constructor(store: Store, keys: KeyService, clock: Clock, access: AccessService) {
+    this.store = store;
+    this.keys = keys;
+    this.clock = clock;
+    this.#access = access;
+  }
+
+  async findRow(ctx: SecretContext, ref: string): Promise<SecretRow | undefined> {
+    const ns = namespaceOf(ctx);
+    const db = this.store.db;
+    if (SECRET_ID.test(ref)) {
+      const row = await findById(db, ns.workspaceId, ref);
+      if (row) return row;
+    }
+    return findByName(db, ns, ref);
+  }
+
+  /** The secret if the caller may act on it at `level`; SECRET_NOT_FOUND when it may not even see it. */
+  async authorizedRow(ctx: SecretContext, ref: string, level: Level, options: { allowDeleted?: boolean } = {}): Promise<SecretRow> {
+    const row = await this.findRow(ctx, ref);
+    if (!row || (row.deletedAt !== null && !options.allowDeleted)) throw notFound(ref);
+    this.require(ctx, row, level);
+    return row;
+  }
+
+  levelOn(ctx: SecretContext, row: Pick<SecretRow, "id" | "name" | "scope" | "ownerId">): Level {
+    return this.#access.levelOn(ctx.principal, ctx.access, ctx.acl, row);
+  }
+
+  /** The caller's level over the namespace it addresses (optionally for one name): its own personal secrets, or the workspace's shared ones. */
+  namespaceLevel(ctx: SecretContext, name?: string): Level {
+    const { scope } = ctx.principal.scope;
+    if (name !== undefined && !ctx.principal.scope.allowsName(name)) return "none";
+    const level = ctx.scope === "personal" ? "manage" : sharedLevelOfRole(ctx.access.role);
+    return LEVELS[level] <= LEVELS[scope.maxLevel] ? level : scope.maxLevel;
+  }
+
+  require(ctx: SecretContext, row: SecretRow, level: Level): void {
+    const granted = this.levelOn(ctx, row);
+    if (!atLeast(granted, "see")) throw notFound(row.name);
+    if (!atLeast(granted, level)) throw denied(`you may not ${level === "read" ? "read" : "change"} secret '${row.name}'`);
+  }
+
+  /** A stored version the caller may read: not deleted, not destroyed. */
+  async liveVersion(row: SecretRow, version: number): Promise<VersionRow> {
+    const stored = await findVersion(this.store.db, row.id, version);
+    if (!stored) throw new CofferError("VERSION_NOT_FOUND", `secret '${row.name}' has no version ${version}`);
+    if (isGone(stored, this.clock())) throw versionGone(row, version, stored.destroyedAt !== null);
+    return stored;
+  }
+
+  /** The secret's schedule: its own interval, else its label's workspace default. */
+  async planOf(row: Pick<SecretRow, "workspaceId" | "label" | "rotationIntervalDays">, rotatedAt: number): Promise<RotationPlan | undefined> {
+    const days = row.rotationIntervalDays ?? (await findDefaultInterval(this.store.db, row.workspaceId, row.label));
+    return planOf(days, rotatedAt);
+  }
+
+  /**
+   * Runs a write transaction that changes `row`, and drops it from every
+   * node's cache on commit. `dropsGrants`: the write removes the secret's
+   * grants (destroying it), so the workspace's access caches go too; other
+   * writes leave them, and the read path's cached workspace, alone.
+   */
+  async commit<T>(row: SecretRow, fn: (trx: Store["db"]) => Promise<T>, dropsGrants = false): Promise<T> {
+    const changes: Change[] = [changeOf(row), ...(dropsGrants ? [{ kind: "access" as const, workspaceId: row.workspaceId }] : [])];
+    const result = await this.store.db.transaction().execute(async (trx) => {
+      const value = await fn(trx);
+      for (const change of changes) await this.store.changes.announce(trx, change);
+      return value;
+    });
+    for (const change of changes) this.store.changes.apply(change);
+    return result;
+  }
+
+  async open(row: SecretRow, version: number, ciphertext: Uint8Array): Promise<Buffer> {
+    try {
+      return await this.keys.open({ workspaceId: row.workspaceId, secretId: row.id, version }, ciphertext);
+    } catch (error) {
+      if ((error as Error).name === "IntegrityError") {
+        throw new CofferError("INTEGRITY_ERROR", `the stored ciphertext of secret '${row.name}' version ${version} failed authentication`);
+      }
+      throw error;
+    }
+  }
+}
+
+export function namespaceOf(ctx: SecretContext): SecretNamespace {
+  return {
+    workspaceId: ctx.access.workspace.id,
+    scope: ctx.scope,
+    ownerId: ctx.scope === "personal" ? ctx.principal.id : "",
+  };
+}
+
+export function summarize(
+  row: Pick<SecretRow, "id" | "name" | "scope" | "type" | "label" | "tags" | "currentVersion" | "createdAt" | "updatedAt" | "deletedAt" | "autoRotate">,
+  keys: string[],
+  versionCreatedAt: number,
+  now: number,
+  plan: RotationPlan | undefined,
+): SecretSummary {
+  return {
+    id: row.id,
+    name: row.name,
+    scope: row.scope as SecretScope,
+    type: row.type as SecretType,
+    label: row.label,
+    tags: JSON.parse(row.tags),
+    keys,
+    version: row.currentVersion,
+    createdAt: new Date(row.createdAt).toISOString(),
+    updatedAt: new Date(versionCreatedAt).toISOString(),
+    ageDays: ageDays(versionCreatedAt, now),
+    deletedAt: row.deletedAt === null ? null : new Date(row.deletedAt).toISOString(),
+    autoRotate: row.autoRotate === 1,
+    ...(plan ? { rotation: viewOf(plan, now) } : {}),
+  };
+}
+
+export function ageDays(versionCreatedAt: number, now: number): number {
+  return Math.max(0, Math.floor((now - versionCreatedAt) / DAY_MS));
+}
+
+export function isGone(version: Pick<VersionRow, "deletedAt" | "destroyedAt">, now: number): boolean {
+  return version.destroyedAt !== null || (version.deletedAt !== null && version.deletedAt <= now);
+}
+
+export function versionGone(row: SecretRow, version: number, destroyed: boolean): CofferError {
+  return new CofferError("VERSION_NOT_FOUND", `version ${version} of secret '${row.name}' is ${destroyed ? "destroyed" : "deleted"}`);
+}
+
+export function changeOf(row: SecretRow) {
+  return { kind: "secret" as const, id: row.id, workspaceId: row.workspaceId, scope: row.scope, ownerId: row.ownerId, name: row.name };
+}
+
+export function notFound(ref: string): CofferError {
+  return new CofferError("SECRET_NOT_FOUND", `secret '${ref}' was not found`);
+}

@@ -1,0 +1,309 @@
+/**
+ * Writing secrets: create, replace, patch, rollback, delete, restore and
+ * destroy, and the rotation job's generated values. A write that makes a new
+ * version moves the secret only if no other writer moved it first, so two
+ * concurrent writers never both succeed from the same version.
+ */
+import type { SecretData, SecretSummary, SecretType } from "@coffer/protocol";
+import type { Sealed } from "../crypto/keyring.ts";
+import { DAY_MS } from "../core/clock.ts";
+import { CofferError, invalid } from "../core/errors.ts";
+import { newId } from "../crypto/generate.ts";
+import { atLeast, denied } from "../identity/access.ts";
+import { requireWorkspaceAdmin } from "../identity/guards.ts";
+import { oldestVersionSince } from "../rotation/rotation.repository.ts";
+import { checkAutoRotate, checkInterval, ROTATION_ACTOR, SELF_ROTATING_TYPES } from "../rotation/rotation.rules.ts";
+import { findRole, findWorkspace } from "../workspace/workspace.repository.ts";
+import {
+  advanceVersion,
+  destroySecret,
+  findById,
+  findByName,
+  findVersion,
+  insertSecret,
+  insertVersion,
+  listPersonalOf,
+  pruneVersions,
+  setDeleted,
+  updateMetadata,
+  type RotationSettings,
+  type SecretRow,
+} from "./secret.repository.ts";
+import { checkLabel, checkName, checkTags, checkType, dataForType, decodeData, encodeData, mergeData } from "./secret.rules.ts";
+import type { SecretReader } from "./secret-reader.ts";
+import { changeOf, isGone, namespaceOf, SECRET_ID, summarize, versionGone, type SecretRows } from "./secret-rows.ts";
+import type { CreateInput, SecretContext, SecretWithData, UpdateInput } from "./secret.types.ts";
+
+const WRITE_ATTEMPTS = 8;
+
+export class SecretWriter {
+  #rows: SecretRows;
+  #reader: SecretReader;
+  #graceMs: number;
+
+  constructor(rows: SecretRows, reader: SecretReader, graceDays: number) {
+    this.#rows = rows;
+    this.#reader = reader;
+    this.#graceMs = graceDays * DAY_MS;
+  }
+
+  async create(ctx: SecretContext, input: CreateInput): Promise<SecretWithData> {
+    const name = checkName(input.name);
+    const type = checkType(input.type);
+    const label = checkLabel(input.label, name);
+    const tags = checkTags(input.tags);
+    const rotationIntervalDays = checkInterval(input.rotationIntervalDays) ?? null;
+    checkAutoRotate(type, input.autoRotate);
+    if (!atLeast(this.#rows.namespaceLevel(ctx, name), "manage")) throw denied("only workspace owners and admins create shared secrets");
+    const data = dataForType(type, input.data);
+    const { plaintext, keys } = encodeData(data);
+    const ns = namespaceOf(ctx);
+    const now = this.#rows.clock();
+    const actor = ctx.principal.id;
+    const row: SecretRow = {
+      id: newId("sec"),
+      ...ns,
+      name,
+      type,
+      label,
+      tags: JSON.stringify(tags),
+      currentVersion: 1,
+      createdAt: now,
+      createdBy: actor,
+      updatedAt: now,
+      updatedBy: actor,
+      deletedAt: null,
+      deletedBy: null,
+      rotationIntervalDays,
+      autoRotate: input.autoRotate ? 1 : 0,
+      casRequired: 0,
+      maxVersions: null,
+      deleteVersionAfter: 0,
+      customMetadata: "{}",
+    };
+    const { store, keys: keyService } = this.#rows;
+    const ciphertext = keyService.seal({ workspaceId: ns.workspaceId, secretId: row.id, version: 1 }, plaintext);
+    plaintext.fill(0);
+    const exists = () => new CofferError("SECRET_ALREADY_EXISTS", `a secret named '${name}' already exists`);
+    try {
+      await store.db.transaction().execute(async (trx) => {
+        if (await findByName(trx, ns, name)) throw exists();
+        await insertSecret(trx, row);
+        await insertVersion(trx, {
+          secretId: row.id,
+          version: 1,
+          workspaceId: ns.workspaceId,
+          ciphertext,
+          keyVersion: keyService.keyVersion,
+          keys: JSON.stringify(keys),
+          createdAt: now,
+          createdBy: actor,
+          deletedAt: scheduledDeletion(row, ctx.access.workspace, now),
+          destroyedAt: null,
+        });
+        await store.changes.announce(trx, changeOf(row));
+      });
+    } catch (error) {
+      // Two creators raced past the check: the unique index let one through.
+      if (!(error instanceof CofferError) && (await findByName(store.db, ns, name))) throw exists();
+      throw error;
+    }
+    store.changes.apply(changeOf(row));
+    return { ...summarize(row, keys, now, now, await this.#rows.planOf(row, now)), data };
+  }
+
+  /** Replaces every key/value pair; creates the secret when `upsert` and it does not exist. */
+  async replace(ctx: SecretContext, ref: string, data: SecretData, input: UpdateInput & { type?: string | undefined; upsert?: boolean }): Promise<{ secret: SecretWithData; created: boolean }> {
+    // A secret the caller may not see is treated as absent, so the answer is create's, never a hint that it exists.
+    const existing = input.upsert && !SECRET_ID.test(ref) ? await this.#rows.findRow(ctx, ref) : undefined;
+    if (input.upsert && !SECRET_ID.test(ref) && (!existing || !atLeast(this.#rows.levelOn(ctx, existing), "see"))) {
+      try {
+        const { type, label, tags, rotationIntervalDays, autoRotate } = input;
+        return { secret: await this.create(ctx, { name: ref, type, label, tags, rotationIntervalDays, autoRotate, data }), created: true };
+      } catch (error) {
+        if (!(error instanceof CofferError) || error.code !== "SECRET_ALREADY_EXISTS") throw error;
+      }
+    }
+    if (input.type !== undefined) checkType(input.type);
+    // Writing to a soft-deleted name brings the secret back with the new value, as a write after a delete does in Vault.
+    const revive = input.upsert === true && existing?.deletedAt !== null && existing !== undefined;
+    return { secret: await this.#write(ctx, ref, input, async () => data, input.type, revive), created: false };
+  }
+
+  /** Sets or (with null) removes some keys, keeping the others; label and tags alone make no new version. */
+  async patch(ctx: SecretContext, ref: string, patch: Record<string, string | null> | undefined, input: UpdateInput): Promise<SecretWithData> {
+    if (patch === undefined || Object.keys(patch).length === 0) return this.#updateMetadata(ctx, ref, input);
+    return this.#write(ctx, ref, input, async (row) => {
+      const current = await findVersion(this.#rows.store.db, row.id, row.currentVersion);
+      if (!current) throw new CofferError("VERSION_CONFLICT", "the secret changed during the update; try again");
+      if (isGone(current, this.#rows.clock())) throw versionGone(row, row.currentVersion, current.destroyedAt !== null);
+      return mergeData(decodeData(await this.#rows.open(row, row.currentVersion, current.ciphertext)), patch);
+    });
+  }
+
+  /** Writes a new version equal to an old one. */
+  async rollback(ctx: SecretContext, ref: string, version: number, cas?: number): Promise<SecretWithData> {
+    return this.#write(ctx, ref, { cas }, async (row) => {
+      const old = await this.#rows.liveVersion(row, version);
+      return decodeData(await this.#rows.open(row, version, old.ciphertext));
+    });
+  }
+
+  async softDelete(ctx: SecretContext, ref: string): Promise<void> {
+    const row = await this.#rows.authorizedRow(ctx, ref, "write");
+    await this.#rows.commit(row, (trx) => setDeleted(trx, row.id, this.#rows.clock(), ctx.principal.id));
+  }
+
+  async restore(ctx: SecretContext, ref: string): Promise<SecretSummary> {
+    const row = await this.#rows.authorizedRow(ctx, ref, "write", { allowDeleted: true });
+    if (row.deletedAt === null) throw invalid(`secret '${row.name}' is not deleted`);
+    await this.#rows.commit(row, (trx) => setDeleted(trx, row.id, null, null));
+    const { data: _, ...summary } = await this.#reader.get(ctx, row.id);
+    return summary;
+  }
+
+  /** Removes the secret and every version for good. */
+  async destroy(ctx: SecretContext, ref: string): Promise<void> {
+    const row = await this.#rows.authorizedRow(ctx, ref, "manage", { allowDeleted: true });
+    await this.#rows.commit(row, (trx) => destroySecret(trx, row.id), true);
+  }
+
+  /** A workspace admin removes a departed member's personal secrets, unread. */
+  async destroyPersonalOf(ctx: SecretContext, userId: string): Promise<number> {
+    requireWorkspaceAdmin(ctx.principal, ctx.access, "delete a member's personal secrets");
+    const db = this.#rows.store.db;
+    const rows = await listPersonalOf(db, ctx.access.workspace.id, userId);
+    // Answering 0 for any username would let a workspace admin probe which users exist on the instance.
+    if (rows.length === 0 && !(await findRole(db, ctx.access.workspace.id, userId))) {
+      throw new CofferError("NOT_FOUND", "no such member of this workspace");
+    }
+    for (const row of rows) await this.#rows.commit(row, (trx) => destroySecret(trx, row.id), true);
+    return rows.length;
+  }
+
+  /**
+   * The rotation job's write, made by no caller: a new generated value for a
+   * self-rotating secret still at `fromVersion`. The new version number, or
+   * undefined when the secret changed, went away or stopped rotating itself.
+   */
+  async rotateGenerated(workspaceId: string, secretId: string, fromVersion: number): Promise<number | undefined> {
+    const db = this.#rows.store.db;
+    const [row, workspace] = await Promise.all([findById(db, workspaceId, secretId), findWorkspace(db, workspaceId)]);
+    if (!row || !workspace || row.deletedAt !== null || row.currentVersion !== fromVersion || row.autoRotate !== 1) return undefined;
+    const { plaintext, keys } = encodeData(dataForType(row.type as SecretType, undefined));
+    const version = fromVersion + 1;
+    const ciphertext = this.#rows.keys.seal({ workspaceId, secretId, version }, plaintext);
+    plaintext.fill(0);
+    const change = { currentVersion: version, updatedAt: this.#rows.clock(), updatedBy: ROTATION_ACTOR, label: row.label, tags: row.tags, rotationIntervalDays: row.rotationIntervalDays, autoRotate: row.autoRotate };
+    const now = change.updatedAt;
+    return (await this.#advance(row, change, ciphertext, keys, row.maxVersions ?? workspace.maxVersions, scheduledDeletion(row, workspace, now))) ? version : undefined;
+  }
+
+  async #write(
+    ctx: SecretContext,
+    ref: string,
+    input: UpdateInput,
+    nextData: (row: SecretRow) => Promise<SecretData>,
+    type?: string,
+    revive = false,
+  ): Promise<SecretWithData> {
+    for (let attempt = 1; ; attempt++) {
+      const row = await this.#rows.authorizedRow(ctx, ref, "write", { allowDeleted: revive });
+      if (type !== undefined && type !== row.type) {
+        throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' is ${row.type}; a secret's type cannot change, create a new secret instead`);
+      }
+      if (input.cas === undefined && (row.casRequired === 1 || ctx.access.workspace.casRequired === 1)) {
+        throw invalid(`secret '${row.name}' requires check-and-set: send cas with the version you last read`);
+      }
+      if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
+      const data = await nextData(row);
+      const { plaintext, keys } = encodeData(data);
+      const version = row.currentVersion + 1;
+      const now = this.#rows.clock();
+      const ciphertext = this.#rows.keys.seal({ workspaceId: row.workspaceId, secretId: row.id, version }, plaintext);
+      plaintext.fill(0);
+      const label = input.label === undefined ? row.label : checkLabel(input.label, row.name);
+      const tags = input.tags === undefined ? row.tags : JSON.stringify(checkTags(input.tags));
+      const rotation = rotationSettings(row, input);
+      const change = { currentVersion: version, updatedAt: now, updatedBy: ctx.principal.id, label, tags, ...rotation, ...(revive ? { deletedAt: null, deletedBy: null } : {}) };
+      const maxVersions = row.maxVersions ?? ctx.access.workspace.maxVersions;
+      const advanced = await this.#advance(row, change, ciphertext, keys, maxVersions, scheduledDeletion(row, ctx.access.workspace, now));
+      if (advanced) {
+        const written = { ...row, ...change, deletedAt: null };
+        return { ...summarize(written, keys, now, now, await this.#rows.planOf(written, now)), data };
+      }
+      // Another writer came first. With check-and-set that is the caller's conflict; without, retry on the new version.
+      if (input.cas !== undefined) throw conflict(row, input.cas);
+      if (attempt >= WRITE_ATTEMPTS) throw new CofferError("VERSION_CONFLICT", `secret '${row.name}' is being changed by others; try again`);
+    }
+  }
+
+  async #updateMetadata(ctx: SecretContext, ref: string, input: UpdateInput): Promise<SecretWithData> {
+    const row = await this.#rows.authorizedRow(ctx, ref, "write");
+    if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
+    const label = input.label === undefined ? row.label : checkLabel(input.label, row.name);
+    const tags = input.tags === undefined ? row.tags : JSON.stringify(checkTags(input.tags));
+    const rotation = rotationSettings(row, input);
+    await this.#rows.commit(row, (trx) => updateMetadata(trx, row.id, { label, tags, ...rotation, updatedAt: this.#rows.clock(), updatedBy: ctx.principal.id }));
+    return this.#reader.get(ctx, row.id);
+  }
+
+  /**
+   * Moves `row` to a new version holding `ciphertext`, unless another writer
+   * moved it first (false). Keeps the last `maxVersions`, and for the types
+   * that rotate, every version superseded within the grace period too, so
+   * consumers still switching can read it (and HMAC verify can check it).
+   */
+  async #advance(
+    row: SecretRow,
+    change: Parameters<typeof advanceVersion>[3],
+    ciphertext: Sealed,
+    keys: string[],
+    maxVersions: number,
+    deletedAt: number | null,
+  ): Promise<boolean> {
+    const version = change.currentVersion;
+    return this.#rows.commit(row, async (trx) => {
+      if (!(await advanceVersion(trx, row.id, row.currentVersion, change, row.deletedAt !== null))) return false;
+      await insertVersion(trx, {
+        secretId: row.id,
+        version,
+        workspaceId: row.workspaceId,
+        ciphertext,
+        keyVersion: this.#rows.keys.keyVersion,
+        keys: JSON.stringify(keys),
+        createdAt: change.updatedAt,
+        createdBy: change.updatedBy,
+        deletedAt,
+        destroyedAt: null,
+      });
+      let keepFrom = version - maxVersions + 1;
+      if (SELF_ROTATING_TYPES.includes(row.type as SecretType)) {
+        const inGrace = await oldestVersionSince(trx, row.id, change.updatedAt - this.#graceMs);
+        if (inGrace !== null) keepFrom = Math.min(keepFrom, inGrace - 1);
+      }
+      await pruneVersions(trx, row.id, keepFrom);
+      return true;
+    });
+  }
+}
+
+/** The row's rotation settings after an update: given fields change, absent ones stay; autoRotate only for the types that can. */
+function rotationSettings(row: SecretRow, input: UpdateInput): RotationSettings {
+  const interval = checkInterval(input.rotationIntervalDays);
+  checkAutoRotate(row.type, input.autoRotate);
+  return {
+    rotationIntervalDays: interval === undefined ? row.rotationIntervalDays : interval,
+    autoRotate: input.autoRotate === undefined ? row.autoRotate : input.autoRotate ? 1 : 0,
+  };
+}
+
+/** When a version written now is to be deleted: the shorter of the secret's and the workspace's delete-after, if any. */
+function scheduledDeletion(row: SecretRow, workspace: { deleteVersionAfter: number }, now: number): number | null {
+  const after = [Number(row.deleteVersionAfter), Number(workspace.deleteVersionAfter)].filter((seconds) => seconds > 0);
+  return after.length === 0 ? null : now + Math.min(...after) * 1000;
+}
+
+function conflict(row: SecretRow, expected: number): CofferError {
+  return new CofferError("VERSION_CONFLICT", `secret '${row.name}' is at version ${row.currentVersion}, not ${expected}`);
+}
