@@ -10,12 +10,14 @@ small local HTTP server instead, for answers a healthy Coffer never gives
 """
 from __future__ import annotations
 
+import asyncio
 import http.server
 import json
 import os
 import secrets as random_secrets
 import socket
 import threading
+import time
 import unittest
 from datetime import datetime
 
@@ -28,7 +30,9 @@ from coffer import (
     SecretData,
     SecretNotFound,
     Unauthenticated,
+    SecretsView,
     Unavailable,
+    AsyncVault,
     Vault,
     VersionConflict,
     VersionNotFound,
@@ -68,13 +72,13 @@ class RecordingVault(Vault):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.urls = []
-        opener = self._opener
+        opener = self._transport.opener
 
         def open(request, *args, **kwargs):
             self.urls.append(request.full_url)
             return opener.open(request, *args, **kwargs)
 
-        self._opener = type("Opener", (), {"open": staticmethod(open)})()
+        self._transport.opener = type("Opener", (), {"open": staticmethod(open)})()
 
 
 class CofferTestCase(unittest.TestCase):
@@ -335,12 +339,16 @@ class DefaultsTest(unittest.TestCase):
         saved = {key: os.environ.pop(key, None) for key in ("COFFER_ADDR", "COFFER_TOKEN", "COFFER_WORKSPACE")}
         try:
             vault = Vault()
-            self.assertEqual((vault.addr, vault.workspace, vault._token), ("http://127.0.0.1:8200", "default", None))
+            self.assertEqual((vault.addr, vault.workspace, vault._transport.token), ("http://127.0.0.1:8200", "default", None))
             os.environ.update({"COFFER_ADDR": "http://example.test:9/", "COFFER_TOKEN": "cft_x", "COFFER_WORKSPACE": "team a"})
             vault = Vault()
-            self.assertEqual((vault.addr, vault.workspace, vault._token), ("http://example.test:9", "team a", "cft_x"))
+            self.assertEqual((vault.addr, vault.workspace, vault._transport.token), ("http://example.test:9", "team a", "cft_x"))
             self.assertEqual(vault._path("secrets", "a/b"), "/api/v1/workspaces/team%20a/secrets/a%2Fb")
             self.assertEqual(Vault("http://h:1", "t", "w").addr, "http://h:1")
+            os.environ["COFFER_ADDR"] = "http://a:8200, http://b:8200/,"
+            self.assertEqual(Vault().addrs, ["http://a:8200", "http://b:8200"], "COFFER_ADDR may list several servers")
+            self.assertEqual(AsyncVault().addrs, ["http://a:8200", "http://b:8200"])
+            self.assertEqual(Vault(["http://c:1/"]).addrs, ["http://c:1"])
         finally:
             for key, value in saved.items():
                 os.environ.pop(key, None)
@@ -351,8 +359,9 @@ class DefaultsTest(unittest.TestCase):
 class FakeServer:
     """A local HTTP server answering from a script of (status, headers, body) replies."""
 
-    def __init__(self, replies):
+    def __init__(self, replies, delay=0.0):
         self.replies = list(replies)
+        self.delay = delay
         self.requests = []
         outer = self
 
@@ -361,6 +370,7 @@ class FakeServer:
                 length = int(self.headers.get("content-length") or 0)
                 outer.requests.append((self.command, self.path, dict(self.headers), self.rfile.read(length)))
                 status, headers, body = outer.replies.pop(0)
+                time.sleep(outer.delay)
                 payload = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
                 for key, value in headers.items():
@@ -436,6 +446,199 @@ class HttpBehaviourTest(unittest.TestCase):
                 Vault(fake.url, "t").create_or_update_secret("n", CANARY)
             self.assertEqual(caught.exception.message, "bad value ****", "a value echoed by a server is masked")
             self.assertNotIn(CANARY, str(caught.exception) + repr(caught.exception))
+
+
+def dead_address() -> str:
+    """An address where nothing listens: connecting to it is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+class DroppingServer:
+    """Accepts a connection, reads the request, and closes it unanswered: an answer lost after the request left."""
+
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen()
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.requests = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                self.requests += 1
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.listener.close()
+
+
+class AsyncVaultTest(unittest.IsolatedAsyncioTestCase):
+    """AsyncVault against the real server: the same methods as Vault, awaited."""
+
+    def setUp(self) -> None:
+        self.vault = AsyncVault(ADDR, TOKEN)
+
+    async def test_platform_style_crud(self):
+        key = name("async-crud/payment-service")
+        created = await self.vault.secrets.create(key, {"api_key": CANARY, "region": "eu"}, label="Payments")
+        self.assertEqual((created.name, created.version, sorted(created.keys)), (key, 1, ["api_key", "region"]))
+        secret = await self.vault.secrets.get(key)
+        self.assertEqual(secret.data.api_key, CANARY)
+        items = await self.vault.secrets.list(prefix=name("async-crud/"))
+        self.assertEqual([(item.name, item.keys, item.data) for item in items], [(key, ["api_key", "region"], None)])
+        updated = await self.vault.secrets.update(key, {"api_key": CANARY + "-2"})
+        self.assertEqual((updated.version, dict(updated.data)), (2, {"api_key": CANARY + "-2"}))
+        merged = await self.vault.secrets.update(key, {"region": "us"}, merge=True, cas=2)
+        self.assertEqual(dict(merged.data), {"api_key": CANARY + "-2", "region": "us"})
+        self.assertEqual([v.version for v in await self.vault.secrets.versions(key)], [3, 2, 1])
+        self.assertEqual((await self.vault.secrets.rollback(key, 1)).data.api_key, CANARY)
+        with self.assertRaises(VersionConflict):
+            await self.vault.secrets.update(key, {"api_key": "late"}, cas=1)
+        self.assertIsNone(await self.vault.secrets.delete(key))
+        with self.assertRaises(SecretNotFound) as caught:
+            await self.vault.secrets.get(key)
+        self.assertNotIn(CANARY, str(caught.exception))
+
+    async def test_practicus_shape_and_whoami(self):
+        key = name("async/personal")
+        await self.vault.create_or_update_secret(key, CANARY)
+        self.assertEqual(await self.vault.get_secret(key), (CANARY, 0))
+        await self.vault.delete_secret(key, permanent=True)
+        with self.assertRaises(SecretNotFound):
+            await self.vault.get_secret(key)
+        self.assertTrue((await self.vault.whoami())["principalId"])
+        self.assertEqual((await self.vault._request("GET", self.vault._sync._path("secrets"), query={"limit": 1}))["items"].__class__, list)
+
+    async def test_calls_run_concurrently(self):
+        names = [name(f"async/many-{i}") for i in range(6)]
+        await asyncio.gather(*(self.vault.secrets.create(n, {"value": f"{CANARY}-{i}"}) for i, n in enumerate(names)))
+        read = await asyncio.gather(*(self.vault.secrets.get(n) for n in names))
+        self.assertEqual([secret.data.value for secret in read], [f"{CANARY}-{i}" for i in range(6)])
+
+    async def test_the_event_loop_keeps_running_during_a_call(self):
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.02)
+                ticks += 1
+
+        with FakeServer([(200, {}, {"items": [], "nextCursor": None})], delay=0.5) as fake:
+            task = asyncio.ensure_future(ticker())
+            self.assertEqual(await AsyncVault(fake.url, "t").secrets.list(), [])
+            task.cancel()
+        self.assertGreater(ticks, 10, "the loop ran other tasks while the request was in flight")
+
+    async def test_with_secrets_async(self):
+        self.vault._sync.secrets.create(name("scoped/ACME_API_KEY"), {"value": CANARY})
+        self.vault._sync.secrets.create(name("scoped/db"), {"user": "app", "password": CANARY})
+        async with self.vault.with_secrets([name("scoped/ACME_API_KEY"), name("scoped/db")]) as vault:
+            self.assertEqual(vault[name("scoped/ACME_API_KEY")], CANARY)
+            self.assertEqual(vault.get(name("scoped/db")).password, CANARY)
+            self.assertIsNone(vault.get("missing"))
+        with self.assertRaises(RuntimeError):
+            vault[name("scoped/ACME_API_KEY")]
+
+
+class WithSecretsTest(CofferTestCase):
+    """vault.with_secrets([...]): a read-only mapping of values, valid for one block."""
+
+    def test_mapping_for_one_block(self):
+        self.vault.secrets.create(name("with/ACME_API_KEY"), {"value": CANARY})
+        self.vault.secrets.create(name("with/db"), {"host": "db.internal", "password": CANARY})
+        before = len(self.vault.urls)
+        with self.vault.with_secrets([name("with/ACME_API_KEY"), name("with/db")]) as vault:
+            self.assertEqual(len(self.vault.urls) - before, 1, "fetched in one request")
+            self.assertIsInstance(vault, SecretsView)
+            self.assertEqual(vault[name("with/ACME_API_KEY")], CANARY)
+            db = vault.get(name("with/db"))
+            self.assertEqual((db.host, db["password"]), ("db.internal", CANARY))
+            self.assertEqual(vault.get("absent", "fallback"), "fallback")
+            self.assertEqual(sorted(vault), sorted([name("with/ACME_API_KEY"), name("with/db")]))
+            self.assertIn(name("with/db"), vault)
+            with self.assertRaises(TypeError):
+                vault["x"] = "y"
+            for text in (repr(vault), str(vault), repr(db)):
+                self.assertNotIn(CANARY, text)
+        with self.assertRaises(RuntimeError):
+            vault[name("with/ACME_API_KEY")]
+        with self.assertRaises(RuntimeError):
+            len(vault)
+        self.assertEqual(dict(db), {}, "a key/value map handed out is emptied when the block ends")
+
+    def test_mapping_is_closed_when_the_block_raises(self):
+        self.vault.secrets.create(name("with/raise"), {"value": CANARY})
+        with self.assertRaises(KeyError):
+            with self.vault.with_secrets([name("with/raise")]) as vault:
+                raise KeyError("in the block")
+        with self.assertRaises(RuntimeError):
+            vault.get(name("with/raise"))
+
+    def test_personal_secrets_and_all_or_nothing(self):
+        self.vault.create_or_update_secret(name("with/mine"), CANARY)
+        with self.vault.with_secrets([name("with/mine")], shared=False) as vault:
+            self.assertEqual(vault[name("with/mine")], CANARY)
+        ran = False
+        with self.assertRaises(SecretNotFound):
+            with self.vault.with_secrets([name("with/mine"), name("with/missing")]):
+                ran = True
+        self.assertFalse(ran, "the block never runs without every secret")
+
+
+class FailoverTest(CofferTestCase):
+    """Several addresses: calls safe to repeat move on when a connection fails."""
+
+    def test_a_dead_first_address_is_skipped_and_remembered(self):
+        dead = dead_address()
+        vault = Vault(f"{dead},{ADDR}", TOKEN)
+        self.assertEqual(vault.addr, dead)
+        created = vault.secrets.create(name("failover/a"), {"value": CANARY})
+        self.assertEqual(created.version, 1, "a refused connection never sent the request: a create moves on")
+        self.assertEqual(vault.addr, ADDR, "the address that answered is tried first from now on")
+        self.assertEqual(vault.secrets.get(name("failover/a")).data.value, CANARY)
+        with vault.with_secrets([name("failover/a")]) as secrets:
+            self.assertEqual(secrets[name("failover/a")], CANARY)
+        self.assertEqual(vault.secrets.update(name("failover/a"), {"value": CANARY + "-2"}).version, 2)
+        # A fresh client, every call starting at the dead address.
+        for method in (lambda v: v.secrets.list(prefix=name("failover/")), lambda v: v.secrets.delete(name("failover/a"))):
+            method(Vault([dead, ADDR], TOKEN))
+        self.assertEqual(self.vault.secrets.list(prefix=name("failover/")), [])
+
+    def test_async_failover(self):
+        async def run():
+            vault = AsyncVault(f"{dead_address()},{ADDR}", TOKEN)
+            await vault.secrets.create(name("failover/async"), {"value": CANARY})
+            return (await vault.secrets.get(name("failover/async"))).data.value
+
+        self.assertEqual(asyncio.run(run()), CANARY)
+
+    def test_every_address_dead_is_unavailable(self):
+        first, second = dead_address(), dead_address()
+        error = self.assertCode("UNAVAILABLE", Unavailable, Vault([first, second], TOKEN).secrets.get, name("x"))
+        self.assertIn(first, error.message)
+        self.assertIn(second, error.message)
+        self.assertNotIn(TOKEN, error.message)
+
+    def test_an_answer_lost_after_sending_fails_over_only_for_reads(self):
+        with DroppingServer() as dropping, FakeServer([(200, {}, SECRET_BODY)]) as fake:
+            error = self.assertCode("UNAVAILABLE", Unavailable, Vault([dropping.url, fake.url], "t").secrets.create, "n", {"value": CANARY})
+            self.assertIn("not safe to repeat", error.message)
+            self.assertEqual((dropping.requests, fake.requests), (1, []), "a create that may have reached a server is not sent again")
+            self.assertEqual(Vault([dropping.url, fake.url], "t").get_secret("n"), ("v", 3), "a read moves on")
+            self.assertEqual(dropping.requests, 2)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ export interface ConnectOptions {
   workspace?: string | undefined;
   /** --agent, --session, --tool: who a relayed call is for, in the audit log. */
   attribution?: Attribution;
+  /** How often a 429 is retried after its Retry-After (the SDK's default, 3, unless given). */
+  maxRetries?: number;
 }
 
 export function connect(options: ConnectOptions = {}): Connection {
@@ -39,7 +41,7 @@ export function connect(options: ConnectOptions = {}): Connection {
   }
   current = { addr: found.addr, workspace: found.workspace, personal: options.personal ?? false };
   // token "" rather than undefined: the SDK would otherwise fall back to COFFER_TOKEN itself.
-  const coffer = new Coffer({ addr: found.addr, token: found.token ?? "", workspace: found.workspace, fetch: httpFetch, ...(options.attribution ? { attribution: options.attribution } : {}) });
+  const coffer = new Coffer({ addr: found.addr, token: found.token ?? "", workspace: found.workspace, fetch: httpFetch, maxRetries: options.maxRetries, ...(options.attribution ? { attribution: options.attribution } : {}) });
   return { ...found, coffer };
 }
 
@@ -86,8 +88,11 @@ export function describe(error: CofferError): string {
       case "INVALID_REQUEST":
         return `invalid request: ${message}`;
       case "RATE_LIMITED":
-        // The SDK has already waited out Retry-After a few times before this reaches the user.
-        if (/failed logins/.test(message)) return `login refused for now: ${message}`;
+        // A login is not retried (a person is waiting): say when to try again. Other calls were retried by the SDK.
+        if (/failed logins/.test(message)) {
+          const wait = error.retryAfter === undefined ? "" : `; try again in ${error.retryAfter} s`;
+          return `login refused for now: ${wait ? message.replace(/; retry after \d+ s$/, "") : message}${wait}`;
+        }
         return `rate limited by the server, still after retrying: ${message}. A workspace admin can raise the limits (rateLimits in the workspace settings)`;
       case "SEALED":
         return `the server is sealed or cannot reach its store: ${message}`;

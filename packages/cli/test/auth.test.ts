@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import { createMember, fixture, ok, run, runPty, tempDir } from "./support/cli.ts";
@@ -110,4 +112,36 @@ test("every command explains itself with --help, with an example", async () => {
   });
   const top = ok(await run(["--help"]));
   assert.match(top.stdout, /Exit codes:[\s\S]*3 not logged in[\s\S]*4 access denied[\s\S]*5 not found/);
+});
+
+test("a login answered 429 fails at once with the Retry-After in the message, instead of waiting it out", async (t) => {
+  // A server that always throttles, with a wait no test could sit through: the SDK's default would wait 3 × 60 s.
+  const requests: string[] = [];
+  const server = createServer((request, response) => {
+    requests.push(`${request.method} ${request.url}`);
+    response.writeHead(429, { "content-type": "application/json", "retry-after": "600" });
+    response.end(JSON.stringify({ error: { code: "RATE_LIMITED", message: "too many failed logins; retry after 600 s", requestId: "req_1" } }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => server.close());
+  const addr = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const started = Date.now();
+  const refused = await run(["login", "--addr", addr, "--username", "dave"], { env: { COFFER_CONFIG_DIR: join(tempDir(t), "config") }, input: "pw\n" });
+  assert.ok(Date.now() - started < 20_000, "no wait before failing");
+  assert.equal(refused.code, 1);
+  assert.equal(refused.stderr.trim(), "coffer: login refused for now: too many failed logins; try again in 600 s (RATE_LIMITED)");
+  assert.deepEqual(requests, ["POST /api/v1/auth/login"], "one attempt, no retry");
+});
+
+test("the real login throttle: after five wrong passwords the next login fails fast, saying when to try again", async (t) => {
+  const f = await fixture(t);
+  await createMember(f, "erin", PASSWORD);
+  const env = { COFFER_CONFIG_DIR: join(tempDir(t), "config"), COFFER_ADDR: f.server.url };
+  for (let i = 0; i < 5; i++) {
+    const response = await fetch(`${f.server.url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "erin", password: "wrong" }) });
+    assert.equal(response.status, 401);
+  }
+  const refused = await run(["login", "--username", "erin"], { env, input: PASSWORD + "\n" });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /^coffer: login refused for now: too many failed logins; try again in \d+ s \(RATE_LIMITED\)$/m);
 });

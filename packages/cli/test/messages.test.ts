@@ -15,4 +15,6 @@ test("a 429 the SDK could not wait out says what was limited, that it was retrie
   assert.equal(error.exitCode, EXIT.failure);
   const login = toCliError(new CofferError("RATE_LIMITED", "too many failed logins; retry after 4 s", 429, "req_2"));
   assert.equal(login.message, "login refused for now: too many failed logins; retry after 4 s (RATE_LIMITED)");
+  const timed = toCliError(new CofferError("RATE_LIMITED", "too many failed logins; retry after 4 s", 429, "req_3", 4));
+  assert.equal(timed.message, "login refused for now: too many failed logins; try again in 4 s (RATE_LIMITED)", "Retry-After, said once");
 });

@@ -53,12 +53,15 @@ export class CofferError extends Error {
   readonly code: string;
   readonly status: number;
   readonly requestId: string | undefined;
-  constructor(code: string, message: string, status: number, requestId?: string) {
+  /** Seconds the server asked to wait (its Retry-After header), on a 429 or 503 that gave one. */
+  readonly retryAfter: number | undefined;
+  constructor(code: string, message: string, status: number, requestId?: string, retryAfter?: number) {
     super(message);
     this.name = "CofferError";
     this.code = code;
     this.status = status;
     this.requestId = requestId;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -350,7 +353,7 @@ export class Coffer {
         await sleep(retryDelay(response.headers.get("retry-after"), attempt));
         continue;
       }
-      if (!response.ok) throw errorOf(response.status, await response.text());
+      if (!response.ok) throw errorOf(response.status, await response.text(), response.headers.get("retry-after"));
       return response;
     }
   }
@@ -575,19 +578,26 @@ function scopeOf(shared: boolean | undefined): SecretScope {
   return shared ? "shared" : "personal";
 }
 
-function errorOf(status: number, text: string): CofferError {
+function errorOf(status: number, text: string, retryAfterHeader: string | null): CofferError {
+  const retryAfter = retryAfterSeconds(retryAfterHeader);
   try {
     const { error } = JSON.parse(text) as ErrorBody;
-    return new CofferError(error.code, error.message, status, error.requestId);
+    return new CofferError(error.code, error.message, status, error.requestId, retryAfter);
   } catch {
-    return new CofferError(status >= 500 ? "INTERNAL" : "INVALID_REQUEST", `HTTP ${status} from the server`, status);
+    return new CofferError(status >= 500 ? "INTERNAL" : "INVALID_REQUEST", `HTTP ${status} from the server`, status, undefined, retryAfter);
   }
+}
+
+/** A Retry-After header's seconds; undefined when absent or not a number of seconds. */
+function retryAfterSeconds(header: string | null): number | undefined {
+  const seconds = Number(header);
+  return header !== null && Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
 }
 
 /** Retry-After seconds when the server gives them, else exponential backoff with jitter. */
 function retryDelay(header: string | null, attempt: number): number {
-  const seconds = Number(header);
-  if (header !== null && Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds, 60) * 1000;
+  const seconds = retryAfterSeconds(header);
+  if (seconds !== undefined) return Math.min(seconds, 60) * 1000;
   return Math.min(8000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
 }
 

@@ -4,6 +4,7 @@
  */
 import { openCoffer, type AuditSettings } from "./coffer.ts";
 import { buildApp } from "./http/app.ts";
+import { loggerOptions, type LogFormat } from "./http/log-format.ts";
 import type { RateLimitSettings } from "./limits/rate-limits.ts";
 
 export interface ServerOptions {
@@ -18,6 +19,8 @@ export interface ServerOptions {
   redisPrefix?: string | undefined;
   rateLimits?: RateLimitSettings | undefined;
   logLevel: string;
+  /** Log lines as text or JSON (default json); `coffer server` picks text on a terminal. */
+  logFormat?: LogFormat | undefined;
   audit: AuditSettings;
   /** Days a version superseded by a rotation stays valid for HMAC verify and kept; default 7. */
   rotationGraceDays?: number | undefined;
@@ -54,7 +57,7 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     ...(options.rotationCheckSeconds ? { rotationJobEveryMs: options.rotationCheckSeconds * 1000 } : {}),
     log: (message) => options.print(`coffer: ${message}`),
   });
-  const app = await buildApp(coffer, { logger: { level: options.logLevel } });
+  const app = await buildApp(coffer, { logger: loggerOptions(options.logLevel, options.logFormat ?? "json") });
   let url: string;
   try {
     url = await app.listen({ host: options.host, port: options.port });

@@ -14,7 +14,9 @@ Logs in with a username and password and keeps the session token (12 hours)
 in ${"$"}XDG_CONFIG_HOME/coffer/config.json (default ~/.config/coffer/config.json;
 COFFER_CONFIG_DIR moves it), a file only you can read (mode 0600). The
 password is typed at a hidden prompt; when stdin is not a terminal, the
-username and password are read from it, one line each.
+username and password are read from it, one line each. After too many
+failed attempts the server refuses logins for a while (429): login then
+fails at once and says how many seconds to wait, rather than waiting.
 
 Options:
   --addr URL         the server (default: the saved one, COFFER_ADDR, or ${DEFAULT_ADDR})
@@ -29,8 +31,9 @@ export async function login(argv: string[]): Promise<void> {
   positionals("login", parsed.positionals, []);
   const stored = readConfig();
   const addr = normalizeAddr(parsed.values.addr || process.env.COFFER_ADDR || stored.addr || DEFAULT_ADDR);
-  // No token on a login request, not even a COFFER_TOKEN: a stale one must not spoil it.
-  const { coffer } = connect({ addr, anonymous: true });
+  // No token on a login request, not even a COFFER_TOKEN: a stale one must not spoil it. A 429 (too many
+  // failed logins) is not waited out: a person is at the prompt, so fail at once and say when to try again.
+  const { coffer } = connect({ addr, anonymous: true, maxRetries: 0 });
   const username = parsed.values.username ?? (await ask(`Username for ${addr}: `));
   if (!username) throw new CliError("the username is empty", EXIT.usage);
   const password = await askHidden("Password: ");

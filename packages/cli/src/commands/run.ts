@@ -1,14 +1,17 @@
 /** coffer run: a command with secrets in its environment, and their values masked in its output. */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { constants } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Coffer, Secret, SecretScope } from "@coffer/sdk";
 import { parse, usage } from "../args.ts";
-import { connect } from "../client.ts";
+import { connect, toCliError } from "../client.ts";
 import { CliError, EXIT } from "../cli-error.ts";
 import { Masker } from "../mask.ts";
-import { environmentOf, parseRenames, readAll, readSecrets } from "../vault.ts";
+import { environmentOf, folder, parseRenames, readAll, readSecrets } from "../vault.ts";
+import { changesBetween, currentVersions, versionsOf, type Versions, type WatchSource } from "../watch.ts";
 
-const HELP = `Usage: coffer run [--secret NAME… | --all] [--env-name NAME=VAR…] -- COMMAND [ARGS…]
+const HELP = `Usage: coffer run [--secret NAME… | --all] [--env-name NAME=VAR…] [--watch] -- COMMAND [ARGS…]
 
 Starts COMMAND with secrets in its environment, read in one request:
   NAME        for a secret whose only key is 'value'
@@ -28,6 +31,14 @@ Signals (SIGINT, SIGTERM, SIGHUP) are forwarded to COMMAND, and coffer exits
 with its exit code, or 128 + the signal number when a signal ended it. Before
 COMMAND starts, coffer's own exit codes apply (see 'coffer --help').
 
+With --watch, coffer checks the versions of the secrets COMMAND uses every
+--watch-interval seconds (metadata only, no values). When one changes (a new
+version, a rotation, a rollback; with --all also a secret added or removed),
+coffer reads the values again, sends COMMAND SIGTERM, waits up to
+--watch-grace seconds, then SIGKILL, and starts it again with the new values.
+A failed check is reported and retried at the next interval; the running
+COMMAND is left alone. coffer exits when COMMAND exits by itself.
+
 Options:
   --secret NAME        a secret to inject (repeat it); a folder's secrets: --all --prefix F
   --all                every secret you can read (--prefix narrows it to a folder)
@@ -36,10 +47,16 @@ Options:
                        prefix: VAR_KEY), or NAME.KEY=VAR for one key; repeatable
   --personal           your personal secrets instead of the workspace's
   --no-mask            leave COMMAND's output alone (and on the terminal)
+  --watch              restart COMMAND with the new values when a secret it uses changes
+  --watch-interval S   with --watch: seconds between checks (default 10, at least 1)
+  --watch-grace S      with --watch: seconds between SIGTERM and SIGKILL on a restart (default 10)
 
 Examples:
   coffer run --secret OPENAI_KEY -- python agent.py
-  coffer run --secret database-config --env-name database-config=PG -- ./migrate   # PG_HOST, PG_PASSWORD…`;
+  coffer run --secret database-config --env-name database-config=PG -- ./migrate   # PG_HOST, PG_PASSWORD…
+  coffer run --watch --secret OPENAI_KEY -- node server.js`;
+
+const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 export async function run(argv: string[]): Promise<void> {
   const split = argv.indexOf("--");
@@ -55,6 +72,9 @@ export async function run(argv: string[]): Promise<void> {
       "env-name": { type: "string", multiple: true },
       personal: { type: "boolean" },
       "no-mask": { type: "boolean" },
+      watch: { type: "boolean" },
+      "watch-interval": { type: "string" },
+      "watch-grace": { type: "string" },
     },
     HELP,
   );
@@ -66,25 +86,105 @@ export async function run(argv: string[]): Promise<void> {
   if (!names.length && !values.all) throw usage("run", "name the secrets with --secret NAME, or give --all");
   if (names.length && values.all) throw usage("run", "give --secret or --all, not both");
   if (values.prefix && !values.all) throw usage("run", "--prefix goes with --all");
+  if (!values.watch && (values["watch-interval"] !== undefined || values["watch-grace"] !== undefined)) {
+    throw usage("run", "--watch-interval and --watch-grace go with --watch");
+  }
+  const intervalMs = seconds("--watch-interval", values["watch-interval"], 10, 1) * 1000;
+  const graceMs = seconds("--watch-grace", values["watch-grace"], 10, 0) * 1000;
   const renames = parseRenames(values["env-name"]);
 
   const { coffer } = connect({ personal: values.personal });
-  const scope = values.personal ? "personal" : "shared";
-  const secrets = values.all ? await readAll(coffer, scope, values.prefix) : await readSecrets(coffer, names, scope);
+  const scope: SecretScope = values.personal ? "personal" : "shared";
+  const source: WatchSource = values.all ? { all: true, prefix: values.prefix ? folder(values.prefix) : undefined } : { names };
+  const secrets = await read(coffer, source, scope);
   const injected = environmentOf(secrets, renames);
+  const mask = !values["no-mask"];
+  // Every value any run of the command was given stays masked, the replaced ones included.
+  const masked = new Set(injected.values());
+
+  let child = start(command, injected, masked, mask);
+  let stopping = false;
+  const forward = (signal: NodeJS.Signals) => {
+    stopping = true;
+    child.signal(signal);
+  };
+  for (const signal of FORWARDED) process.on(signal, forward);
+  try {
+    if (values.watch) {
+      let versions = versionsOf(secrets);
+      for (;;) {
+        const changed = await nextChange(child, () => currentVersions(coffer, source, scope), versions, intervalMs);
+        if (!changed || stopping) break;
+        // Values are read before the command is stopped: if that fails, the command keeps running.
+        let fresh: { secrets: Secret[]; env: Map<string, string> };
+        try {
+          const secrets = await read(coffer, source, scope);
+          fresh = { secrets, env: environmentOf(secrets, renames) };
+        } catch (error) {
+          warn(`could not read the changed secrets, keeping the running command: ${toCliError(error).message}`);
+          versions = changed.versions;
+          continue;
+        }
+        warn(`${changed.what.join(", ")}: restarting ${command[0]}`);
+        await child.stop(graceMs);
+        if (stopping) break;
+        for (const value of fresh.env.values()) masked.add(value);
+        versions = versionsOf(fresh.secrets);
+        child = start(command, fresh.env, masked, mask);
+      }
+    }
+    const [code, signal] = await child.exited;
+    process.exitCode = signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? EXIT.failure);
+  } finally {
+    for (const signal of FORWARDED) process.off(signal, forward);
+  }
+}
+
+function read(coffer: Coffer, source: WatchSource, scope: SecretScope): Promise<Secret[]> {
+  return "all" in source ? readAll(coffer, scope, source.prefix) : readSecrets(coffer, source.names, scope);
+}
+
+/**
+ * Waits until the command exits (null) or a poll finds a version moved. Polls are `intervalMs` apart and
+ * never overlap; a failed poll is reported once per distinct failure and tried again at the next interval.
+ */
+async function nextChange(child: Running, poll: () => Promise<Versions>, versions: Versions, intervalMs: number): Promise<{ versions: Versions; what: string[] } | null> {
+  let exited = false;
+  const ended = child.exited.then(() => (exited = true));
+  let lastFailure = "";
+  for (;;) {
+    const timer = new AbortController();
+    await Promise.race([ended, sleep(intervalMs, undefined, { signal: timer.signal }).catch(() => {})]);
+    timer.abort();
+    if (exited) return null;
+    try {
+      const now = await poll();
+      lastFailure = "";
+      const what = changesBetween(versions, now);
+      if (what.length) return { versions: now, what };
+    } catch (error) {
+      const message = toCliError(error).message;
+      if (message !== lastFailure) warn(`could not check the secrets for changes (will retry every ${intervalMs / 1000} s): ${message}`);
+      lastFailure = message;
+    }
+  }
+}
+
+interface Running {
+  /** Resolves once the command exited and its (masked) output is written out. */
+  exited: Promise<[number | null, NodeJS.Signals | null]>;
+  signal(signal: NodeJS.Signals): void;
+  /** SIGTERM, then SIGKILL after `graceMs` if it is still running; resolves when it is gone. */
+  stop(graceMs: number): Promise<void>;
+}
+
+function start(command: string[], injected: Map<string, string>, masked: Set<string>, mask: boolean): Running {
   const env: Record<string, string | undefined> = { ...process.env };
   for (const [name, value] of injected) env[name] = value;
-
-  const mask = !values["no-mask"];
-  const masker = new Masker(injected.values());
-  const child = spawn(command[0]!, command.slice(1), { env, stdio: ["inherit", mask ? "pipe" : "inherit", mask ? "pipe" : "inherit"] });
-  const forward = (signal: NodeJS.Signals) => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-  };
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, forward);
-
+  const child: ChildProcess = spawn(command[0]!, command.slice(1), { env, stdio: ["inherit", mask ? "pipe" : "inherit", mask ? "pipe" : "inherit"] });
   const piped: Promise<unknown>[] = [];
   if (mask) {
+    const masker = new Masker(masked);
     // Written by hand rather than pipe()d: coffer must not exit before the masked tail is out.
     for (const [from, to] of [
       [child.stdout!, process.stdout],
@@ -100,7 +200,7 @@ export async function run(argv: string[]): Promise<void> {
       piped.push(once(stream, "end"));
     }
   }
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
     child.once("error", (error: NodeJS.ErrnoException) =>
       reject(
         new CliError(
@@ -110,8 +210,37 @@ export async function run(argv: string[]): Promise<void> {
       ),
     );
     child.once("exit", (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
+  }).then(async (result) => {
+    await Promise.all(piped);
+    return result;
   });
-  await Promise.all(piped);
-  for (const name of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(name, forward);
-  process.exitCode = signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? EXIT.failure);
+  const running = () => child.exitCode === null && child.signalCode === null;
+  return {
+    exited,
+    signal: (signal) => {
+      if (running()) child.kill(signal);
+    },
+    async stop(graceMs) {
+      if (running()) child.kill("SIGTERM");
+      const timer = new AbortController();
+      const killed = sleep(graceMs, undefined, { signal: timer.signal }).then(
+        () => running() && child.kill("SIGKILL"),
+        () => {},
+      );
+      await exited.catch(() => {});
+      timer.abort();
+      await killed;
+    },
+  };
+}
+
+function seconds(flag: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || number < min || number > 86_400) throw usage("run", `${flag} takes seconds from ${min} to 86400 (got '${value}')`);
+  return number;
+}
+
+function warn(message: string): void {
+  process.stderr.write(`coffer: ${message}\n`);
 }

@@ -16,6 +16,8 @@ Options:
   --rate-limits LIMITS  per-token limits of workspaces that set none, e.g. reads=20,writes=5
                         (env COFFER_RATE_LIMITS; default reads=20,writes=5; a workspace's ceiling is 10×)
   --log-level LEVEL     fatal, error, warn, info, debug (env COFFER_LOG_LEVEL; default info)
+  --log-format FORMAT   text (one readable line per record) or json (one JSON record per line, for log
+                        collectors) (env COFFER_LOG_FORMAT; default: text when stdout is a terminal, else json)
   --audit MODE          on: a request fails unless its audit event is durable, as --audit-sync says (default); fail-open: it goes
                         ahead with a loud log line; off: record nothing (only to measure audit's cost)
                         (env COFFER_AUDIT)
@@ -63,7 +65,9 @@ export async function run(argv: string[]): Promise<void> {
   }
   const env = process.env;
   const { host, port } = parseListen(values.listen ?? env.COFFER_LISTEN ?? "127.0.0.1:8200");
-  const { runServer, parseRateLimits } = await import("@coffer/server");
+  const { runServer, parseRateLimits, LOG_FORMATS } = await import("@coffer/server");
+  const logFormat = values["log-format"] ?? (env.COFFER_LOG_FORMAT || (process.stdout.isTTY ? "text" : "json"));
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) throw new CliError(`--log-format takes text or json (got '${logFormat}')`, EXIT.usage);
   const limits = values["rate-limits"] ?? env.COFFER_RATE_LIMITS;
   let rateLimits: ReturnType<typeof parseRateLimits> | undefined;
   try {
@@ -83,6 +87,7 @@ export async function run(argv: string[]): Promise<void> {
     redisPrefix: env.COFFER_REDIS_PREFIX || undefined,
     rateLimits,
     logLevel: values["log-level"] ?? env.COFFER_LOG_LEVEL ?? "info",
+    logFormat: logFormat as (typeof LOG_FORMATS)[number],
     audit: {
       mode: auditMode(values.audit ?? env.COFFER_AUDIT ?? "on"),
       retentionDays: retentionDays(values["audit-retention-days"] ?? env.COFFER_AUDIT_RETENTION_DAYS ?? "365"),
@@ -117,6 +122,7 @@ function parse(argv: string[]) {
         "redis-url": { type: "string" },
         "rate-limits": { type: "string" },
         "log-level": { type: "string" },
+        "log-format": { type: "string" },
         audit: { type: "string" },
         "audit-retention-days": { type: "string" },
         "audit-sync": { type: "string" },
