@@ -58,7 +58,7 @@ export async function seedStore(options: { dataDir: string; databaseUrl: string 
       const secret: Tables["secrets"] = {
         id, workspaceId, scope: "shared", ownerId: "", name, type: "USER_DEFINED", label: name, tags: "[]", currentVersion: 1,
         createdAt: now, createdBy: admin.id, updatedAt: now, updatedBy: admin.id, deletedAt: null, deletedBy: null,
-        rotationIntervalDays: null, autoRotate: 0, casRequired: 0, maxVersions: null, deleteVersionAfter: 0, customMetadata: "{}",
+        rotationIntervalDays: null, autoRotate: 0, casRequired: 0, maxVersions: null, deleteVersionAfter: 0, customMetadata: "{}", relayPolicy: null,
       };
       const version: Tables["secretVersions"] = {
         secretId: id, version: 1, workspaceId, ciphertext, keyVersion: coffer.keys.keyVersion, keys: '["value"]',

@@ -115,7 +115,7 @@ export class SecretReader {
   async useCurrent(ctx: SecretContext, ref: string): Promise<{ row: SecretRow; data: Readonly<SecretData> }> {
     const current = await this.#readCurrent(ctx, ref, "use");
     if (this.#rows.clock() >= current.goneFrom) throw versionGone(current.row, current.row.currentVersion, current.goneFrom === -Infinity);
-    return { row: current.row, data: current.data };
+    return { row: current.row, data: current.data.data };
   }
 
   async #readCurrent(ctx: SecretContext, ref: string, level: "read" | "use" = "read"): Promise<CurrentSecret> {
