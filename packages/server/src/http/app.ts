@@ -76,6 +76,11 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     clock: coffer.clock,
     workspaceIdOf: (ref) => coffer.workspaces.cachedId(ref) ?? coffer.workspaces.idOf(ref),
   });
+  // A draining node tells keep-alive clients (a balancer's pooled connections, the SDK) to reconnect,
+  // and so reach a node that stays, before it stops listening.
+  app.addHook("onSend", async (_request, reply) => {
+    if (coffer.draining) reply.header("connection", "close");
+  });
   installSealGate(app, coffer.keys, coffer.seal);
   installAuthentication(app, coffer.auth);
   installRateLimits(app, coffer.limits, coffer.workspaces);
