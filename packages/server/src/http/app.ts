@@ -17,6 +17,7 @@ import { vaultListUrl, vaultRoutes, VAULT_PREFIX } from "../compat/vault/vault.r
 import { vellumErrorShape, vellumRoutes, VELLUM_PREFIX } from "../compat/vellum/vellum.routes.ts";
 import { vaultErrorShape } from "../compat/vault/vault.wire.ts";
 import { keyRoutes } from "../keys/keys.routes.ts";
+import { mcpRoutes } from "../mcp/mcp.routes.ts";
 import { rotationRoutes } from "../rotation/rotation.routes.ts";
 import { secretRoutes } from "../secret/secret.routes.ts";
 import { secretFolderRoutes } from "../secret/secret-folders.routes.ts";
@@ -117,6 +118,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(hmacRoutes, { hmac: coffer.hmac, secrets: coffer.secrets });
   await app.register(rotationRoutes, { rotation: coffer.rotation });
   await app.register(relayRoutes, { relay: coffer.relay, secrets: coffer.secrets, audit: coffer.auditSettings.mode === "off" ? null : coffer.audit, clock: coffer.clock });
+  await app.register(mcpRoutes);
   await app.register(webRoutes, { root: options.webRoot ?? DEFAULT_WEB_ROOT });
   await app.register(backupRoutes, { backups: coffer.backups });
   // Compatibility APIs (hidden from the OpenAPI document): thin adapters over the same services.
