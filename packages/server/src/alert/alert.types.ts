@@ -10,6 +10,8 @@ export const ALERT_TYPES = [
   "rotation.overdue", //     …and is now past due
   "key.rotated", //          a new data key version (instance-wide)
   "canary.triggered", //     a canary secret's decoy was read or used (high severity)
+  "secret.expiring", //      a secret expires within the workspace's expiryWarningDays (once per expiry)
+  "secret.unused", //        a secret has not been read or used for the workspace's unusedAlertDays
 ] as const;
 
 export type AlertType = (typeof ALERT_TYPES)[number];

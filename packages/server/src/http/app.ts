@@ -18,6 +18,7 @@ import { vellumErrorShape, vellumRoutes, VELLUM_PREFIX } from "../compat/vellum/
 import { vaultErrorShape } from "../compat/vault/vault.wire.ts";
 import { keyRoutes } from "../keys/keys.routes.ts";
 import { mcpRoutes } from "../mcp/mcp.routes.ts";
+import { lifecycleRoutes } from "../lifecycle/lifecycle.routes.ts";
 import { rotationRoutes } from "../rotation/rotation.routes.ts";
 import { secretRoutes } from "../secret/secret.routes.ts";
 import { secretFolderRoutes } from "../secret/secret-folders.routes.ts";
@@ -119,6 +120,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(alertRoutes, { alerts: coffer.alerts, webhooks: coffer.webhooks });
   await app.register(hmacRoutes, { hmac: coffer.hmac, secrets: coffer.secrets });
   await app.register(rotationRoutes, { rotation: coffer.rotation });
+  await app.register(lifecycleRoutes, { lifecycle: coffer.lifecycle });
   await app.register(relayRoutes, { relay: coffer.relay, secrets: coffer.secrets, audit: coffer.auditSettings.mode === "off" ? null : coffer.audit, clock: coffer.clock });
   await app.register(mcpRoutes);
   await app.register(webRoutes, { root: options.webRoot ?? DEFAULT_WEB_ROOT });
