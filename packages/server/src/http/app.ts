@@ -27,6 +27,7 @@ import { sealRoutes } from "../sys/seal.routes.ts";
 import { sysRoutes } from "../sys/sys.routes.ts";
 import { workspaceRoutes } from "../workspace/workspace.routes.ts";
 import { installAudit } from "./audit.ts";
+import { installOrigin } from "./origin.ts";
 import { installAuthentication } from "./auth.ts";
 import { installErrorHandling, jsonBodyParser } from "./errors.ts";
 import { installSealGate } from "./seal-gate.ts";
@@ -76,6 +77,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandling(app);
+  installOrigin(app);
   // The API speaks JSON only; anything else is refused before a handler sees it. An empty JSON
   // body is no body (clients send the header on bodiless PUTs); routes that need one say so.
   app.removeContentTypeParser("text/plain");
