@@ -16,6 +16,7 @@ import { identityRoutes } from "../identity/identity.routes.ts";
 import { vaultListUrl, vaultRoutes, VAULT_PREFIX } from "../compat/vault/vault.routes.ts";
 import { vellumRoutes, VELLUM_PREFIX } from "../compat/vellum/vellum.routes.ts";
 import { keyRoutes } from "../keys/keys.routes.ts";
+import { mcpRoutes } from "../mcp/mcp.routes.ts";
 import { rotationRoutes } from "../rotation/rotation.routes.ts";
 import { secretRoutes } from "../secret/secret.routes.ts";
 import { secretFolderRoutes } from "../secret/secret-folders.routes.ts";
@@ -109,6 +110,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(hmacRoutes, { hmac: coffer.hmac, secrets: coffer.secrets });
   await app.register(rotationRoutes, { rotation: coffer.rotation });
   await app.register(relayRoutes, { relay: coffer.relay, secrets: coffer.secrets, audit: coffer.auditSettings.mode === "off" ? null : coffer.audit, clock: coffer.clock });
+  await app.register(mcpRoutes);
   await app.register(webRoutes, { root: options.webRoot ?? DEFAULT_WEB_ROOT });
   await app.register(backupRoutes, { backups: coffer.backups });
   // Compatibility APIs (hidden from the OpenAPI document): thin adapters over the same services.
