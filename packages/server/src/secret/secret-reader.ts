@@ -49,6 +49,7 @@ export class SecretReader {
 
   async get(ctx: SecretContext, ref: string, version?: number): Promise<SecretWithData> {
     const current = await this.#readCurrent(ctx, ref);
+    this.#rows.release(ctx, current.row, "read");
     if (version === undefined || version === current.row.currentVersion) return this.#currentView(current);
     return (await this.#olderVersion(current, version)).secret;
   }
@@ -56,6 +57,7 @@ export class SecretReader {
   /** get() with what Vault's KV v2 shows next to the data: the custom metadata and the version's scheduled deletion. */
   async read(ctx: SecretContext, ref: string, version?: number): Promise<SecretRead> {
     const current = await this.#readCurrent(ctx, ref);
+    this.#rows.release(ctx, current.row, "read");
     if (version === undefined || version === current.row.currentVersion) {
       return { secret: this.#currentView(current), customMetadata: current.customMetadata, deletesAt: Number.isFinite(current.goneFrom) ? current.goneFrom : null };
     }
@@ -71,11 +73,13 @@ export class SecretReader {
   }
 
   /**
-   * One version of a secret that `authorize` returned, opened but not decoded,
-   * with when it was superseded (null for the current one): for services that
-   * use a value on the caller's behalf without revealing it (HMAC signing).
+   * One version of a secret that `authorize` returned for `ctx`, opened but
+   * not decoded, with when it was superseded (null for the current one): for
+   * services that use a value on the caller's behalf without revealing it
+   * (HMAC signing).
    */
-  async openVersion(row: SecretRow, version: number): Promise<{ payload: Buffer; supersededAt: number | null }> {
+  async openVersion(ctx: SecretContext, row: SecretRow, version: number): Promise<{ payload: Buffer; supersededAt: number | null }> {
+    this.#rows.release(ctx, row, "hmac");
     const db = this.#rows.store.db;
     const [stored, successor] = await Promise.all([
       findVersion(db, row.id, version),
@@ -114,6 +118,7 @@ export class SecretReader {
    */
   async useCurrent(ctx: SecretContext, ref: string): Promise<{ row: SecretRow; data: Readonly<SecretData> }> {
     const current = await this.#readCurrent(ctx, ref, "use");
+    this.#rows.release(ctx, current.row, "relay");
     if (this.#rows.clock() >= current.goneFrom) throw versionGone(current.row, current.row.currentVersion, current.goneFrom === -Infinity);
     return { row: current.row, data: current.data.data };
   }
