@@ -164,6 +164,24 @@ class Tokens(unittest.TestCase):
         with self.assertRaises(exceptions.Forbidden):
             member.create_token(orphan=True, ttl="5m")
 
+    def test_revoke_by_token_and_by_accessor_takes_the_children_too(self):
+        parent = self.client.auth.token.create(ttl="5m")["auth"]
+        child = hvac.Client(url=ADDR, token=parent["client_token"]).auth.token.create(ttl="5m")["auth"]
+        self.client.auth.token.revoke(parent["client_token"])
+        self.assertFalse(hvac.Client(url=ADDR, token=parent["client_token"]).is_authenticated())
+        self.assertFalse(hvac.Client(url=ADDR, token=child["client_token"]).is_authenticated())
+        other = self.client.auth.token.create(ttl="5m")["auth"]
+        self.client.auth.token.revoke_accessor(other["accessor"])
+        self.assertFalse(hvac.Client(url=ADDR, token=other["client_token"]).is_authenticated())
+        # A member may not revoke the administrator's tokens, by token or by accessor.
+        kept = self.client.auth.token.create(ttl="5m")["auth"]
+        member = hvac.Client(url=ADDR, token=os.environ["COFFER_MEMBER_TOKEN"])
+        with self.assertRaises(exceptions.Forbidden):
+            member.auth.token.revoke(kept["client_token"])
+        with self.assertRaises(exceptions.Forbidden):
+            member.auth.token.revoke_accessor(kept["accessor"])
+        self.assertTrue(hvac.Client(url=ADDR, token=kept["client_token"]).is_authenticated())
+
 
 class AclPolicies(unittest.TestCase):
     """Policies written, read, listed and deleted through hvac, and a token scoped by one refused outside it."""

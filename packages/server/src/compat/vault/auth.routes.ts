@@ -108,6 +108,24 @@ export const vaultAuthRoutes: FastifyPluginAsyncTypebox<VaultAuthOptions> = asyn
     },
   });
 
+  // Another token and its children, by the token or by its accessor: one the caller may look up and revoke, else 403.
+  const revocations = [
+    ["/auth/token/revoke", Type.Object({ token: Type.String({ maxLength: 200 }) }), async (request: FastifyRequest) => (await tokens.lookup(request.principal, { token: (request.body as { token: string }).token }).catch(asVaultTokenError)).id],
+    ["/auth/token/revoke-accessor", Type.Object({ accessor: Type.String({ maxLength: 100 }) }), async (request: FastifyRequest) => (request.body as { accessor: string }).accessor],
+  ] as const;
+  for (const [url, body, idOf] of revocations) {
+    app.post(url, {
+      config: { audit: "token.revoke" },
+      schema: { hide, body },
+      handler: async (request, reply) => {
+        const id = await idOf(request);
+        noteTarget(request, { subject: id });
+        await tokens.revoke(request.principal, id).catch(asVaultTokenError);
+        return reply.code(204).send();
+      },
+    });
+  }
+
   // create-orphan is create with no_parent, as Vault's is (Coffer lets instance administrators make orphans).
   for (const [url, orphan] of [["/auth/token/create", false], ["/auth/token/create-orphan", true]] as const) {
     app.post(url, {
