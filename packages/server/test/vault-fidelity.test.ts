@@ -38,6 +38,10 @@ test("node-vault: a mount takes options.version and config as numbers or strings
   const mounts = await vault.mounts();
   assert.equal(mounts.data["numbers/"].options.version, "2");
   assert.ok(mounts.data["strings/"]);
+  // One mount read back, as Terraform's vault_mount does; a member of `default` only is refused another workspace's.
+  const one = await raw(world.url, world.adminToken, "GET", "/v1/sys/mounts/numbers");
+  assert.deepEqual([one.status, one.body.data.type, one.body.data.options.version], [200, "kv", "2"]);
+  assert.equal((await raw(world.url, world.member.token, "GET", "/v1/sys/mounts/numbers")).status, 403);
   await vault.write("numbers/data/x", { data: { a: "b" } });
   assert.deepEqual((await vault.read("numbers/data/x")).data.data, { a: "b" });
 });
@@ -176,7 +180,10 @@ test("node-vault: KV v2 route by route as Vault's API documentation has it: 404 
   const warned = await raw(world.url, world.adminToken, "POST", "/v1/secret/metadata/doc", { cas_required: false });
   assert.equal(warned.status, 200);
   assert.deepEqual(warned.body.warnings, ['"cas_required" set to false, but is mandated by backend config. This value will be ignored.']);
-  await refused(vault.write("secret/data/doc", { data: { v: "3" } }), 400);
+  await refused(vault.write("secret/data/doc", { data: { v: "3" } }), 400, "check-and-set parameter required for this call");
+  await refused(vault.update("secret/data/doc", { data: { v: "3" } }), 400, "check-and-set parameter required for this call");
+  // cas as its decimal text, which Vault decodes too.
+  assert.equal((await vault.write("secret/data/doc", { data: { v: "3" }, options: { cas: "2" } })).data.version, 3);
   // max_versions 0 is Vault's default of 10 versions, not "leave as it is".
   await vault.write("secret/config", { cas_required: false, max_versions: 0 });
   assert.deepEqual((await vault.read("secret/config")).data, { max_versions: 10, cas_required: false, delete_version_after: "0s" });
@@ -191,7 +198,26 @@ test("node-vault: KV v2 route by route as Vault's API documentation has it: 404 
   assert.match(v1Path.body.warnings[0], /^Invalid path for a versioned K\/V secrets engine\..*'vault kv get'/);
   const v1Write = await raw(world.url, world.adminToken, "POST", "/v1/secret/doc", { v: "x" });
   assert.match(v1Write.body.warnings[0], /'vault kv put'/);
-  assert.deepEqual((await vault.read("secret/data/doc")).data.data, { v: "2" }, "nothing was written");
+  assert.deepEqual((await vault.read("secret/data/doc")).data.data, { v: "3" }, "nothing was written");
   // Vault's own mounts keep its plain "no handler" answer.
   assert.match((await raw(world.url, world.adminToken, "GET", "/v1/sys/nothing")).body.errors[0], /no handler for route "sys\/nothing"/);
+});
+
+test("node-vault: auth/token/create-orphan makes an orphan for an instance administrator, and refuses everyone else", async (t) => {
+  const world = await compatWorld(t);
+  const create = (token: string) => raw(world.url, token, "POST", "/v1/auth/token/create-orphan", { ttl: "5m", display_name: "orphan", id: null, policies: null, meta: null });
+  const made = await create(world.adminToken);
+  assert.equal(made.status, 200, JSON.stringify(made.body));
+  assert.equal(made.body.auth.orphan, true);
+  assert.equal(made.body.auth.lease_duration, 300);
+  const orphan: Vault = nodeVault({ endpoint: world.url, token: made.body.auth.client_token });
+  const info = (await orphan.tokenLookupSelf()).data;
+  assert.deepEqual([info.orphan, info.creation_ttl, info.ttl <= 300, info.renewable], [true, 300, true, true]);
+  // Who may not: a member, a service account (even one an AppRole login made), a bad token, no token.
+  for (const [who, token] of [["member", world.member.token], ["service account", world.account.token], ["bad token", "cft_not-a-token"], ["no token", ""]] as const) {
+    const refusal = await create(token);
+    assert.deepEqual([refusal.status, refusal.body.errors], [403, ["permission denied"]], who);
+  }
+  // A token id is Coffer's to make.
+  assert.equal((await raw(world.url, world.adminToken, "POST", "/v1/auth/token/create-orphan", { id: "my-own-token" })).status, 400);
 });

@@ -4,12 +4,15 @@
  * id; every write drops the entries on this node at commit and on the others
  * through the change feed. Process memory already holds the keyring, so
  * holding decrypted payloads there adds no new place for a value to leak from.
+ * On a store shared by several nodes a cached entry is confirmed current
+ * before it is served (secret-freshness.ts).
  */
 import type { SecretData, SecretSummary } from "@coffer/protocol";
 import { Cache } from "../core/cache.ts";
 import { CofferError, invalid } from "../core/errors.ts";
 import { statusAt, viewOf, type RotationPlan } from "../rotation/rotation.rules.ts";
 import { findVersion, type SecretNamespace, type SecretRow } from "./secret.repository.ts";
+import { SecretFreshness } from "./secret-freshness.ts";
 import { dataFields, decodeData } from "./secret.rules.ts";
 import { ageDays, isGone, namespaceOf, SECRET_ID, summarize, versionGone, type SecretRows } from "./secret-rows.ts";
 import type { SecretContext, SecretRead, SecretWithData } from "./secret.types.ts";
@@ -34,9 +37,11 @@ interface CurrentSecret {
 export class SecretReader {
   #rows: SecretRows;
   #current = new Cache<string, CurrentSecret>(50_000);
+  #freshness: SecretFreshness | undefined;
 
   constructor(rows: SecretRows) {
     this.#rows = rows;
+    if (rows.store.dialect.sharedByNodes) this.#freshness = new SecretFreshness(rows.store.db);
     rows.store.changes.subscribe((change) => {
       if (change.kind === "secret") {
         this.#current.delete(idKey(change.workspaceId, change.id), nameKey(change, change.name));
@@ -127,6 +132,11 @@ export class SecretReader {
     const ns = namespaceOf(ctx);
     const key = SECRET_ID.test(ref) ? idKey(ns.workspaceId, ref) : nameKey(ns, ref);
     let current = this.#current.get(key);
+    if (current && this.#freshness && !(await this.#freshness.isCurrent(current.row.id, current.row))) {
+      // Another node's write the change feed has not brought yet.
+      this.#current.delete(idKey(current.row.workspaceId, current.row.id), nameKey(current.row, current.row.name));
+      current = undefined;
+    }
     if (!current) {
       const epoch = this.#current.epoch;
       const row = await this.#rows.authorizedRow(ctx, ref, level);
