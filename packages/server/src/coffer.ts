@@ -5,6 +5,7 @@
  */
 import { AlertService } from "./alert/alert.service.ts";
 import { WebhookService, type WebhookOptions } from "./alert/webhook.service.ts";
+import { ApprovalService } from "./approval/approval.service.ts";
 import { AuditReader } from "./audit/audit-reader.service.ts";
 import { appendInProcess } from "./audit/audit-append.ts";
 import { AuditLog, type AuditSync } from "./audit/audit.service.ts";
@@ -67,6 +68,8 @@ export interface CofferOptions {
   rotationJobEveryMs?: number;
   /** The longest a relayed call's upstream may stay silent, in seconds (--relay-timeout); default 30. */
   relayTimeoutSeconds?: number | undefined;
+  /** How long a use that needs a person's approval waits for one, in seconds (--approval-timeout); default 60, at most 600. */
+  approvalTimeoutSeconds?: number | undefined;
 }
 
 export interface AuditSettings {
@@ -104,6 +107,7 @@ export interface Coffer {
   folders: SecretFolders;
   hmac: HmacService;
   relay: RelayService;
+  approvals: ApprovalService;
   rotation: RotationService;
   /** Reminders and self-rotations; webhooks subscribe here. */
   rotationEvents: RotationEvents;
@@ -175,7 +179,9 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       } else alerts.fromRotation(event);
     });
     if (options.rotationJobEveryMs !== 0) rotationJob.start(options.rotationJobEveryMs);
-    const relay = new RelayService(secrets, { timeoutSeconds: options.relayTimeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS });
+    const grants = new GrantService(store, clock, secrets);
+    const approvals = new ApprovalService(store, clock, secrets, grants, alerts, auditSettings.mode === "off" ? null : audit, { waitSeconds: options.approvalTimeoutSeconds, log });
+    const relay = new RelayService(secrets, { timeoutSeconds: options.relayTimeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS, approvals });
     let draining = false;
     return {
       store,
@@ -189,11 +195,12 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       workspaces,
       access,
       groups: new GroupService(store, clock, workspaces),
-      grants: new GrantService(store, clock, secrets),
+      grants,
       secrets,
       folders: new SecretFolders(store, secrets, access),
-      hmac: new HmacService(secrets, clock, graceDays),
+      hmac: new HmacService(secrets, clock, graceDays, approvals),
       relay,
+      approvals,
       rotation: new RotationService(store, clock, workspaces, graceDays),
       rotationEvents,
       rotationJob,
@@ -235,6 +242,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
         await webhooks.stop();
         await rotationJob.stop();
         relay.close();
+        approvals.close();
         keyring.clear();
         await limits.close();
         await store.close();

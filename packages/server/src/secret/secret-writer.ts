@@ -81,6 +81,7 @@ export class SecretWriter {
       deleteVersionAfter: 0,
       customMetadata: "{}",
       relayPolicy: null,
+      approval: "none",
     };
     const { store, keys: keyService } = this.#rows;
     const ciphertext = keyService.seal({ workspaceId: ns.workspaceId, secretId: row.id, version: 1 }, plaintext);
