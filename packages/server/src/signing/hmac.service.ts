@@ -46,7 +46,7 @@ export class HmacService {
     const secret = await this.#hmacSecret(ctx, ref, onSecret);
     await this.#approvals?.awaitUse(ctx, secret, "hmac-sign");
     const version = secret.currentVersion;
-    const { payload } = await this.#secrets.openVersion(secret, version);
+    const { payload } = await this.#secrets.openVersion(ctx, secret, version);
     return { signature: formatSignature(version, withKey(() => macWithPayload(payload, bytes))), version };
   }
 
@@ -62,7 +62,7 @@ export class HmacService {
     if (!parsed) throw invalid("a signature looks like v<version>:<43 base64url characters>");
     const { version, mac } = parsed;
     if (version > secret.currentVersion) return { valid: false, version };
-    const opened = await this.#secrets.openVersion(secret, version).catch((error: unknown) => {
+    const opened = await this.#secrets.openVersion(ctx, secret, version).catch((error: unknown) => {
       // Pruned: too old to count.
       if (error instanceof CofferError && error.code === "VERSION_NOT_FOUND") return undefined;
       throw error;
