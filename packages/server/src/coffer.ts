@@ -5,6 +5,7 @@
  */
 import { AlertService } from "./alert/alert.service.ts";
 import { WebhookService, type WebhookOptions } from "./alert/webhook.service.ts";
+import { ApprovalService } from "./approval/approval.service.ts";
 import { AuditReader } from "./audit/audit-reader.service.ts";
 import { appendInProcess } from "./audit/audit-append.ts";
 import { AuditLog, type AuditSync } from "./audit/audit.service.ts";
@@ -72,6 +73,8 @@ export interface CofferOptions {
   relayTimeoutSeconds?: number | undefined;
   /** How often the lifecycle job (expiry warnings, unused secrets) runs (ms); 0 never runs it by itself. Default one minute. */
   lifecycleJobEveryMs?: number;
+  /** How long a use that needs a person's approval waits for one, in seconds (--approval-timeout); default 60, at most 600. */
+  approvalTimeoutSeconds?: number | undefined;
 }
 
 export interface AuditSettings {
@@ -109,6 +112,7 @@ export interface Coffer {
   folders: SecretFolders;
   hmac: HmacService;
   relay: RelayService;
+  approvals: ApprovalService;
   rotation: RotationService;
   /** Reminders and self-rotations; webhooks subscribe here. */
   rotationEvents: RotationEvents;
@@ -186,7 +190,9 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     if (options.rotationJobEveryMs !== 0) rotationJob.start(options.rotationJobEveryMs);
     const lifecycleJob = new LifecycleJob(store, secrets, alerts, clock, log);
     if (options.lifecycleJobEveryMs !== 0) lifecycleJob.start(options.lifecycleJobEveryMs);
-    const relay = new RelayService(secrets, { timeoutSeconds: options.relayTimeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS });
+    const grants = new GrantService(store, clock, secrets);
+    const approvals = new ApprovalService(store, clock, secrets, grants, alerts, auditSettings.mode === "off" ? null : audit, { waitSeconds: options.approvalTimeoutSeconds, log });
+    const relay = new RelayService(secrets, { timeoutSeconds: options.relayTimeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS, approvals });
     let draining = false;
     return {
       store,
@@ -200,11 +206,12 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       workspaces,
       access,
       groups: new GroupService(store, clock, workspaces),
-      grants: new GrantService(store, clock, secrets),
+      grants,
       secrets,
       folders: new SecretFolders(store, secrets, access),
-      hmac: new HmacService(secrets, clock, graceDays),
+      hmac: new HmacService(secrets, clock, graceDays, approvals),
       relay,
+      approvals,
       rotation: new RotationService(store, clock, workspaces, graceDays),
       rotationEvents,
       rotationJob,
@@ -250,6 +257,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
         await lifecycleJob.stop();
         await secrets.close();
         relay.close();
+        approvals.close();
         keyring.clear();
         await limits.close();
         await store.close();

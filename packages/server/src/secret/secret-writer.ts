@@ -83,6 +83,7 @@ export class SecretWriter {
       deleteVersionAfter: 0,
       customMetadata: "{}",
       relayPolicy: null,
+      approval: "none",
       canary: input.canary ? 1 : 0,
       expiresAt: input.expiresAt === undefined ? null : checkExpiry(input.expiresAt, now),
       expiryWarnedAt: null,

@@ -1,5 +1,5 @@
 /** The shapes the secret modules take and give; the facade (secret.service.ts) re-exports them for callers. */
-import type { CanaryFormat, SecretData, SecretScope, SecretSummary } from "@coffer/protocol";
+import type { ApprovalSetting, CanaryFormat, SecretData, SecretScope, SecretSummary } from "@coffer/protocol";
 import type { SecretRow } from "./secret.repository.ts";
 import type { SecretValues } from "./secret.rules.ts";
 import type { WorkspaceAcl } from "../access/access.service.ts";
@@ -94,6 +94,8 @@ export interface SettingsInput {
   relayPolicy?: unknown;
   /** ISO 8601 from which the value is neither read nor used; null removes the expiry. */
   expiresAt?: string | null | undefined;
+  /** Who needs a person's approval for each use. Needs `manage`. */
+  approval?: ApprovalSetting | undefined;
 }
 
 export interface ListQuery {
