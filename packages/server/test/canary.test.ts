@@ -7,33 +7,15 @@
  * same as for any other secret.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { test } from "node:test";
 import { client, secretsPath } from "./support/http.ts";
-import { COFFER_BIN, startServer } from "./support/server.ts";
+import { startServer } from "./support/server.ts";
+import { runCli } from "./support/cli.ts";
 import { STORES } from "./support/stores.ts";
 import { startUpstream } from "./support/upstream.ts";
 import { waitFor } from "./support/cluster.ts";
 
 const WS = "/api/v1/workspaces/default";
-
-/** `coffer` as a child process with the agent's token; no config of the machine's. */
-function cli(args: string[], addr: string, token: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("COFFER_") && value !== undefined) env[key] = value;
-    const child = spawn(process.execPath, [COFFER_BIN, ...args], {
-      env: { ...env, COFFER_ADDR: addr, COFFER_TOKEN: token, COFFER_CONFIG_DIR: "/nonexistent-coffer-config" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 test("every read and use of a canary raises canary.triggered with the caller's attribution; lists and metadata do not", async (t) => {
   const target = await STORES[0]!.open(t);
@@ -89,9 +71,9 @@ test("every read and use of a canary raises canary.triggered with the caller's a
   assert.equal(read.status, 200);
   assert.deepEqual(read.body.data, aws.data, "the thief gets the decoy as if it were real");
   await must(agent("POST", `${WS}/secret-reads`, { names: ["github/deploy", "plain"] }), 200, "batch read");
-  const ran = await cli(["run", "--secret", "github/deploy", "--", process.execPath, "-e", "process.exit(process.env.GITHUB_DEPLOY ? 0 : 3)"], server.url, minted.token);
+  const ran = await runCli(["run", "--secret", "github/deploy", "--", process.execPath, "-e", "process.exit(process.env.GITHUB_DEPLOY ? 0 : 3)"], server.url, minted.token);
   assert.equal(ran.code, 0, ran.stderr);
-  const exported = await cli(["export", "--format", "json", "--prefix", "aws/"], server.url, minted.token);
+  const exported = await runCli(["export", "--format", "json", "--prefix", "aws/"], server.url, minted.token);
   assert.equal(exported.code, 0, exported.stderr);
   const relayed = await agent("POST", `${WS}/relay`, { method: "GET", url: `${receiver.url}/anything`, headers: { Authorization: "Bearer @{vault.openai/billing}" } });
   assert.equal(relayed.status, 200, JSON.stringify(relayed.body));

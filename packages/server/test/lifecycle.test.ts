@@ -7,34 +7,19 @@
  * by the API and by the real CLI against this server on a real port.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { DAY_MS } from "../src/core/clock.ts";
 import { openCoffer } from "../src/coffer.ts";
 import { buildApp } from "../src/http/app.ts";
 import { TEST_RATE_LIMITS } from "./support/limits.ts";
-import { COFFER_BIN } from "./support/server.ts";
+import { runCli } from "./support/cli.ts";
 import { STORES } from "./support/stores.ts";
 import { startUpstream } from "./support/upstream.ts";
 import { waitFor } from "./support/cluster.ts";
 
 const WS = "/api/v1/workspaces/default";
 const S = `${WS}/secrets`;
-
-function cli(args: string[], addr: string, token: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("COFFER_") && value !== undefined) env[key] = value;
-    const child = spawn(process.execPath, [COFFER_BIN, ...args], { env: { ...env, COFFER_ADDR: addr, COFFER_TOKEN: token, COFFER_CONFIG_DIR: "/nonexistent-coffer-config" }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 for (const store of STORES) {
   test(`expiry at the boundary, its warning once, and unused secrets alerted and listed (${store.kind})`, async (t) => {
@@ -128,15 +113,15 @@ for (const store of STORES) {
     assert.equal((await must("GET", `${WS}/unused-secrets`, undefined, 200)).days, 10, "the workspace's setting by default");
 
     // The real CLI against this server.
-    const table = await cli(["secrets", "unused", "--days", "4"], addr, coffer.bootstrapToken!);
+    const table = await runCli(["secrets", "unused", "--days", "4"], addr, coffer.bootstrapToken!);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^NAME\s+TYPE\s+LAST USED\s+CREATED/m);
     assert.match(table.stdout, /^idle\/one\s+USER_DEFINED\s+never/m);
     assert.match(table.stdout, /^api\/key\s+/m);
     assert.ok(!table.stdout.includes("used/two") && !table.stdout.includes("decoy"));
-    const json = await cli(["secrets", "unused", "--json"], addr, coffer.bootstrapToken!);
+    const json = await runCli(["secrets", "unused", "--json"], addr, coffer.bootstrapToken!);
     assert.deepEqual(JSON.parse(json.stdout).map((s: { name: string }) => s.name), ["idle/one"]);
-    const bad = await cli(["secrets", "unused", "--days", "soon"], addr, coffer.bootstrapToken!);
+    const bad = await runCli(["secrets", "unused", "--days", "soon"], addr, coffer.bootstrapToken!);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /--days takes a whole number/);
 
