@@ -33,6 +33,7 @@ import { RedisLimitStore } from "./limits/redis-limit-store.ts";
 import { SecretService } from "./secret/secret.service.ts";
 import { SecretFolders } from "./secret/secret-folders.ts";
 import { HmacService } from "./signing/hmac.service.ts";
+import { RelayRouteService } from "./relay/relay-routes.service.ts";
 import { DEFAULT_TIMEOUT_SECONDS, RelayService } from "./relay/relay.service.ts";
 import { openStore, type Store } from "./store/store.ts";
 import { initializeStore } from "./sys/init.ts";
@@ -104,6 +105,7 @@ export interface Coffer {
   folders: SecretFolders;
   hmac: HmacService;
   relay: RelayService;
+  relayRoutes: RelayRouteService;
   rotation: RotationService;
   /** Reminders and self-rotations; webhooks subscribe here. */
   rotationEvents: RotationEvents;
@@ -175,7 +177,10 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       } else alerts.fromRotation(event);
     });
     if (options.rotationJobEveryMs !== 0) rotationJob.start(options.rotationJobEveryMs);
-    const relay = new RelayService(secrets, { timeoutSeconds: options.relayTimeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS });
+    const relay = new RelayService(secrets, {
+      timeoutSeconds: options.relayTimeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+      countUse: (ctx, secret) => limits.countRelayUse(ctx.principal, secret),
+    });
     let draining = false;
     return {
       store,
@@ -194,6 +199,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       folders: new SecretFolders(store, secrets, access),
       hmac: new HmacService(secrets, clock, graceDays),
       relay,
+      relayRoutes: new RelayRouteService(store, clock, workspaces),
       rotation: new RotationService(store, clock, workspaces, graceDays),
       rotationEvents,
       rotationJob,

@@ -103,7 +103,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(alertRoutes, { alerts: coffer.alerts, webhooks: coffer.webhooks });
   await app.register(hmacRoutes, { hmac: coffer.hmac, secrets: coffer.secrets });
   await app.register(rotationRoutes, { rotation: coffer.rotation });
-  await app.register(relayRoutes, { relay: coffer.relay, secrets: coffer.secrets, audit: coffer.auditSettings.mode === "off" ? null : coffer.audit, clock: coffer.clock });
+  await app.register(relayRoutes, { relay: coffer.relay, routes: coffer.relayRoutes, secrets: coffer.secrets, audit: coffer.auditSettings.mode === "off" ? null : coffer.audit, clock: coffer.clock });
   await app.register(webRoutes, { root: options.webRoot ?? DEFAULT_WEB_ROOT });
   await app.register(backupRoutes, { backups: coffer.backups });
   // Compatibility APIs (hidden from the OpenAPI document): thin adapters over the same services.
