@@ -150,9 +150,3 @@ export function formatYaml(document: Document): string {
   }
   return out;
 }
-
-/** An environment variable name: upper-cased, every character outside [A-Z0-9_] becomes `_`, never starting with a digit. */
-export function envName(...parts: string[]): string {
-  const name = parts.join("_").toUpperCase().replace(/[^A-Z0-9_]/g, "_");
-  return /^[0-9]/.test(name) ? `_${name}` : name;
-}

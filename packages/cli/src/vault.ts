@@ -1,7 +1,7 @@
 /** Reading many secrets' values at once, and naming them as environment variables. */
 import type { Coffer, Secret, SecretScope } from "@coffer/sdk";
 import { CliError, EXIT } from "./cli-error.ts";
-import { envName } from "./formats.ts";
+import { envName, envVariables } from "@coffer/protocol";
 
 /** The server's limit for one batch read. */
 export const BATCH = 100;
@@ -45,17 +45,16 @@ export function environmentOf(secrets: Secret[], renames: Map<string, string>): 
     from.set(variable, origin);
   };
   for (const secret of secrets) {
-    const keys = Object.keys(secret.data);
     const renamed = renames.get(secret.name);
     if (renamed !== undefined) used.add(secret.name);
-    if (keys.length === 1 && keys[0] === "value") {
-      put(renamed ?? envName(secret.name), secret.data.value!, `secret '${secret.name}'`);
-      continue;
-    }
-    for (const key of keys) {
+    for (const { key, variable, whole } of envVariables(secret.name, Object.keys(secret.data))) {
+      if (whole) {
+        put(renamed ?? variable, secret.data[key]!, `secret '${secret.name}'`);
+        continue;
+      }
       const exact = renames.get(`${secret.name}.${key}`);
       if (exact !== undefined) used.add(`${secret.name}.${key}`);
-      put(exact ?? (renamed !== undefined ? `${renamed}_${envName(key)}` : envName(secret.name, key)), secret.data[key]!, `'${secret.name}.${key}'`);
+      put(exact ?? (renamed !== undefined ? `${renamed}_${envName(key)}` : variable), secret.data[key]!, `'${secret.name}.${key}'`);
     }
   }
   for (const name of renames.keys()) {

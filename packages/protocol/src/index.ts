@@ -4,3 +4,4 @@ export * from "./seal.ts";
 export * from "./members.ts";
 export * from "./audit.ts";
 export * from "./relay.ts";
+export * from "./env.ts";

@@ -79,7 +79,7 @@ interface Fixture {
 }
 
 type Params = Record<string, string>;
-type Api = (method: string, url: string, body?: unknown) => Promise<{ status: number; body: any; requestId?: string }>;
+type Api = (method: string, url: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: any; requestId?: string }>;
 
 interface RowContext {
   f: Fixture;
@@ -93,6 +93,9 @@ interface Row {
   op: string;
   expect: Record<Role, Expect>;
   body?: (f: Fixture) => unknown;
+  /** A query string for the call. */
+  query?: (f: Fixture) => Record<string, string>;
+  headers?: Record<string, string>;
   /** Runs before the call (as the administrator, or as the role to mint its own things); may set path parameters for this call. */
   before?: (ctx: RowContext) => Promise<Params | void>;
   /** Puts back what a successful call destroyed. */
@@ -343,6 +346,14 @@ const MATRIX: Row[] = [
   // The proxy behind a route (not in the OpenAPI document): the same checks as POST …/relay, the caller's token as its API key.
   row("GET /relay/{workspace}/{route}/v1/models", [R, R, R, H, R, D, R, U, U, W, R], { before: putRoute, outsideOpenApi: true }),
 
+  // ---- MCP (Streamable HTTP): each tool is the REST route's call with the caller's token, so a tool refuses exactly as
+  // its route does (its error's status and code are compared here); the endpoint itself wants a bearer token.
+  row("POST /mcp", [200, 200, 200, H, 200, D, H, U, U, W, 200], {
+    query: (f) => ({ workspace: f.ws }),
+    headers: { accept: "application/json, text/event-stream" },
+    body: () => ({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "hmac_sign", arguments: { secret: SIGNER, message: "matrix" } } }),
+  }),
+
   // ---- rotation defaults: members read, workspace admins write
   row("GET /api/v1/workspaces/{workspace}/rotation-defaults", [200, 200, 200, 200, 200, 200, 200, U, U, W, 200]),
   row("PUT /api/v1/workspaces/{workspace}/rotation-defaults", [200, 200, D, D, D, D, D, U, U, W, 200], {
@@ -426,11 +437,11 @@ async function openEnv(t: TestContext, store: StoreKind): Promise<Env | null> {
   t.after(() => app.close());
   const callAs =
     (token: string): Api =>
-    async (method, url, body) => {
+    async (method, url, body, headers = {}) => {
       const reply = await app.inject({
         method: method as "GET",
         url,
-        headers: { authorization: `Bearer ${token}` },
+        headers: { authorization: `Bearer ${token}`, ...headers },
         ...(body === undefined ? {} : { payload: body as object }),
       });
       // Not every answer is JSON: a backup is a binary stream, an export JSON lines.
@@ -574,7 +585,18 @@ async function unaudited(coffer: Coffer, calls: { op: string; status: number; re
   return problems;
 }
 
-function verdict(expect: Expect, reply: { status: number; body: any }, f: Fixture): string | null {
+/** An MCP answer as the REST route's: a tool error carries the status and code of the call it made. */
+function asRest(reply: { status: number; body: any }): { status: number; body: any } {
+  if (reply.body?.jsonrpc !== "2.0") return reply;
+  const result = reply.body.result;
+  if (result === undefined) return { status: 500, body: { error: { code: `JSON-RPC ${JSON.stringify(reply.body.error)}` } } };
+  if (result.isError !== true) return reply;
+  const { status, code } = result.structuredContent.error;
+  return { status, body: { error: { code } } };
+}
+
+function verdict(expect: Expect, answer: { status: number; body: any }, f: Fixture): string | null {
+  const reply = asRest(answer);
   if (expect === LISTED || expect === UNLISTED) {
     if (reply.status !== 200) return `expected ${expect}, got ${reply.status} ${JSON.stringify(reply.body)}`;
     const listed = reply.body.items
@@ -627,13 +649,14 @@ for (const store of STORES) {
           const ctx: RowContext = { f, admin: env.admin, as };
           const params = { ...paramsOf(f), ...((await r.before?.(ctx)) ?? {}) };
           const [method = "", template = ""] = r.op.split(" ");
-          const url = template.replace(/\{(\w+)\}/g, (_, name: string) => enc(params[name] ?? assert.fail(`${r.op}: no value for {${name}}`)));
+          const query = r.query ? `?${new URLSearchParams(r.query(f))}` : "";
+          const url = template.replace(/\{(\w+)\}/g, (_, name: string) => enc(params[name] ?? assert.fail(`${r.op}: no value for {${name}}`))) + query;
           const caller = r.spendsToken ? env.callAs(await tokenFor(env, f, role, token)) : as;
           const expected = r.expect[role];
           const mutating = method !== "GET";
           const refused = typeof expected === "string" && !expected.startsWith("200");
           const before = mutating && refused ? await snapshot(env.admin, f) : undefined;
-          const reply = await caller(method, url, r.body?.(f));
+          const reply = await caller(method, url, r.body?.(f), r.headers);
           calls.push({ op: r.op, status: reply.status, requestId: reply.requestId });
           const wrong = verdict(expected, reply, f);
           if (wrong) failures.push(`${r.op}: ${wrong}`);

@@ -20,7 +20,7 @@ for (const store of STORES) {
 
     const health = await client(server.url, null)("GET", "/api/v1/sys/health");
     assert.equal(health.status, 200);
-    assert.deepEqual({ ...health.body, version: undefined }, { status: "ok", store: "ok", sealed: false, version: undefined });
+    assert.deepEqual({ ...health.body, version: undefined }, { status: "ok", ready: true, store: "ok", sealed: false, draining: false, version: undefined });
 
     const created = await api("POST", secretsPath("default"), { name: "payments/stripe", data: { api_key: CANARY, account: "acct_1" }, label: "Stripe", tags: ["prod"] });
     assert.equal(created.status, 201);

@@ -135,3 +135,63 @@ test("names of 101 to 256 characters are addressable on the native API and on /v
   assert.equal(tooLong.body.error.code, "INVALID_REQUEST");
   await refused(vault.write(`secret/data/${"x".repeat(257)}`, { data: { v: "x" } }), 400, /256/);
 });
+
+test("node-vault: KV v2 route by route as Vault's API documentation has it: 404 bodies, warnings, options, versions and defaults", async (t) => {
+  const world = await compatWorld(t);
+  const vault: Vault = nodeVault({ endpoint: world.url, token: world.adminToken });
+  await vault.write("secret/data/doc", { data: { v: "1" } });
+  await vault.write("secret/data/doc", { data: { v: "2" }, options: { cas: 1 } });
+
+  // A deleted or destroyed version: 404 with the version's metadata and null data, as `vault kv get` prints it.
+  await vault.delete("secret/data/doc");
+  await assert.rejects(vault.read("secret/data/doc"), (error: VaultFailure & { response: { body: any } }) => {
+    assert.equal(error.response.statusCode, 404);
+    assert.equal(error.response.body.data.data, null);
+    assert.equal(error.response.body.data.metadata.version, 2);
+    assert.notEqual(error.response.body.data.metadata.deletion_time, "");
+    return true;
+  });
+  // Versions as Vault's TypeCommaIntSlice takes them: text, a comma-separated string.
+  await vault.write("secret/destroy/doc", { versions: "1" });
+  const destroyed = await raw(world.url, world.adminToken, "GET", "/v1/secret/data/doc?version=1");
+  assert.equal(destroyed.status, 404);
+  assert.deepEqual([destroyed.body.data.data, destroyed.body.data.metadata.destroyed], [null, true]);
+  await vault.write("secret/undelete/doc", { versions: ["2"] });
+  assert.deepEqual((await vault.read("secret/data/doc")).data.data, { v: "2" });
+  await refused(vault.write("secret/undelete/doc", {}), 400, "no version number provided");
+  await refused(vault.write("secret/delete/doc", { versions: "x" }), 400, /version numbers/);
+
+  // A write or patch without data gets Vault's message.
+  await refused(vault.write("secret/data/doc", { options: { cas: 2 } }), 400, "no data provided");
+  await refused(vault.update("secret/data/doc", { options: { cas: 2 } }), 400, "no data provided");
+
+  // Custom metadata is text: numbers and booleans become theirs, as Vault's weak decoding does.
+  await vault.write("secret/metadata/doc", { custom_metadata: { owner: "jdoe", tier: 2, critical: false } });
+  assert.deepEqual((await vault.read("secret/metadata/doc")).data.custom_metadata, { owner: "jdoe", tier: "2", critical: "false" });
+  // A metadata write that sets nothing is done (204), even for a path with no secret.
+  assert.equal((await raw(world.url, world.adminToken, "POST", "/v1/secret/metadata/nothing-here", {})).status, 204);
+
+  // The engine's cas_required wins over a secret's false, and Vault says so in a warning (200, not 204).
+  await vault.write("secret/config", { cas_required: true, max_versions: 4 });
+  const warned = await raw(world.url, world.adminToken, "POST", "/v1/secret/metadata/doc", { cas_required: false });
+  assert.equal(warned.status, 200);
+  assert.deepEqual(warned.body.warnings, ['"cas_required" set to false, but is mandated by backend config. This value will be ignored.']);
+  await refused(vault.write("secret/data/doc", { data: { v: "3" } }), 400);
+  // max_versions 0 is Vault's default of 10 versions, not "leave as it is".
+  await vault.write("secret/config", { cas_required: false, max_versions: 0 });
+  assert.deepEqual((await vault.read("secret/config")).data, { max_versions: 10, cas_required: false, delete_version_after: "0s" });
+
+  // Subkeys: a map with no keys is a leaf, as in Vault's documented sample.
+  await vault.write("secret/data/shape", { data: { foo: "abc", bar: { baz: "def" }, quux: {} } });
+  assert.deepEqual((await vault.read("secret/subkeys/shape")).data.subkeys, { foo: null, bar: { baz: null }, quux: null });
+
+  // A KV version 1 path on this version 2 engine: 404 with Vault's warning naming the `vault kv` command to use.
+  const v1Path = await raw(world.url, world.adminToken, "GET", "/v1/secret/doc");
+  assert.equal(v1Path.status, 404);
+  assert.match(v1Path.body.warnings[0], /^Invalid path for a versioned K\/V secrets engine\..*'vault kv get'/);
+  const v1Write = await raw(world.url, world.adminToken, "POST", "/v1/secret/doc", { v: "x" });
+  assert.match(v1Write.body.warnings[0], /'vault kv put'/);
+  assert.deepEqual((await vault.read("secret/data/doc")).data.data, { v: "2" }, "nothing was written");
+  // Vault's own mounts keep its plain "no handler" answer.
+  assert.match((await raw(world.url, world.adminToken, "GET", "/v1/sys/nothing")).body.errors[0], /no handler for route "sys\/nothing"/);
+});

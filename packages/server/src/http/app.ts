@@ -16,6 +16,7 @@ import { identityRoutes } from "../identity/identity.routes.ts";
 import { vaultListUrl, vaultRoutes, VAULT_PREFIX } from "../compat/vault/vault.routes.ts";
 import { vellumRoutes, VELLUM_PREFIX } from "../compat/vellum/vellum.routes.ts";
 import { keyRoutes } from "../keys/keys.routes.ts";
+import { mcpRoutes } from "../mcp/mcp.routes.ts";
 import { rotationRoutes } from "../rotation/rotation.routes.ts";
 import { secretRoutes } from "../secret/secret.routes.ts";
 import { secretFolderRoutes } from "../secret/secret-folders.routes.ts";
@@ -76,6 +77,11 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     clock: coffer.clock,
     workspaceIdOf: (ref) => coffer.workspaces.cachedId(ref) ?? coffer.workspaces.idOf(ref),
   });
+  // A draining node tells keep-alive clients (a balancer's pooled connections, the SDK) to reconnect,
+  // and so reach a node that stays, before it stops listening.
+  app.addHook("onSend", async (_request, reply) => {
+    if (coffer.draining) reply.header("connection", "close");
+  });
   installSealGate(app, coffer.keys, coffer.seal);
   installAuthentication(app, coffer.auth);
   installRateLimits(app, coffer.limits, coffer.workspaces);
@@ -104,6 +110,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(hmacRoutes, { hmac: coffer.hmac, secrets: coffer.secrets });
   await app.register(rotationRoutes, { rotation: coffer.rotation });
   await app.register(relayRoutes, { relay: coffer.relay, routes: coffer.relayRoutes, secrets: coffer.secrets, audit: coffer.auditSettings.mode === "off" ? null : coffer.audit, clock: coffer.clock });
+  await app.register(mcpRoutes);
   await app.register(webRoutes, { root: options.webRoot ?? DEFAULT_WEB_ROOT });
   await app.register(backupRoutes, { backups: coffer.backups });
   // Compatibility APIs (hidden from the OpenAPI document): thin adapters over the same services.

@@ -3,6 +3,8 @@ import { Type } from "typebox";
 
 const Health = Type.Object({
   status: Type.Union([Type.Literal("ok"), Type.Literal("unavailable")]),
+  /** Send this node requests: unsealed, store answering, not draining (also the 200/503 of the answer). */
+  ready: Type.Boolean(),
   store: Type.Union([Type.Literal("ok"), Type.Literal("unreachable")]),
   sealed: Type.Boolean(),
   /** The node is shutting down: it finishes what it has, and a balancer should send it nothing new. */
@@ -27,12 +29,12 @@ export const sysRoutes: FastifyPluginAsyncTypebox<SysRouteOptions> = async (app,
       response: { 200: Health, 503: Health },
     },
     handler: async (_request, reply) => {
-      const draining = options.draining();
-      // A draining node answers at once: it is leaving whatever the store says.
-      const reachable = draining || (await options.healthy());
+      // Every part is checked, draining or not: an operator watching a node leave still sees its store and seal.
+      const reachable = await options.healthy();
       const sealed = options.sealed();
-      const ok = reachable && !sealed && !draining;
-      return reply.code(ok ? 200 : 503).send({ status: ok ? "ok" : "unavailable", store: reachable ? "ok" : "unreachable", sealed, draining, version: options.version });
+      const draining = options.draining();
+      const ready = reachable && !sealed && !draining;
+      return reply.code(ready ? 200 : 503).send({ status: ready ? "ok" : "unavailable", ready, store: reachable ? "ok" : "unreachable", sealed, draining, version: options.version });
     },
   });
 

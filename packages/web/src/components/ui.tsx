@@ -113,23 +113,49 @@ export function Confirm({ title, children, confirm, danger, onConfirm, onClose, 
   );
 }
 
+/**
+ * Copies `text` to the clipboard. Where the browser refuses (a page served
+ * over plain HTTP from another machine is no secure context), it selects the
+ * text of `target` instead, so Ctrl+C or Cmd+C copies it.
+ */
+export function CopyButton({ text, target, label = "Copy", ariaLabel, className }: { text: string; target: () => HTMLElement | null; label?: string; ariaLabel?: string; className?: string }) {
+  const [state, setState] = useState<"idle" | "copied" | "selected">("idle");
+  // "Copied" says so for a moment, then the button reads as before.
+  useEffect(() => {
+    if (state === "idle") return;
+    const timer = setTimeout(() => setState("idle"), 2500);
+    return () => clearTimeout(timer);
+  }, [state]);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setState("copied");
+    } catch {
+      const element = target();
+      if (element) getSelection()?.selectAllChildren(element);
+      setState("selected");
+    }
+  };
+  return (
+    <button type="button" className={className} aria-label={ariaLabel} onClick={() => void copy()}>
+      {state === "copied" ? "Copied" : state === "selected" ? "Selected: press Ctrl+C" : label}
+    </button>
+  );
+}
+
 /** A value shown once (a new token): copy it now, it is never shown again. */
 export function ShowOnce({ label, value }: { label: string; value: string }) {
-  const [copied, setCopied] = useState(false);
-  const copy = async () => {
-    await navigator.clipboard.writeText(value);
-    setCopied(true);
-  };
+  const shown = useRef<HTMLElement>(null);
   return (
     <div className="show-once">
       <p>
         <strong>{label}</strong> Copy it now: it is shown only this once.
       </p>
       <div className="copy-row">
-        <code data-testid="new-token">{value}</code>
-        <button type="button" className="primary" onClick={copy}>
-          {copied ? "Copied" : "Copy"}
-        </button>
+        <code data-testid="new-token" ref={shown}>
+          {value}
+        </code>
+        <CopyButton text={value} target={() => shown.current} className="primary" />
       </div>
     </div>
   );

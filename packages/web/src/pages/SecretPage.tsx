@@ -8,6 +8,7 @@ import { Link } from "../router.tsx";
 import { useSession } from "../session.tsx";
 import { Sharing } from "./Sharing.tsx";
 import { RelayPolicyCard } from "../components/RelayPolicyCard.tsx";
+import { SecretUsage } from "../components/SecretUsage.tsx";
 
 export function RotationBadge({ rotation }: { rotation: Rotation | undefined }) {
   if (!rotation) return <span className="muted">—</span>;
@@ -22,7 +23,7 @@ export function RotationBadge({ rotation }: { rotation: Rotation | undefined }) 
 type Edit = { kind: "replace"; key: string } | { kind: "add" } | { kind: "remove"; key: string } | { kind: "rollback"; version: number } | { kind: "delete" } | null;
 
 export function SecretPage({ scope, name }: { scope: SecretScope; name: string }) {
-  const { client } = useSession();
+  const { client, workspace } = useSession();
   const meta = useLoad(() => client.call<Metadata>("readMetadata", { secret: name }, { query: { scope } }), [client, name, scope]);
   const versions = useLoad(
     () => client.call<{ versions: SecretVersionInfo[] }>("listVersions", { secret: name }, { query: { scope } }).then((r) => r.versions),
@@ -145,6 +146,8 @@ export function SecretPage({ scope, name }: { scope: SecretScope; name: string }
         </button>
       )}
       <p className="hint">Values are write-only here: replace them, never read them. Programs read them with a token (SDK, CLI, API).</p>
+
+      {!deleted && <SecretUsage target={{ name: secret.name, keys: secret.keys, scope: secret.scope, workspace }} />}
 
       <h2>Version history</h2>
       <ErrorNote error={versions.error} />

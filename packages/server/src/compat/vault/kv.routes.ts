@@ -17,7 +17,7 @@ import { noteTarget } from "../../http/audit.ts";
 import { missingLooksDenied } from "../../secret/hidden-secret.ts";
 import type { SecretContext, SecretRead, SecretService } from "../../secret/secret.service.ts";
 import type { SecretValue, SecretValues } from "../../secret/secret.rules.ts";
-import type { WorkspaceService } from "../../workspace/workspace.service.ts";
+import { DEFAULT_MAX_VERSIONS, type WorkspaceService } from "../../workspace/workspace.service.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 import { customMetadataOf, envelope, envelopeJson, vaultTime, workspaceOfMount } from "./vault.wire.ts";
 
@@ -32,14 +32,16 @@ const MountOnly = Type.Object({ mount: Type.String() });
 // Any integer: Vault compares it with the current version, so a negative one is a mismatch, not a schema error.
 const Cas = Type.Optional(Type.Object({ cas: Type.Optional(Type.Integer()) }));
 // Values are any JSON values, kept with their type (secret.rules.ts); a null in a patch removes the key.
-const WriteBody = Type.Object({ data: Type.Record(Type.String(), Type.Unknown()), options: Cas });
-const PatchBody = Type.Object({ data: Type.Record(Type.String(), Type.Unknown()), options: Cas });
-const Versions = Type.Object({ versions: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1 }) });
+// `data` is checked by the handler, so its absence gets Vault's own message.
+const WriteBody = Type.Object({ data: Type.Optional(Type.Record(Type.String(), Type.Unknown())), options: Cas });
+// Vault's versions are a list of integers, or of their decimal text, or one comma-separated string ("1,2").
+const Versions = Type.Object({ versions: Type.Optional(Type.Union([Type.Array(Type.Union([Type.Integer(), Type.String()])), Type.String(), Type.Integer()])) });
 const MetadataBody = Type.Object({
   max_versions: Type.Optional(Type.Integer({ minimum: 0 })),
   cas_required: Type.Optional(Type.Boolean()),
   delete_version_after: Type.Optional(Type.Union([Type.String(), Type.Integer({ minimum: 0 })])),
-  custom_metadata: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()]))),
+  // Vault keeps custom metadata as text and takes numbers and booleans as their text; a null in a PATCH removes the key.
+  custom_metadata: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]))),
 });
 const ConfigBody = Type.Object({
   max_versions: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -68,6 +70,19 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
   const casMismatch = (ctx: SecretContext, path: string, cas: number | undefined) => (error: unknown): never => {
     if (cas && error instanceof CofferError && error.code === "SECRET_NOT_FOUND" && secrets.seesEveryName(ctx, path)) throw casFailure();
     return covered(ctx, path)(error);
+  };
+  // Vault answers a deleted or destroyed version with 404 and that version's metadata, its data null (`vault kv get` prints it).
+  const goneVersion = async (ctx: SecretContext, path: string, wanted: number | undefined, error: unknown) => {
+    if (!(error instanceof CofferError) || (error.code !== "VERSION_NOT_FOUND" && error.code !== "SECRET_NOT_FOUND")) return null;
+    const metadata = await secrets.metadata(ctx, path).catch(() => null);
+    const version = metadata?.versions.find((v) => v.version === (wanted || metadata.currentVersion));
+    if (!metadata || !version) return null;
+    const deleted = version.deletedAt !== null && Date.parse(version.deletedAt) <= Date.now();
+    if (!deleted && !version.destroyed) return null;
+    return {
+      data: null,
+      metadata: { created_time: version.createdAt, custom_metadata: customMetadataOf(metadata.customMetadata), deletion_time: vaultTime(version.deletedAt), destroyed: version.destroyed, version: version.version },
+    };
   };
   const note = (request: FastifyRequest, ctx: SecretContext, secret: { id?: string; name: string }) =>
     noteTarget(request, { workspaceId: ctx.access.workspace.id, secretName: secret.name, ...(secret.id ? { secretId: secret.id } : {}) });
@@ -128,6 +143,8 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
       try {
         read = await secrets.read(ctx, path, request.query.version || undefined);
       } catch (error) {
+        const gone = await goneVersion(ctx, path, request.query.version, error);
+        if (gone) return reply.code(404).send(envelope(request.id, gone));
         return covered(ctx, path)(error);
       }
       noteTarget(request, { workspaceId: ctx.access.workspace.id, secretId: read.secret.id, secretName: read.secret.name });
@@ -145,10 +162,11 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
       schema: { hide, params: MountPath, body: WriteBody },
       handler: async (request) => {
         const ctx = await contextOf(request, request.params.mount);
+        const data = dataOf(request.body);
         const cas = request.body.options?.cas;
         if (cas !== undefined && cas < 0) throw casFailure();
         // cas 0: only if the secret does not exist yet, which create-on-write answers; a higher cas never creates.
-        const { secret } = await secrets.replace(ctx, request.params["*"], request.body.data as SecretValues, { cas, upsert: !cas }).catch(casMismatch(ctx, request.params["*"], cas));
+        const { secret } = await secrets.replace(ctx, request.params["*"], data as SecretValues, { cas, upsert: !cas }).catch(casMismatch(ctx, request.params["*"], cas));
         note(request, ctx, secret);
         return envelope(request.id, writeResult(await secrets.metadata(ctx, secret.id), secret.version));
       },
@@ -157,13 +175,14 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
 
   app.patch("/:mount/data/*", {
     config: { audit: "secret.update" },
-    schema: { hide, params: MountPath, body: PatchBody },
+    schema: { hide, params: MountPath, body: WriteBody },
     handler: async (request) => {
       const ctx = await contextOf(request, request.params.mount);
-      if (Object.keys(request.body.data).length === 0) throw invalid("no data provided");
+      const data = dataOf(request.body);
+      if (Object.keys(data).length === 0) throw invalid("no data provided");
       const cas = request.body.options?.cas;
       if (cas !== undefined && cas < 0) throw casFailure();
-      const secret = await secrets.patch(ctx, request.params["*"], request.body.data as Record<string, SecretValue>, { cas }).catch(covered(ctx, request.params["*"]));
+      const secret = await secrets.patch(ctx, request.params["*"], data as Record<string, SecretValue>, { cas }).catch(covered(ctx, request.params["*"]));
       note(request, ctx, secret);
       return envelope(request.id, writeResult(await secrets.metadata(ctx, secret.id), secret.version));
     },
@@ -194,7 +213,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
         schema: { hide, params: MountPath, body: Versions },
         handler: async (request, reply) => {
           const ctx = await contextOf(request, request.params.mount);
-          await operation(ctx, request.params["*"], request.body.versions).catch(absentIsDone(ctx, request.params["*"]));
+          await operation(ctx, request.params["*"], versionsOf(request.body.versions)).catch(absentIsDone(ctx, request.params["*"]));
           note(request, ctx, { name: request.params["*"] });
           return reply.code(204).send();
         },
@@ -223,6 +242,10 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
         const ctx = await contextOf(request, request.params.mount);
         const path = request.params["*"];
         const body = request.body;
+        // Vault answers a write that sets nothing as done, without looking the path up.
+        if (body.max_versions === undefined && body.cas_required === undefined && body.delete_version_after === undefined && body.custom_metadata === undefined) {
+          return reply.code(204).send();
+        }
         let customMetadata: Record<string, string> | undefined;
         if (body.custom_metadata !== undefined) {
           // POST replaces the custom metadata; PATCH merges into it, a null removing a key.
@@ -230,7 +253,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
           customMetadata = { ...base };
           for (const [key, value] of Object.entries(body.custom_metadata)) {
             if (value === null) delete customMetadata[key];
-            else customMetadata[key] = value;
+            else customMetadata[key] = String(value);
           }
         }
         const metadata = await secrets
@@ -242,6 +265,10 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
           })
           .catch(covered(ctx, path));
         note(request, ctx, metadata);
+        // The workspace's setting wins over the secret's, as Vault's engine config does; Vault says so in a warning.
+        if (body.cas_required === false && ctx.access.workspace.casRequired === 1) {
+          return envelope(request.id, null, { warnings: ['"cas_required" set to false, but is mandated by backend config. This value will be ignored.'] });
+        }
         return reply.code(204).send();
       },
     });
@@ -324,7 +351,8 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
       handler: async (request, reply) => {
         const body = request.body;
         const updated = await workspaces.updateSettings(request.principal, workspaceOfMount(request.principal, request.params.mount), {
-          maxVersions: body.max_versions || undefined,
+          // 0 is Vault's "the default" (10 versions), not "leave as it is".
+          maxVersions: body.max_versions === 0 ? DEFAULT_MAX_VERSIONS : body.max_versions,
           casRequired: body.cas_required,
           deleteVersionAfter: body.delete_version_after === undefined ? undefined : parseDuration(body.delete_version_after, "delete_version_after"),
         });
@@ -339,10 +367,29 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
 function subkeysOf(values: Readonly<Record<string, unknown>>, depth: number, level = 1): Record<string, unknown> {
   const shape: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(values)) {
-    const nested = value !== null && typeof value === "object" && !Array.isArray(value) && (depth === 0 || level < depth);
+    // A map with no keys is a leaf too.
+    const nested = isMap(value) && Object.keys(value).length > 0 && (depth === 0 || level < depth);
     shape[key] = nested ? subkeysOf(value as Record<string, unknown>, depth, level + 1) : null;
   }
   return shape;
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function dataOf(body: { data?: Record<string, unknown> }): Record<string, unknown> {
+  if (body.data === undefined) throw invalid("no data provided");
+  return body.data;
+}
+
+/** Vault's versions: integers, their decimal text, or one comma-separated string. */
+function versionsOf(raw: number | string | (number | string)[] | undefined): number[] {
+  const parts = raw === undefined ? [] : Array.isArray(raw) ? raw : typeof raw === "number" ? [raw] : raw.split(",").filter((part) => part.trim() !== "");
+  if (parts.length === 0) throw invalid("no version number provided");
+  const versions = parts.map((part) => (typeof part === "number" ? part : /^\s*\d+\s*$/.test(part) ? Number(part) : Number.NaN));
+  if (versions.some((version) => !Number.isSafeInteger(version) || version < 1)) throw invalid("versions are version numbers: integers from 1");
+  return versions;
 }
 
 /** A token's policies are checked on each request's path (the preHandler); the services apply the rest of its scope. */

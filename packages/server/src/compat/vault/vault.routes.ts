@@ -12,7 +12,7 @@ import { vaultAuthRoutes } from "./auth.routes.ts";
 import { kvRoutes } from "./kv.routes.ts";
 import { vaultPolicyRoutes } from "./policy.routes.ts";
 import { vaultSysRoutes } from "./sys.routes.ts";
-import { vaultError } from "./vault.wire.ts";
+import { envelope, vaultError } from "./vault.wire.ts";
 
 export const VAULT_PREFIX = "/v1";
 
@@ -41,7 +41,13 @@ export const vaultRoutes: FastifyPluginAsync<{ coffer: Coffer; version: string }
     return reply.code(status).headers({ ...coffer.headers, "x-request-id": request.id }).type("application/json").send({ errors });
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).type("application/json").send({ errors: [`no handler for route "${request.url.split("?")[0]!.slice(VAULT_PREFIX.length + 1)}". route entry not found.`] });
+    const path = request.url.split("?")[0]!.slice(VAULT_PREFIX.length + 1);
+    const [mount = "", kind = ""] = path.split("/");
+    // A KV version 1 path on a version 2 engine (`secret/app` for `secret/data/app`): Vault's 404 says what to use instead.
+    if (mount !== "" && !SYSTEM_MOUNTS.has(mount) && !KV_PATHS.has(kind)) {
+      return reply.code(404).type("application/json").send(envelope(request.id, null, { warnings: [kvPathWarning(request.method, request.url)] }));
+    }
+    reply.code(404).type("application/json").send({ errors: [`no handler for route "${path}". route entry not found.`] });
   });
 
   // The web UI answers every other GET path with its page; under this prefix an unknown path is this API's 404.
@@ -52,6 +58,16 @@ export const vaultRoutes: FastifyPluginAsync<{ coffer: Coffer; version: string }
   await app.register(vaultPolicyRoutes, { policies: coffer.policies });
   await app.register(kvRoutes, { secrets: coffer.secrets, workspaces: coffer.workspaces, limits: coffer.limits });
 };
+
+/** Vault's own mounts; any other first segment names a KV engine (a workspace). */
+const SYSTEM_MOUNTS = new Set(["sys", "auth", "identity", "cubbyhole"]);
+/** What follows the mount on a KV version 2 engine. */
+const KV_PATHS = new Set(["data", "metadata", "delete", "undelete", "destroy", "subkeys", "config", "list"]);
+
+function kvPathWarning(method: string, url: string): string {
+  const command = LIST_QUERY.test(url) ? "list" : method === "GET" ? "get" : method === "DELETE" ? "delete" : method === "PATCH" ? "patch" : "put";
+  return `Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints to use. If using the Vault CLI, use 'vault kv ${command}' for this operation.`;
+}
 
 const LIST_QUERY = /[?&]list=(true|1)(&|$)/;
 const METADATA = /^\/v1\/([^/?]+)\/metadata(\/[^?]*)?(\?.*)?$/;
