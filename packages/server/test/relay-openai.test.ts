@@ -8,10 +8,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import OpenAI from "openai";
-import { client, secretsPath } from "./support/http.ts";
+import { client, must, secretsPath } from "./support/http.ts";
 import { startServer } from "./support/server.ts";
 import { STORES } from "./support/stores.ts";
-import { startUpstream } from "./support/upstream.ts";
+import { startUpstream, writeInPieces } from "./support/upstream.ts";
 import { formsOf } from "../src/relay/redaction.ts";
 
 const KEY = `sk-proj-${"fake".repeat(4)}-${Math.random().toString(36).slice(2, 14)}`;
@@ -44,14 +44,7 @@ function fakeOpenAi(t: import("node:test").TestContext) {
     const event = (delta: object, finish: string | null = null) => `data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
     const text = event({ role: "assistant", content: "" }) + event({ content: reply }) + event({}, "stop") + "data: [DONE]\n\n";
     // Written in small pieces some milliseconds apart: the key is split across chunks.
-    const pieces = text.match(/[\s\S]{1,7}/g) ?? [];
-    let i = 0;
-    const next = () => {
-      if (i === pieces.length) return response.end();
-      response.write(pieces[i++]);
-      setTimeout(next, 1);
-    };
-    next();
+    writeInPieces(response, text, 7);
   });
 }
 
@@ -61,11 +54,6 @@ test("the openai package, unchanged, through a base-URL route: plain and streame
   const server = await startServer(t, target!);
   t.after(() => server.stop());
   const admin = client(server.url, server.token);
-  const must = async (reply: Promise<{ status: number; body: any }>, status: number) => {
-    const got = await reply;
-    assert.equal(got.status, status, JSON.stringify(got.body));
-    return got.body;
-  };
   await must(admin("POST", secretsPath("default"), { name: "openai/api-key", data: { value: KEY } }), 201);
   await must(admin("PATCH", `${secretsPath("default", "openai/api-key")}/metadata`, { relayPolicy: { hosts: ["127.0.0.1"], schemes: ["http"], ports: [upstream.port], methods: ["POST"], headers: ["Authorization"], addresses: ["127.0.0.1"] } }), 200);
   await must(admin("PUT", "/api/v1/workspaces/default/relay-routes/openai", { target: upstream.url, headers: { Authorization: `Bearer ${PLACEHOLDER}` } }), 200);

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { test, type TestContext } from "node:test";
 import { formsOf } from "../src/relay/redaction.ts";
-import { client, secretsPath } from "./support/http.ts";
+import { client, must, secretsPath } from "./support/http.ts";
 import { startServer } from "./support/server.ts";
 import { STORES } from "./support/stores.ts";
 import { startUpstream } from "./support/upstream.ts";
@@ -40,22 +40,17 @@ async function world(t: TestContext) {
   const server = await startServer(t, target!);
   t.after(() => server.stop());
   const admin = client(server.url, server.token);
-  const must = async (reply: Promise<{ status: number; body: any }>, status: number) => {
-    const got = await reply;
-    assert.equal(got.status, status, JSON.stringify(got.body));
-    return got.body;
-  };
   const policy = { hosts: ["127.0.0.1"], schemes: ["http"], ports: [upstream.port], headers: ["Authorization", "X-Api-Key"], query: ["key"], body: true, addresses: ["127.0.0.1"] };
   for (const [name, value] of [["api/key", KEY], ["api/other", OTHER]] as const) {
     await must(admin("POST", secretsPath("default"), { name, data: { value } }), 201);
     await must(admin("PATCH", `${secretsPath("default", name)}/metadata`, { relayPolicy: policy }), 200);
   }
   const agent = await must(admin("POST", "/api/v1/auth/tokens", { name: "agent", access: "use", labels: { agent: "route-bot" } }), 201);
-  return { server, upstream, admin, must, agentToken: agent.token as string, release };
+  return { server, upstream, admin, agentToken: agent.token as string, release };
 }
 
 test("routes are checked when saved: a valid name and target, templates that name a secret and nothing almost like one", async (t) => {
-  const { admin, must, upstream } = await world(t);
+  const { admin, upstream } = await world(t);
   const put = (name: string, body: unknown) => admin("PUT", `${routes}/${name}`, body);
   const refused = async (name: string, body: unknown, message: RegExp) => {
     const reply = await must(put(name, body), 400);
@@ -80,7 +75,7 @@ test("routes are checked when saved: a valid name and target, templates that nam
 });
 
 test("the proxy forwards method, path, query, headers and body; the Coffer token, cookies and X-Coffer-* stay; only templates carry values", async (t) => {
-  const { server, upstream, admin, must, agentToken } = await world(t);
+  const { server, upstream, admin, agentToken } = await world(t);
   await must(admin("PUT", `${routes}/api`, { target: `${upstream.url}/base`, headers: { Authorization: "Bearer @{vault.api/key}" }, query: { key: "@{vault.api/key}" } }), 200);
   const sent = await fetch(`${server.url}/relay/default/api/v1/items?page=2&q=@{vault.api/other}`, {
     method: "PATCH",
@@ -124,7 +119,7 @@ test("the proxy forwards method, path, query, headers and body; the Coffer token
 });
 
 test("the proxy streams, and refuses before sending: no token, a dot segment, a host the policy does not name, a spent cap", async (t) => {
-  const { server, upstream, admin, must, agentToken, release } = await world(t);
+  const { server, upstream, admin, agentToken, release } = await world(t);
   await must(admin("PUT", `${routes}/api`, { target: upstream.url, headers: { Authorization: "Bearer @{vault.api/key}" } }), 200);
   const streamed = await fetch(`${server.url}/relay/default/api/v1/stream`, { headers: { authorization: `Bearer ${agentToken}` } });
   assert.equal(streamed.headers.get("content-type"), "text/event-stream");
