@@ -98,7 +98,7 @@ export async function run(argv: string[]): Promise<void> {
     const frontend = await freePort();
     const configDir = mkdtempSync(join(tmpdir(), "coffer-bench-haproxy-"));
     dirs.push(configDir);
-    writeFileSync(join(configDir, "haproxy.cfg"), haproxyConfig(frontend, ports));
+    writeFileSync(join(configDir, "haproxy.cfg"), haproxyConfig(`127.0.0.1:${frontend}`, ports.map((port) => `127.0.0.1:${port}`)));
     haproxy = spawn(HAPROXY, ["-f", join(configDir, "haproxy.cfg"), "-db"], { stdio: "ignore" });
     const balancer = `http://127.0.0.1:${frontend}`;
     await waitFor(async () => (await fetch(`${balancer}/api/v1/sys/health`)).status === 200, "haproxy", 10_000);

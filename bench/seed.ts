@@ -14,7 +14,7 @@ import { openCoffer } from "../packages/server/src/coffer.ts";
 import { newId } from "../packages/server/src/crypto/generate.ts";
 import type { Database } from "../packages/server/src/store/store.ts";
 import type { Tables } from "../packages/server/src/store/tables.ts";
-import { DEFAULT_MAX_VERSIONS, everyoneGroup } from "../packages/server/src/workspace/workspace.service.ts";
+import { everyoneGroup, INITIAL_SETTINGS } from "../packages/server/src/workspace/workspace.service.ts";
 
 export const LIST_PREFIX = "bench/";
 export const LIST_SECRETS = 150;
@@ -59,6 +59,7 @@ export async function seedStore(options: { dataDir: string; databaseUrl: string 
         id, workspaceId, scope: "shared", ownerId: "", name, type: "USER_DEFINED", label: name, tags: "[]", currentVersion: 1,
         createdAt: now, createdBy: admin.id, updatedAt: now, updatedBy: admin.id, deletedAt: null, deletedBy: null,
         rotationIntervalDays: null, autoRotate: 0, casRequired: 0, maxVersions: null, deleteVersionAfter: 0, customMetadata: "{}", relayPolicy: null,
+        canary: 0, expiresAt: null, expiryWarnedAt: null, lastUsedAt: null, unusedAlertedAt: null,
       };
       const version: Tables["secretVersions"] = {
         secretId: id, version: 1, workspaceId, ciphertext, keyVersion: coffer.keys.keyVersion, keys: '["value"]',
@@ -72,7 +73,7 @@ export async function seedStore(options: { dataDir: string; databaseUrl: string 
     const rest = options.secrets - deepSecrets;
     if (rest > 0) {
       const workspaces = Array.from({ length: WORKSPACES - 1 }, (_, i) => ({
-        id: newId("ws"), name: `scale-${String(i + 1).padStart(2, "0")}`, maxVersions: DEFAULT_MAX_VERSIONS, casRequired: 0, deleteVersionAfter: 0,
+        id: newId("ws"), name: `scale-${String(i + 1).padStart(2, "0")}`, ...INITIAL_SETTINGS,
         readsPerSecond: null, writesPerSecond: null, createdAt: now,
       }));
       const users = Array.from({ length: USERS }, (_, i) => ({ id: newId("usr"), username: `scale-user-${String(i).padStart(4, "0")}`, passwordHash: null, isAdmin: 0, disabledAt: null, createdAt: now }));

@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   VERSION_CONFLICT: { status: 409, description: "Check-and-set failed: the secret's current version is not the expected one." },
   PAYLOAD_TOO_LARGE: { status: 413, description: "The request body or secret payload exceeds the size limit." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: "The request body must be application/json." },
+  URI_TOO_LONG: { status: 414, description: "The URL is longer than the server reads (about 16 KiB with the headers), or a path segment is longer than 1024 characters; nothing was changed." },
+  HEADERS_TOO_LARGE: { status: 431, description: "The request's headers are larger than the server reads (about 16 KiB); nothing was changed." },
   RATE_LIMITED: { status: 429, description: "Too many requests; retry after the number of seconds in Retry-After." },
   INTERNAL: { status: 500, description: "An unexpected error; the request id identifies it in the server log." },
   INTEGRITY_ERROR: { status: 500, description: "Stored ciphertext failed authentication: it was altered or moved." },

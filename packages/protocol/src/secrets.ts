@@ -111,6 +111,8 @@ export interface SecretSettings {
 export interface SecretMetadata extends SecretSettings, SecretSummary {
   /** The caller's level on it: see, use, read, write or manage. */
   access: string;
+  /** A canary (its value a decoy): present only for callers who manage the secret. */
+  canary?: boolean;
   currentVersion: number;
   oldestVersion: number;
   versions: SecretVersionInfo[];
@@ -131,3 +133,11 @@ export interface SecretFolderLevel {
   /** More folders exist than `limit` allowed: the first ones by name are listed. */
   truncated: boolean;
 }
+
+/**
+ * The well-known formats of the decoy a canary secret holds: an AWS access
+ * key pair (keys access_key_id and secret_access_key), an OpenAI-style
+ * `sk-…` API key and a GitHub personal access token `ghp_…` (one key, value).
+ */
+export const CANARY_FORMATS = ["aws", "openai", "github"] as const;
+export type CanaryFormat = (typeof CANARY_FORMATS)[number];

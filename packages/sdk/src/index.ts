@@ -433,6 +433,15 @@ export class Secrets {
     return items;
   }
 
+  /**
+   * One folder level: the folders directly under `prefix` (a folder ending in
+   * '/', or '' for the top) with how many secrets the caller sees in each,
+   * and how many secrets sit directly in it. Names only, never a value.
+   */
+  folders(prefix = "", options: { scope?: SecretScope; limit?: number } = {}): Promise<SecretFolderLevel> {
+    return this.#coffer.call("listSecretFolders", {}, { query: { ...options, ...(prefix ? { prefix } : {}) } });
+  }
+
   /** Secrets due or overdue for rotation, all pages. */
   due(options: Omit<ListOptions, "rotation"> = {}): Promise<SecretSummary[]> {
     return this.list({ ...options, rotation: "due" });

@@ -45,6 +45,12 @@ for (const store of STORES) {
     const listed = await coffer.secrets.list({ prefix: "app/" });
     assert.deepEqual(listed.map((s) => [s.name, s.keys]), [["app/k0", ["value"]], ["app/k1", ["value"]], ["app/k2", ["value"]]]);
     assert.ok(!JSON.stringify(listed).includes("\"data\""), "lists carry no values");
+    await coffer.secrets.create("app/deep/k3", { value: "v" });
+    const top = await coffer.secrets.folders();
+    assert.deepEqual([top.prefix, top.folders, top.secrets], ["", [{ path: "app/", secrets: 4 }], 1]);
+    const app = await coffer.secrets.folders("app/");
+    assert.deepEqual([app.folders, app.secrets, app.truncated], [[{ path: "app/deep/", secrets: 1 }], 3, false]);
+    assert.deepEqual((await coffer.secrets.folders("", { scope: "personal" })).folders, []);
 
     await coffer.secrets.delete("database-config");
     await rejectsWith(coffer.secrets.get("database-config"), "SECRET_NOT_FOUND", 404);

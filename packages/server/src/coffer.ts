@@ -13,6 +13,7 @@ import { DAY_MS, systemClock, type Clock } from "./core/clock.ts";
 import { Keyring } from "./crypto/keyring.ts";
 import { RootKeyError } from "./crypto/root-key.ts";
 import { AccessService } from "./access/access.service.ts";
+import { CanaryAlarm } from "./canary/canary.alarm.ts";
 import { GrantService } from "./access/grant.service.ts";
 import { GroupService } from "./access/group.service.ts";
 import { BackupService } from "./backup/backup.service.ts";
@@ -167,7 +168,8 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     const alerts = new AlertService(store, clock, workspaces, webhooks, limitStore, { log });
     audit.onAppended((records) => alerts.fromAudit(records));
     const graceDays = options.rotationGraceDays ?? DEFAULT_GRACE_DAYS;
-    const secrets = new SecretService(store, keys, clock, workspaces, access, graceDays);
+    const canaries = new CanaryAlarm(auditSettings.mode === "off" ? null : audit, alerts, clock, log);
+    const secrets = new SecretService(store, keys, clock, workspaces, access, graceDays, canaries);
     const rotationEvents = new RotationEvents((error) => log(`rotation event listener failed: ${(error as Error).message}`));
     const rotationJob = new RotationJob(store, secrets, rotationEvents, clock, log);
     rotationEvents.subscribe((event) => {

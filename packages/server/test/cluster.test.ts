@@ -10,6 +10,9 @@ import { test, type TestContext } from "node:test";
 import pg from "pg";
 import { Coffer } from "@coffer/sdk";
 import { clusterUnavailable, sleep, startCluster, waitFor, type Cluster } from "./support/cluster.ts";
+import { startServer } from "./support/server.ts";
+import { slowLink } from "./support/slow-link.ts";
+import { tempDir } from "./support/stores.ts";
 
 const WS = "/api/v1/workspaces/default";
 
@@ -119,7 +122,7 @@ async function everyNode(cluster: Cluster, call: (url: string) => Promise<number
   }
 }
 
-test("three nodes behind HAProxy on one PostgreSQL and Redis", { timeout: 240_000 }, async (t) => {
+test("three nodes behind HAProxy on one PostgreSQL and Redis", { timeout: 420_000 }, async (t) => {
   const reason = await clusterUnavailable();
   if (reason) return t.skip(reason);
   const began = performance.now();
@@ -168,6 +171,37 @@ test("three nodes behind HAProxy on one PostgreSQL and Redis", { timeout: 240_00
     const page = await admin("GET", "/api/v1/audit?limit=1000&action=secret.update");
     const writers = new Set((page.body.events as { requestId: string }[]).map((event) => event.requestId.slice(0, 12)));
     assert.ok(writers.size >= 3, `one audit chain with several writers (${writers.size} processes wrote to it) verifies`);
+  });
+
+  await t.test("a write answered by one node reads back at its new version from any node at once, under load and from a node whose notifications come late", async (st) => {
+    const load = startLoad(cluster, { writers: 2, readers: 4, prefix: "fresh-load" });
+    st.after(() => load.stop());
+    // A fourth node on the same store, behind a link to PostgreSQL that delivers everything 100 ms late.
+    const link = await slowLink(cluster.database.url, 100);
+    st.after(() => link.close());
+    const late = await startServer(st, { kind: "postgres", dataDir: tempDir(st), databaseUrl: link.url }, { COFFER_ROOT_KEY: cluster.rootKey });
+    st.after(() => late.kill());
+    const nodes = [...cluster.nodes.map((node) => node.url), late.url].map((url) => api(url, cluster.adminToken));
+    const path = `${WS}/secrets/fresh%2Fone`;
+    assert.equal((await admin("POST", `${WS}/secrets`, { name: "fresh/one", data: { v: "0" } })).status, 201);
+    const stale: string[] = [];
+    for (let round = 1; round <= 15; round++) {
+      // Every node holds the current version in its cache before the write.
+      await Promise.all(nodes.map((node) => node("GET", path)));
+      const writer = round % cluster.nodes.length;
+      const written = await nodes[writer]!("PUT", path, { data: { v: String(round) } });
+      assert.equal(written.status, 200, JSON.stringify(written.body));
+      // Right after the answer, with nothing in between: every other node.
+      const reads = await Promise.all(nodes.map((node, i) => (i === writer ? undefined : node("GET", path))));
+      for (const [i, read] of reads.entries()) {
+        if (read && (read.body.version !== written.body.version || read.body.data.v !== String(round))) {
+          stale.push(`round ${round}: node ${i + 1} served version ${read.body.version} after node ${writer + 1} answered version ${written.body.version}`);
+        }
+      }
+    }
+    await load.stop();
+    assert.deepEqual(stale, [], "no node serves an older version once a write was answered");
+    assert.deepEqual(load.stale, []);
   });
 
   await t.test("token revocation and grant removal reach every node within 1 s under load, also after the notification connections were killed", async () => {

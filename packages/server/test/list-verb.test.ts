@@ -8,13 +8,14 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { test } from "node:test";
 import Fastify, { type FastifyInstance } from "fastify";
-import { handleClientError } from "../src/http/list-verb.ts";
+import { answerClientError } from "../src/http/framework-errors.ts";
+import { tookListVerb } from "../src/http/list-verb.ts";
 
 test("a connection that sent LIST outlives headersTimeout and keeps answering", async (t) => {
   const app = Fastify({
     http: { connectionsCheckingInterval: 100, headersTimeout: 300, requestTimeout: 0 } as never,
     clientErrorHandler(this: FastifyInstance, error, socket) {
-      handleClientError(this.server, error, socket);
+      if (!tookListVerb(this.server, error, socket)) answerClientError(error, socket, [], () => "req_test");
     },
   });
   app.get("/x", async (request) => ({ url: request.url }));

@@ -287,6 +287,20 @@ test("two server processes on one PostgreSQL sharing Redis enforce one budget, s
     "5 guesses checked, 25 refused before their password was looked at",
   );
 
+  // Alert thresholds count across the nodes as well: wes's five failures (two on A, three on B, so neither node
+  // alone reached five) make one alert, and zed's burst through both nodes one, not one per node.
+  const loginAlerts = async (username: string) =>
+    ((await onA("GET", "/api/v1/alerts")).body.alerts as { type: string; details: { kind?: string; username?: string } }[]).filter(
+      (alert) => alert.type === "auth.failures" && alert.details.kind === "login" && alert.details.username === username,
+    ).length;
+  const alertDeadline = Date.now() + 5000;
+  while ((await loginAlerts("wes")) === 0 || (await loginAlerts("zed")) === 0) {
+    assert.ok(Date.now() < alertDeadline, "the failed-login alerts were never raised");
+    await sleep(50);
+  }
+  await sleep(500); // time for a second alert, if a node were to raise its own
+  assert.deepEqual([await loginAlerts("wes"), await loginAlerts("zed")], [1, 1], "one alert per name across both nodes");
+
   // Idle buckets expire: nothing of the rate limits stays in Redis a second after the last request.
   await sleep(1200);
   const rateKeys = await countKeys(`${prefix}rate:`);

@@ -38,6 +38,10 @@ test("node-vault: a mount takes options.version and config as numbers or strings
   const mounts = await vault.mounts();
   assert.equal(mounts.data["numbers/"].options.version, "2");
   assert.ok(mounts.data["strings/"]);
+  // One mount read back, as Terraform's vault_mount does; a member of `default` only is refused another workspace's.
+  const one = await raw(world.url, world.adminToken, "GET", "/v1/sys/mounts/numbers");
+  assert.deepEqual([one.status, one.body.data.type, one.body.data.options.version], [200, "kv", "2"]);
+  assert.equal((await raw(world.url, world.member.token, "GET", "/v1/sys/mounts/numbers")).status, 403);
   await vault.write("numbers/data/x", { data: { a: "b" } });
   assert.deepEqual((await vault.read("numbers/data/x")).data.data, { a: "b" });
 });
@@ -194,4 +198,23 @@ test("node-vault: KV v2 route by route as Vault's API documentation has it: 404 
   assert.deepEqual((await vault.read("secret/data/doc")).data.data, { v: "2" }, "nothing was written");
   // Vault's own mounts keep its plain "no handler" answer.
   assert.match((await raw(world.url, world.adminToken, "GET", "/v1/sys/nothing")).body.errors[0], /no handler for route "sys\/nothing"/);
+});
+
+test("node-vault: auth/token/create-orphan makes an orphan for an instance administrator, and refuses everyone else", async (t) => {
+  const world = await compatWorld(t);
+  const create = (token: string) => raw(world.url, token, "POST", "/v1/auth/token/create-orphan", { ttl: "5m", display_name: "orphan", id: null, policies: null, meta: null });
+  const made = await create(world.adminToken);
+  assert.equal(made.status, 200, JSON.stringify(made.body));
+  assert.equal(made.body.auth.orphan, true);
+  assert.equal(made.body.auth.lease_duration, 300);
+  const orphan: Vault = nodeVault({ endpoint: world.url, token: made.body.auth.client_token });
+  const info = (await orphan.tokenLookupSelf()).data;
+  assert.deepEqual([info.orphan, info.creation_ttl, info.ttl <= 300, info.renewable], [true, 300, true, true]);
+  // Who may not: a member, a service account (even one an AppRole login made), a bad token, no token.
+  for (const [who, token] of [["member", world.member.token], ["service account", world.account.token], ["bad token", "cft_not-a-token"], ["no token", ""]] as const) {
+    const refusal = await create(token);
+    assert.deepEqual([refusal.status, refusal.body.errors], [403, ["permission denied"]], who);
+  }
+  // A token id is Coffer's to make.
+  assert.equal((await raw(world.url, world.adminToken, "POST", "/v1/auth/token/create-orphan", { id: "my-own-token" })).status, 400);
 });

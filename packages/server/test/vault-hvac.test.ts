@@ -28,7 +28,7 @@ function hvacUnavailable(): string | null {
   return `hvac is not importable by ${PYTHON}: install it with 'apt-get install -y python3-hvac' (done automatically with CI=true as root)`;
 }
 
-test("hvac (python3-hvac) passes its KV v2, token, login and mount suite against a real server", async (t) => {
+test("hvac (python3-hvac) passes its KV v2, token, ACL policy, login and mount suite against a real server", async (t) => {
   const reason = hvacUnavailable();
   if (reason) {
     t.skip(reason);

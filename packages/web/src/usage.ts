@@ -94,9 +94,13 @@ function more(keys: readonly string[], comment: string): string[] {
   return keys.length > SHOWN_KEYS ? [`${comment} … and ${keys.length - SHOWN_KEYS} more keys: ${keys.slice(SHOWN_KEYS).join(", ")}`] : [];
 }
 
-/** Words TypeScript or Python keep for themselves: a key named so gets a trailing `_` as a variable. */
+/**
+ * Words TypeScript or Python keep for themselves, and the names the snippets
+ * already use (coffer, data, secret, vault): a key named so gets a trailing
+ * `_` as a variable, so it shadows nothing.
+ */
 const RESERVED = new Set(
-  "and as assert async await break case catch class const continue debugger def default del delete do elif else enum except export extends false finally for from function global if import in instanceof is lambda let new none nonlocal not null or pass raise return super switch this throw true try typeof var void while with yield".split(" "),
+  "coffer data secret vault asyncvault asyncio and as assert async await break case catch class const continue debugger def default del delete do elif else enum except export extends false finally for from function global if import in instanceof is lambda let new none nonlocal not null or pass raise return super switch this throw true try typeof var void while with yield".split(" "),
 );
 
 /** A local variable for a key: its characters outside [A-Za-z0-9_] become `_`, never starting with a digit or being a keyword. */

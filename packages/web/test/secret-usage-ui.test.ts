@@ -28,7 +28,8 @@ test("a secret's page: copy buttons for its references and snippets that run as 
   const admin = new Coffer({ addr: server.url, token: server.token!, workspace: "default" });
   await admin.call("updateUser", { user: "admin" }, { body: { password: PASSWORD } });
   const nonce = Math.random().toString(36).slice(2, 10);
-  const values = { api_key: `sk-usage-${nonce}`, "webhook-secret": `whsec-usage-${nonce}` };
+  // "secret" is also the Python snippet's own variable: the key's variable must not shadow it.
+  const values = { api_key: `sk-usage-${nonce}`, secret: `shadow-usage-${nonce}`, "webhook-secret": `whsec-usage-${nonce}` };
   await admin.secrets.create("payments/stripe/key", values);
 
   const browser = await launch(t);
@@ -43,7 +44,7 @@ test("a secret's page: copy buttons for its references and snippets that run as 
   const clipboard = () => page.evaluate(() => navigator.clipboard.readText());
 
   // One reference per key; a secret of several keys has no whole-secret reference.
-  for (const reference of ["@{vault.payments/stripe/key.api_key}", "@{vault.payments/stripe/key.webhook-secret}"]) {
+  for (const reference of ["@{vault.payments/stripe/key.api_key}", "@{vault.payments/stripe/key.secret}", "@{vault.payments/stripe/key.webhook-secret}"]) {
     await page.getByRole("button", { name: `Copy ${reference}` }).click();
     assert.equal(await clipboard(), reference);
   }
@@ -61,7 +62,7 @@ test("a secret's page: copy buttons for its references and snippets that run as 
   // coffer run: the variables its comment names are the ones the command gets (masked in its output).
   const run = await snippet("coffer run");
   const named = [...run.matchAll(/^# {3}(\w+)$/gm)].map((match) => match[1]);
-  assert.deepEqual(named, ["PAYMENTS_STRIPE_KEY_API_KEY", "PAYMENTS_STRIPE_KEY_WEBHOOK_SECRET"]);
+  assert.deepEqual(named, ["PAYMENTS_STRIPE_KEY_API_KEY", "PAYMENTS_STRIPE_KEY_SECRET", "PAYMENTS_STRIPE_KEY_WEBHOOK_SECRET"]);
   writeFileSync(join(dir, "coffer"), `#!/bin/sh\nexec "${process.execPath}" "${COFFER_BIN}" "$@"\n`);
   chmodSync(join(dir, "coffer"), 0o755);
   const ran = spawnSync("sh", ["-c", run.replace("./your-command", "env")], { encoding: "utf8", env: { ...env, PATH: `${dir}:${process.env.PATH}` } });
@@ -73,14 +74,14 @@ test("a secret's page: copy buttons for its references and snippets that run as 
   assert.match(ts, /coffer\.secrets\.get\("payments\/stripe\/key"\)/);
   mkdirSync(join(ROOT, "test-output"), { recursive: true });
   const tsFile = join(ROOT, `test-output/usage-snippet-${nonce}.ts`);
-  writeFileSync(tsFile, `${ts}\nif (api_key !== ${JSON.stringify(values.api_key)} || webhook_secret !== ${JSON.stringify(values["webhook-secret"])}) process.exit(3);\n`);
+  writeFileSync(tsFile, `${ts}\nif (api_key !== ${JSON.stringify(values.api_key)} || secret_ !== ${JSON.stringify(values.secret)} || webhook_secret !== ${JSON.stringify(values["webhook-secret"])}) process.exit(3);\n`);
   t.after(() => rmSync(tsFile, { force: true }));
   const tsRun = spawnSync(process.execPath, [tsFile], { encoding: "utf8", env });
   assert.equal(tsRun.status, 0, tsRun.stderr);
 
   // Python, synchronous and asyncio: the client from clients/python.
   if (python) {
-    const check = `\nassert api_key == ${JSON.stringify(values.api_key)} and webhook_secret == ${JSON.stringify(values["webhook-secret"])}\n`;
+    const check = `\nassert api_key == ${JSON.stringify(values.api_key)} and secret_ == ${JSON.stringify(values.secret)} and webhook_secret == ${JSON.stringify(values["webhook-secret"])}\n`;
     const sync = await snippet("Python");
     assert.match(sync, /from coffer import Vault\b/);
     const pyEnv = { ...env, PYTHONPATH: join(ROOT, "clients/python") };

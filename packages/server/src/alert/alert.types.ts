@@ -9,6 +9,7 @@ export const ALERT_TYPES = [
   "rotation.due", //         a secret's rotation falls due soon (reminder)
   "rotation.overdue", //     …and is now past due
   "key.rotated", //          a new data key version (instance-wide)
+  "canary.triggered", //     a canary secret's decoy was read or used (high severity)
 ] as const;
 
 export type AlertType = (typeof ALERT_TYPES)[number];

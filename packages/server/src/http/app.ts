@@ -14,7 +14,8 @@ import { auditRoutes } from "../audit/audit.routes.ts";
 import { backupRoutes } from "../backup/backup.routes.ts";
 import { identityRoutes } from "../identity/identity.routes.ts";
 import { vaultListUrl, vaultRoutes, VAULT_PREFIX } from "../compat/vault/vault.routes.ts";
-import { vellumRoutes, VELLUM_PREFIX } from "../compat/vellum/vellum.routes.ts";
+import { vellumErrorShape, vellumRoutes, VELLUM_PREFIX } from "../compat/vellum/vellum.routes.ts";
+import { vaultErrorShape } from "../compat/vault/vault.wire.ts";
 import { keyRoutes } from "../keys/keys.routes.ts";
 import { mcpRoutes } from "../mcp/mcp.routes.ts";
 import { rotationRoutes } from "../rotation/rotation.routes.ts";
@@ -26,10 +27,12 @@ import { sealRoutes } from "../sys/seal.routes.ts";
 import { sysRoutes } from "../sys/sys.routes.ts";
 import { workspaceRoutes } from "../workspace/workspace.routes.ts";
 import { installAudit } from "./audit.ts";
+import { installOrigin } from "./origin.ts";
 import { installAuthentication } from "./auth.ts";
-import { installErrorHandling } from "./errors.ts";
+import { installErrorHandling, jsonBodyParser } from "./errors.ts";
 import { installSealGate } from "./seal-gate.ts";
-import { handleClientError } from "./list-verb.ts";
+import { tookListVerb } from "./list-verb.ts";
+import { answerClientError, frameworkErrorHandler, type ErrorShapes } from "./framework-errors.ts";
 import { installRateLimits } from "./rate-limit.ts";
 import { ErrorResponse } from "./schemas.ts";
 import { DEFAULT_WEB_ROOT, webRoutes } from "./web.ts";
@@ -39,6 +42,12 @@ export const VERSION = "0.1.0";
 /** Bodies beyond this are refused before parsing; a secret's data itself is capped at 64 KiB. */
 const BODY_LIMIT = 256 * 1024;
 
+/** Errors raised before an API's own handler runs are answered in that API's shape (framework-errors.ts). */
+const ERROR_SHAPES: ErrorShapes = [
+  [VAULT_PREFIX, vaultErrorShape],
+  [VELLUM_PREFIX, vellumErrorShape],
+];
+
 export interface AppOptions {
   logger?: FastifyServerOptions["logger"];
   /** The built web UI served at `/` (default packages/web/dist). */
@@ -46,12 +55,14 @@ export interface AppOptions {
 }
 
 export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promise<FastifyInstance> {
+  // One sequence for requests Fastify sees and for those Node's parser refused before it could.
+  const requestId = requestIds();
   const app = Fastify({
     logger: options.logger ?? false,
     // Per-request log lines cost a third of the read path; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
-    genReqId: requestIds(),
+    genReqId: requestId,
     requestIdHeader: false,
     // A secret name is up to 256 characters, three times that URL-encoded (`/` as %2F); Fastify's default is 100.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
@@ -59,19 +70,18 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     schemaController: { compilersFactory: { buildValidator: validators as never } },
     // Vault's LIST verb: Node's parser refuses it as a client error; list-verb.ts hands such connections on.
     clientErrorHandler(this: FastifyInstance, error, socket) {
-      handleClientError(this.server, error, socket);
+      if (!tookListVerb(this.server, error, socket)) answerClientError(error, socket, ERROR_SHAPES, requestId);
     },
+    frameworkErrors: frameworkErrorHandler(ERROR_SHAPES),
     rewriteUrl: vaultListUrl,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandling(app);
+  installOrigin(app);
   // The API speaks JSON only; anything else is refused before a handler sees it. An empty JSON
   // body is no body (clients send the header on bodiless PUTs); routes that need one say so.
   app.removeContentTypeParser("text/plain");
-  const parseJson = app.getDefaultJsonParser("error", "error");
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) =>
-    body === "" ? done(null, undefined) : parseJson(request, body as string, done),
-  );
+  app.addContentTypeParser("application/json", { parseAs: "string" }, jsonBodyParser(app));
   installAudit(app, {
     log: coffer.auditSettings.mode === "off" ? null : coffer.audit,
     clock: coffer.clock,

@@ -15,9 +15,44 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
 }
 
-export function sendError(reply: FastifyReply, request: FastifyRequest, error: CofferError): void {
-  const body: ErrorBody = { error: { code: error.code, message: error.message, requestId: request.id } };
-  reply.code(error.status).headers(error.headers).type("application/json").send(body);
+/** An error as one API shows it (the native API, Vault's, Vellum's): its status and body. */
+export type ErrorShape = (error: CofferError, requestId: string) => { status: number; body: unknown };
+
+export const nativeErrorShape: ErrorShape = (error, requestId) => {
+  const body: ErrorBody = { error: { code: error.code, message: error.message, requestId } };
+  return { status: error.status, body };
+};
+
+export function sendError(reply: FastifyReply, request: FastifyRequest, error: CofferError, shape: ErrorShape = nativeErrorShape): void {
+  const { status, body } = shape(error, request.id);
+  reply.code(status).headers(error.headers).type("application/json").send(body);
+}
+
+/**
+ * The JSON body parser of every API: an empty body is no body, and a body
+ * refused only for a `__proto__` or `constructor.prototype` key (which could
+ * reach an object's prototype) says so rather than "not valid JSON".
+ */
+export function jsonBodyParser(app: FastifyInstance) {
+  const parse = app.getDefaultJsonParser("error", "error");
+  return (request: FastifyRequest, body: string | Buffer, done: (error: Error | null, value?: unknown) => void): void => {
+    const text = body as string;
+    if (text === "") return done(null, undefined);
+    parse(request, text, (error: Error | null, value?: unknown) => (error && isJson(text) ? done(forbiddenKey(), undefined) : done(error, value)));
+  };
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function forbiddenKey(): CofferError {
+  return new CofferError("INVALID_REQUEST", 'the request body has a "__proto__" or "constructor.prototype" key, which is refused');
 }
 
 /** What a client may learn of any error (compatibility APIs render it in their own shapes); unexpected ones are logged. */

@@ -10,7 +10,7 @@
  * nest. Responses keep their order: a hand-off starts once every request
  * parsed before it has been answered.
  */
-import { STATUS_CODES, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
 
@@ -37,17 +37,11 @@ type HttpSocket = Duplex & { _httpMessage?: (NodeJS.EventEmitter & { _headerSent
  */
 const handedOff = new WeakSet<Duplex>();
 
-/** Fastify's clientErrorHandler: LIST is handed off, anything else gets the answer Node gives by default. */
-export function handleClientError(server: Server, failure: Error, socket: Duplex): void {
+/** Fastify's clientErrorHandler, first: true when the error was a LIST now handed off (or such a socket's stale timeout), nothing to answer. */
+export function tookListVerb(server: Server, failure: Error, socket: Duplex): boolean {
   const error = failure as ParseError;
-  if (error.code === "HPE_INVALID_METHOD" && handOff(server, error, socket as HttpSocket)) return;
-  if (error.code === "ERR_HTTP_REQUEST_TIMEOUT" && handedOff.has(socket)) return;
-  if (error.code === "ECONNRESET" || socket.destroyed) return;
-  const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
-  if (socket.writable && !(socket as HttpSocket)._httpMessage?._headerSent) {
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-  }
-  socket.destroy(error);
+  if (error.code === "HPE_INVALID_METHOD" && handOff(server, error, socket as HttpSocket)) return true;
+  return error.code === "ERR_HTTP_REQUEST_TIMEOUT" && handedOff.has(socket);
 }
 
 function handOff(server: Server, error: ParseError, socket: HttpSocket): boolean {

@@ -13,6 +13,7 @@ import type { Clock } from "../core/clock.ts";
 import { CofferError, invalid } from "../core/errors.ts";
 import { eventOf, markRecorded } from "../http/audit.ts";
 import { bearerToken } from "../http/auth.ts";
+import { ATTRIBUTION_NAMES, claimedAttribution } from "../http/origin.ts";
 import { errorResponses, WorkspaceParams } from "../http/schemas.ts";
 import type { SecretService } from "../secret/secret.service.ts";
 import type { RelayRouteService } from "./relay-routes.service.ts";
@@ -29,7 +30,6 @@ export interface RelayRoutesOptions {
 
 /** A JSON body carries the request's body as base64 at worst: 4/3 of the limit, and room for the rest. */
 const JSON_BODY_LIMIT = Math.ceil((MAX_REQUEST_BODY * 4) / 3) + 64 * 1024;
-const ATTRIBUTION = /^[A-Za-z0-9_.:@\/+-]{1,64}$/;
 
 const RelayBody = Type.Object(
   {
@@ -257,10 +257,10 @@ function headerText(value: string | string[] | undefined): string | undefined {
 /** `agent=… session=… tool=…` from the X-Coffer-* headers, else the token's labels; odd characters are dropped, never the event. */
 function attribution(request: FastifyRequest): string[] {
   const labels = request.principal?.labels ?? {};
+  const claimed = claimedAttribution(request);
   const out: string[] = [];
-  for (const name of ["agent", "session", "tool"] as const) {
-    const header = request.headers[`x-coffer-${name}`];
-    const value = typeof header === "string" && ATTRIBUTION.test(header) ? header : labels[name];
+  for (const name of ATTRIBUTION_NAMES) {
+    const value = claimed[name] ?? labels[name];
     if (value !== undefined) out.push(`${name}=${value}`);
   }
   return out;

@@ -4,12 +4,15 @@
  * id; every write drops the entries on this node at commit and on the others
  * through the change feed. Process memory already holds the keyring, so
  * holding decrypted payloads there adds no new place for a value to leak from.
+ * On a store shared by several nodes a cached entry is confirmed current
+ * before it is served (secret-freshness.ts).
  */
 import type { SecretData, SecretSummary } from "@coffer/protocol";
 import { Cache } from "../core/cache.ts";
 import { CofferError, invalid } from "../core/errors.ts";
 import { statusAt, viewOf, type RotationPlan } from "../rotation/rotation.rules.ts";
 import { findVersion, type SecretNamespace, type SecretRow } from "./secret.repository.ts";
+import { SecretFreshness } from "./secret-freshness.ts";
 import { dataFields, decodeData } from "./secret.rules.ts";
 import { ageDays, isGone, namespaceOf, SECRET_ID, summarize, versionGone, type SecretRows } from "./secret-rows.ts";
 import type { SecretContext, SecretRead, SecretWithData } from "./secret.types.ts";
@@ -34,9 +37,11 @@ interface CurrentSecret {
 export class SecretReader {
   #rows: SecretRows;
   #current = new Cache<string, CurrentSecret>(50_000);
+  #freshness: SecretFreshness | undefined;
 
   constructor(rows: SecretRows) {
     this.#rows = rows;
+    if (rows.store.dialect.sharedByNodes) this.#freshness = new SecretFreshness(rows.store.db);
     rows.store.changes.subscribe((change) => {
       if (change.kind === "secret") {
         this.#current.delete(idKey(change.workspaceId, change.id), nameKey(change, change.name));
@@ -49,6 +54,7 @@ export class SecretReader {
 
   async get(ctx: SecretContext, ref: string, version?: number): Promise<SecretWithData> {
     const current = await this.#readCurrent(ctx, ref);
+    this.#rows.release(ctx, current.row, "read");
     if (version === undefined || version === current.row.currentVersion) return this.#currentView(current);
     return (await this.#olderVersion(current, version)).secret;
   }
@@ -56,6 +62,7 @@ export class SecretReader {
   /** get() with what Vault's KV v2 shows next to the data: the custom metadata and the version's scheduled deletion. */
   async read(ctx: SecretContext, ref: string, version?: number): Promise<SecretRead> {
     const current = await this.#readCurrent(ctx, ref);
+    this.#rows.release(ctx, current.row, "read");
     if (version === undefined || version === current.row.currentVersion) {
       return { secret: this.#currentView(current), customMetadata: current.customMetadata, deletesAt: Number.isFinite(current.goneFrom) ? current.goneFrom : null };
     }
@@ -71,11 +78,13 @@ export class SecretReader {
   }
 
   /**
-   * One version of a secret that `authorize` returned, opened but not decoded,
-   * with when it was superseded (null for the current one): for services that
-   * use a value on the caller's behalf without revealing it (HMAC signing).
+   * One version of a secret that `authorize` returned for `ctx`, opened but
+   * not decoded, with when it was superseded (null for the current one): for
+   * services that use a value on the caller's behalf without revealing it
+   * (HMAC signing).
    */
-  async openVersion(row: SecretRow, version: number): Promise<{ payload: Buffer; supersededAt: number | null }> {
+  async openVersion(ctx: SecretContext, row: SecretRow, version: number): Promise<{ payload: Buffer; supersededAt: number | null }> {
+    this.#rows.release(ctx, row, "hmac");
     const db = this.#rows.store.db;
     const [stored, successor] = await Promise.all([
       findVersion(db, row.id, version),
@@ -114,6 +123,7 @@ export class SecretReader {
    */
   async useCurrent(ctx: SecretContext, ref: string): Promise<{ row: SecretRow; data: Readonly<SecretData> }> {
     const current = await this.#readCurrent(ctx, ref, "use");
+    this.#rows.release(ctx, current.row, "relay");
     if (this.#rows.clock() >= current.goneFrom) throw versionGone(current.row, current.row.currentVersion, current.goneFrom === -Infinity);
     return { row: current.row, data: current.data.data };
   }
@@ -122,6 +132,11 @@ export class SecretReader {
     const ns = namespaceOf(ctx);
     const key = SECRET_ID.test(ref) ? idKey(ns.workspaceId, ref) : nameKey(ns, ref);
     let current = this.#current.get(key);
+    if (current && this.#freshness && !(await this.#freshness.isCurrent(current.row.id, current.row))) {
+      // Another node's write the change feed has not brought yet.
+      this.#current.delete(idKey(current.row.workspaceId, current.row.id), nameKey(current.row, current.row.name));
+      current = undefined;
+    }
     if (!current) {
       const epoch = this.#current.epoch;
       const row = await this.#rows.authorizedRow(ctx, ref, level);

@@ -16,7 +16,7 @@ import { planOf, viewOf, type RotationPlan } from "../rotation/rotation.rules.ts
 import type { Change } from "../store/changes.ts";
 import type { Store } from "../store/store.ts";
 import { findById, findByName, findVersion, type SecretNamespace, type SecretRow, type VersionRow } from "./secret.repository.ts";
-import type { SecretContext } from "./secret.types.ts";
+import type { SecretContext, SecretWatch, ValueUse } from "./secret.types.ts";
 
 export const SECRET_ID = /^sec_[0-9a-hjkmnp-tv-z]{26}$/;
 
@@ -25,12 +25,25 @@ export class SecretRows {
   readonly keys: KeyService;
   readonly clock: Clock;
   #access: AccessService;
+  #watch: SecretWatch;
 
-  constructor(store: Store, keys: KeyService, clock: Clock, access: AccessService) {
+  constructor(store: Store, keys: KeyService, clock: Clock, access: AccessService, watch: SecretWatch) {
     this.store = store;
     this.keys = keys;
     this.clock = clock;
     this.#access = access;
+    this.#watch = watch;
+  }
+
+  /**
+   * The gate every value passes on its way out of the secret layer, read or
+   * used: the reader's get, read, batch read and relayed use, and the HMAC
+   * key. Checks that depend on the value leaving, not on who may see the
+   * secret, live here, so no route can miss them. Metadata and lists never
+   * pass here.
+   */
+  release(ctx: SecretContext, row: SecretRow, use: ValueUse): void {
+    if (row.canary === 1) this.#watch.canaryTouched({ ctx, secret: row, use });
   }
 
   async findRow(ctx: SecretContext, ref: string): Promise<SecretRow | undefined> {

@@ -5,6 +5,7 @@
  */
 import { LIMITS, type SecretMetadata, type SecretSettings, type SecretSummary, type SecretVersionInfo } from "@coffer/protocol";
 import { invalid } from "../core/errors.ts";
+import { atLeast } from "../identity/access.ts";
 import { checkDeleteAfter, checkMaxVersions } from "../workspace/workspace.service.ts";
 import { findVersion, updateSettings, type SecretRow } from "./secret.repository.ts";
 import { notFound, summarize, type SecretRows } from "./secret-rows.ts";
@@ -32,7 +33,9 @@ export class SecretSettingsManager {
     if (!stored) throw notFound(ref);
     const now = this.#rows.clock();
     const summary = summarize(row, JSON.parse(stored.keys), stored.createdAt, now, await this.#rows.planOf(row, now));
-    return { ...metadataOf(row, await this.#versions.versionsOf(row)), ...summary, access: this.#rows.levelOn(ctx, row) };
+    const access = this.#rows.levelOn(ctx, row);
+    // Whether it is a decoy is the owners' secret: a reader who could tell would leave it alone.
+    return { ...metadataOf(row, await this.#versions.versionsOf(row)), ...summary, access, ...(atLeast(access, "manage") ? { canary: row.canary === 1 } : {}) };
   }
 
   async updateSettings(ctx: SecretContext, ref: string, input: SettingsInput): Promise<SecretMetadata> {

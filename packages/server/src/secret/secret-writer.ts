@@ -4,10 +4,11 @@
  * version moves the secret only if no other writer moved it first, so two
  * concurrent writers never both succeed from the same version.
  */
-import type { SecretData, SecretSummary, SecretType } from "@coffer/protocol";
+import type { CanaryFormat, SecretData, SecretSummary, SecretType } from "@coffer/protocol";
 import type { Sealed } from "../crypto/keyring.ts";
 import { DAY_MS } from "../core/clock.ts";
 import { CofferError, invalid } from "../core/errors.ts";
+import { generateDecoy } from "../crypto/decoy.ts";
 import { newId } from "../crypto/generate.ts";
 import { atLeast, denied } from "../identity/access.ts";
 import { requireWorkspaceAdmin } from "../identity/guards.ts";
@@ -55,7 +56,8 @@ export class SecretWriter {
     const rotationIntervalDays = checkInterval(input.rotationIntervalDays) ?? null;
     checkAutoRotate(type, input.autoRotate);
     if (!atLeast(this.#rows.namespaceLevel(ctx, name), "manage")) throw denied("only workspace owners and admins create shared secrets");
-    const data = dataForType(type, input.data);
+    if (input.canaryFormat !== undefined && !input.canary) throw invalid("canaryFormat goes with canary: true");
+    const data = input.canary ? decoyFor(type, input.canaryFormat, input.data) : dataForType(type, input.data);
     const { plaintext, keys } = encodeData(data);
     const ns = namespaceOf(ctx);
     const now = this.#rows.clock();
@@ -81,6 +83,11 @@ export class SecretWriter {
       deleteVersionAfter: 0,
       customMetadata: "{}",
       relayPolicy: null,
+      canary: input.canary ? 1 : 0,
+      expiresAt: null,
+      expiryWarnedAt: null,
+      lastUsedAt: null,
+      unusedAlertedAt: null,
     };
     const { store, keys: keyService } = this.#rows;
     const ciphertext = keyService.seal({ workspaceId: ns.workspaceId, secretId: row.id, version: 1 }, plaintext);
@@ -314,4 +321,14 @@ function scheduledDeletion(row: SecretRow, workspace: { deleteVersionAfter: numb
 
 function conflict(row: SecretRow, expected: number): CofferError {
   return new CofferError("VERSION_CONFLICT", `secret '${row.name}' is at version ${row.currentVersion}, not ${expected}`);
+}
+
+/** A canary's value: Coffer's decoy in the given format (USER_DEFINED), or its type's generated value; never one given. */
+function decoyFor(type: SecretType, format: CanaryFormat | undefined, data: SecretValues | undefined): SecretValues {
+  if (data !== undefined && Object.keys(data).length > 0) throw invalid("a canary's value is a decoy Coffer generates: give no data");
+  if (type !== "USER_DEFINED") {
+    if (format !== undefined) throw invalid(`canaryFormat applies to USER_DEFINED canaries; a ${type} canary holds a generated ${type} value`);
+    return dataForType(type, undefined);
+  }
+  return generateDecoy(format ?? "aws");
 }

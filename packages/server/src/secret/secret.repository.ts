@@ -29,6 +29,11 @@ export function findById(db: Database, workspaceId: string, id: string) {
   return db.selectFrom("secrets").selectAll().where("workspaceId", "=", workspaceId).where("id", "=", id).executeTakeFirst();
 }
 
+/** What tells whether a cached secret row is still the stored one, for several secrets in one query. */
+export function findStamps(db: Database, ids: string[]) {
+  return db.selectFrom("secrets").select(["id", "currentVersion", "updatedAt", "deletedAt"]).where("id", "in", ids).execute();
+}
+
 export function findVersion(db: Database, secretId: string, version: number) {
   return db
     .selectFrom("secretVersions")

@@ -1,4 +1,4 @@
-import { LIMITS, ROTATION_STATUSES, SECRET_SCOPES, SECRET_TYPES } from "@coffer/protocol";
+import { CANARY_FORMATS, LIMITS, ROTATION_STATUSES, SECRET_SCOPES, SECRET_TYPES } from "@coffer/protocol";
 import { Type } from "typebox";
 import { MAX_INTERVAL_DAYS } from "../rotation/rotation.rules.ts";
 
@@ -62,6 +62,10 @@ export const CreateBody = Type.Object(
     tags: Type.Optional(Tags),
     data: Type.Optional(Data),
     ...rotationFields,
+    canary: Type.Optional(Type.Boolean({ description: "A canary: Coffer generates a decoy value (give no data), and any read or use of it raises canary.triggered" })),
+    canaryFormat: Type.Optional(
+      Type.Union(CANARY_FORMATS.map((format) => Type.Literal(format)), { description: `The decoy of a USER_DEFINED canary: ${CANARY_FORMATS.join(", ")}; default aws` }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -199,6 +203,7 @@ export const SettingsBody = Type.Partial(
 export const SecretMetadata = Type.Object({
   ...summaryFields,
   access: Type.String({ description: "The caller's level on this secret: see, use, read, write or manage" }),
+  canary: Type.Optional(Type.Boolean({ description: "A canary (docs/agents.md): shown only to callers who manage the secret, so a thief cannot tell" })),
   ...settingsFields,
   relayPolicy: Type.Union([RelayPolicy, Type.Null()]),
   currentVersion: Type.Integer(),

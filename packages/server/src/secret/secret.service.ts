@@ -19,7 +19,6 @@ import type { Clock } from "../core/clock.ts";
 import { atLeast, type Level } from "../identity/access.ts";
 import type { Principal } from "../identity/principal.ts";
 import type { KeyService } from "../keys/keys.service.ts";
-import { DEFAULT_GRACE_DAYS } from "../rotation/rotation.rules.ts";
 import type { Store } from "../store/store.ts";
 import type { WorkspaceService } from "../workspace/workspace.service.ts";
 import type { SecretRow } from "./secret.repository.ts";
@@ -30,9 +29,9 @@ import { SecretRows } from "./secret-rows.ts";
 import { SecretSettingsManager } from "./secret-settings.ts";
 import { SecretVersions } from "./secret-versions.ts";
 import { SecretWriter } from "./secret-writer.ts";
-import type { CreateInput, ListQuery, ListResult, SecretContext, SecretRead, SecretWithData, SettingsInput, UpdateInput } from "./secret.types.ts";
+import type { CreateInput, ListQuery, ListResult, SecretContext, SecretRead, SecretWatch, SecretWithData, SettingsInput, UpdateInput } from "./secret.types.ts";
 
-export type { CreateInput, ListQuery, ListResult, SecretContext, SecretRead, SecretWithData, SettingsInput, UpdateInput } from "./secret.types.ts";
+export type { CanaryTrigger, CreateInput, ListQuery, ListResult, SecretContext, SecretRead, SecretWatch, SecretWithData, SettingsInput, UpdateInput, ValueUse } from "./secret.types.ts";
 
 export class SecretService {
   #workspaces: WorkspaceService;
@@ -44,10 +43,10 @@ export class SecretService {
   #settings: SecretSettingsManager;
   #writer: SecretWriter;
 
-  constructor(store: Store, keys: KeyService, clock: Clock, workspaces: WorkspaceService, access: AccessService, graceDays = DEFAULT_GRACE_DAYS) {
+  constructor(store: Store, keys: KeyService, clock: Clock, workspaces: WorkspaceService, access: AccessService, graceDays: number, watch: SecretWatch) {
     this.#workspaces = workspaces;
     this.#access = access;
-    this.#rows = new SecretRows(store, keys, clock, access);
+    this.#rows = new SecretRows(store, keys, clock, access, watch);
     this.#reader = new SecretReader(this.#rows);
     this.#lister = new SecretLister(this.#rows, access);
     this.#versions = new SecretVersions(this.#rows);
@@ -165,8 +164,8 @@ export class SecretService {
   }
 
   /** One version of a secret that `authorize` returned, opened but not decoded: see SecretReader.openVersion. */
-  openVersion(row: SecretRow, version: number): Promise<{ payload: Buffer; supersededAt: number | null }> {
-    return this.#reader.openVersion(row, version);
+  openVersion(ctx: SecretContext, row: SecretRow, version: number): Promise<{ payload: Buffer; supersededAt: number | null }> {
+    return this.#reader.openVersion(ctx, row, version);
   }
 
   /** A workspace admin removes a departed member's personal secrets, unread. */

@@ -1,5 +1,6 @@
 /** The shapes the secret modules take and give; the facade (secret.service.ts) re-exports them for callers. */
-import type { SecretData, SecretScope, SecretSummary } from "@coffer/protocol";
+import type { CanaryFormat, SecretData, SecretScope, SecretSummary } from "@coffer/protocol";
+import type { SecretRow } from "./secret.repository.ts";
 import type { SecretValues } from "./secret.rules.ts";
 import type { WorkspaceAcl } from "../access/access.service.ts";
 import type { Principal } from "../identity/principal.ts";
@@ -35,6 +36,30 @@ export interface CreateInput {
   data?: SecretValues | undefined;
   rotationIntervalDays?: number | null | undefined;
   autoRotate?: boolean | undefined;
+  /** A decoy: Coffer generates its value (no data), and reading or using it raises canary.triggered. */
+  canary?: boolean | undefined;
+  /** The decoy's format for a USER_DEFINED canary; default aws. HMAC and INTERNAL_API_KEY canaries hold their type's generated value. */
+  canaryFormat?: CanaryFormat | undefined;
+}
+
+/**
+ * How a value left the store: revealed to the caller (`read`: the native
+ * read, batch read, `coffer run`/inject, export, the Vault read), used on the
+ * caller's behalf (`relay`), or keyed a signature (`hmac`).
+ */
+export type ValueUse = "read" | "relay" | "hmac";
+
+/** A canary's value was read or used. */
+export interface CanaryTrigger {
+  ctx: SecretContext;
+  secret: SecretRow;
+  use: ValueUse;
+}
+
+/** What the secret layer reports as values leave it; wired by the composition root (coffer.ts). */
+export interface SecretWatch {
+  /** Runs on the request's path, before the value is handed out: it must not wait for anything. */
+  canaryTouched(trigger: CanaryTrigger): void;
 }
 
 export interface UpdateInput {

@@ -41,7 +41,7 @@ export class HmacService {
     const bytes = decodeMessage(message, encoding);
     const secret = await this.#hmacSecret(ctx, ref, onSecret);
     const version = secret.currentVersion;
-    const { payload } = await this.#secrets.openVersion(secret, version);
+    const { payload } = await this.#secrets.openVersion(ctx, secret, version);
     return { signature: formatSignature(version, withKey(() => macWithPayload(payload, bytes))), version };
   }
 
@@ -57,7 +57,7 @@ export class HmacService {
     if (!parsed) throw invalid("a signature looks like v<version>:<43 base64url characters>");
     const { version, mac } = parsed;
     if (version > secret.currentVersion) return { valid: false, version };
-    const opened = await this.#secrets.openVersion(secret, version).catch((error: unknown) => {
+    const opened = await this.#secrets.openVersion(ctx, secret, version).catch((error: unknown) => {
       // Pruned: too old to count.
       if (error instanceof CofferError && error.code === "VERSION_NOT_FOUND") return undefined;
       throw error;

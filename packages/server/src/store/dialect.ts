@@ -6,6 +6,8 @@ import { sql, type ColumnDefinitionBuilder, type Kysely } from "kysely";
 
 export interface StoreDialect {
   readonly kind: "sqlite" | "postgres";
+  /** Other server processes may write to this store: what a node cached may be changed under it. */
+  readonly sharedByNodes: boolean;
   /** Column type for ciphertext. */
   readonly binaryType: "blob" | "bytea";
   /** Column type of a 64-bit integer primary key: on SQLite `integer`, which makes it the rowid, with no index of its own. */
@@ -29,6 +31,7 @@ export type JobLock = (typeof JOB_LOCKS)[keyof typeof JOB_LOCKS];
 
 export const sqliteDialect: StoreDialect = {
   kind: "sqlite",
+  sharedByNodes: false,
   binaryType: "blob",
   rowKeyType: "integer",
   bytewise: (column) => column, // BINARY is SQLite's default collation
@@ -45,6 +48,7 @@ const STORE_LOCK_KEY = 0x436f6666; // "Coff"
 
 export const postgresDialect: StoreDialect = {
   kind: "postgres",
+  sharedByNodes: true,
   binaryType: "bytea",
   rowKeyType: "bigint",
   bytewise: (column) => column.modifyEnd(sql`collate "C"`),

@@ -13,6 +13,7 @@ import * as rateLimits from "./migrations/0005-rate-limits.ts";
 import * as auditSegments from "./migrations/0006-audit-segments.ts";
 import * as relay from "./migrations/0007-relay.ts";
 import * as vault from "./migrations/0008-vault.ts";
+import * as canaries from "./migrations/0010-canaries.ts";
 
 type Step = { up(db: Kysely<any>, dialect: StoreDialect): Promise<void> };
 
@@ -25,6 +26,7 @@ const STEPS: Record<string, Step> = {
   "0006-audit-segments": auditSegments,
   "0007-relay": relay,
   "0008-vault": vault,
+  "0010-canaries": canaries,
 };
 
 /** Where Kysely keeps its bookkeeping: not data, so backups record the applied names instead of these rows. */

@@ -41,6 +41,10 @@ export interface Tables {
     casRequired: number;
     /** Seconds after which a new version is deleted; 0: never. */
     deleteVersionAfter: number;
+    /** Days before a secret's expiry that its warning goes out. */
+    expiryWarningDays: number;
+    /** Days without a read or use after which a secret is reported unused; null: never. */
+    unusedAlertDays: number | null;
   };
   memberships: { workspaceId: string; userId: string; role: string; createdAt: number };
   tokens: {
@@ -117,6 +121,16 @@ export interface Tables {
     customMetadata: string;
     /** JSON RelayPolicy: where the relay may send the value; null: it may not be relayed. */
     relayPolicy: string | null;
+    /** 0/1: a decoy; reading or using it raises canary.triggered. */
+    canary: number;
+    /** After this the value is neither read nor used (SECRET_EXPIRED); null: never. */
+    expiresAt: number | null;
+    /** When the warning of the coming expiry went out; null: not yet. */
+    expiryWarnedAt: number | null;
+    /** The last read or use, recorded in batches (within seconds); null: never since it was created. */
+    lastUsedAt: number | null;
+    /** When the alert that it lies unused went out; null: not for its current idle stretch. */
+    unusedAlertedAt: number | null;
   };
   secretVersions: {
     secretId: string;

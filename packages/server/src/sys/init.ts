@@ -11,7 +11,7 @@ import { mintToken } from "../identity/token.service.ts";
 import { FULL_SCOPE } from "../identity/token-scope.ts";
 import { insertDataKey } from "../keys/keys.repository.ts";
 import type { Database, Store } from "../store/store.ts";
-import { DEFAULT_MAX_VERSIONS, everyoneGroup } from "../workspace/workspace.service.ts";
+import { everyoneGroup, INITIAL_SETTINGS } from "../workspace/workspace.service.ts";
 import { insertGroup, insertMembership, insertWorkspace } from "../workspace/workspace.repository.ts";
 
 export const DEFAULT_WORKSPACE = "default";
@@ -33,7 +33,7 @@ export async function initializeStore(
       const userId = newId("usr");
       await trx.insertInto("users").values({ id: userId, username: ADMIN_USERNAME, passwordHash: null, isAdmin: 1, disabledAt: null, createdAt: now }).execute();
       const workspaceId = newId("ws");
-      await insertWorkspace(trx, { id: workspaceId, name: DEFAULT_WORKSPACE, maxVersions: DEFAULT_MAX_VERSIONS, casRequired: 0, deleteVersionAfter: 0, readsPerSecond: null, writesPerSecond: null, createdAt: now });
+      await insertWorkspace(trx, { id: workspaceId, name: DEFAULT_WORKSPACE, ...INITIAL_SETTINGS, readsPerSecond: null, writesPerSecond: null, createdAt: now });
       await insertGroup(trx, everyoneGroup(workspaceId, now));
       await insertMembership(trx, { workspaceId, userId, role: "owner", createdAt: now });
       const { token: bootstrapToken } = await mintToken(trx, { principalId: userId, parentId: null, kind: "api", name: "bootstrap", scope: FULL_SCOPE, expiresAt: null, now });

@@ -33,6 +33,8 @@ export function listWorkspacesOf(db: Database, userId: string, all: boolean) {
       "workspaces.casRequired",
       "workspaces.deleteVersionAfter",
       "workspaces.readsPerSecond",
+      "workspaces.expiryWarningDays",
+      "workspaces.unusedAlertDays",
       "workspaces.writesPerSecond",
       "workspaces.createdAt",
       "memberships.role",
@@ -50,7 +52,7 @@ export function insertMembership(db: Database, row: Tables["memberships"]) {
   return db.insertInto("memberships").values(row).execute();
 }
 
-export function updateWorkspaceSettings(db: Database, id: string, settings: Pick<WorkspaceRow, "maxVersions" | "casRequired" | "deleteVersionAfter" | "readsPerSecond" | "writesPerSecond">) {
+export function updateWorkspaceSettings(db: Database, id: string, settings: Pick<WorkspaceRow, "maxVersions" | "casRequired" | "deleteVersionAfter" | "readsPerSecond" | "writesPerSecond" | "expiryWarningDays" | "unusedAlertDays">) {
   return db.updateTable("workspaces").set(settings).where("id", "=", id).execute();
 }
 

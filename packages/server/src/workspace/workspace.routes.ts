@@ -3,7 +3,7 @@ import { Type } from "typebox";
 import { errorResponses, WorkspaceParams } from "../http/schemas.ts";
 import { RATE_LIMIT_MAX, WORKSPACE_FACTOR } from "../limits/rate-limits.ts";
 import type { SecretService } from "../secret/secret.service.ts";
-import { MAX_DELETE_AFTER_SECONDS, MAX_VERSIONS_LIMIT, type MemberView, type WorkspaceService, type WorkspaceView } from "./workspace.service.ts";
+import { MAX_ALERT_DAYS, MAX_DELETE_AFTER_SECONDS, MAX_VERSIONS_LIMIT, type MemberView, type WorkspaceService, type WorkspaceView } from "./workspace.service.ts";
 
 const Member = Type.Object({
   userId: Type.String(),
@@ -30,6 +30,8 @@ const Workspace = Type.Object(
       readsPerSecond: Type.Integer({ description: `Reads (values, lists, versions, grants) per second per token; the workspace allows ${WORKSPACE_FACTOR}× that across tokens` }),
       writesPerSecond: Type.Integer({ description: `Changes per second per token; the workspace allows ${WORKSPACE_FACTOR}× that across tokens` }),
     }),
+    expiryWarningDays: Type.Integer({ description: "Days before a secret's expiry that the warning alert goes out" }),
+    unusedAlertDays: Type.Union([Type.Integer(), Type.Null()], { description: "Days without a read or use after which a secret is reported unused; null: not reported" }),
     createdAt: Type.String({ format: "date-time" }),
   },
   { $id: "Workspace" },
@@ -49,6 +51,10 @@ const Settings = {
   casRequired: Type.Optional(Type.Boolean({ description: "Require check-and-set on every write" })),
   deleteVersionAfter: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_DELETE_AFTER_SECONDS, description: "Seconds after which new versions are deleted; 0: never" })),
   rateLimits: Type.Optional(RateLimitsChange),
+  expiryWarningDays: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_ALERT_DAYS, description: "Days before a secret's expiry that the warning alert goes out (default 7)" })),
+  unusedAlertDays: Type.Optional(
+    Type.Union([Type.Integer({ minimum: 1, maximum: MAX_ALERT_DAYS }), Type.Null()], { description: "Alert on secrets not read or used for this many days; null: never (the default)" }),
+  ),
 };
 
 function view(workspace: WorkspaceView) {

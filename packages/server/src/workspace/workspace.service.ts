@@ -34,6 +34,8 @@ import {
 import type { WorkspaceAccess } from "./workspace-access.ts";
 
 export const DEFAULT_MAX_VERSIONS = 10;
+/** The warning of a secret's expiry goes out this many days before it, unless the workspace says otherwise. */
+export const DEFAULT_EXPIRY_WARNING_DAYS = 7;
 export const MAX_VERSIONS_LIMIT = 1000;
 /** Ten years, in seconds: the longest delete-after a workspace or secret takes. */
 export const MAX_DELETE_AFTER_SECONDS = 10 * 365 * 86400;
@@ -66,6 +68,10 @@ export interface WorkspaceView {
   deleteVersionAfter: number;
   /** The per-token limits in force: the workspace's own, else the server's defaults. */
   rateLimits: RateLimitSettings;
+  /** Days before a secret's expiry that the warning alert goes out. */
+  expiryWarningDays: number;
+  /** Days without a read or use after which a secret is reported unused; null: not reported. */
+  unusedAlertDays: number | null;
   createdAt: number;
 }
 
@@ -75,6 +81,9 @@ export interface WorkspaceSettings {
   deleteVersionAfter?: number | undefined;
   /** Either limit, or null to follow the server's defaults again. */
   rateLimits?: { readsPerSecond?: number | undefined; writesPerSecond?: number | undefined } | null | undefined;
+  expiryWarningDays?: number | undefined;
+  /** null: no unused-secret alerts. */
+  unusedAlertDays?: number | null | undefined;
 }
 
 export class WorkspaceService {
@@ -146,7 +155,7 @@ export class WorkspaceService {
       throw invalid("workspace names are 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit");
     }
     const now = this.#clock();
-    const initial = { maxVersions: DEFAULT_MAX_VERSIONS, casRequired: 0, deleteVersionAfter: 0, readsPerSecond: null, writesPerSecond: null };
+    const initial = { ...INITIAL_SETTINGS, readsPerSecond: null, writesPerSecond: null };
     const row: WorkspaceRow = { id: newId("ws"), name: input.name, ...checkSettings(input, initial), createdAt: now };
     await this.#store.db.transaction().execute(async (trx) => {
       if (await findWorkspace(trx, input.name)) {
@@ -292,7 +301,24 @@ export function checkDeleteAfter(value: number): number {
   return value;
 }
 
-type StoredSettings = Pick<WorkspaceRow, "maxVersions" | "casRequired" | "deleteVersionAfter" | "readsPerSecond" | "writesPerSecond">;
+type StoredSettings = Pick<WorkspaceRow, "maxVersions" | "casRequired" | "deleteVersionAfter" | "readsPerSecond" | "writesPerSecond" | "expiryWarningDays" | "unusedAlertDays">;
+
+/** A new workspace's settings (apart from rate limits, which follow the server's until set). */
+export const INITIAL_SETTINGS = {
+  maxVersions: DEFAULT_MAX_VERSIONS,
+  casRequired: 0,
+  deleteVersionAfter: 0,
+  expiryWarningDays: DEFAULT_EXPIRY_WARNING_DAYS,
+  unusedAlertDays: null,
+} as const satisfies Partial<StoredSettings>;
+
+/** The longest notice of an expiry, and the longest idle time before a secret counts as unused: ten years. */
+export const MAX_ALERT_DAYS = 3650;
+
+export function checkAlertDays(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > MAX_ALERT_DAYS) throw invalid(`${name} must be a whole number of days from 1 to ${MAX_ALERT_DAYS}`);
+  return value;
+}
 
 function checkSettings(settings: WorkspaceSettings, current: StoredSettings): StoredSettings {
   return {
@@ -300,9 +326,17 @@ function checkSettings(settings: WorkspaceSettings, current: StoredSettings): St
     casRequired: settings.casRequired === undefined ? current.casRequired : settings.casRequired ? 1 : 0,
     deleteVersionAfter: checkDeleteAfter(settings.deleteVersionAfter ?? current.deleteVersionAfter),
     ...rateLimitColumns(settings.rateLimits, current),
+    expiryWarningDays: checkAlertDays("expiryWarningDays", settings.expiryWarningDays ?? current.expiryWarningDays),
+    unusedAlertDays: settings.unusedAlertDays === undefined ? current.unusedAlertDays : settings.unusedAlertDays === null ? null : checkAlertDays("unusedAlertDays", settings.unusedAlertDays),
   };
 }
 
-function settingsOf(row: StoredSettings): Pick<WorkspaceView, "maxVersions" | "casRequired" | "deleteVersionAfter"> {
-  return { maxVersions: row.maxVersions, casRequired: row.casRequired === 1, deleteVersionAfter: Number(row.deleteVersionAfter) };
+function settingsOf(row: StoredSettings): Pick<WorkspaceView, "maxVersions" | "casRequired" | "deleteVersionAfter" | "expiryWarningDays" | "unusedAlertDays"> {
+  return {
+    maxVersions: row.maxVersions,
+    casRequired: row.casRequired === 1,
+    deleteVersionAfter: Number(row.deleteVersionAfter),
+    expiryWarningDays: row.expiryWarningDays,
+    unusedAlertDays: row.unusedAlertDays,
+  };
 }

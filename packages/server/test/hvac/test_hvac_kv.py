@@ -1,4 +1,4 @@
-"""Coffer's /v1 spoken by hvac (Debian's python3-hvac, unchanged): KV v2, tokens, logins, mounts.
+"""Coffer's /v1 spoken by hvac (Debian's python3-hvac, unchanged): KV v2, tokens, ACL policies, logins, mounts.
 
 Run by vault-hvac.test.ts against a real server: VAULT_ADDR, VAULT_TOKEN, and
 the fixtures' COFFER_* variables come from there.
@@ -110,6 +110,115 @@ class Identity(unittest.TestCase):
         self.assertEqual(client.secrets.kv.v2.read_secret_version("x", mount_point="hvac-team")["data"]["data"], {"value": "y"})
         client.sys.disable_secrets_engine("hvac-team")
         self.assertNotIn("hvac-team/", client.sys.list_mounted_secrets_engines()["data"])
+
+
+class Tokens(unittest.TestCase):
+    """What Vault Agent and hvac users rely on: token fields, renewal up to the maximum, orphans."""
+
+    def setUp(self):
+        self.client = hvac.Client(url=ADDR, token=TOKEN)
+
+    def test_create_lookup_and_renew_up_to_the_maximum(self):
+        auth = self.client.auth.token.create(ttl="10m", explicit_max_ttl="30m", renewable=True, meta={"team": "payments"}, display_name="agent")["auth"]
+        self.assertEqual((auth["lease_duration"], auth["renewable"], auth["metadata"], auth["orphan"]), (600, True, {"team": "payments"}, False))
+        child = hvac.Client(url=ADDR, token=auth["client_token"])
+        info = child.auth.token.lookup_self()["data"]
+        self.assertEqual(info["accessor"], auth["accessor"])
+        self.assertEqual((info["ttl"], info["creation_ttl"], info["explicit_max_ttl"]), (600, 600, 1800))
+        self.assertEqual((info["renewable"], info["meta"], info["num_uses"], info["orphan"], info["type"]), (True, {"team": "payments"}, 0, False, "service"))
+        self.assertIn("agent", info["display_name"])
+        self.assertIn("default", info["policies"])
+        self.assertRegex(info["expire_time"], r"^\d{4}-\d\d-\d\dT")
+        # The same fields through lookup by token, by the parent.
+        self.assertEqual(self.client.auth.token.lookup(auth["client_token"])["data"]["accessor"], auth["accessor"])
+        # Renewal moves the expiry, never past explicit_max_ttl.
+        self.assertEqual(child.auth.token.renew_self(increment="20m")["auth"]["lease_duration"], 1200)
+        capped = self.client.auth.token.renew(auth["client_token"], increment="2h")["auth"]["lease_duration"]
+        self.assertLessEqual(capped, 1800)
+        self.assertGreater(capped, 1700)
+        self.assertLessEqual(child.auth.token.lookup_self()["data"]["ttl"], 1800)
+
+    def test_a_token_made_not_renewable_is_refused_renewal(self):
+        auth = self.client.auth.token.create(ttl="5m", renewable=False)["auth"]
+        self.assertFalse(auth["renewable"])
+        with self.assertRaises(exceptions.InvalidRequest):
+            hvac.Client(url=ADDR, token=auth["client_token"]).auth.token.renew_self()
+
+    def test_periodic_token(self):
+        auth = self.client.auth.token.create(period="15m")["auth"]
+        info = hvac.Client(url=ADDR, token=auth["client_token"]).auth.token.lookup_self()["data"]
+        self.assertEqual((info["period"], info["ttl"]), (900, 900))
+
+    def test_create_orphan(self):
+        # hvac's create_token(orphan=True) posts to auth/token/create-orphan, sending every field (null when unset).
+        auth = self.client.create_token(orphan=True, ttl="5m", display_name="orphan")["auth"]
+        self.assertTrue(auth["orphan"])
+        orphan = hvac.Client(url=ADDR, token=auth["client_token"])
+        self.assertTrue(orphan.auth.token.lookup_self()["data"]["orphan"])
+        # A child of another token is no orphan.
+        parent = hvac.Client(url=ADDR, token=self.client.auth.token.create(ttl="5m")["auth"]["client_token"])
+        child = parent.auth.token.create(ttl="5m")["auth"]["client_token"]
+        self.assertFalse(hvac.Client(url=ADDR, token=child).auth.token.lookup_self()["data"]["orphan"])
+        # A member, not an administrator, may not make orphans.
+        member = hvac.Client(url=ADDR, token=os.environ["COFFER_MEMBER_TOKEN"])
+        with self.assertRaises(exceptions.Forbidden):
+            member.create_token(orphan=True, ttl="5m")
+
+    def test_revoke_by_token_and_by_accessor_takes_the_children_too(self):
+        parent = self.client.auth.token.create(ttl="5m")["auth"]
+        child = hvac.Client(url=ADDR, token=parent["client_token"]).auth.token.create(ttl="5m")["auth"]
+        self.client.auth.token.revoke(parent["client_token"])
+        self.assertFalse(hvac.Client(url=ADDR, token=parent["client_token"]).is_authenticated())
+        self.assertFalse(hvac.Client(url=ADDR, token=child["client_token"]).is_authenticated())
+        other = self.client.auth.token.create(ttl="5m")["auth"]
+        self.client.auth.token.revoke_accessor(other["accessor"])
+        self.assertFalse(hvac.Client(url=ADDR, token=other["client_token"]).is_authenticated())
+        # A member may not revoke the administrator's tokens, by token or by accessor.
+        kept = self.client.auth.token.create(ttl="5m")["auth"]
+        member = hvac.Client(url=ADDR, token=os.environ["COFFER_MEMBER_TOKEN"])
+        with self.assertRaises(exceptions.Forbidden):
+            member.auth.token.revoke(kept["client_token"])
+        with self.assertRaises(exceptions.Forbidden):
+            member.auth.token.revoke_accessor(kept["accessor"])
+        self.assertTrue(hvac.Client(url=ADDR, token=kept["client_token"]).is_authenticated())
+
+
+class AclPolicies(unittest.TestCase):
+    """Policies written, read, listed and deleted through hvac, and a token scoped by one refused outside it."""
+
+    def setUp(self):
+        self.client = hvac.Client(url=ADDR, token=TOKEN)
+
+    def test_write_read_list_delete(self):
+        hcl = 'path "secret/data/hvac-policy/*" {\n  capabilities = ["read", "list"]\n}\n'
+        self.client.sys.create_or_update_policy("hvac-reader", hcl)
+        self.assertIn("hvac-reader", self.client.sys.list_policies()["data"]["policies"])
+        self.assertEqual(self.client.sys.read_policy("hvac-reader")["data"]["rules"], hcl)
+        # A policy given as a dict is sent as JSON, which Vault reads too.
+        self.client.sys.create_or_update_policy("hvac-json", {"path": {"secret/data/hvac-json/*": {"capabilities": ["read"]}}})
+        self.assertIn("hvac-json", self.client.sys.list_policies()["data"]["policies"])
+        self.client.sys.delete_policy("hvac-json")
+        self.assertNotIn("hvac-json", self.client.sys.list_policies()["data"]["policies"])
+        # A rule Coffer cannot enforce is refused, never widened.
+        with self.assertRaises(exceptions.InvalidRequest):
+            self.client.sys.create_or_update_policy("hvac-sys", 'path "sys/mounts" { capabilities = ["read"] }')
+
+    def test_a_scoped_token_is_refused_outside_its_policy(self):
+        kv = self.client.secrets.kv.v2
+        kv.create_or_update_secret("hvac-scope/app", {"value": "inside"})
+        kv.create_or_update_secret("hvac-other/app", {"value": "outside"})
+        self.client.sys.create_or_update_policy("hvac-scope", 'path "secret/data/hvac-scope/*" { capabilities = ["read"] }')
+        token = self.client.auth.token.create(policies=["hvac-scope"], ttl="5m")["auth"]
+        self.assertIn("hvac-scope", token["policies"])
+        scoped = hvac.Client(url=ADDR, token=token["client_token"]).secrets.kv.v2
+        self.assertEqual(scoped.read_secret_version("hvac-scope/app")["data"]["data"], {"value": "inside"})
+        with self.assertRaises(exceptions.Forbidden):
+            scoped.read_secret_version("hvac-other/app")
+        with self.assertRaises(exceptions.Forbidden):
+            scoped.create_or_update_secret("hvac-scope/app", {"value": "written"})
+        with self.assertRaises(exceptions.Forbidden):
+            scoped.delete_metadata_and_all_versions("hvac-scope/app")
+        self.assertEqual(kv.read_secret_version("hvac-scope/app")["data"]["data"], {"value": "inside"})
 
 
 if __name__ == "__main__":

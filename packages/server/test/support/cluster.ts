@@ -55,6 +55,8 @@ export interface Cluster {
   /** The balancer's address. */
   url: string;
   adminToken: string;
+  /** Every node's COFFER_ROOT_KEY, for one more node started by hand. */
+  rootKey: string;
   /** Starts node i (again) on its port and waits until its health check passes. */
   start(i: number): Promise<void>;
   /** SIGTERM: the node drains (COFFER_DRAIN_SECONDS) and exits. */
@@ -63,8 +65,13 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-/** The HAProxy configuration docs/deploy.md describes, for these ports (checks every 250 ms instead of 1 s). */
-export function haproxyConfig(frontendPort: number, nodePorts: number[], checkMs = 250): string {
+/**
+ * The HAProxy configuration docs/deploy.md shows (a test checks they agree):
+ * `bind` is the balancer's address, `servers` the nodes'. Tests check every
+ * 250 ms instead of the documented 1 s.
+ */
+export function haproxyConfig(bind: string, servers: string[], checkMs = 250): string {
+  const check = checkMs % 1000 === 0 ? `${checkMs / 1000}s` : `${checkMs}ms`;
   return `global
     maxconn 4096
 
@@ -82,17 +89,18 @@ defaults
     retry-on conn-failure empty-response 503
 
 frontend coffer
-    bind 127.0.0.1:${frontendPort}
+    bind ${bind}
     default_backend coffer_nodes
 
 backend coffer_nodes
     balance roundrobin
     acl not_repeatable method POST PATCH
     http-request disable-l7-retry if not_repeatable
+    # 200 only when unsealed, store reachable and not draining (GET /api/v1/sys/health)
     option httpchk GET /api/v1/sys/health
     http-check expect status 200
-    default-server inter ${checkMs}ms fall 2 rise 1
-${nodePorts.map((port, i) => `    server node${i + 1} 127.0.0.1:${port} check`).join("\n")}
+    default-server inter ${check} fall 2 rise 1
+${servers.map((server, i) => `    server node${i + 1} ${server} check`).join("\n")}
 `;
 }
 
@@ -154,13 +162,14 @@ export async function startCluster(t: TestContext, options: ClusterOptions): Pro
   const adminToken = nodes[0]!.server!.token!;
   await Promise.all(nodes.slice(1).map((_, i) => start(i + 1)));
   const frontend = await freePort();
-  const haproxy = await startHaproxy(t, haproxyConfig(frontend, ports), frontend);
+  const haproxy = await startHaproxy(t, haproxyConfig(`127.0.0.1:${frontend}`, ports.map((port) => `127.0.0.1:${port}`)), frontend);
   let closed = false;
   const cluster: Cluster = {
     database,
     nodes,
     url: `http://127.0.0.1:${frontend}`,
     adminToken,
+    rootKey: env.COFFER_ROOT_KEY,
     start,
     stop: (i) => end(i, "stop"),
     kill: (i) => end(i, "kill"),

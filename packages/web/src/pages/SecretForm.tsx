@@ -16,10 +16,11 @@ function rotationRule(days: number | undefined): string | undefined {
   return days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650) ? "a whole number of days from 1 to 3650" : undefined;
 }
 
-export function SecretForm({ scope, onClose, onSaved }: { scope: SecretScope; onClose: () => void; onSaved: (secret: Summary) => void }) {
+/** `initialName`: the folder the list shows, so a secret added there lands in it unless the name is changed. */
+export function SecretForm({ scope, initialName = "", onClose, onSaved }: { scope: SecretScope; initialName?: string; onClose: () => void; onSaved: (secret: Summary) => void }) {
   const { client } = useSession();
   const features = useFeatures();
-  const [name, setName] = useState("");
+  const [name, setName] = useState(initialName);
   const [type, setType] = useState<string>("USER_DEFINED");
   const [label, setLabel] = useState("");
   const [rotation, setRotation] = useState("");

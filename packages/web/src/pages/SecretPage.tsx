@@ -5,6 +5,7 @@ import { atLeast, useAction, useLoad, type Metadata, type Rotation, type SecretV
 import { Confirm, Dialog, Empty, ErrorNote, Loading, age, time } from "../components/ui.tsx";
 import { ValueRows, type RowsHandle } from "../components/ValueRows.tsx";
 import { Link } from "../router.tsx";
+import { folderOf, listUrl } from "../secret-list.ts";
 import { useSession } from "../session.tsx";
 import { Sharing } from "./Sharing.tsx";
 import { RelayPolicyCard } from "../components/RelayPolicyCard.tsx";
@@ -17,6 +18,16 @@ export function RotationBadge({ rotation }: { rotation: Rotation | undefined }) 
     <span className={`badge rotation-${rotation.status}`} title={`Due ${time(rotation.dueAt)}`}>
       {text}
     </span>
+  );
+}
+
+/** Back to the list where this secret is: its folder, or the Deleted tab. */
+function BackLink({ scope, name, deleted }: { scope: SecretScope; name: string; deleted: boolean }) {
+  const folder = deleted ? "" : folderOf(name);
+  return (
+    <Link to={listUrl({ view: deleted ? "deleted" : scope, folder, sort: "name", order: "asc" })} aria-label={folder ? `Back to ${folder}` : undefined}>
+      ← {folder ? folder : "Secrets"}
+    </Link>
   );
 }
 
@@ -49,7 +60,7 @@ export function SecretPage({ scope, name }: { scope: SecretScope; name: string }
     return (
       <section>
         <p>
-          <Link to="/secrets">← Secrets</Link>
+          <BackLink scope={scope} name={name} deleted={false} />
         </p>
         <ErrorNote error={meta.error} />
       </section>
@@ -66,7 +77,7 @@ export function SecretPage({ scope, name }: { scope: SecretScope; name: string }
   return (
     <section aria-labelledby="secret-title">
       <p>
-        <Link to="/secrets">← Secrets</Link>
+        <BackLink scope={scope} name={name} deleted={deleted} />
       </p>
       <div className="page-head">
         <h1 id="secret-title" className="secret-name">

@@ -6,7 +6,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
-import { Type } from "typebox";
+import { Type, type TSchema } from "typebox";
 import { CofferError, invalid } from "../../core/errors.ts";
 import { noteTarget } from "../../http/audit.ts";
 import type { AuthService } from "../../identity/auth.service.ts";
@@ -27,7 +27,24 @@ export interface VaultAuthOptions {
 const hide = true;
 const Duration = Type.Union([Type.String(), Type.Integer({ minimum: 0 })]);
 const Increment = Type.Optional(Duration);
-const seconds = (value: string | number | undefined, field: string) => (value === undefined ? undefined : parseDuration(value, field) || undefined);
+const seconds = (value: string | number | null | undefined, field: string) => (value === undefined || value === null ? undefined : parseDuration(value, field) || undefined);
+// Clients send every field, null when unset (hvac's create_token does): null is "not given".
+const orNull = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
+const CreateBody = Type.Object({
+  id: orNull(Type.String({ maxLength: 200 })),
+  ttl: orNull(Duration),
+  explicit_max_ttl: orNull(Duration),
+  period: orNull(Duration),
+  display_name: orNull(Type.String({ maxLength: 100 })),
+  policies: orNull(Type.Array(Type.String({ maxLength: 128 }), { maxItems: 50 })),
+  meta: orNull(Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 512 }), { maxProperties: 64 })),
+  renewable: orNull(Type.Boolean()),
+  no_parent: orNull(Type.Boolean()),
+  // Vault leaves `default` out of the token's policies; Coffer's `default` grants nothing of its own, so this changes nothing.
+  no_default_policy: orNull(Type.Boolean()),
+  num_uses: orNull(Type.Integer({ minimum: 0 })),
+  type: orNull(Type.String()),
+});
 
 export const vaultAuthRoutes: FastifyPluginAsyncTypebox<VaultAuthOptions> = async (app, { auth, tokens, users, policies }) => {
   for (const method of ["GET", "POST"] as const) {
@@ -91,47 +108,53 @@ export const vaultAuthRoutes: FastifyPluginAsyncTypebox<VaultAuthOptions> = asyn
     },
   });
 
-  app.post("/auth/token/create", {
-    config: { audit: "token.create-child" },
-    schema: {
-      hide,
-      body: Type.Optional(
-        Type.Object({
-          ttl: Type.Optional(Duration),
-          explicit_max_ttl: Type.Optional(Duration),
-          period: Type.Optional(Duration),
-          display_name: Type.Optional(Type.String({ maxLength: 100 })),
-          policies: Type.Optional(Type.Array(Type.String({ maxLength: 128 }), { maxItems: 50 })),
-          meta: Type.Optional(Type.Union([Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 512 }), { maxProperties: 64 }), Type.Null()])),
-          renewable: Type.Optional(Type.Boolean()),
-          no_parent: Type.Optional(Type.Boolean()),
-          num_uses: Type.Optional(Type.Integer({ minimum: 0 })),
-          type: Type.Optional(Type.String()),
-        }),
-      ),
-    },
-    handler: async (request) => {
-      const body = request.body ?? {};
-      if (body.num_uses !== undefined && body.num_uses > 0) throw invalid("Coffer tokens have no use count: num_uses is not supported; give a short ttl instead");
-      if (body.type !== undefined && body.type !== "service" && body.type !== "default") throw invalid("Coffer tokens are service tokens: type must be service");
-      // Policies bind the token to the workspace they belong to (the `secret/` mount's).
-      const wanted = body.policies?.filter((name) => name !== "") ?? [];
-      const workspace = wanted.length > 0 ? await policies.checkNames(request.principal, workspaceOfMount(request.principal, DEFAULT_MOUNT), wanted) : undefined;
-      const minted = await tokens.createChild(request.principal, {
-        name: body.display_name,
-        workspace,
-        ttl: seconds(body.ttl, "ttl"),
-        explicitMaxTtl: seconds(body.explicit_max_ttl, "explicit_max_ttl"),
-        period: seconds(body.period, "period"),
-        renewable: body.renewable,
-        meta: body.meta ?? undefined,
-        policies: wanted.length > 0 ? [...new Set(wanted)].sort() : undefined,
-        orphan: body.no_parent,
-      });
-      noteTarget(request, { subject: minted.info.id });
-      return envelope(request.id, null, { auth: authView(minted.token, minted.info, request.principal.name) });
-    },
-  });
+  // Another token and its children, by the token or by its accessor: one the caller may look up and revoke, else 403.
+  const revocations = [
+    ["/auth/token/revoke", Type.Object({ token: Type.String({ maxLength: 200 }) }), async (request: FastifyRequest) => (await tokens.lookup(request.principal, { token: (request.body as { token: string }).token }).catch(asVaultTokenError)).id],
+    ["/auth/token/revoke-accessor", Type.Object({ accessor: Type.String({ maxLength: 100 }) }), async (request: FastifyRequest) => (request.body as { accessor: string }).accessor],
+  ] as const;
+  for (const [url, body, idOf] of revocations) {
+    app.post(url, {
+      config: { audit: "token.revoke" },
+      schema: { hide, body },
+      handler: async (request, reply) => {
+        const id = await idOf(request);
+        noteTarget(request, { subject: id });
+        await tokens.revoke(request.principal, id).catch(asVaultTokenError);
+        return reply.code(204).send();
+      },
+    });
+  }
+
+  // create-orphan is create with no_parent, as Vault's is (Coffer lets instance administrators make orphans).
+  for (const [url, orphan] of [["/auth/token/create", false], ["/auth/token/create-orphan", true]] as const) {
+    app.post(url, {
+      config: { audit: "token.create-child" },
+      schema: { hide, body: Type.Optional(Type.Union([CreateBody, Type.Null()])) },
+      handler: async (request) => {
+        const body = request.body ?? {};
+        if (body.num_uses) throw invalid("Coffer tokens have no use count: num_uses is not supported; give a short ttl instead");
+        if (body.type && body.type !== "service" && body.type !== "default") throw invalid("Coffer tokens are service tokens: type must be service");
+        if (body.id) throw invalid("Coffer makes every token itself: id is not supported");
+        // Policies bind the token to the workspace they belong to (the `secret/` mount's).
+        const wanted = body.policies?.filter((name) => name !== "") ?? [];
+        const workspace = wanted.length > 0 ? await policies.checkNames(request.principal, workspaceOfMount(request.principal, DEFAULT_MOUNT), wanted) : undefined;
+        const minted = await tokens.createChild(request.principal, {
+          name: body.display_name ?? undefined,
+          workspace,
+          ttl: seconds(body.ttl, "ttl"),
+          explicitMaxTtl: seconds(body.explicit_max_ttl, "explicit_max_ttl"),
+          period: seconds(body.period, "period"),
+          renewable: body.renewable ?? undefined,
+          meta: body.meta ?? undefined,
+          policies: wanted.length > 0 ? [...new Set(wanted)].sort() : undefined,
+          orphan: orphan || (body.no_parent ?? undefined),
+        });
+        noteTarget(request, { subject: minted.info.id });
+        return envelope(request.id, null, { auth: authView(minted.token, minted.info, request.principal.name) });
+      },
+    });
+  }
 
   app.post("/auth/userpass/login/:username", {
     config: { public: true, audit: "auth.login" },
@@ -173,7 +196,8 @@ function asVaultTokenError(error: unknown): never {
 }
 
 function secondsLeft(info: TokenView): number {
-  return info.expiresAt === null ? 0 : Math.max(0, Math.floor((info.expiresAt - Date.now()) / 1000));
+  // Rounded up: a token made with ttl 1h shows 3600 as Vault's does, not 3599 a moment later.
+  return info.expiresAt === null ? 0 : Math.max(0, Math.ceil((info.expiresAt - Date.now()) / 1000));
 }
 
 /** Vault lists `default` with every token's policies. */

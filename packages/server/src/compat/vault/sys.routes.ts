@@ -151,6 +151,19 @@ export const vaultSysRoutes: FastifyPluginAsyncTypebox<VaultSysOptions> = async 
     },
   });
 
+  // One mount, as Terraform's vault_mount reads it back (Vault 1.10 and later).
+  app.get("/sys/mounts/:name", {
+    config: { audit: "workspace.read" },
+    schema: { hide, params: MountParams },
+    handler: async (request) => {
+      const mount = request.params.name.replace(/\/$/, "");
+      const { workspace } = await workspaces.access(request.principal, workspaceOfMount(request.principal, mount));
+      noteTarget(request, { workspaceId: workspace.id });
+      const view = mountOf(workspace);
+      return { ...view, ...envelope(request.id, view) };
+    },
+  });
+
   app.delete("/sys/mounts/:name", {
     config: { audit: "workspace.delete" },
     schema: { hide, params: MountParams },

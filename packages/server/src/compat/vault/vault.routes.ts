@@ -7,12 +7,12 @@ import type { FastifyError, FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { IncomingMessage } from "node:http";
 import type { Coffer } from "../../coffer.ts";
 import { bearerToken } from "../../http/auth.ts";
-import { cofferErrorOf } from "../../http/errors.ts";
+import { cofferErrorOf, jsonBodyParser, sendError } from "../../http/errors.ts";
 import { vaultAuthRoutes } from "./auth.routes.ts";
 import { kvRoutes } from "./kv.routes.ts";
 import { vaultPolicyRoutes } from "./policy.routes.ts";
 import { vaultSysRoutes } from "./sys.routes.ts";
-import { envelope, vaultError } from "./vault.wire.ts";
+import { envelope, vaultErrorShape } from "./vault.wire.ts";
 
 export const VAULT_PREFIX = "/v1";
 
@@ -29,16 +29,12 @@ export const vaultRoutes: FastifyPluginAsync<{ coffer: Coffer; version: string }
 
   // Vault's clients send JSON with any content type, or none (the CLI), and merge-patch+json for PATCH.
   app.removeAllContentTypeParsers();
-  const parseJson = app.getDefaultJsonParser("error", "error");
-  app.addContentTypeParser("*", { parseAs: "string" }, (request, body, done) =>
-    body === "" ? done(null, undefined) : parseJson(request, body as string, done),
-  );
+  app.addContentTypeParser("*", { parseAs: "string" }, jsonBodyParser(app));
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const coffer = cofferErrorOf(error, request);
-    const { status, errors } = vaultError(coffer);
     // Vault's error body has no request id; the header lets an operator find the request in the audit log.
-    return reply.code(status).headers({ ...coffer.headers, "x-request-id": request.id }).type("application/json").send({ errors });
+    reply.header("x-request-id", request.id);
+    sendError(reply, request, cofferErrorOf(error, request), vaultErrorShape);
   });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split("?")[0]!.slice(VAULT_PREFIX.length + 1);

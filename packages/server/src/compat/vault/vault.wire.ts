@@ -3,6 +3,7 @@
  * Pure functions, no I/O: the routes translate core results through them.
  */
 import type { CofferError } from "../../core/errors.ts";
+import type { ErrorShape } from "../../http/errors.ts";
 import type { Principal } from "../../identity/principal.ts";
 import { DEFAULT_WORKSPACE } from "../../sys/init.ts";
 
@@ -65,6 +66,12 @@ export function vaultError(error: CofferError): { status: number; errors: string
       return { status: error.status === 409 ? 400 : error.status, errors: [error.message] };
   }
 }
+
+/** Vault's error body: `{"errors": [...]}`, no request id. */
+export const vaultErrorShape: ErrorShape = (error) => {
+  const { status, errors } = vaultError(error);
+  return { status, body: { errors } };
+};
 
 /** The workspace a mount names; `secret` is the token's own (its bound workspace, a service account's home, else `default`). */
 export function workspaceOfMount(principal: Principal, mount: string): string {

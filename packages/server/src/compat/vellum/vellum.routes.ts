@@ -11,7 +11,7 @@ import type { FastifyError, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { CofferError } from "../../core/errors.ts";
 import { noteTarget } from "../../http/audit.ts";
-import { cofferErrorOf } from "../../http/errors.ts";
+import { cofferErrorOf, sendError, type ErrorShape } from "../../http/errors.ts";
 import { denied } from "../../identity/access.ts";
 import { DEFAULT_KEY } from "../../secret/secret.rules.ts";
 import { missingLooksDenied } from "../../secret/hidden-secret.ts";
@@ -35,11 +35,7 @@ export const vellumRoutes: FastifyPluginAsyncTypebox<{ secrets: SecretService; l
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const coffer = cofferErrorOf(error, request);
-    const { status, code } = vellumError(coffer);
-    return reply.code(status).headers(coffer.headers).type("application/json").send({ detail: coffer.message, code });
-  });
+  app.setErrorHandler((error: FastifyError, request, reply) => sendError(reply, request, cofferErrorOf(error, request), vellumErrorShape));
   app.setNotFoundHandler((_request, reply) => {
     reply.code(404).type("application/json").send({ detail: "Not found.", code: "NOT_FOUND" });
   });
@@ -94,6 +90,12 @@ export const vellumRoutes: FastifyPluginAsyncTypebox<{ secrets: SecretService; l
       return view(await secrets.authorize(ctx, row.id, "see"));
     },
   });
+};
+
+/** Vellum's error body: `{"detail", "code"}`. */
+export const vellumErrorShape: ErrorShape = (error) => {
+  const { status, code } = vellumError(error);
+  return { status, body: { detail: error.message, code } };
 };
 
 function vellumError(error: CofferError): { status: number; code: string } {
