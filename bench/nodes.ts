@@ -2,10 +2,12 @@
  * `npm run bench -- --nodes N [--duration S]`: read throughput of one node,
  * and of N nodes on one PostgreSQL behind HAProxy (the configuration
  * docs/deploy.md shows), then p99 while one node is SIGKILLed halfway
- * through. Prints each process's CPU share (nodes, HAProxy, PostgreSQL's
- * backends are not counted, autocannon is this process), so the output says
- * where the CPU went: on a 2-core machine two nodes share the cores the one
- * node had, so throughput grows only where one node left CPU idle.
+ * through. Prints each process's CPU share (nodes, HAProxy, autocannon,
+ * which is this process), the whole machine's busy cores (PostgreSQL's
+ * backends and whatever else runs there) and the load average, and from
+ * them says where the limit was: a node's one JavaScript thread, the
+ * machine's cores, or neither (waiting on PostgreSQL). PostgreSQL
+ * transactions per request show what the read path asks of the database.
  *
  * Needs PostgreSQL (BENCH_POSTGRES_URL names an empty database; otherwise a
  * fresh database on the test server at 127.0.0.1:5432, dropped afterwards)
@@ -15,9 +17,10 @@ import autocannon, { type Result } from "autocannon";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import pg from "pg";
 import { freePort, HAPROXY, haproxyConfig, sleep, waitFor } from "../packages/server/test/support/cluster.ts";
 import { createTestDatabase, type TestDatabase } from "../packages/server/test/support/postgres.ts";
 import { startServer, type RunningServer } from "../packages/server/test/support/server.ts";
@@ -30,6 +33,31 @@ interface Row {
   name: string;
   result: Result;
   cpu: Record<string, number>;
+  /** Cores busy on the whole machine, this benchmark's processes and everything else. */
+  machine: number;
+  /** PostgreSQL transactions committed per answered request, on the benchmark's database. */
+  transactionsPerRequest: number;
+}
+
+/** Busy and total jiffies of all cores, from /proc/stat. */
+function machineTicks(): { busy: number; total: number } {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((sum, n) => sum + n, 0);
+  const idle = fields[3]! + fields[4]!; // idle + iowait
+  return { busy: total - idle, total };
+}
+
+/** Transactions committed on `databaseUrl`'s database so far (the statistics lag by up to half a second). */
+async function committed(databaseUrl: string): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query("select pg_stat_clear_snapshot()");
+    const { rows } = await client.query<{ n: string }>("select xact_commit as n from pg_stat_database where datname = current_database()");
+    return Number(rows[0]!.n);
+  } finally {
+    await client.end();
+  }
 }
 
 /** CPU seconds (user + system) of a process, from /proc. */
@@ -43,7 +71,9 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-async function measure(name: string, url: string, token: string, seconds: number, processes: Record<string, () => number | undefined>, during?: () => Promise<void>): Promise<Row> {
+async function measure(name: string, url: string, token: string, seconds: number, processes: Record<string, () => number | undefined>, databaseUrl: string, during?: () => Promise<void>): Promise<Row> {
+  const transactionsBefore = await committed(databaseUrl);
+  const ticks = machineTicks();
   const before = Object.fromEntries(Object.entries(processes).map(([label, pid]) => [label, cpuSeconds(pid())]));
   const self = process.cpuUsage();
   const started = performance.now();
@@ -55,20 +85,37 @@ async function measure(name: string, url: string, token: string, seconds: number
   for (const [label, pid] of Object.entries(processes)) cpu[label] = (cpuSeconds(pid()) - before[label]!) / wall;
   const used = process.cpuUsage(self);
   cpu.autocannon = (used.user + used.system) / 1e6 / wall;
-  return { name, result, cpu };
+  const after = machineTicks();
+  const machine = ((after.busy - ticks.busy) / (after.total - ticks.total)) * availableParallelism();
+  await sleep(600); // the statistics collector's delay
+  const transactionsPerRequest = ((await committed(databaseUrl)) - transactionsBefore) / Math.max(1, result.requests.total);
+  return { name, result, cpu, machine, transactionsPerRequest };
 }
 
 function print(rows: Row[]): void {
-  console.log(`\n${"scenario".padEnd(44)} ${"req/s".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"errors".padStart(7)} ${"non-2xx".padStart(8)}  CPU (cores busy)`);
-  for (const { name, result, cpu } of rows) {
+  console.log(`\n${"scenario".padEnd(44)} ${"req/s".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"errors".padStart(7)} ${"non-2xx".padStart(8)} ${"PG tx/req".padStart(9)}  CPU (cores busy)`);
+  for (const { name, result, cpu, machine, transactionsPerRequest } of rows) {
     const cores = Object.entries(cpu)
       .filter(([, share]) => share > 0.005)
       .map(([label, share]) => `${label} ${share.toFixed(2)}`)
       .join(", ");
     console.log(
-      `${name.padEnd(44)} ${Math.round(result.requests.average).toString().padStart(8)} ${String(result.latency.p50).padStart(7)} ${String(result.latency.p99).padStart(7)} ${String(result.errors).padStart(7)} ${String(result.non2xx).padStart(8)}  ${cores}`,
+      `${name.padEnd(44)} ${Math.round(result.requests.average).toString().padStart(8)} ${String(result.latency.p50).padStart(7)} ${String(result.latency.p99).padStart(7)} ${String(result.errors).padStart(7)} ${String(result.non2xx).padStart(8)} ${transactionsPerRequest.toFixed(2).padStart(9)}  ${cores}; machine ${machine.toFixed(2)} of ${availableParallelism()}`,
     );
   }
+}
+
+/** Where a run's CPU limit was, from its figures rather than from what one expects. */
+function limitOf(row: Row, ours: number): string {
+  const cores = availableParallelism();
+  const others = Math.max(0, row.machine - ours);
+  const nodes = Object.entries(row.cpu).filter(([label]) => label.startsWith("node"));
+  const busiest = nodes.reduce((top, entry) => (entry[1] > top[1] ? entry : top), ["", 0] as [string, number]);
+  if (busiest[1] >= 0.85) return `${busiest[0]}'s JavaScript thread is the limit (${busiest[1].toFixed(2)} of one core).`;
+  if (row.machine >= cores * 0.9) {
+    return `the machine's ${cores} cores are the limit: ${row.machine.toFixed(2)} busy, ${others.toFixed(2)} of them by processes outside the nodes, HAProxy and autocannon (PostgreSQL, other work on the machine).`;
+  }
+  return `no core is saturated (${row.machine.toFixed(2)} of ${cores} busy): the nodes wait on PostgreSQL round trips.`;
 }
 
 export async function run(argv: string[]): Promise<void> {
@@ -106,13 +153,14 @@ export async function run(argv: string[]): Promise<void> {
     const processes: Record<string, () => number | undefined> = Object.fromEntries(nodes.map((_, i) => [`node${i + 1}`, () => nodes[i]?.process.pid]));
     processes.haproxy = () => haproxy?.pid;
     console.log(`Reads of one secret, ${CONNECTIONS} connections, ${seconds} s each (after a warm-up), PostgreSQL store, audit on; ${count} nodes`);
-    await measure("warm-up", nodes[0]!.url, token, 2, processes);
-    await measure("warm-up", balancer, token, 2, processes);
+    const loadBefore = loadavg()[0]!;
+    await measure("warm-up", nodes[0]!.url, token, 2, processes, databaseUrl);
+    await measure("warm-up", balancer, token, 2, processes, databaseUrl);
     const rows: Row[] = [];
-    rows.push(await measure("one node, direct", nodes[0]!.url, token, seconds, processes));
-    rows.push(await measure(`${count} nodes behind HAProxy`, balancer, token, seconds, processes));
+    rows.push(await measure("one node, direct", nodes[0]!.url, token, seconds, processes, databaseUrl));
+    rows.push(await measure(`${count} nodes behind HAProxy`, balancer, token, seconds, processes, databaseUrl));
     rows.push(
-      await measure(`${count} nodes behind HAProxy, node 2 SIGKILLed at ${(seconds / 2).toFixed(1)} s`, balancer, token, seconds, processes, async () => {
+      await measure(`${count} nodes behind HAProxy, node 2 SIGKILLed at ${(seconds / 2).toFixed(1)} s`, balancer, token, seconds, processes, databaseUrl, async () => {
         await sleep((seconds * 1000) / 2);
         const victim = nodes[1]!;
         nodes[1] = null;
@@ -124,10 +172,8 @@ export async function run(argv: string[]): Promise<void> {
     const gain = many.result.requests.average / one.result.requests.average;
     const busy = (row: Row) => Object.values(row.cpu).reduce((sum, share) => sum + share, 0);
     console.log(`\n${count} nodes: ${gain.toFixed(2)}× one node's reads. CPU busy: ${busy(one).toFixed(2)} cores with one node, ${busy(many).toFixed(2)} with ${count}.`);
-    console.log(
-      "Where the CPU goes: with one node, that node's one JavaScript thread is the limit (about one core) while the other core serves " +
-        "autocannon and PostgreSQL; more nodes use that other core, until the machine's cores are all busy: past that, nodes only share them.",
-    );
+    console.log(`Load average ${loadBefore.toFixed(2)} before the runs, ${loadavg()[0]!.toFixed(2)} after, on ${availableParallelism()} cores.`);
+    for (const row of [one, many]) console.log(`${row.name}: ${limitOf(row, busy(row))}`);
     console.log(`While a node was killed: p99 ${killed.result.latency.p99} ms (${killed.result.errors} errors, ${killed.result.non2xx} non-2xx of ${killed.result.requests.total}).`);
   } finally {
     haproxy?.kill("SIGKILL");

@@ -57,7 +57,7 @@ export async function seedStore(options: { dataDir: string; databaseUrl: string 
       const ciphertext = coffer.keys.seal({ workspaceId, secretId: id, version: 1 }, plaintext);
       const secret: Tables["secrets"] = {
         id, workspaceId, scope: "shared", ownerId: "", name, type: "USER_DEFINED", label: name, tags: "[]", currentVersion: 1,
-        createdAt: now, createdBy: admin.id, updatedAt: now, updatedBy: admin.id, deletedAt: null, deletedBy: null,
+        createdAt: now, createdBy: admin.id, updatedAt: now, updatedBy: admin.id, deletedAt: null, deletedBy: null, approval: "none",
         rotationIntervalDays: null, autoRotate: 0, casRequired: 0, maxVersions: null, deleteVersionAfter: 0, customMetadata: "{}", relayPolicy: null,
         canary: 0, expiresAt: null, expiryWarnedAt: null, lastUsedAt: null, unusedAlertedAt: null,
       };

@@ -17,6 +17,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Run> }> = 
   inject: { summary: "Render @{vault.NAME[.KEY]} placeholders in a template", load: async () => (await import("./commands/inject.ts")).run },
   relay: { summary: "Make an HTTP call with secrets in it, never seeing them (curl-like)", load: async () => (await import("./commands/relay.ts")).relay },
   "relay-routes": { summary: "Base-URL routes for unchanged SDKs: list, set, delete", load: async () => (await import("./commands/relay.ts")).routes },
+  approvals: { summary: "Approve or deny uses that wait for a person; which secrets need approval", load: async () => (await import("./commands/approvals.ts")).run },
   mcp: { summary: "Serve Coffer's agent tools over MCP on stdin/stdout (for Claude Desktop, Cursor, …)", load: async () => (await import("./commands/mcp.ts")).run },
   export: { summary: "Print secrets as dotenv, JSON or YAML", load: async () => (await import("./commands/transfer.ts")).exportSecrets },
   import: { summary: "Create or update secrets from a dotenv or JSON file", load: async () => (await import("./commands/transfer.ts")).importSecrets },

@@ -121,6 +121,23 @@ export function createMcpServer(coffer: Coffer): McpServer {
       run(() => coffer.secrets.verify(secret, message, signature, { ...(encoding ? { encoding } : {}), ...(scope ? { scope } : {}) })),
   );
 
+  server.registerTool(
+    "request_access",
+    {
+      title: "Ask a person for access to a secret",
+      description:
+        "Asks the people who manage a secret to grant you 'use' (or 'see') on it, with your reason; answers the pending request at once, and a person approves or denies it later. " +
+        "Use it when a tool answers ACCESS_DENIED for a secret you need. A relayed call on a secret that needs approval for each use waits for one by itself: no need to ask first.",
+      inputSchema: {
+        secret: z.string().min(1).max(256).describe("The secret's name, as list_secrets shows it"),
+        level: z.enum(["use", "see"]).optional().describe("use (the default): use it in relay_request and hmac_sign; see: list it"),
+        reason: z.string().max(500).describe("Why you need it, for the person deciding"),
+      },
+      annotations: { readOnlyHint: false, openWorldHint: false },
+    },
+    ({ secret, level, reason }) => run(() => coffer.approvals.request(secret, level ?? "use", reason)),
+  );
+
   return server;
 }
 

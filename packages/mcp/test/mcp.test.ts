@@ -92,7 +92,7 @@ for (const { name, open } of TRANSPORTS) {
     const seen: unknown[] = [];
 
     const { tools } = await client.listTools();
-    assert.deepEqual(tools.map((tool) => tool.name).sort(), ["hmac_sign", "hmac_verify", "list_secrets", "relay_request"]);
+    assert.deepEqual(tools.map((tool) => tool.name).sort(), ["hmac_sign", "hmac_verify", "list_secrets", "relay_request", "request_access"]);
     for (const tool of tools.filter((tool) => tool.name === "list_secrets" || tool.name === "relay_request")) {
       assert.match(tool.description ?? "", /@\{vault\.NAME\}.*@\{vault\.NAME\.KEY\}/, `${tool.name} tells the model how to reference a secret`);
     }
@@ -161,6 +161,14 @@ for (const { name, open } of TRANSPORTS) {
     seen.push(signed);
     assert.match(JSON.stringify(signed.content), /ACCESS_DENIED/);
     assert.equal(env.upstream.received.length, 0);
+    // It may ask a person for more, and gets the pending request back.
+    const asked = await client.callTool({ name: "request_access", arguments: { secret: "openai/api-key", reason: "to call the model for the user" } });
+    seen.push(asked);
+    assert.equal(asked.isError, undefined, JSON.stringify(asked.content));
+    assert.deepEqual(
+      ["kind", "action", "status", "secretName"].map((key) => (asked.structuredContent as Record<string, unknown>)[key]),
+      ["grant", "use", "pending", "openai/api-key"],
+    );
     // Metadata is what `see` allows: the same session still lists.
     const listed = await client.callTool({ name: "list_secrets", arguments: {} });
     seen.push(listed);

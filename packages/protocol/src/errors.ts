@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   INTEGRITY_ERROR: { status: 500, description: "Stored ciphertext failed authentication: it was altered or moved." },
   SEALED: { status: 503, description: "The server is sealed or its store is unreachable." },
   DESTINATION_NOT_ALLOWED: { status: 403, description: "A relayed request goes somewhere, or places a value somewhere, that a referenced secret's relay policy does not allow; nothing was sent." },
+  APPROVAL_DENIED: { status: 403, description: "The secret needs a person's approval for this use, and it was denied or not given in time; nothing was sent or signed." },
   UPSTREAM_ERROR: { status: 502, description: "The relay could not reach the upstream, or its answer was malformed." },
   UPSTREAM_RESPONSE_TOO_LARGE: { status: 502, description: "The upstream's answer exceeded the relay's response limit (10 MiB)." },
   UPSTREAM_TIMEOUT: { status: 504, description: "The upstream did not answer within the relay's timeout." },

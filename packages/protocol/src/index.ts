@@ -5,3 +5,4 @@ export * from "./members.ts";
 export * from "./audit.ts";
 export * from "./relay.ts";
 export * from "./env.ts";
+export * from "./approvals.ts";

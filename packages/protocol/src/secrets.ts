@@ -1,3 +1,4 @@
+import type { ApprovalSetting } from "./approvals.ts";
 import type { RelayPolicy } from "./relay.ts";
 /** Wire shapes of the secrets API, shared by the server and its clients. */
 
@@ -105,6 +106,8 @@ export interface SecretSettings {
   customMetadata: Record<string, string>;
   /** Where the relay may send the value (docs/relay.md); null: it cannot be relayed. */
   relayPolicy: RelayPolicy | null;
+  /** Who needs a person's approval for each use (docs/agents.md); changing it needs manage. */
+  approval: ApprovalSetting;
 }
 
 /** Everything about a secret but its value: what the web UI and Vault's metadata read show. */

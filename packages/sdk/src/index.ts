@@ -9,11 +9,13 @@
 import type { ErrorBody, RotationStatus, SealStatus, SecretData, SecretFolder, SecretFolderLevel, SecretMetadata, SecretRotation, SecretScope, SecretSettings, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
 
 import { attributionHeaders, headersOf, relayBody, relayRequestOf, RelayRoutes, responseOf, RELAY_MARKER, type Attribution, type RelayPolicy, type RelayPolicyInput, type RelayRequest, type RelayResponse, type RelayStreamResponse } from "./relay.ts";
+import { Approvals } from "./approvals.ts";
 import { Tokens } from "./tokens.ts";
 
 export type { RotationStatus, SealStatus, SecretData, SecretFolder, SecretFolderLevel, SecretMetadata, SecretRotation, SecretScope, SecretSettings, SecretSummary, SecretType, SecretVersionInfo };
 export * from "./relay.ts";
 export * from "./tokens.ts";
+export * from "./approvals.ts";
 
 export interface Secret extends SecretSummary {
   data: SecretData;
@@ -97,6 +99,10 @@ export const ROUTES = {
   rotationDefaults: ["GET", "/api/v1/workspaces/{workspace}/rotation-defaults"],
   setRotationDefaults: ["PUT", "/api/v1/workspaces/{workspace}/rotation-defaults"],
   tokenSelf: ["GET", "/api/v1/auth/token/self"],
+  listApprovals: ["GET", "/api/v1/workspaces/{workspace}/approvals"],
+  requestApproval: ["POST", "/api/v1/workspaces/{workspace}/approvals"],
+  approve: ["POST", "/api/v1/workspaces/{workspace}/approvals/{id}/approve"],
+  deny: ["POST", "/api/v1/workspaces/{workspace}/approvals/{id}/deny"],
   // Sessions, tokens and administration: what the `coffer` CLI calls through `call()`.
   listGrants: ["GET", "/api/v1/workspaces/{workspace}/secrets/{secret}/grants"],
   login: ["POST", "/api/v1/auth/login"],
@@ -188,6 +194,8 @@ export class Coffer {
   readonly sys: Sys;
   readonly relayRoutes: RelayRoutes;
   readonly tokens: Tokens;
+  /** Requests waiting for a person's approval, and their decisions. */
+  readonly approvals: Approvals;
   #token: string | undefined;
   #maxRetries: number;
   #fetch: typeof fetch;
@@ -208,6 +216,7 @@ export class Coffer {
     this.sys = new Sys(this);
     this.relayRoutes = new RelayRoutes(this);
     this.tokens = new Tokens(this);
+    this.approvals = new Approvals(this);
     this.#attribution = attributionHeaders(options.attribution ?? {});
   }
 

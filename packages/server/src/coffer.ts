@@ -5,6 +5,7 @@
  */
 import { AlertService } from "./alert/alert.service.ts";
 import { WebhookService, type WebhookOptions } from "./alert/webhook.service.ts";
+import { ApprovalService } from "./approval/approval.service.ts";
 import { AuditReader } from "./audit/audit-reader.service.ts";
 import { appendInProcess } from "./audit/audit-append.ts";
 import { AuditLog, type AuditSync } from "./audit/audit.service.ts";
@@ -69,6 +70,8 @@ export interface CofferOptions {
   rotationJobEveryMs?: number;
   /** The longest a relayed call's upstream may stay silent, in seconds (--relay-timeout); default 30. */
   relayTimeoutSeconds?: number | undefined;
+  /** How long a use that needs a person's approval waits for one, in seconds (--approval-timeout); default 60, at most 600. */
+  approvalTimeoutSeconds?: number | undefined;
 }
 
 export interface AuditSettings {
@@ -107,6 +110,7 @@ export interface Coffer {
   hmac: HmacService;
   relay: RelayService;
   relayRoutes: RelayRouteService;
+  approvals: ApprovalService;
   rotation: RotationService;
   /** Reminders and self-rotations; webhooks subscribe here. */
   rotationEvents: RotationEvents;
@@ -179,8 +183,11 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       } else alerts.fromRotation(event);
     });
     if (options.rotationJobEveryMs !== 0) rotationJob.start(options.rotationJobEveryMs);
+    const grants = new GrantService(store, clock, secrets);
+    const approvals = new ApprovalService(store, clock, secrets, grants, alerts, auditSettings.mode === "off" ? null : audit, { waitSeconds: options.approvalTimeoutSeconds, log });
     const relay = new RelayService(secrets, {
       timeoutSeconds: options.relayTimeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+      approvals,
       countUse: (ctx, secret) => limits.countRelayUse(ctx.principal, secret),
     });
     let draining = false;
@@ -196,12 +203,13 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       workspaces,
       access,
       groups: new GroupService(store, clock, workspaces),
-      grants: new GrantService(store, clock, secrets),
+      grants,
       secrets,
       folders: new SecretFolders(store, secrets, access),
-      hmac: new HmacService(secrets, clock, graceDays),
+      hmac: new HmacService(secrets, clock, graceDays, approvals),
       relay,
       relayRoutes: new RelayRouteService(store, clock, workspaces),
+      approvals,
       rotation: new RotationService(store, clock, workspaces, graceDays),
       rotationEvents,
       rotationJob,
@@ -243,6 +251,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
         await webhooks.stop();
         await rotationJob.stop();
         relay.close();
+        approvals.close();
         keyring.clear();
         await limits.close();
         await store.close();

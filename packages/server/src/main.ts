@@ -26,6 +26,8 @@ export interface ServerOptions {
   rotationGraceDays?: number | undefined;
   /** The longest a relayed call's upstream may stay silent, in seconds; default 30. */
   relayTimeoutSeconds?: number | undefined;
+  /** How long a use that needs a person's approval waits; default 60, at most 600. */
+  approvalTimeoutSeconds?: number | undefined;
   /**
    * On shutdown, how long the node keeps serving while its health check
    * already fails, so a balancer stops sending it requests first (default 0).
@@ -54,6 +56,7 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     redisPrefix: options.redisPrefix,
     rateLimits: options.rateLimits,
     relayTimeoutSeconds: options.relayTimeoutSeconds,
+    approvalTimeoutSeconds: options.approvalTimeoutSeconds,
     ...(options.rotationCheckSeconds ? { rotationJobEveryMs: options.rotationCheckSeconds * 1000 } : {}),
     log: (message) => options.print(`coffer: ${message}`),
   });

@@ -63,6 +63,8 @@ const L = LISTED;
 /** A relayed call the caller may make, refused by the secret's relay policy (it has none). */
 const R = "403 DESTINATION_NOT_ALLOWED" as const;
 const UL = UNLISTED;
+/** No such thing (an approval request that does not exist). */
+const N = "404 NOT_FOUND" as const;
 
 // ---------------------------------------------------------------- fixtures
 
@@ -352,6 +354,21 @@ const MATRIX: Row[] = [
     query: (f) => ({ workspace: f.ws }),
     headers: { accept: "application/json, text/event-stream" },
     body: () => ({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "hmac_sign", arguments: { secret: SIGNER, message: "matrix" } } }),
+  }),
+
+  // ---- approvals: members list the requests on secrets they manage (none here); whoever sees a secret may ask for a
+  // grant on it; a decision on a request that does not exist (or that the caller may not decide) is NOT_FOUND.
+  // approvals.test.ts covers decisions, waits and timeouts.
+  row("GET /api/v1/workspaces/{workspace}/approvals", [200, 200, 200, 200, 200, 200, 200, U, U, W, 200]),
+  row("POST /api/v1/workspaces/{workspace}/approvals", [201, 201, 201, H, 201, 201, 201, U, U, W, 201], {
+    body: (f) => ({ secret: f.target.name, level: "use", reason: "matrix" }),
+  }),
+  row("POST /api/v1/workspaces/{workspace}/approvals/{id}/approve", [N, N, N, N, N, N, N, U, U, W, N], {
+    before: async () => ({ id: "apr_matrix" }),
+    body: () => ({}),
+  }),
+  row("POST /api/v1/workspaces/{workspace}/approvals/{id}/deny", [N, N, N, N, N, N, N, U, U, W, N], {
+    before: async () => ({ id: "apr_matrix" }),
   }),
 
   // ---- rotation defaults: members read, workspace admins write

@@ -180,7 +180,10 @@ test("node-vault: KV v2 route by route as Vault's API documentation has it: 404 
   const warned = await raw(world.url, world.adminToken, "POST", "/v1/secret/metadata/doc", { cas_required: false });
   assert.equal(warned.status, 200);
   assert.deepEqual(warned.body.warnings, ['"cas_required" set to false, but is mandated by backend config. This value will be ignored.']);
-  await refused(vault.write("secret/data/doc", { data: { v: "3" } }), 400);
+  await refused(vault.write("secret/data/doc", { data: { v: "3" } }), 400, "check-and-set parameter required for this call");
+  await refused(vault.update("secret/data/doc", { data: { v: "3" } }), 400, "check-and-set parameter required for this call");
+  // cas as its decimal text, which Vault decodes too.
+  assert.equal((await vault.write("secret/data/doc", { data: { v: "3" }, options: { cas: "2" } })).data.version, 3);
   // max_versions 0 is Vault's default of 10 versions, not "leave as it is".
   await vault.write("secret/config", { cas_required: false, max_versions: 0 });
   assert.deepEqual((await vault.read("secret/config")).data, { max_versions: 10, cas_required: false, delete_version_after: "0s" });
@@ -195,7 +198,7 @@ test("node-vault: KV v2 route by route as Vault's API documentation has it: 404 
   assert.match(v1Path.body.warnings[0], /^Invalid path for a versioned K\/V secrets engine\..*'vault kv get'/);
   const v1Write = await raw(world.url, world.adminToken, "POST", "/v1/secret/doc", { v: "x" });
   assert.match(v1Write.body.warnings[0], /'vault kv put'/);
-  assert.deepEqual((await vault.read("secret/data/doc")).data.data, { v: "2" }, "nothing was written");
+  assert.deepEqual((await vault.read("secret/data/doc")).data.data, { v: "3" }, "nothing was written");
   // Vault's own mounts keep its plain "no handler" answer.
   assert.match((await raw(world.url, world.adminToken, "GET", "/v1/sys/nothing")).body.errors[0], /no handler for route "sys\/nothing"/);
 });

@@ -1,6 +1,7 @@
 /** Header (workspace switch, user, log out), navigation, and the page for the current path. */
 import type { ReactNode } from "react";
-import { Link, useLocation } from "./router.tsx";
+import { Link, navigate, useLocation } from "./router.tsx";
+import { listUrl, readListState } from "./secret-list.ts";
 import { OPTIONAL, useFeatures } from "./api.ts";
 import { useSession } from "./session.tsx";
 import { Audit } from "./pages/Audit.tsx";
@@ -49,7 +50,12 @@ function page(path: string, isAdmin: boolean): ReactNode {
 
 export function Layout() {
   const { session, workspace, workspaces, setWorkspace, isAdmin, logout, current } = useSession();
-  const { path } = useLocation();
+  const { path, query } = useLocation();
+  // Folders and secrets belong to one workspace: switching leaves them for the list's top (same tab and order).
+  const switchWorkspace = (name: string) => {
+    setWorkspace(name);
+    if (path.startsWith("/secrets")) navigate(listUrl({ ...readListState(query), folder: "" }));
+  };
   const features = useFeatures();
   return (
     <div className="app">
@@ -62,7 +68,7 @@ export function Layout() {
         </Link>
         <label className="workspace">
           <span className="visually-hidden">Workspace</span>
-          <select value={workspace} onChange={(e) => setWorkspace(e.target.value)} aria-label="Workspace">
+          <select value={workspace} onChange={(e) => switchWorkspace(e.target.value)} aria-label="Workspace">
             {workspaces.map((w) => (
               <option key={w.id} value={w.name}>
                 {w.name}

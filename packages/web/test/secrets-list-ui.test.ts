@@ -53,6 +53,7 @@ test("folders with counts, breadcrumbs and the folder in the URL; columns sorted
   await admin.secrets.create("alpha", { value: "a" }, { label: "Zulu", rotationIntervalDays: 365 });
   await admin.secrets.create("beta", undefined, { type: "HMAC", label: "" });
   for (const name of ["payments/paypal", "payments/stripe/key", "payments/stripe/webhook", "payments/stripe/eu/key", "infra/db"]) await admin.secrets.create(name, { api_key: "x", secret: "y" });
+  await admin.call("createWorkspace", {}, { body: { name: "staging" } });
   await admin.secrets.create("payments/stripe/old", { value: "z" });
   await admin.secrets.delete("payments/stripe/old");
 
@@ -142,7 +143,11 @@ test("folders with counts, breadcrumbs and the folder in the URL; columns sorted
   await page.getByRole("link", { name: "Folder payments/, 4 secrets" }).click();
   await page.getByRole("link", { name: "Folder stripe/, 3 secrets" }).waitFor();
   assert.equal(query(page).get("sort"), "age");
-  await page.goBack();
+  // Another workspace has no payments/: switching leaves the folder for the top, keeping the order.
+  await page.getByLabel("Workspace").selectOption("staging");
+  await page.getByText("No shared secrets yet").waitFor();
+  assert.deepEqual([query(page).get("folder"), query(page).get("sort")], [null, "age"]);
+  await page.getByLabel("Workspace").selectOption("default");
   await page.getByRole("link", { name: "Folder payments/, 4 secrets" }).waitFor();
 
   // ---- a narrow window: the headers fold away, the order is chosen from a menu

@@ -1,3 +1,4 @@
+import { APPROVAL_WAIT } from "@coffer/protocol";
 import { parseArgs } from "node:util";
 import { CliError, EXIT } from "../cli-error.ts";
 
@@ -34,6 +35,9 @@ Options:
   --relay-timeout SECONDS
                         the longest an upstream of the relay may stay silent (docs/relay.md), and the
                         default; a relayed request may ask for less (env COFFER_RELAY_TIMEOUT; default 30; 1 to 3600)
+  --approval-timeout SECONDS
+                        how long a relayed call or signature that needs a person's approval waits for
+                        one before it is denied (docs/agents.md) (env COFFER_APPROVAL_TIMEOUT; default 60; 1 to 600)
   --seal shamir         the root key is split into Shamir shares (env COFFER_SEAL): the server starts
                         sealed; 'coffer operator init' creates the shares once, 'coffer operator unseal'
                         takes them after every start. A store keeps the kind of root key it began with.
@@ -95,6 +99,7 @@ export async function run(argv: string[]): Promise<void> {
     },
     rotationGraceDays: graceDays(values["rotation-grace-days"] ?? env.COFFER_ROTATION_GRACE_DAYS),
     relayTimeoutSeconds: relayTimeout(values["relay-timeout"] ?? env.COFFER_RELAY_TIMEOUT),
+    approvalTimeoutSeconds: approvalTimeout(values["approval-timeout"] ?? env.COFFER_APPROVAL_TIMEOUT),
     drainSeconds: seconds("--drain-seconds", values["drain-seconds"] ?? env.COFFER_DRAIN_SECONDS),
     rotationCheckSeconds: seconds("COFFER_ROTATION_CHECK_SECONDS", env.COFFER_ROTATION_CHECK_SECONDS) || undefined,
     shutdownGraceSeconds: seconds("--shutdown-grace-seconds", values["shutdown-grace-seconds"] ?? env.COFFER_SHUTDOWN_GRACE_SECONDS),
@@ -128,6 +133,7 @@ function parse(argv: string[]) {
         "audit-sync": { type: "string" },
         "rotation-grace-days": { type: "string" },
         "relay-timeout": { type: "string" },
+        "approval-timeout": { type: "string" },
         seal: { type: "string" },
         "drain-seconds": { type: "string" },
         "shutdown-grace-seconds": { type: "string" },
@@ -158,6 +164,15 @@ function relayTimeout(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const seconds = Number(value);
   if (!/^\d{1,4}$/.test(value) || seconds < 1 || seconds > 3600) throw new CliError(`--relay-timeout takes whole seconds from 1 to 3600 (got '${value}')`, EXIT.usage);
+  return seconds;
+}
+
+function approvalTimeout(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!/^\d{1,3}$/.test(value) || seconds < 1 || seconds > APPROVAL_WAIT.maxSeconds) {
+    throw new CliError(`--approval-timeout takes whole seconds from 1 to ${APPROVAL_WAIT.maxSeconds} (got '${value}')`, EXIT.usage);
+  }
   return seconds;
 }
 

@@ -118,11 +118,11 @@ function relayCapOf(text: string): number {
   return cap;
 }
 
-/** 3600, 3600s, 30m, 12h, 7d → seconds. */
-export function parseTtl(text: string): number {
+/** 3600, 3600s, 30m, 12h, 7d → seconds; `command` and `flag` name what was wrong in the message. */
+export function parseTtl(text: string, command = "tokens create", flag = "--ttl"): number {
   const match = /^(\d+)\s*(s|m|h|d)?$/.exec(text.trim());
   const seconds = match ? Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(match[2] ?? "s") as "s" | "m" | "h" | "d"] : NaN;
-  if (!Number.isSafeInteger(seconds) || seconds < 1) throw usage("tokens create", `--ttl takes seconds or a duration such as 30m, 12h, 7d (got '${text}')`);
+  if (!Number.isSafeInteger(seconds) || seconds < 1) throw usage(command, `${flag} takes seconds or a duration such as 30m, 12h, 7d (got '${text}')`);
   return seconds;
 }
 

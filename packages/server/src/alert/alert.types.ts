@@ -9,6 +9,7 @@ export const ALERT_TYPES = [
   "rotation.due", //         a secret's rotation falls due soon (reminder)
   "rotation.overdue", //     …and is now past due
   "key.rotated", //          a new data key version (instance-wide)
+  "approval.requested", //   a use or a grant waits for a person's approval (raised at once)
   "canary.triggered", //     a canary secret's decoy was read or used (high severity)
 ] as const;
 

@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import type { Coffer } from "../coffer.ts";
 import { groupRoutes } from "../access/group.routes.ts";
 import { alertRoutes } from "../alert/alert.routes.ts";
+import { approvalRoutes } from "../approval/approval.routes.ts";
 import { auditRoutes } from "../audit/audit.routes.ts";
 import { backupRoutes } from "../backup/backup.routes.ts";
 import { identityRoutes } from "../identity/identity.routes.ts";
@@ -120,6 +121,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(hmacRoutes, { hmac: coffer.hmac, secrets: coffer.secrets });
   await app.register(rotationRoutes, { rotation: coffer.rotation });
   await app.register(relayRoutes, { relay: coffer.relay, routes: coffer.relayRoutes, secrets: coffer.secrets, audit: coffer.auditSettings.mode === "off" ? null : coffer.audit, clock: coffer.clock });
+  await app.register(approvalRoutes, { approvals: coffer.approvals, secrets: coffer.secrets });
   await app.register(mcpRoutes);
   await app.register(webRoutes, { root: options.webRoot ?? DEFAULT_WEB_ROOT });
   await app.register(backupRoutes, { backups: coffer.backups });

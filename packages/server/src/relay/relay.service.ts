@@ -10,6 +10,7 @@ import type { SecretData } from "@coffer/protocol";
 import type { IncomingHttpHeaders } from "node:http";
 import { Transform, type Readable } from "node:stream";
 import { CofferError, invalid } from "../core/errors.ts";
+import type { ApprovalGate } from "../approval/approval.service.ts";
 import type { SecretRow } from "../secret/secret.repository.ts";
 import type { SecretContext, SecretService } from "../secret/secret.service.ts";
 import { destinationOf, Outbound, type UpstreamAnswer } from "./outbound.ts";
@@ -77,6 +78,8 @@ export interface RelaySettings {
   timeoutSeconds: number;
   /** Counts one use of `secret` by the caller's token, or throws RATE_LIMITED (per-token caps). */
   countUse?: (ctx: SecretContext, secret: SecretRow) => void | Promise<void>;
+  /** Secrets that need a person's approval for each use wait for it here, after every other check passed. */
+  approvals?: ApprovalGate;
 }
 
 export class RelayService {
@@ -143,7 +146,9 @@ export class RelayService {
       for (const placement of placements) checkPlacement(use.row.name, use.policy, placement);
     }
     for (const use of all) checkDestination(use.row.name, use.policy, first);
-    if (this.#settings.countUse) for (const row of new Set(all.map((use) => use.row))) await this.#settings.countUse(ctx, row);
+    const rows = new Set(all.map((use) => use.row));
+    if (this.#settings.approvals) for (const row of rows) await this.#settings.approvals.awaitUse(ctx, row, "relay");
+    if (this.#settings.countUse) for (const row of rows) await this.#settings.countUse(ctx, row);
 
     const valueOf = (ref: PlaceholderRef) => uses.get(ref.text)!.value;
     const query = request.query?.map((part) => (part.template ? substitute(part.text, (ref) => encodeURIComponent(valueOf(ref))) : part.text));

@@ -3,7 +3,7 @@
  * delete-after, custom metadata): what the web UI shows and Vault's metadata
  * endpoints read and write. Nothing here decrypts a value.
  */
-import { LIMITS, type SecretMetadata, type SecretSettings, type SecretSummary, type SecretVersionInfo } from "@coffer/protocol";
+import { LIMITS, type ApprovalSetting, type SecretMetadata, type SecretSettings, type SecretSummary, type SecretVersionInfo } from "@coffer/protocol";
 import { invalid } from "../core/errors.ts";
 import { atLeast } from "../identity/access.ts";
 import { checkDeleteAfter, checkMaxVersions } from "../workspace/workspace.service.ts";
@@ -39,8 +39,9 @@ export class SecretSettingsManager {
   }
 
   async updateSettings(ctx: SecretContext, ref: string, input: SettingsInput): Promise<SecretMetadata> {
-    // Where a value may be sent is the owner's decision, as sharing is.
-    const row = await this.#rows.authorizedRow(ctx, ref, input.relayPolicy === undefined ? "write" : "manage");
+    // Where a value may be sent and who must be approved are the owner's decisions, as sharing is.
+    const ownerOnly = input.relayPolicy !== undefined || input.approval !== undefined;
+    const row = await this.#rows.authorizedRow(ctx, ref, ownerOnly ? "manage" : "write");
     const wanted = input.maxVersions === undefined ? row.maxVersions : input.maxVersions;
     // null: the workspace's.
     const maxVersions = wanted === null ? null : checkMaxVersions(wanted);
@@ -50,6 +51,7 @@ export class SecretSettingsManager {
       deleteVersionAfter: input.deleteVersionAfter === undefined ? row.deleteVersionAfter : checkDeleteAfter(input.deleteVersionAfter),
       customMetadata: input.customMetadata === undefined ? row.customMetadata : JSON.stringify(checkCustomMetadata(input.customMetadata)),
       relayPolicy: input.relayPolicy === undefined ? row.relayPolicy : input.relayPolicy === null ? null : JSON.stringify(checkPolicy(input.relayPolicy)),
+      approval: input.approval ?? row.approval,
     };
     await this.#rows.commit(row, (trx) => updateSettings(trx, row.id, { ...next, updatedAt: this.#rows.clock(), updatedBy: ctx.principal.id }));
     return this.metadata(ctx, row.id);
@@ -72,6 +74,7 @@ function settingsOf(row: SecretRow): SecretSettings {
     deleteVersionAfter: Number(row.deleteVersionAfter),
     customMetadata: JSON.parse(row.customMetadata),
     relayPolicy: parsePolicy(row.relayPolicy),
+    approval: row.approval as ApprovalSetting,
   };
 }
 

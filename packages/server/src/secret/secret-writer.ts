@@ -83,6 +83,7 @@ export class SecretWriter {
       deleteVersionAfter: 0,
       customMetadata: "{}",
       relayPolicy: null,
+      approval: "none",
       canary: input.canary ? 1 : 0,
       expiresAt: null,
       expiryWarnedAt: null,
@@ -221,7 +222,7 @@ export class SecretWriter {
         throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' is ${row.type}; a secret's type cannot change, create a new secret instead`);
       }
       if (input.cas === undefined && (row.casRequired === 1 || ctx.access.workspace.casRequired === 1)) {
-        throw invalid(`secret '${row.name}' requires check-and-set: send cas with the version you last read`);
+        throw new CasRequired(`secret '${row.name}' requires check-and-set: send cas with the version you last read`);
       }
       if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
       const data = await nextData(row);
@@ -317,6 +318,13 @@ function rotationSettings(row: SecretRow, input: UpdateInput): RotationSettings 
 function scheduledDeletion(row: SecretRow, workspace: { deleteVersionAfter: number }, now: number): number | null {
   const after = [Number(row.deleteVersionAfter), Number(workspace.deleteVersionAfter)].filter((seconds) => seconds > 0);
   return after.length === 0 ? null : now + Math.min(...after) * 1000;
+}
+
+/** A write without cas where the secret or its workspace requires one: INVALID_REQUEST, told apart so Vault's adapter can word it as Vault does. */
+export class CasRequired extends CofferError {
+  constructor(message: string) {
+    super("INVALID_REQUEST", message);
+  }
 }
 
 function conflict(row: SecretRow, expected: number): CofferError {

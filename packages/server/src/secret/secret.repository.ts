@@ -95,7 +95,7 @@ export function updateMetadata(db: Database, id: string, change: { label: string
 export function updateSettings(
   db: Database,
   id: string,
-  change: Pick<SecretRow, "casRequired" | "maxVersions" | "deleteVersionAfter" | "customMetadata" | "relayPolicy" | "updatedAt" | "updatedBy">,
+  change: Pick<SecretRow, "casRequired" | "maxVersions" | "deleteVersionAfter" | "customMetadata" | "relayPolicy" | "approval" | "updatedAt" | "updatedBy">,
 ) {
   return db.updateTable("secrets").set(change).where("id", "=", id).execute();
 }

@@ -205,6 +205,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
       const ctx = await contextOf(request, request.params.workspace, request.query.scope);
       // Where a value may be sent is audited, and alerts, as a change to the secret.
       if (request.body.relayPolicy !== undefined) request.auditTarget.action = "secret.relay-policy";
+      else if (request.body.approval !== undefined) request.auditTarget.action = "secret.approval-setting";
       const metadata = await secrets.updateSettings(ctx, request.params.secret, request.body);
       noteSecret(request, ctx, metadata);
       return metadata;

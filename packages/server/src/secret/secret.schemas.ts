@@ -1,4 +1,4 @@
-import { CANARY_FORMATS, LIMITS, ROTATION_STATUSES, SECRET_SCOPES, SECRET_TYPES } from "@coffer/protocol";
+import { APPROVAL_SETTINGS, CANARY_FORMATS, LIMITS, ROTATION_STATUSES, SECRET_SCOPES, SECRET_TYPES } from "@coffer/protocol";
 import { Type } from "typebox";
 import { MAX_INTERVAL_DAYS } from "../rotation/rotation.rules.ts";
 
@@ -171,6 +171,9 @@ const settingsFields = {
   maxVersions: Type.Union([Type.Integer({ minimum: 1, maximum: 1000 }), Type.Null()], { description: "Versions kept; null: the workspace's" }),
   deleteVersionAfter: Type.Integer({ minimum: 0, description: "Seconds after which each new version is deleted; 0: the workspace's setting" }),
   customMetadata: CustomMetadata,
+  approval: Type.Union(APPROVAL_SETTINGS.map((setting) => Type.Literal(setting)), {
+    description: "Who needs a person's approval for each use: none, agents (tokens with an agent label) or all; changing it needs manage",
+  }),
 };
 
 const RelayPolicy = Type.Object(

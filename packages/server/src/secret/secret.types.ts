@@ -1,5 +1,5 @@
 /** The shapes the secret modules take and give; the facade (secret.service.ts) re-exports them for callers. */
-import type { CanaryFormat, SecretData, SecretScope, SecretSummary } from "@coffer/protocol";
+import type { ApprovalSetting, CanaryFormat, SecretData, SecretScope, SecretSummary } from "@coffer/protocol";
 import type { SecretRow } from "./secret.repository.ts";
 import type { SecretValues } from "./secret.rules.ts";
 import type { WorkspaceAcl } from "../access/access.service.ts";
@@ -88,6 +88,8 @@ export interface SettingsInput {
   customMetadata?: Record<string, string> | undefined;
   /** Where the relay may send the value (checked by relay/relay-policy.ts); null removes it. Needs `manage`. */
   relayPolicy?: unknown;
+  /** Who needs a person's approval for each use. Needs `manage`. */
+  approval?: ApprovalSetting | undefined;
 }
 
 export interface ListQuery {

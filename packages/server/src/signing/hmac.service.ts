@@ -7,6 +7,7 @@ import type { Clock } from "../core/clock.ts";
 import { CofferError, invalid } from "../core/errors.ts";
 import { formatSignature, HmacKeyError, macWithPayload, parseSignature, verifyWithPayload } from "../crypto/hmac.ts";
 import { withinGrace } from "../rotation/rotation.rules.ts";
+import type { ApprovalGate } from "../approval/approval.service.ts";
 import type { SecretRow } from "../secret/secret.repository.ts";
 import type { SecretContext, SecretService } from "../secret/secret.service.ts";
 
@@ -29,17 +30,21 @@ export class HmacService {
   #secrets: SecretService;
   #clock: Clock;
   #graceDays: number;
+  #approvals: ApprovalGate | undefined;
 
-  constructor(secrets: SecretService, clock: Clock, graceDays: number) {
+  /** `approvals`: signing with a secret that needs a person's approval waits for it. */
+  constructor(secrets: SecretService, clock: Clock, graceDays: number, approvals?: ApprovalGate) {
     this.#secrets = secrets;
     this.#clock = clock;
     this.#graceDays = graceDays;
+    this.#approvals = approvals;
   }
 
   /** Signs with the current key version. `onSecret` learns which secret it was (for the audit), before any failure after access. */
   async sign(ctx: SecretContext, ref: string, message: string, encoding: MessageEncoding = "utf8", onSecret?: (secret: SecretRow) => void): Promise<Signed> {
     const bytes = decodeMessage(message, encoding);
     const secret = await this.#hmacSecret(ctx, ref, onSecret);
+    await this.#approvals?.awaitUse(ctx, secret, "hmac-sign");
     const version = secret.currentVersion;
     const { payload } = await this.#secrets.openVersion(ctx, secret, version);
     return { signature: formatSignature(version, withKey(() => macWithPayload(payload, bytes))), version };

@@ -14,6 +14,7 @@ import * as auditSegments from "./migrations/0006-audit-segments.ts";
 import * as relay from "./migrations/0007-relay.ts";
 import * as vault from "./migrations/0008-vault.ts";
 import * as canaries from "./migrations/0010-canaries.ts";
+import * as approvals from "./migrations/0011-approvals.ts";
 
 type Step = { up(db: Kysely<any>, dialect: StoreDialect): Promise<void> };
 
@@ -27,6 +28,7 @@ const STEPS: Record<string, Step> = {
   "0007-relay": relay,
   "0008-vault": vault,
   "0010-canaries": canaries,
+  "0011-approvals": approvals,
 };
 
 /** Where Kysely keeps its bookkeeping: not data, so backups record the applied names instead of these rows. */

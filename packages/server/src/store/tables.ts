@@ -121,6 +121,8 @@ export interface Tables {
     customMetadata: string;
     /** JSON RelayPolicy: where the relay may send the value; null: it may not be relayed. */
     relayPolicy: string | null;
+    /** Who needs a person's approval for each use: none | agents (tokens with an `agent` label) | all. */
+    approval: string;
     /** 0/1: a decoy; reading or using it raises canary.triggered. */
     canary: number;
     /** After this the value is neither read nor used (SECRET_EXPIRED); null: never. */
@@ -193,6 +195,27 @@ export interface Tables {
   /** A workspace's rotation interval for secrets with this label and no interval of their own. */
   rotationDefaults: { workspaceId: string; label: string; intervalDays: number; updatedAt: number; updatedBy: string };
   /** A workspace's base-URL relay routes: `/relay/{ws}/{name}/…` forwards to `target` with the templates applied. */
+  approvals: {
+    id: string;
+    workspaceId: string;
+    secretId: string;
+    secretName: string;
+    kind: string;
+    action: string;
+    reason: string;
+    requesterKind: string;
+    requesterId: string;
+    requesterName: string;
+    tokenId: string;
+    labels: string;
+    status: string;
+    createdAt: number;
+    expiresAt: number;
+    decidedAt: number | null;
+    decidedBy: string | null;
+    decidedByName: string | null;
+    validUntil: number | null;
+  };
   relayRoutes: {
     workspaceId: string;
     name: string;

@@ -16,6 +16,7 @@ import type { Principal } from "../../identity/principal.ts";
 import { noteTarget } from "../../http/audit.ts";
 import { missingLooksDenied } from "../../secret/hidden-secret.ts";
 import type { SecretContext, SecretRead, SecretService } from "../../secret/secret.service.ts";
+import { CasRequired } from "../../secret/secret-writer.ts";
 import type { SecretValue, SecretValues } from "../../secret/secret.rules.ts";
 import { DEFAULT_MAX_VERSIONS, type WorkspaceService } from "../../workspace/workspace.service.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
@@ -29,8 +30,9 @@ export interface KvRoutesOptions {
 
 const MountPath = Type.Object({ mount: Type.String(), "*": Type.String() });
 const MountOnly = Type.Object({ mount: Type.String() });
-// Any integer: Vault compares it with the current version, so a negative one is a mismatch, not a schema error.
-const Cas = Type.Optional(Type.Object({ cas: Type.Optional(Type.Integer()) }));
+// Any integer, or its decimal text (Vault decodes it weakly): Vault compares it with the current version, so a
+// negative one is a mismatch, not a schema error.
+const Cas = Type.Optional(Type.Object({ cas: Type.Optional(Type.Union([Type.Integer(), Type.String({ pattern: "^-?[0-9]{1,15}$" })])) }));
 // Values are any JSON values, kept with their type (secret.rules.ts); a null in a patch removes the key.
 // `data` is checked by the handler, so its absence gets Vault's own message.
 const WriteBody = Type.Object({ data: Type.Optional(Type.Record(Type.String(), Type.Unknown())), options: Cas });
@@ -68,6 +70,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
   };
   // A cas that cannot match (negative, or a version of a secret that does not exist) fails as Vault's does.
   const casMismatch = (ctx: SecretContext, path: string, cas: number | undefined) => (error: unknown): never => {
+    casRequiredAsVault(error);
     if (cas && error instanceof CofferError && error.code === "SECRET_NOT_FOUND" && secrets.seesEveryName(ctx, path)) throw casFailure();
     return covered(ctx, path)(error);
   };
@@ -163,7 +166,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
       handler: async (request) => {
         const ctx = await contextOf(request, request.params.mount);
         const data = dataOf(request.body);
-        const cas = request.body.options?.cas;
+        const cas = casOf(request.body.options);
         if (cas !== undefined && cas < 0) throw casFailure();
         // cas 0: only if the secret does not exist yet, which create-on-write answers; a higher cas never creates.
         const { secret } = await secrets.replace(ctx, request.params["*"], data as SecretValues, { cas, upsert: !cas }).catch(casMismatch(ctx, request.params["*"], cas));
@@ -180,9 +183,13 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
       const ctx = await contextOf(request, request.params.mount);
       const data = dataOf(request.body);
       if (Object.keys(data).length === 0) throw invalid("no data provided");
-      const cas = request.body.options?.cas;
+      const cas = casOf(request.body.options);
       if (cas !== undefined && cas < 0) throw casFailure();
-      const secret = await secrets.patch(ctx, request.params["*"], data as Record<string, SecretValue>, { cas }).catch(covered(ctx, request.params["*"]));
+      const secret = await secrets.patch(ctx, request.params["*"], data as Record<string, SecretValue>, { cas }).catch((error: unknown) => {
+        casRequiredAsVault(error);
+        // A patch of a path that does not exist is Vault's 404, whatever the cas.
+        return covered(ctx, request.params["*"])(error);
+      });
       note(request, ctx, secret);
       return envelope(request.id, writeResult(await secrets.metadata(ctx, secret.id), secret.version));
     },
@@ -376,6 +383,14 @@ function subkeysOf(values: Readonly<Record<string, unknown>>, depth: number, lev
 
 function isMap(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function casRequiredAsVault(error: unknown): void {
+  if (error instanceof CasRequired) throw invalid("check-and-set parameter required for this call");
+}
+
+function casOf(options: { cas?: number | string } | undefined): number | undefined {
+  return options?.cas === undefined ? undefined : Number(options.cas);
 }
 
 function dataOf(body: { data?: Record<string, unknown> }): Record<string, unknown> {
