@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   SECRET_NOT_FOUND: { status: 404, description: "No secret with this id or name is visible to the caller." },
   WORKSPACE_NOT_FOUND: { status: 404, description: "No workspace with this id or name is visible to the caller." },
   VERSION_NOT_FOUND: { status: 404, description: "The secret has no such version: never written, pruned, deleted or destroyed." },
+  SECRET_EXPIRED: { status: 410, description: "The secret's expiresAt has passed: its value is neither read nor used until a writer sets a later expiry (or none)." },
   SECRET_ALREADY_EXISTS: { status: 409, description: "A secret with this name already exists (possibly soft-deleted)." },
   WORKSPACE_ALREADY_EXISTS: { status: 409, description: "A workspace with this name already exists." },
   ALREADY_EXISTS: { status: 409, description: "A user, group or service account with this name already exists." },

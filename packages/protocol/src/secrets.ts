@@ -76,6 +76,8 @@ export interface SecretSummary {
   /** Whether Coffer writes a new generated value when due (HMAC and INTERNAL_API_KEY). */
   autoRotate: boolean;
   rotation?: SecretRotation;
+  /** When set: from this time on the value is neither read nor used (SECRET_EXPIRED). */
+  expiresAt?: string;
 }
 
 export interface Secret extends SecretSummary {

@@ -6,13 +6,13 @@
  *   const db = await coffer.secrets.get("database-config");   // db.data.password
  *   await coffer.withSecrets(["OPENAI_KEY"], async (vault) => call(vault.OPENAI_KEY));
  */
-import type { ErrorBody, RotationStatus, SealStatus, SecretData, SecretFolder, SecretFolderLevel, SecretMetadata, SecretRotation, SecretScope, SecretSettings, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
+import type { CanaryFormat, ErrorBody, RotationStatus, SealStatus, SecretData, SecretFolder, SecretFolderLevel, SecretMetadata, SecretRotation, SecretScope, SecretSettings, SecretSummary, SecretType, SecretVersionInfo } from "@coffer/protocol";
 
 import { attributionHeaders, headersOf, relayBody, relayRequestOf, RelayRoutes, responseOf, RELAY_MARKER, type Attribution, type RelayPolicy, type RelayPolicyInput, type RelayRequest, type RelayResponse, type RelayStreamResponse } from "./relay.ts";
 import { Approvals } from "./approvals.ts";
 import { Tokens } from "./tokens.ts";
 
-export type { RotationStatus, SealStatus, SecretData, SecretFolder, SecretFolderLevel, SecretMetadata, SecretRotation, SecretScope, SecretSettings, SecretSummary, SecretType, SecretVersionInfo };
+export type { CanaryFormat, RotationStatus, SealStatus, SecretData, SecretFolder, SecretFolderLevel, SecretMetadata, SecretRotation, SecretScope, SecretSettings, SecretSummary, SecretType, SecretVersionInfo };
 export * from "./relay.ts";
 export * from "./tokens.ts";
 export * from "./approvals.ts";
@@ -78,6 +78,7 @@ export const ROUTES = {
   readSecret: ["GET", "/api/v1/workspaces/{workspace}/secrets/{secret}"],
   restoreSecret: ["POST", "/api/v1/workspaces/{workspace}/secrets/{secret}/restore"],
   readSecrets: ["POST", "/api/v1/workspaces/{workspace}/secret-reads"],
+  unusedSecrets: ["GET", "/api/v1/workspaces/{workspace}/unused-secrets"],
   replaceSecret: ["PUT", "/api/v1/workspaces/{workspace}/secrets/{secret}"],
   patchSecret: ["PATCH", "/api/v1/workspaces/{workspace}/secrets/{secret}"],
   deleteSecret: ["DELETE", "/api/v1/workspaces/{workspace}/secrets/{secret}"],
@@ -415,10 +416,33 @@ export interface RotationDefaults {
   graceDays: number;
 }
 
-/** Rotation settings of a secret: days between rotations (null clears), and self-rotation for HMAC and INTERNAL_API_KEY. */
+/**
+ * Lifecycle settings of a secret: days between rotations (null clears),
+ * self-rotation for HMAC and INTERNAL_API_KEY, and when it expires (ISO 8601
+ * or a Date; null removes the expiry): after it, reads and uses answer
+ * SECRET_EXPIRED.
+ */
 export interface RotationOptions {
   rotationIntervalDays?: number | null;
   autoRotate?: boolean;
+  expiresAt?: string | Date | null;
+}
+
+/** A canary (docs/agents.md): Coffer generates a decoy in `canaryFormat` (default aws), and any read or use raises canary.triggered. */
+export interface CanaryOptions {
+  canary?: boolean;
+  canaryFormat?: CanaryFormat;
+}
+
+/** A shared secret nobody has read or used for a while (`secrets.unused`). */
+export interface UnusedSecret {
+  id: string;
+  name: string;
+  label: string;
+  type: string;
+  createdAt: string;
+  /** null: never read or used since it was created. */
+  lastUsedAt: string | null;
 }
 
 export type MessageEncoding = "utf8" | "base64";
@@ -470,8 +494,14 @@ export class Secrets {
     return (await this.#coffer.call<{ secrets: Secret[] }>("readSecrets", {}, { body: { names, ...options } })).secrets;
   }
 
-  create(name: string, data: SecretData | undefined, options: { type?: SecretType; label?: string; tags?: string[]; scope?: SecretScope } & RotationOptions = {}): Promise<Secret> {
-    return this.#coffer.call("createSecret", {}, { body: { name, ...(data ? { data } : {}), ...options } });
+  /** Give no data for a canary, or for an HMAC or INTERNAL_API_KEY secret whose value the server generates. */
+  create(name: string, data: SecretData | undefined, options: { type?: SecretType; label?: string; tags?: string[]; scope?: SecretScope } & RotationOptions & CanaryOptions = {}): Promise<Secret> {
+    return this.#coffer.call("createSecret", {}, { body: { name, ...(data ? { data } : {}), ...withIsoExpiry(options) } });
+  }
+
+  /** Shared secrets not read or used for `days` (default: the workspace's unusedAlertDays, else 90); workspace owners and admins. */
+  async unused(options: { days?: number } = {}): Promise<UnusedSecret[]> {
+    return (await this.#coffer.call<{ secrets: UnusedSecret[] }>("unusedSecrets", {}, { query: options })).secrets;
   }
 
   /**
@@ -485,7 +515,7 @@ export class Secrets {
     options: { cas?: number; merge?: boolean; label?: string; tags?: string[]; scope?: SecretScope } & RotationOptions = {},
   ): Promise<Secret> {
     const { merge, scope, ...body } = options;
-    return this.#coffer.call(merge ? "patchSecret" : "replaceSecret", { secret: name }, { query: { scope }, body: { data, ...body } });
+    return this.#coffer.call(merge ? "patchSecret" : "replaceSecret", { secret: name }, { query: { scope }, body: { data, ...withIsoExpiry(body) } });
   }
 
   /** Soft-deletes (restorable); `permanent` destroys every version. */
@@ -522,9 +552,9 @@ export class Secrets {
     return this.#coffer.call("readMetadata", { secret: name }, { query: options });
   }
 
-  /** Changes casRequired, maxVersions (null: the workspace's), deleteVersionAfter (seconds) or customMetadata (replaced whole). */
-  updateMetadata(name: string, settings: Partial<SecretSettings>, options: { scope?: SecretScope } = {}): Promise<SecretMetadata> {
-    return this.#coffer.call("updateMetadata", { secret: name }, { query: options, body: settings });
+  /** Changes casRequired, maxVersions (null: the workspace's), deleteVersionAfter (seconds), customMetadata (replaced whole) or expiresAt (null: never). */
+  updateMetadata(name: string, settings: Partial<SecretSettings> & Pick<RotationOptions, "expiresAt">, options: { scope?: SecretScope } = {}): Promise<SecretMetadata> {
+    return this.#coffer.call("updateMetadata", { secret: name }, { query: options, body: withIsoExpiry(settings) });
   }
 
   /** Soft-deletes versions (default: the current one); undeleteVersions brings them back. */
@@ -621,4 +651,9 @@ function retryDelay(header: string | null, attempt: number): number {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A Date expiry travels as ISO 8601. */
+function withIsoExpiry<T extends { expiresAt?: string | Date | null }>(options: T): T {
+  return options.expiresAt instanceof Date ? { ...options, expiresAt: options.expiresAt.toISOString() } : options;
 }

@@ -15,6 +15,8 @@ import { Keyring } from "./crypto/keyring.ts";
 import { RootKeyError } from "./crypto/root-key.ts";
 import { AccessService } from "./access/access.service.ts";
 import { CanaryAlarm } from "./canary/canary.alarm.ts";
+import { LifecycleJob } from "./lifecycle/lifecycle.job.ts";
+import { LifecycleService } from "./lifecycle/lifecycle.service.ts";
 import { GrantService } from "./access/grant.service.ts";
 import { GroupService } from "./access/group.service.ts";
 import { BackupService } from "./backup/backup.service.ts";
@@ -70,6 +72,8 @@ export interface CofferOptions {
   rotationJobEveryMs?: number;
   /** The longest a relayed call's upstream may stay silent, in seconds (--relay-timeout); default 30. */
   relayTimeoutSeconds?: number | undefined;
+  /** How often the lifecycle job (expiry warnings, unused secrets) runs (ms); 0 never runs it by itself. Default one minute. */
+  lifecycleJobEveryMs?: number;
   /** How long a use that needs a person's approval waits for one, in seconds (--approval-timeout); default 60, at most 600. */
   approvalTimeoutSeconds?: number | undefined;
 }
@@ -115,6 +119,9 @@ export interface Coffer {
   /** Reminders and self-rotations; webhooks subscribe here. */
   rotationEvents: RotationEvents;
   rotationJob: RotationJob;
+  /** Expiry warnings and unused-secret alerts. */
+  lifecycleJob: LifecycleJob;
+  lifecycle: LifecycleService;
   backups: BackupService;
   limits: RateLimits;
   seal: SealControl;
@@ -173,7 +180,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     audit.onAppended((records) => alerts.fromAudit(records));
     const graceDays = options.rotationGraceDays ?? DEFAULT_GRACE_DAYS;
     const canaries = new CanaryAlarm(auditSettings.mode === "off" ? null : audit, alerts, clock, log);
-    const secrets = new SecretService(store, keys, clock, workspaces, access, graceDays, canaries);
+    const secrets = new SecretService(store, keys, clock, workspaces, access, graceDays, canaries, log);
     const rotationEvents = new RotationEvents((error) => log(`rotation event listener failed: ${(error as Error).message}`));
     const rotationJob = new RotationJob(store, secrets, rotationEvents, clock, log);
     rotationEvents.subscribe((event) => {
@@ -183,6 +190,8 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       } else alerts.fromRotation(event);
     });
     if (options.rotationJobEveryMs !== 0) rotationJob.start(options.rotationJobEveryMs);
+    const lifecycleJob = new LifecycleJob(store, secrets, alerts, clock, log);
+    if (options.lifecycleJobEveryMs !== 0) lifecycleJob.start(options.lifecycleJobEveryMs);
     const grants = new GrantService(store, clock, secrets);
     const approvals = new ApprovalService(store, clock, secrets, grants, alerts, auditSettings.mode === "off" ? null : audit, { waitSeconds: options.approvalTimeoutSeconds, log });
     const relay = new RelayService(secrets, {
@@ -213,6 +222,8 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       rotation: new RotationService(store, clock, workspaces, graceDays),
       rotationEvents,
       rotationJob,
+      lifecycleJob,
+      lifecycle: new LifecycleService(store, secrets, workspaces, clock),
       backups: new BackupService(store, keyring, clock),
       seal,
       audit,
@@ -250,6 +261,8 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
         await alerts.settled();
         await webhooks.stop();
         await rotationJob.stop();
+        await lifecycleJob.stop();
+        await secrets.close();
         relay.close();
         approvals.close();
         keyring.clear();

@@ -218,6 +218,8 @@ const MATRIX: Row[] = [
   // ---- alerts and webhooks: the workspace's owners and admins
   row("GET /api/v1/workspaces/{workspace}/alerts", [200, 200, D, D, D, D, D, U, U, W, 200]),
   row("GET /api/v1/workspaces/{workspace}/webhooks", [200, 200, D, D, D, D, D, U, U, W, 200]),
+  // ---- the unused-secrets report: names and dates of the workspace's shared secrets, for its owners and admins
+  row("GET /api/v1/workspaces/{workspace}/unused-secrets", [200, 200, D, D, D, D, D, U, U, W, 200]),
   row("POST /api/v1/workspaces/{workspace}/webhooks", [201, 201, D, D, D, D, D, U, U, W, 201], {
     body: () => ({ url: DEAD_ENDPOINT, events: ["secret.created"] }),
   }),

@@ -1,9 +1,10 @@
 /** Header (workspace switch, user, log out), navigation, and the page for the current path. */
-import type { ReactNode } from "react";
+import { useEffect, type ReactNode } from "react";
 import { Link, navigate, useLocation } from "./router.tsx";
 import { listUrl, readListState } from "./secret-list.ts";
-import { OPTIONAL, useFeatures } from "./api.ts";
+import { OPTIONAL, useFeatures, useLoad } from "./api.ts";
 import { useSession } from "./session.tsx";
+import { Approvals } from "./pages/Approvals.tsx";
 import { Audit } from "./pages/Audit.tsx";
 import { Groups } from "./pages/Groups.tsx";
 import { Members } from "./pages/Members.tsx";
@@ -19,6 +20,7 @@ const NAV: { to: string; label: string; admin?: boolean; needs?: keyof typeof OP
   { to: "/secrets", label: "Secrets" },
   { to: "/tokens", label: "My tokens" },
   { to: "/relay-routes", label: "Relay routes", needs: "relayRoutes" },
+  { to: "/approvals", label: "Approvals", needs: "approvals" },
   { to: "/admin/members", label: "Members", admin: true },
   { to: "/admin/groups", label: "Groups", admin: true },
   { to: "/admin/service-accounts", label: "Service accounts", admin: true },
@@ -26,12 +28,16 @@ const NAV: { to: string; label: string; admin?: boolean; needs?: keyof typeof OP
   { to: "/admin/settings", label: "Settings", admin: true },
 ];
 
-function page(path: string, isAdmin: boolean): ReactNode {
+/** How often the navigation's count of waiting requests is read again. */
+const PENDING_REFRESH_MS = 5_000;
+
+function page(path: string, isAdmin: boolean, onDecided: () => void): ReactNode {
   const secret = /^\/secrets\/(shared|personal)\/(.+)$/.exec(path);
   if (secret) return <SecretPage key={path} scope={secret[1] as "shared" | "personal"} name={decodeURIComponent(secret[2]!)} />;
   if (path === "/" || path === "/secrets") return <Secrets />;
   if (path === "/tokens") return <Tokens />;
   if (path === "/relay-routes") return <RelayRoutes />;
+  if (path === "/approvals") return <Approvals onDecided={onDecided} />;
   const admin: Record<string, () => ReactNode> = {
     "/admin/members": () => <Members />,
     "/admin/groups": () => <Groups />,
@@ -49,7 +55,7 @@ function page(path: string, isAdmin: boolean): ReactNode {
 }
 
 export function Layout() {
-  const { session, workspace, workspaces, setWorkspace, isAdmin, logout, current } = useSession();
+  const { session, workspace, workspaces, setWorkspace, isAdmin, logout, current, client } = useSession();
   const { path, query } = useLocation();
   // Folders and secrets belong to one workspace: switching leaves them for the list's top (same tab and order).
   const switchWorkspace = (name: string) => {
@@ -57,6 +63,12 @@ export function Layout() {
     if (path.startsWith("/secrets")) navigate(listUrl({ ...readListState(query), folder: "" }));
   };
   const features = useFeatures();
+  const approvals = features?.has(OPTIONAL.approvals) === true;
+  const pending = useLoad(() => (approvals ? client.approvals.list().then((list) => list.length) : Promise.resolve(0)), [client, approvals]);
+  useEffect(() => {
+    const timer = setInterval(pending.reload, PENDING_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [pending.reload]);
   return (
     <div className="app">
       <a className="skip" href="#main">
@@ -89,11 +101,16 @@ export function Layout() {
         {NAV.filter((item) => (!item.admin || isAdmin) && (!item.needs || features?.has(OPTIONAL[item.needs]))).map((item) => (
           <Link key={item.to} to={item.to} aria-current={path === item.to || (item.to === "/secrets" && path.startsWith("/secrets")) ? "page" : undefined}>
             {item.label}
+            {item.to === "/approvals" && (pending.data ?? 0) > 0 && (
+              <span className="badge count" aria-label={`${pending.data} waiting`}>
+                {pending.data}
+              </span>
+            )}
           </Link>
         ))}
       </nav>
       <main id="main" tabIndex={-1}>
-        {page(path, isAdmin)}
+        {page(path, isAdmin, pending.reload)}
       </main>
     </div>
   );

@@ -25,6 +25,7 @@ export const OPTIONAL = {
   sealStatus: ["GET", "/api/v1/sys/seal-status"],
   rotationDefaults: ["PUT", "/api/v1/workspaces/{workspace}/rotation-defaults"],
   relayRoutes: ["GET", "/api/v1/workspaces/{workspace}/relay-routes"],
+  approvals: ["GET", "/api/v1/workspaces/{workspace}/approvals"],
 } as const satisfies Record<string, Route>;
 
 export type Level = "see" | "use" | "read" | "write" | "manage";

@@ -1,5 +1,6 @@
-/** coffer secrets list | get | set | rm | history | rollback | share | unshare | grants | due */
-import { CofferError, type Coffer, type ListOptions, type Secret, type SecretScope, type SecretSummary, type SecretVersionInfo } from "@coffer/sdk";
+/** coffer secrets list | get | set | rm | history | rollback | share | unshare | grants | due | unused */
+import { CofferError, type CanaryFormat, type Coffer, type ListOptions, type Secret, type SecretScope, type SecretSummary, type SecretType, type SecretVersionInfo } from "@coffer/sdk";
+import { CANARY_FORMATS } from "@coffer/protocol";
 import { readFileSync } from "node:fs";
 import { dispatch, parse, positionals, usage } from "../args.ts";
 import { connect } from "../client.ts";
@@ -23,6 +24,7 @@ Commands:
   unshare NAME --with SUBJECT  stop sharing
   grants NAME                  who a secret is shared with
   due                          secrets due or overdue for rotation
+  unused [--days N]            shared secrets nobody read or used for N days
   policy NAME [--host H…]      show or set where the relay may send a secret ('coffer relay')
 
 Every command takes --personal for your personal secrets (no one else reads them,
@@ -30,7 +32,7 @@ administrators included), and every read command --json.
 Run 'coffer secrets <command> --help' for details and examples.`;
 
 export async function run(argv: string[]): Promise<void> {
-  await dispatch("secrets", argv, HELP, { list: listSecrets, get, set, rm, history, rollback, share, unshare, grants, due, policy }, { ls: "list", delete: "rm", versions: "history" });
+  await dispatch("secrets", argv, HELP, { list: listSecrets, get, set, rm, history, rollback, share, unshare, grants, due, unused, policy }, { ls: "list", delete: "rm", versions: "history" });
 }
 
 type UpdateOptions = NonNullable<Parameters<Coffer["secrets"]["update"]>[2]> & { type?: string };
@@ -134,6 +136,11 @@ Options:
   --label TEXT       a label shown in lists (workspace rotation defaults go by label)
   --rotate-every DAYS  rotate the value every DAYS days ('coffer secrets due' lists it when due)
   --auto-rotate      HMAC and INTERNAL_API_KEY: the server writes a new generated value when due
+  --expires-at TIME  from TIME (ISO 8601, e.g. 2027-01-31T00:00:00Z) reads and uses answer
+                     SECRET_EXPIRED; a warning alert goes out before; 'never' removes it
+  --canary           create a canary: the server generates a decoy (no value is given) and
+                     any read or use of it raises a canary.triggered alert (docs/agents.md)
+  --canary-format F  the decoy: aws (default; an access key pair), openai (sk-…) or github (ghp_…)
   --insecure-value   accept KEY=VALUE (and a bare VALUE) from the command line
   --personal         your personal secret NAME
   --json             print the result (metadata, never values) as JSON
@@ -142,6 +149,8 @@ Examples:
   coffer secrets set OPENAI_KEY                       # prompts for the value
   coffer secrets set database-config host=- password=-
   coffer secrets set database-config --from-file db.env
+  coffer secrets set aws/prod-root --canary --canary-format aws
+  coffer secrets set OPENAI_KEY --expires-at 2027-01-31T00:00:00Z
   pbpaste | coffer secrets set OPENAI_KEY`;
 
 async function set(argv: string[]): Promise<void> {
@@ -157,6 +166,9 @@ async function set(argv: string[]): Promise<void> {
       label: { type: "string" },
       "rotate-every": { type: "string" },
       "auto-rotate": { type: "boolean" },
+      "expires-at": { type: "string" },
+      canary: { type: "boolean" },
+      "canary-format": { type: "string" },
       json: { type: "boolean" },
     },
     SET_HELP,
@@ -170,7 +182,25 @@ async function set(argv: string[]): Promise<void> {
     ...(values.label === undefined ? {} : { label: values.label }),
     ...(values["rotate-every"] === undefined ? {} : { rotationIntervalDays: wholeNumber("secrets set", "--rotate-every", values["rotate-every"]) }),
     ...(values["auto-rotate"] ? { autoRotate: true } : {}),
+    ...(values["expires-at"] === undefined ? {} : { expiresAt: values["expires-at"] === "never" ? null : values["expires-at"] }),
   };
+  if (values["canary-format"] !== undefined && !values.canary) throw usage("secrets set", "--canary-format goes with --canary");
+  if (values.canary) {
+    if (pairs.length > 0 || values["from-file"] !== undefined) throw usage("secrets set", "a canary's value is a decoy the server generates: give no value");
+    const format = values["canary-format"];
+    if (format !== undefined && !(CANARY_FORMATS as readonly string[]).includes(format)) throw usage("secrets set", `--canary-format is ${CANARY_FORMATS.join(", ")} (got '${format}')`);
+    const { coffer } = connect({ personal: values.personal });
+    const secret = await coffer.secrets.create(name, undefined, {
+      ...(values.type ? { type: values.type as SecretType } : {}),
+      scope: scopeOf(values),
+      canary: true,
+      ...(format ? { canaryFormat: format as CanaryFormat } : {}),
+      ...settings,
+    });
+    if (values.json) return printJson({ id: secret.id, name: secret.name, scope: secret.scope, version: secret.version, keys: secret.keys });
+    process.stderr.write(`Created canary '${secret.name}' (keys ${secret.keys.join(", ")}): any read or use of it raises a canary.triggered alert\n`);
+    return;
+  }
   if ((values.type === "HMAC" || values.type === "INTERNAL_API_KEY") && pairs.length === 0 && values["from-file"] === undefined) {
     // The server makes these values itself; nothing is typed, and nothing is shown.
     const { coffer } = connect({ personal: values.personal });
@@ -426,5 +456,36 @@ async function due(argv: string[]): Promise<void> {
     ["NAME", "STATUS", "DUE", "INTERVAL", "ROTATED", "AUTO"],
     items.map((s) => [s.name, s.rotation?.status ?? "-", when(s.rotation?.dueAt), s.rotation ? `${s.rotation.intervalDays}d` : "-", when(s.rotation?.rotatedAt), s.autoRotate ? "auto" : ""]),
     `(nothing due for rotation in workspace '${workspace}')`,
+  );
+}
+
+const UNUSED_HELP = `Usage: coffer secrets unused [--days N] [--workspace WS] [--json]
+
+Lists the workspace's shared secrets that nobody has read or used (read,
+batch read, run, inject, export, relayed, HMAC) for N days, by name:
+candidates to retire. Never-used secrets count from their
+creation; canaries are left out. Uses are recorded within seconds. For
+workspace owners and admins.
+
+Options:
+  --days N         idle days (default: the workspace's unusedAlertDays, else 90)
+  --workspace WS   this workspace instead of the current one
+  --json           the secrets as JSON
+
+Example:
+  coffer secrets unused --days 30`;
+
+async function unused(argv: string[]): Promise<void> {
+  const parsed = parse("secrets unused", argv, { days: { type: "string" }, workspace: { type: "string" }, json: { type: "boolean" } }, UNUSED_HELP);
+  if (!parsed) return;
+  positionals("secrets unused", parsed.positionals, []);
+  const { values } = parsed;
+  const { coffer, workspace } = connect({ workspace: values.workspace });
+  const items = await coffer.secrets.unused(values.days === undefined ? {} : { days: wholeNumber("secrets unused", "--days", values.days) });
+  if (values.json) return printJson(items);
+  printTable(
+    ["NAME", "TYPE", "LAST USED", "CREATED"],
+    items.map((s) => [s.name, s.type, s.lastUsedAt ? when(s.lastUsedAt) : "never", when(s.createdAt)]),
+    `(no unused secrets in workspace '${workspace}')`,
   );
 }

@@ -11,6 +11,8 @@ export const ALERT_TYPES = [
   "key.rotated", //          a new data key version (instance-wide)
   "approval.requested", //   a use or a grant waits for a person's approval (raised at once)
   "canary.triggered", //     a canary secret's decoy was read or used (high severity)
+  "secret.expiring", //      a secret expires within the workspace's expiryWarningDays (once per expiry)
+  "secret.unused", //        a secret has not been read or used for the workspace's unusedAlertDays
 ] as const;
 
 export type AlertType = (typeof ALERT_TYPES)[number];

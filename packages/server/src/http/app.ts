@@ -19,6 +19,7 @@ import { vellumErrorShape, vellumRoutes, VELLUM_PREFIX } from "../compat/vellum/
 import { vaultErrorShape } from "../compat/vault/vault.wire.ts";
 import { keyRoutes } from "../keys/keys.routes.ts";
 import { mcpRoutes } from "../mcp/mcp.routes.ts";
+import { lifecycleRoutes } from "../lifecycle/lifecycle.routes.ts";
 import { rotationRoutes } from "../rotation/rotation.routes.ts";
 import { secretRoutes } from "../secret/secret.routes.ts";
 import { secretFolderRoutes } from "../secret/secret-folders.routes.ts";
@@ -120,6 +121,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(alertRoutes, { alerts: coffer.alerts, webhooks: coffer.webhooks });
   await app.register(hmacRoutes, { hmac: coffer.hmac, secrets: coffer.secrets });
   await app.register(rotationRoutes, { rotation: coffer.rotation });
+  await app.register(lifecycleRoutes, { lifecycle: coffer.lifecycle });
   await app.register(relayRoutes, { relay: coffer.relay, routes: coffer.relayRoutes, secrets: coffer.secrets, audit: coffer.auditSettings.mode === "off" ? null : coffer.audit, clock: coffer.clock });
   await app.register(approvalRoutes, { approvals: coffer.approvals, secrets: coffer.secrets });
   await app.register(mcpRoutes);

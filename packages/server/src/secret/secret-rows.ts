@@ -17,6 +17,7 @@ import type { Change } from "../store/changes.ts";
 import type { Store } from "../store/store.ts";
 import { findById, findByName, findVersion, type SecretNamespace, type SecretRow, type VersionRow } from "./secret.repository.ts";
 import type { SecretContext, SecretWatch, ValueUse } from "./secret.types.ts";
+import type { SecretUsage } from "./secret-usage.ts";
 
 export const SECRET_ID = /^sec_[0-9a-hjkmnp-tv-z]{26}$/;
 
@@ -26,24 +27,31 @@ export class SecretRows {
   readonly clock: Clock;
   #access: AccessService;
   #watch: SecretWatch;
+  #usage: SecretUsage;
 
-  constructor(store: Store, keys: KeyService, clock: Clock, access: AccessService, watch: SecretWatch) {
+  constructor(store: Store, keys: KeyService, clock: Clock, access: AccessService, watch: SecretWatch, usage: SecretUsage) {
     this.store = store;
     this.keys = keys;
     this.clock = clock;
     this.#access = access;
     this.#watch = watch;
+    this.#usage = usage;
   }
 
   /**
    * The gate every value passes on its way out of the secret layer, read or
    * used: the reader's get, read, batch read and relayed use, and the HMAC
-   * key. Checks that depend on the value leaving, not on who may see the
-   * secret, live here, so no route can miss them. Metadata and lists never
-   * pass here.
+   * key. What depends on the value leaving, not on who may see the secret,
+   * lives here, so no route can miss it: the canary alarm, expiry, the
+   * last-used time. Metadata and lists never pass here.
    */
   release(ctx: SecretContext, row: SecretRow, use: ValueUse): void {
+    // A canary raises its alarm even expired: the attempt is what gives the thief away.
     if (row.canary === 1) this.#watch.canaryTouched({ ctx, secret: row, use });
+    if (row.expiresAt !== null && this.clock() >= row.expiresAt) {
+      throw new CofferError("SECRET_EXPIRED", `secret '${row.name}' expired at ${new Date(row.expiresAt).toISOString()}; a writer can set a later expiresAt`);
+    }
+    this.#usage.note(row.id);
   }
 
   async findRow(ctx: SecretContext, ref: string): Promise<SecretRow | undefined> {
@@ -134,7 +142,7 @@ export function namespaceOf(ctx: SecretContext): SecretNamespace {
 }
 
 export function summarize(
-  row: Pick<SecretRow, "id" | "name" | "scope" | "type" | "label" | "tags" | "currentVersion" | "createdAt" | "updatedAt" | "deletedAt" | "autoRotate">,
+  row: Pick<SecretRow, "id" | "name" | "scope" | "type" | "label" | "tags" | "currentVersion" | "createdAt" | "updatedAt" | "deletedAt" | "autoRotate" | "expiresAt">,
   keys: string[],
   versionCreatedAt: number,
   now: number,
@@ -155,6 +163,7 @@ export function summarize(
     deletedAt: row.deletedAt === null ? null : new Date(row.deletedAt).toISOString(),
     autoRotate: row.autoRotate === 1,
     ...(plan ? { rotation: viewOf(plan, now) } : {}),
+    ...(row.expiresAt === null ? {} : { expiresAt: new Date(row.expiresAt).toISOString() }),
   };
 }
 

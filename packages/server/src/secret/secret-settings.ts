@@ -9,6 +9,7 @@ import { atLeast } from "../identity/access.ts";
 import { checkDeleteAfter, checkMaxVersions } from "../workspace/workspace.service.ts";
 import { findVersion, updateSettings, type SecretRow } from "./secret.repository.ts";
 import { notFound, summarize, type SecretRows } from "./secret-rows.ts";
+import { expiryChange } from "./secret.rules.ts";
 import type { SecretVersions } from "./secret-versions.ts";
 import type { SecretContext, SettingsInput } from "./secret.types.ts";
 import { checkPolicy, parsePolicy } from "../relay/relay-policy.ts";
@@ -46,6 +47,7 @@ export class SecretSettingsManager {
     // null: the workspace's.
     const maxVersions = wanted === null ? null : checkMaxVersions(wanted);
     const next = {
+      ...expiryChange(row, input.expiresAt, this.#rows.clock()),
       casRequired: input.casRequired === undefined ? row.casRequired : input.casRequired ? 1 : 0,
       maxVersions,
       deleteVersionAfter: input.deleteVersionAfter === undefined ? row.deleteVersionAfter : checkDeleteAfter(input.deleteVersionAfter),

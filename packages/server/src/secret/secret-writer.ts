@@ -27,10 +27,10 @@ import {
   pruneVersions,
   setDeleted,
   updateMetadata,
-  type RotationSettings,
+  type LifecycleSettings,
   type SecretRow,
 } from "./secret.repository.ts";
-import { checkLabel, checkName, checkTags, checkType, dataFields, dataForType, decodeData, encodeData, mergeData, type SecretValue, type SecretValues } from "./secret.rules.ts";
+import { checkExpiry, checkLabel, checkName, expiryChange, checkTags, checkType, dataFields, dataForType, decodeData, encodeData, mergeData, type SecretValue, type SecretValues } from "./secret.rules.ts";
 import type { SecretReader } from "./secret-reader.ts";
 import { changeOf, isGone, namespaceOf, SECRET_ID, summarize, versionGone, type SecretRows } from "./secret-rows.ts";
 import type { CreateInput, SecretContext, SecretWithData, UpdateInput } from "./secret.types.ts";
@@ -85,7 +85,7 @@ export class SecretWriter {
       relayPolicy: null,
       approval: "none",
       canary: input.canary ? 1 : 0,
-      expiresAt: null,
+      expiresAt: input.expiresAt === undefined ? null : checkExpiry(input.expiresAt, now),
       expiryWarnedAt: null,
       lastUsedAt: null,
       unusedAlertedAt: null,
@@ -127,8 +127,8 @@ export class SecretWriter {
     const existing = input.upsert && !SECRET_ID.test(ref) ? await this.#rows.findRow(ctx, ref) : undefined;
     if (input.upsert && !SECRET_ID.test(ref) && (!existing || !atLeast(this.#rows.levelOn(ctx, existing), "see"))) {
       try {
-        const { type, label, tags, rotationIntervalDays, autoRotate } = input;
-        return { secret: await this.create(ctx, { name: ref, type, label, tags, rotationIntervalDays, autoRotate, data }), created: true };
+        const { type, label, tags, rotationIntervalDays, autoRotate, expiresAt } = input;
+        return { secret: await this.create(ctx, { name: ref, type, label, tags, rotationIntervalDays, autoRotate, expiresAt, data }), created: true };
       } catch (error) {
         if (!(error instanceof CofferError) || error.code !== "SECRET_ALREADY_EXISTS") throw error;
       }
@@ -203,7 +203,17 @@ export class SecretWriter {
     const version = fromVersion + 1;
     const ciphertext = this.#rows.keys.seal({ workspaceId, secretId, version }, plaintext);
     plaintext.fill(0);
-    const change = { currentVersion: version, updatedAt: this.#rows.clock(), updatedBy: ROTATION_ACTOR, label: row.label, tags: row.tags, rotationIntervalDays: row.rotationIntervalDays, autoRotate: row.autoRotate };
+    const change = {
+      currentVersion: version,
+      updatedAt: this.#rows.clock(),
+      updatedBy: ROTATION_ACTOR,
+      label: row.label,
+      tags: row.tags,
+      rotationIntervalDays: row.rotationIntervalDays,
+      autoRotate: row.autoRotate,
+      expiresAt: row.expiresAt,
+      expiryWarnedAt: row.expiryWarnedAt,
+    };
     const now = change.updatedAt;
     return (await this.#advance(row, change, ciphertext, keys, row.maxVersions ?? workspace.maxVersions, scheduledDeletion(row, workspace, now))) ? version : undefined;
   }
@@ -236,7 +246,7 @@ export class SecretWriter {
       plaintext.fill(0);
       const label = input.label === undefined ? row.label : checkLabel(input.label, row.name);
       const tags = input.tags === undefined ? row.tags : JSON.stringify(checkTags(input.tags));
-      const rotation = rotationSettings(row, input);
+      const rotation = lifecycleSettings(row, input, now);
       const change = { currentVersion: version, updatedAt: now, updatedBy: ctx.principal.id, label, tags, ...rotation, ...(revive ? { deletedAt: null, deletedBy: null } : {}) };
       const maxVersions = row.maxVersions ?? ctx.access.workspace.maxVersions;
       const advanced = await this.#advance(row, change, ciphertext, keys, maxVersions, scheduledDeletion(row, ctx.access.workspace, now));
@@ -255,7 +265,7 @@ export class SecretWriter {
     if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
     const label = input.label === undefined ? row.label : checkLabel(input.label, row.name);
     const tags = input.tags === undefined ? row.tags : JSON.stringify(checkTags(input.tags));
-    const rotation = rotationSettings(row, input);
+    const rotation = lifecycleSettings(row, input, this.#rows.clock());
     await this.#rows.commit(row, (trx) => updateMetadata(trx, row.id, { label, tags, ...rotation, updatedAt: this.#rows.clock(), updatedBy: ctx.principal.id }));
     return this.#reader.get(ctx, row.id);
   }
@@ -305,12 +315,13 @@ function sameKeys(keys: readonly string[], expected: readonly string[]): boolean
   return keys.length === expected.length && expected.every((key) => keys.includes(key));
 }
 
-function rotationSettings(row: SecretRow, input: UpdateInput): RotationSettings {
+function lifecycleSettings(row: SecretRow, input: UpdateInput, now: number): LifecycleSettings {
   const interval = checkInterval(input.rotationIntervalDays);
   checkAutoRotate(row.type, input.autoRotate);
   return {
     rotationIntervalDays: interval === undefined ? row.rotationIntervalDays : interval,
     autoRotate: input.autoRotate === undefined ? row.autoRotate : input.autoRotate ? 1 : 0,
+    ...expiryChange(row, input.expiresAt, now),
   };
 }
 

@@ -72,7 +72,7 @@ export async function advanceVersion(
   db: Database,
   id: string,
   fromVersion: number,
-  change: { currentVersion: number; updatedAt: number; updatedBy: string; label: string; tags: string; deletedAt?: null; deletedBy?: null } & RotationSettings,
+  change: { currentVersion: number; updatedAt: number; updatedBy: string; label: string; tags: string; deletedAt?: null; deletedBy?: null } & LifecycleSettings,
   fromDeleted: boolean,
 ): Promise<boolean> {
   const result = await db
@@ -86,16 +86,17 @@ export async function advanceVersion(
 }
 
 /** A secret's own rotation settings, as stored. */
-export type RotationSettings = Pick<SecretRow, "rotationIntervalDays" | "autoRotate">;
+/** What a write may change besides the value, label and tags: the schedule and the expiry (whose warning is then due again). */
+export type LifecycleSettings = Pick<SecretRow, "rotationIntervalDays" | "autoRotate" | "expiresAt" | "expiryWarnedAt">;
 
-export function updateMetadata(db: Database, id: string, change: { label: string; tags: string; updatedAt: number; updatedBy: string } & RotationSettings) {
+export function updateMetadata(db: Database, id: string, change: { label: string; tags: string; updatedAt: number; updatedBy: string } & LifecycleSettings) {
   return db.updateTable("secrets").set(change).where("id", "=", id).execute();
 }
 
 export function updateSettings(
   db: Database,
   id: string,
-  change: Pick<SecretRow, "casRequired" | "maxVersions" | "deleteVersionAfter" | "customMetadata" | "relayPolicy" | "approval" | "updatedAt" | "updatedBy">,
+  change: Pick<SecretRow, "casRequired" | "maxVersions" | "deleteVersionAfter" | "customMetadata" | "relayPolicy" | "expiresAt" | "expiryWarnedAt" | "approval" | "updatedAt" | "updatedBy">,
 ) {
   return db.updateTable("secrets").set(change).where("id", "=", id).execute();
 }
@@ -164,6 +165,7 @@ export function listSecrets(db: Database, ns: SecretNamespace, filter: ListFilte
       "secrets.updatedAt",
       "secrets.deletedAt",
       "secrets.autoRotate",
+      "secrets.expiresAt",
       "secretVersions.keys",
       "secretVersions.createdAt as versionCreatedAt",
       effectiveInterval.as("intervalDays"),
@@ -207,4 +209,14 @@ export function listNamesUnder(db: Database, ns: SecretNamespace, prefix: string
   if (prefix) query = query.where(sql<boolean>`substr(name, 1, ${prefix.length}) = ${prefix}`);
   if (ids !== undefined) query = query.where("id", "in", ids);
   return query.execute();
+}
+
+/** Stamps secrets as read or used at `time`, unless another node recorded a later use (the usage recorder's batched write; no cache holds this column). */
+export function markUsed(db: Database, ids: string[], time: number) {
+  return db
+    .updateTable("secrets")
+    .set({ lastUsedAt: time })
+    .where("id", "in", ids)
+    .where((eb) => eb.or([eb("lastUsedAt", "is", null), eb("lastUsedAt", "<", time)]))
+    .execute();
 }

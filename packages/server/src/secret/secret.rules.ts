@@ -103,6 +103,21 @@ export function dataForType(type: SecretType, data: SecretValues | undefined): S
   }
 }
 
+/** An expiry as given (ISO 8601 date-time, or null: none) as stored; it must lie ahead, or the secret would be born expired. */
+export function checkExpiry(value: string | null, now: number): number | null {
+  if (value === null) return null;
+  const time = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(time)) throw invalid("expiresAt is an ISO 8601 date-time such as 2027-01-31T00:00:00Z, or null");
+  if (time <= now) throw invalid("expiresAt must lie in the future");
+  return time;
+}
+
+/** The expiry columns after a write that gives `expiresAt` (undefined: unchanged); a new expiry gets its own warning. */
+export function expiryChange(row: { expiresAt: number | null; expiryWarnedAt: number | null }, expiresAt: string | null | undefined, now: number): { expiresAt: number | null; expiryWarnedAt: number | null } {
+  const next = expiresAt === undefined ? row.expiresAt : checkExpiry(expiresAt, now);
+  return { expiresAt: next, expiryWarnedAt: next === row.expiresAt ? row.expiryWarnedAt : null };
+}
+
 /** JSON merge patch over a key/value map: a null removes the key. */
 export function mergeData(current: SecretValues, patch: Record<string, SecretValue>): SecretValues {
   const next: SecretValues = { ...current };

@@ -50,7 +50,11 @@ const RotationIntervalDays = Type.Union([Type.Integer({ minimum: 1, maximum: MAX
   description: "Days between rotations of the value; null clears it, so the workspace default for the label applies",
 });
 const AutoRotate = Type.Boolean({ description: "HMAC and INTERNAL_API_KEY only: Coffer writes a new generated value when due" });
-const rotationFields = { rotationIntervalDays: Type.Optional(RotationIntervalDays), autoRotate: Type.Optional(AutoRotate) };
+// Checked by the core (secret.rules.ts checkExpiry), whose message says what a date-time looks like.
+const ExpiresAt = Type.Union([Type.String(), Type.Null()], {
+  description: "From this time on the value is neither read nor used (SECRET_EXPIRED 410); a warning alert goes out before (the workspace's expiryWarningDays); null: never",
+});
+const rotationFields = { rotationIntervalDays: Type.Optional(RotationIntervalDays), autoRotate: Type.Optional(AutoRotate), expiresAt: Type.Optional(ExpiresAt) };
 const Cas = Type.Integer({ minimum: 0, description: "Check-and-set: fail with VERSION_CONFLICT unless this is the current version" });
 
 export const CreateBody = Type.Object(
@@ -112,6 +116,7 @@ const summaryFields = {
   ageDays: Type.Integer({ description: "Whole days since this version's value was written" }),
   deletedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
   autoRotate: Type.Boolean({ description: "Whether Coffer writes a new generated value when due" }),
+  expiresAt: Type.Optional(Type.String({ format: "date-time", description: "From this time on the value is neither read nor used (SECRET_EXPIRED 410); absent: never" })),
   rotation: Type.Optional(
     Type.Object(
       {
@@ -194,6 +199,7 @@ export const SettingsBody = Type.Partial(
   Type.Object(
     {
       ...settingsFields,
+      expiresAt: ExpiresAt,
       // Checked by the core (relay/relay-policy.ts), whose messages name the field and the rule.
       relayPolicy: Type.Unsafe<unknown>({ description: "Set (fields omitted take their defaults) or, with null, remove the relay policy; needs manage" }),
     },

@@ -26,6 +26,7 @@ import type { SecretValue, SecretValues } from "./secret.rules.ts";
 import { SecretLister } from "./secret-list.ts";
 import { SecretReader } from "./secret-reader.ts";
 import { SecretRows } from "./secret-rows.ts";
+import { SecretUsage } from "./secret-usage.ts";
 import { SecretSettingsManager } from "./secret-settings.ts";
 import { SecretVersions } from "./secret-versions.ts";
 import { SecretWriter } from "./secret-writer.ts";
@@ -42,11 +43,13 @@ export class SecretService {
   #versions: SecretVersions;
   #settings: SecretSettingsManager;
   #writer: SecretWriter;
+  #usage: SecretUsage;
 
-  constructor(store: Store, keys: KeyService, clock: Clock, workspaces: WorkspaceService, access: AccessService, graceDays: number, watch: SecretWatch) {
+  constructor(store: Store, keys: KeyService, clock: Clock, workspaces: WorkspaceService, access: AccessService, graceDays: number, watch: SecretWatch, log: (message: string) => void) {
     this.#workspaces = workspaces;
     this.#access = access;
-    this.#rows = new SecretRows(store, keys, clock, access, watch);
+    this.#usage = new SecretUsage(store, clock, log);
+    this.#rows = new SecretRows(store, keys, clock, access, watch, this.#usage);
     this.#reader = new SecretReader(this.#rows);
     this.#lister = new SecretLister(this.#rows, access);
     this.#versions = new SecretVersions(this.#rows);
@@ -166,6 +169,16 @@ export class SecretService {
   /** One version of a secret that `authorize` returned, opened but not decoded: see SecretReader.openVersion. */
   openVersion(ctx: SecretContext, row: SecretRow, version: number): Promise<{ payload: Buffer; supersededAt: number | null }> {
     return this.#reader.openVersion(ctx, row, version);
+  }
+
+  /** Writes the last-used times noted so far (they are written every few seconds otherwise). */
+  flushUsage(): Promise<void> {
+    return this.#usage.flush();
+  }
+
+  /** Stops the last-used timer after writing what it holds. */
+  close(): Promise<void> {
+    return this.#usage.close();
   }
 
   /** A workspace admin removes a departed member's personal secrets, unread. */

@@ -36,6 +36,8 @@ export interface CreateInput {
   data?: SecretValues | undefined;
   rotationIntervalDays?: number | null | undefined;
   autoRotate?: boolean | undefined;
+  /** ISO 8601; null or absent: never expires. */
+  expiresAt?: string | null | undefined;
   /** A decoy: Coffer generates its value (no data), and reading or using it raises canary.triggered. */
   canary?: boolean | undefined;
   /** The decoy's format for a USER_DEFINED canary; default aws. HMAC and INTERNAL_API_KEY canaries hold their type's generated value. */
@@ -68,6 +70,8 @@ export interface UpdateInput {
   /** Days between rotations; null clears the secret's own interval (the label's default applies again). */
   rotationIntervalDays?: number | null | undefined;
   autoRotate?: boolean | undefined;
+  /** ISO 8601 from which the value is neither read nor used; null removes the expiry. */
+  expiresAt?: string | null | undefined;
   /** Check-and-set: the version the caller last saw. */
   cas?: number | undefined;
   /**
@@ -88,6 +92,8 @@ export interface SettingsInput {
   customMetadata?: Record<string, string> | undefined;
   /** Where the relay may send the value (checked by relay/relay-policy.ts); null removes it. Needs `manage`. */
   relayPolicy?: unknown;
+  /** ISO 8601 from which the value is neither read nor used; null removes the expiry. */
+  expiresAt?: string | null | undefined;
   /** Who needs a person's approval for each use. Needs `manage`. */
   approval?: ApprovalSetting | undefined;
 }

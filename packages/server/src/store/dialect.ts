@@ -26,7 +26,7 @@ export interface StoreDialect {
 }
 
 /** Advisory lock keys of background jobs, apart from the store lock's. */
-export const JOB_LOCKS = { rotation: 0x436f6601 } as const;
+export const JOB_LOCKS = { rotation: 0x436f6601, lifecycle: 0x436f6602 } as const;
 export type JobLock = (typeof JOB_LOCKS)[keyof typeof JOB_LOCKS];
 
 export const sqliteDialect: StoreDialect = {
