@@ -12,6 +12,7 @@
  *   --duration N      seconds each side of a comparison runs (default 10; env BENCH_DURATION)
  *   --secrets N       secrets to seed (default 10000); above 10000 the rest go to 99 more
  *                     workspaces with 1000 users and grants (e.g. --secrets 100000)
+ *   --only TITLE      run only the scenarios of that title (reads, lists, updates, relay, coffer run, …)
  *   --postgres        run on PostgreSQL: a fresh database on the server of
  *                     --postgres-url (default postgres://postgres@127.0.0.1:5432/test), dropped after
  *
@@ -47,6 +48,7 @@ interface Settings {
   duration: number;
   secrets: number;
   postgresUrl: string | undefined;
+  only: string | undefined;
 }
 
 function settings(): Settings {
@@ -56,6 +58,7 @@ function settings(): Settings {
       secrets: { type: "string" },
       postgres: { type: "boolean" },
       "postgres-url": { type: "string" },
+      only: { type: "string" },
     },
   });
   const duration = Number(values.duration ?? process.env.BENCH_DURATION ?? 10);
@@ -63,7 +66,11 @@ function settings(): Settings {
   const secrets = Number(values.secrets ?? 10_000);
   if (!Number.isInteger(secrets) || secrets < 1) throw new Error(`--secrets takes a positive whole number, not '${values.secrets}'`);
   const postgresUrl = values.postgres || values["postgres-url"] ? (values["postgres-url"] ?? process.env.BENCH_POSTGRES_URL ?? DEFAULT_POSTGRES) : undefined;
-  return { duration, secrets, postgresUrl };
+  const only = values.only;
+  if (only !== undefined && !SCENARIOS.some((scenario) => scenario.title === only)) {
+    throw new Error(`--only takes a scenario's title: ${SCENARIOS.map((scenario) => scenario.title).join(", ")}`);
+  }
+  return { duration, secrets, postgresUrl, only };
 }
 
 /** A fresh database on the server of `url`, dropped by the returned function. */
@@ -159,7 +166,7 @@ async function main(): Promise<void> {
     };
     console.log(`Node ${process.version}, ${CONNECTIONS} connections, ${store}, ${options.duration} s a side (A B B A)`);
     const rows: Row[] = [];
-    for (const scenario of SCENARIOS) rows.push(...(await scenario.run(env)));
+    for (const scenario of SCENARIOS) if (options.only === undefined || scenario.title === options.only) rows.push(...(await scenario.run(env)));
     printTable(rows);
     console.log(`figures saved to ${saveResults(options, store, rows)}`);
   } finally {

@@ -8,7 +8,8 @@ import { cliRun } from "./scenarios/cli-run.ts";
 import { lists } from "./scenarios/list.ts";
 import { memory } from "./scenarios/memory.ts";
 import { reads } from "./scenarios/read.ts";
+import { relay } from "./scenarios/relay.ts";
 import { startup } from "./scenarios/startup.ts";
 import { updates } from "./scenarios/update.ts";
 
-export const SCENARIOS: Scenario[] = [startup, reads, lists, updates, cliRun, memory];
+export const SCENARIOS: Scenario[] = [startup, reads, lists, updates, relay, cliRun, memory];

@@ -30,13 +30,16 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Run> }> = 
   operator: { summary: "Operator tasks: keys (rotate-key, key-status), the seal (init, unseal, seal, rekey, …), backup and restore", load: async () => (await import("./commands/operator.ts")).run },
 };
 
+/** Command names and summaries in two columns, two spaces apart at the longest name. */
+const NAME_WIDTH = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 2;
+
 const HELP = `coffer — secrets for teams and AI agents
 
 Usage: coffer <command> [options]
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, command]) => `  ${name.padEnd(12)} ${command.summary}`)
+  .map(([name, command]) => `  ${name.padEnd(NAME_WIDTH)}${command.summary}`)
   .join("\n")}
 
 Run 'coffer <command> --help' for a command's options and an example.

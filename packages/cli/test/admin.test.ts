@@ -20,7 +20,7 @@ test("tokens create (scoped, with a ttl), list and revoke", async (t) => {
   const ci = listed.find((row) => row.name === "ci")!;
   const minutes = (Date.parse(ci.expiresAt!) - Date.now()) / 60_000;
   assert.ok(minutes > 28 && minutes <= 30, `expires in ~30 minutes, not ${minutes}`);
-  assert.match(ok(await f.coffer(["tokens", "list"])).stdout, /^ID\s+NAME\s+KIND\s+ACCESS\s+WORKSPACE\s+SECRETS\s+EXPIRES$/m);
+  assert.match(ok(await f.coffer(["tokens", "list"])).stdout, /^ID\s+NAME\s+KIND\s+ACCESS\s+WORKSPACE\s+SECRETS\s+EXPIRES\s+RELAY CAP\s+LABELS$/m);
 
   const child = JSON.parse(ok(await f.coffer(["tokens", "create", "--child", "--ttl", "60", "--json"], { env: scoped })).stdout);
   assert.equal(child.info.kind, "child");

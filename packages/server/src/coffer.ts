@@ -37,6 +37,7 @@ import { RedisLimitStore } from "./limits/redis-limit-store.ts";
 import { SecretService } from "./secret/secret.service.ts";
 import { SecretFolders } from "./secret/secret-folders.ts";
 import { HmacService } from "./signing/hmac.service.ts";
+import { RelayRouteService } from "./relay/relay-routes.service.ts";
 import { DEFAULT_TIMEOUT_SECONDS, RelayService } from "./relay/relay.service.ts";
 import { openStore, type Store } from "./store/store.ts";
 import { initializeStore } from "./sys/init.ts";
@@ -112,6 +113,7 @@ export interface Coffer {
   folders: SecretFolders;
   hmac: HmacService;
   relay: RelayService;
+  relayRoutes: RelayRouteService;
   approvals: ApprovalService;
   rotation: RotationService;
   /** Reminders and self-rotations; webhooks subscribe here. */
@@ -192,7 +194,11 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     if (options.lifecycleJobEveryMs !== 0) lifecycleJob.start(options.lifecycleJobEveryMs);
     const grants = new GrantService(store, clock, secrets);
     const approvals = new ApprovalService(store, clock, secrets, grants, alerts, auditSettings.mode === "off" ? null : audit, { waitSeconds: options.approvalTimeoutSeconds, log });
-    const relay = new RelayService(secrets, { timeoutSeconds: options.relayTimeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS, approvals });
+    const relay = new RelayService(secrets, {
+      timeoutSeconds: options.relayTimeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+      approvals,
+      countUse: (ctx, secret) => limits.countRelayUse(ctx.principal, secret),
+    });
     let draining = false;
     return {
       store,
@@ -211,6 +217,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       folders: new SecretFolders(store, secrets, access),
       hmac: new HmacService(secrets, clock, graceDays, approvals),
       relay,
+      relayRoutes: new RelayRouteService(store, clock, workspaces),
       approvals,
       rotation: new RotationService(store, clock, workspaces, graceDays),
       rotationEvents,

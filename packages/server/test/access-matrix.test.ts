@@ -19,8 +19,10 @@ import type { FastifyInstance } from "fastify";
 import { openCoffer, type Coffer } from "../src/coffer.ts";
 import { outcomeOf } from "../src/audit/audit.types.ts";
 import { buildApp } from "../src/http/app.ts";
+import { formsOf } from "../src/relay/redaction.ts";
 import { STORES, tempDir, type StoreKind } from "./support/stores.ts";
 import { TEST_RATE_LIMITS } from "./support/limits.ts";
+import { startUpstream } from "./support/upstream.ts";
 
 // ---------------------------------------------------------------- roles
 
@@ -102,6 +104,8 @@ interface Row {
   after?: (ctx: RowContext) => Promise<void>;
   /** The call ends the caller's token (logout): it is made with a fresh token of the role. */
   spendsToken?: true;
+  /** A route outside the OpenAPI document (the relay proxy): it has a row all the same. */
+  outsideOpenApi?: true;
 }
 
 const ws = (f: Fixture) => `/api/v1/workspaces/${f.ws}`;
@@ -338,6 +342,13 @@ const MATRIX: Row[] = [
   row("POST /api/v1/workspaces/{workspace}/relay", [R, R, R, H, R, D, R, U, U, W, R], {
     body: () => ({ method: "GET", url: "https://api.example.com/v1", headers: { Authorization: "Bearer @{vault.team/target}" } }),
   }),
+  // Base-URL routes: members read them, workspace admins change them.
+  row("GET /api/v1/workspaces/{workspace}/relay-routes", [200, 200, 200, 200, 200, 200, 200, U, U, W, 200], { before: putRoute }),
+  row("GET /api/v1/workspaces/{workspace}/relay-routes/{route}", [200, 200, 200, 200, 200, 200, 200, U, U, W, 200], { before: putRoute }),
+  row("PUT /api/v1/workspaces/{workspace}/relay-routes/{route}", [200, 200, D, D, D, D, D, U, U, W, 200], { body: () => ROUTE }),
+  row("DELETE /api/v1/workspaces/{workspace}/relay-routes/{route}", [204, 204, D, D, D, D, D, U, U, W, 204], { before: putRoute }),
+  // The proxy behind a route (not in the OpenAPI document): the same checks as POST …/relay, the caller's token as its API key.
+  row("GET /relay/{workspace}/{route}/v1/models", [R, R, R, H, R, D, R, U, U, W, R], { before: putRoute, outsideOpenApi: true }),
 
   // ---- MCP (Streamable HTTP): each tool is the REST route's call with the caller's token, so a tool refuses exactly as
   // its route does (its error's status and code are compared here); the endpoint itself wants a bearer token.
@@ -384,6 +395,14 @@ const MATRIX: Row[] = [
 
 let counter = 0;
 const SIGNER = "team/signer";
+/** A secret the no-reveal sweep's callers may only use. */
+const USED = "team/used";
+/** The relay route rows use: `team/target` has no relay policy, so nothing is ever sent to it. */
+const ROUTE = { target: "https://api.example.com", headers: { Authorization: "Bearer @{vault.team/target}" } };
+
+async function putRoute({ f, admin }: RowContext): Promise<void> {
+  await must(admin("PUT", `${ws(f)}/relay-routes/matrix`, ROUTE), 200, "relay route");
+}
 
 /** Path parameters, unless a row's `before` says otherwise. */
 function paramsOf(f: Fixture): Params {
@@ -396,6 +415,7 @@ function paramsOf(f: Fixture): Params {
     subject: "group:bystanders",
     account: f.account,
     user: f.users.spare,
+    route: "matrix",
     id: "",
   };
 }
@@ -623,7 +643,7 @@ test("the access matrix has exactly one row per operation of the OpenAPI documen
   for (const [path, operations] of Object.entries<Record<string, unknown>>(doc.paths)) {
     for (const method of Object.keys(operations)) documented.push(`${method.toUpperCase()} ${path}`);
   }
-  const rows = MATRIX.map((r) => r.op);
+  const rows = MATRIX.filter((r) => !r.outsideOpenApi).map((r) => r.op);
   assert.equal(new Set(rows).size, rows.length, "no operation has two rows");
   const missing = documented.filter((op) => !rows.includes(op));
   const stale = rows.filter((op) => !documented.includes(op));
@@ -670,3 +690,62 @@ for (const store of STORES) {
     }
   });
 }
+
+test("a use grant or a use token reveals no value through any route: native, Vault, Vellum, relay and its proxy", async (t) => {
+  const env = await openEnv(t, STORES[0]!);
+  if (!env) return;
+  const f = await buildFixture(env, ++fixtures, "granted");
+  const { admin } = env;
+  const value = `sk-used-${Math.random().toString(36).slice(2, 14)}`;
+  const forms = formsOf(value);
+  // An upstream that echoes everything it is sent, the key included: the relay must redact it.
+  const upstream = await startUpstream(t, (request, body, response) => {
+    response.setHeader("content-type", "application/json");
+    response.end(JSON.stringify({ headers: request.headers, body: body.toString("utf8"), url: request.url }));
+  });
+  await must(admin("POST", `${ws(f)}/secrets`, { name: USED, data: { key: value } }), 201, "the used secret");
+  await must(admin("PUT", `${ws(f)}/secrets/${enc(USED)}/grants/user:${f.users.granted}`, { level: "use" }), 200, "use grant");
+  await must(
+    admin("PATCH", `${ws(f)}/secrets/${enc(USED)}/metadata`, { relayPolicy: { hosts: ["127.0.0.1"], schemes: ["http"], ports: [upstream.port], headers: ["Authorization"], addresses: ["127.0.0.1"] } }),
+    200,
+    "relay policy",
+  );
+  await must(admin("PUT", `${ws(f)}/relay-routes/echo`, { target: upstream.url, headers: { Authorization: `Bearer @{vault.${USED}}` } }), 200, "echo route");
+
+  const callers = {
+    "use grant": await tokenFor(env, f, "granted"),
+    "use token": (await must(admin("POST", "/api/v1/auth/tokens", { name: "use-only", access: "use" }), 201, "use token")).token as string,
+  };
+  for (const [who, token] of Object.entries(callers)) {
+    const seen: string[] = [];
+    const call = async (method: string, url: string, body?: unknown): Promise<{ statusCode: number }> => {
+      const reply = await env.app.inject({
+        method: method as "GET",
+        url,
+        // Every place a token is read from: Bearer, Vault's and Vellum's headers.
+        headers: { authorization: `Bearer ${token}`, "x-vault-token": token, "x-api-key": token },
+        ...(body === undefined ? {} : { payload: body as object }),
+      });
+      seen.push(`${method} ${url} → ${reply.statusCode} ${JSON.stringify(reply.headers)} ${reply.body}`);
+      return reply;
+    };
+    for (const r of MATRIX) {
+      if (r.spendsToken) continue;
+      const ctx: RowContext = { f, admin, as: env.callAs(token) };
+      const params: Params = { ...paramsOf(f), secret: USED, ...((await r.before?.(ctx)) ?? {}) };
+      const [method = "", template = ""] = r.op.split(" ");
+      await call(method, template.replace(/\{(\w+)\}/g, (_, name: string) => enc(params[name] ?? "")), r.body?.(f));
+      await r.after?.(ctx);
+    }
+    await call("GET", `/v1/${f.ws}/data/${USED}`);
+    await call("GET", `/vellum/v1/workspace-secrets/${enc(USED)}`);
+    const proxied = await call("POST", `/relay/${f.ws}/echo/v1/chat`, { q: "hello" });
+    assert.equal(proxied.statusCode, 200, `${who}: the proxy relays for a use caller`);
+    assert.equal(upstream.received.at(-1)!.headers.authorization, `Bearer ${value}`, `${who}: the upstream got the value`);
+    assert.equal(upstream.received.at(-1)!.headers["x-api-key"], undefined, `${who}: the caller's Coffer token is not passed on`);
+    const relayed = await call("POST", `${ws(f)}/relay`, { method: "GET", url: `${upstream.url}/echo`, headers: { Authorization: `Bearer @{vault.${USED}}` } });
+    assert.equal(relayed.statusCode, 200, `${who}: POST …/relay works for a use caller`);
+    const leaks = seen.filter((text) => forms.some((form) => text.includes(form)));
+    assert.deepEqual(leaks, [], `${who}: answers that hold the value or an encoding of it`);
+  }
+});

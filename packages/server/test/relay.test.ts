@@ -9,12 +9,12 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import pg from "pg";
-import { client, secretsPath } from "./support/http.ts";
+import { client, must, secretsPath } from "./support/http.ts";
 import { startServer, type RunningServer } from "./support/server.ts";
 
 const { Client } = pg;
 import { STORES } from "./support/stores.ts";
-import { startUpstream, testCertificate, type Upstream } from "./support/upstream.ts";
+import { startUpstream, testCertificate, writeInPieces, type Upstream } from "./support/upstream.ts";
 
 export const KEY = "sk-relay-TEST+/=value-0123456789abcdef";
 
@@ -54,14 +54,7 @@ function echoing(t: TestContext, tls?: { key: string; cert: string }): Promise<U
         response.writeHead(200, { "content-type": "text/event-stream" });
         // The value split across chunks, each a separate write some milliseconds apart.
         const text = `data: {"echo":"${sent}"}\n\ndata: ${bytes.toString("base64")}\n\ndata: [DONE]\n\n`;
-        const pieces = text.match(/[\s\S]{1,3}/g) ?? [];
-        let i = 0;
-        const next = () => {
-          if (i === pieces.length) return response.end();
-          response.write(pieces[i++]);
-          setTimeout(next, 1);
-        };
-        next();
+        writeInPieces(response, text, 3);
       } else if (url.pathname === "/redirect") {
         response.writeHead(302, { location: url.searchParams.get("to") ?? "/echo" });
         response.end();
@@ -96,11 +89,6 @@ async function setUp(t: TestContext, env: Record<string, string> = {}, store = S
   const server = await startServer(t, target, env);
   t.after(() => server.stop());
   const admin = client(server.url, server.token);
-  const must = async (reply: Promise<{ status: number; body: any }>, status: number) => {
-    const got = await reply;
-    assert.equal(got.status, status, JSON.stringify(got.body));
-    return got.body;
-  };
   await must(admin("POST", secretsPath("default"), { name: "openai/api-key", data: { value: KEY } }), 201);
   await must(admin("POST", secretsPath("default"), { name: "two-keys", data: { id: "client-1", secret: KEY } }), 201);
   await must(admin("POST", "/api/v1/workspaces/default/service-accounts", { name: "agent" }), 201);
@@ -310,11 +298,6 @@ test("callers below use, without a grant, or in another workspace are refused", 
   const setup = await setUp(t);
   if (!setup) return;
   const { admin, upstream, server } = setup;
-  const must = async (reply: Promise<{ status: number; body: any }>, status: number) => {
-    const got = await reply;
-    assert.equal(got.status, status, JSON.stringify(got.body));
-    return got.body;
-  };
   await must(admin("POST", "/api/v1/workspaces/default/service-accounts", { name: "seer" }), 201);
   await must(admin("PUT", `${secretsPath("default", "openai/api-key")}/grants/sa:seer`, { level: "see" }), 200);
   const seer = client(server.url, (await must(admin("POST", "/api/v1/workspaces/default/service-accounts/seer/tokens", {}), 201)).token);

@@ -145,7 +145,13 @@ Commands:
   set NAME --target URL [-H …]      create or replace a route (workspace admins)
   delete NAME                       remove a route (workspace admins)
 
-Run 'coffer relay-routes <command> --help' for details and examples.`;
+Example:
+  coffer relay-routes set openai --target https://api.openai.com \\
+    -H 'Authorization: Bearer @{vault.openai/api-key}'
+  OPENAI_BASE_URL=http://127.0.0.1:8200/relay/default/openai/v1 \\
+    OPENAI_API_KEY="$COFFER_TOKEN" python agent.py
+
+Run 'coffer relay-routes <command> --help' for details and more examples.`;
 
 export async function routes(argv: string[]): Promise<void> {
   await dispatch("relay-routes", argv, ROUTES_HELP, { list: listRoutes, set: setRoute, delete: deleteRoute }, { ls: "list", put: "set", rm: "delete" });

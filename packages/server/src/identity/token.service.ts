@@ -180,7 +180,7 @@ export class TokenService {
     const own = relayFields(input);
     const parentCap = principal.relayUsesPerHour ?? null;
     if (own.relayUsesPerHour !== undefined && parentCap !== null && own.relayUsesPerHour > parentCap) {
-      throw denied(`a child token's relayUsesPerHour cannot exceed its parent's (${parentCap})`);
+      throw invalid(`relayUsesPerHour of a child token is at most its parent's (${parentCap})`);
     }
     // A child acts for the same agent run unless it says otherwise, and is never less capped than its parent.
     const labels = own.labels ?? { ...principal.labels };

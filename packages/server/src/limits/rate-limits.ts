@@ -34,6 +34,7 @@ export const DEFAULT_RATE_LIMITS: RateLimitSettings = Object.freeze({ readsPerSe
 export const RATE_LIMIT_MAX = 1_000_000;
 /** A workspace's ceiling across all its tokens, as a multiple of the per-token limit. */
 export const WORKSPACE_FACTOR = 10;
+const HOUR_MS = 3_600_000;
 
 type LimitedWorkspace = Pick<Tables["workspaces"], "id" | "name" | "readsPerSecond" | "writesPerSecond">;
 
@@ -74,6 +75,19 @@ export class RateLimits {
     return waitMs.then((ms) => {
       if (ms > 0) throw limited(kind, rate, workspace.name, ms);
     });
+  }
+
+  /**
+   * Counts one relayed use of a secret against the cap of the caller's token
+   * (relayUsesPerHour, uses per secret per hour), on the shared store so
+   * every node counts together; RATE_LIMITED past it. The window starts with
+   * the first use, so Retry-After is at most an hour.
+   */
+  async countRelayUse(principal: Principal, secret: { id: string; name: string }): Promise<void> {
+    const cap = principal.relayUsesPerHour;
+    if (cap === null || cap === undefined) return;
+    const uses = await this.#store.count(`relay-use:${principal.tokenId}:${secret.id}`, HOUR_MS);
+    if (uses > cap) throw rateLimited(`this token may relay '${secret.name}' ${cap} times per hour, and has`, HOUR_MS);
   }
 
   close(): Promise<void> {

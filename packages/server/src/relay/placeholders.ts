@@ -30,3 +30,14 @@ export function substitute(text: string, valueOf: (ref: PlaceholderRef) => strin
   if (!text.includes("@{vault.")) return text;
   return text.replace(PLACEHOLDER, (whole, path: string) => valueOf({ text: whole, path }));
 }
+
+/** The text with `fn` applied to what lies between placeholders (the placeholders stay as written). */
+export function mapLiterals(text: string, fn: (literal: string) => string): string {
+  let out = "";
+  let from = 0;
+  for (const match of text.matchAll(PLACEHOLDER)) {
+    out += fn(text.slice(from, match.index)) + match[0];
+    from = match.index + match[0].length;
+  }
+  return out + fn(text.slice(from));
+}

@@ -12,13 +12,16 @@ import type { AuditLog } from "../audit/audit.service.ts";
 import type { Clock } from "../core/clock.ts";
 import { CofferError, invalid } from "../core/errors.ts";
 import { eventOf, markRecorded } from "../http/audit.ts";
+import { bearerToken } from "../http/auth.ts";
 import { ATTRIBUTION_NAMES, claimedAttribution } from "../http/origin.ts";
-import { errorResponses } from "../http/schemas.ts";
+import { errorResponses, WorkspaceParams } from "../http/schemas.ts";
 import type { SecretService } from "../secret/secret.service.ts";
+import type { RelayRouteService } from "./relay-routes.service.ts";
 import { MAX_REQUEST_BODY, type RelayAnswer, type RelayRecord, type RelayService } from "./relay.service.ts";
 
 export interface RelayRoutesOptions {
   relay: RelayService;
+  routes: RelayRouteService;
   secrets: SecretService;
   /** null: auditing is off. */
   audit: AuditLog | null;
@@ -49,7 +52,20 @@ const RelayAnswerBody = Type.Object({
   bodyEncoding: Type.Union([Type.Literal("utf8"), Type.Literal("base64")]),
 });
 
-export const relayRoutes: FastifyPluginAsyncTypebox<RelayRoutesOptions> = async (app, { relay, secrets, audit, clock }) => {
+const Templates = (what: string) => Type.Record(Type.String(), Type.String({ maxLength: 4096 }), { description: `${what} templates: text with @{vault.NAME} placeholders, never a value` });
+const RelayRouteView = Type.Object({
+  name: Type.String(),
+  target: Type.String({ description: "http(s) URL the route forwards to; the caller's path follows it" }),
+  headers: Templates("Header"),
+  query: Templates("Query parameter"),
+  description: Type.String(),
+  createdAt: Type.String({ format: "date-time" }),
+  updatedAt: Type.String({ format: "date-time" }),
+});
+const RouteParams = Type.Object({ workspace: Type.String({ description: "Workspace id or name" }), route: Type.String({ description: "Route name: [a-z0-9][a-z0-9-]{0,62}" }) });
+const PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+export const relayRoutes: FastifyPluginAsyncTypebox<RelayRoutesOptions> = async (app, { relay, routes, secrets, audit, clock }) => {
   const tags = ["relay"];
 
   /** Records one `secret.relay` event per secret used (one without a secret when the call failed before naming any). */
@@ -134,7 +150,109 @@ export const relayRoutes: FastifyPluginAsyncTypebox<RelayRoutesOptions> = async 
       });
     },
   });
+
+  // ---- base-URL routes: any member reads them, workspace admins change them
+  const routesPath = "/api/v1/workspaces/:workspace/relay-routes";
+  const noteRoute = (request: FastifyRequest, workspaceId: string, name: string | undefined) => {
+    request.auditTarget = { ...request.auditTarget, workspaceId, subject: name === undefined ? "relay-routes" : `relay-route=${name}` };
+  };
+
+  app.get(routesPath, {
+    config: { audit: "relay.routes-list" },
+    schema: { tags, summary: "The workspace's base-URL relay routes (members)", params: WorkspaceParams, response: { 200: Type.Object({ routes: Type.Array(RelayRouteView) }), ...errorResponses } },
+    handler: async (request) => {
+      const listed = await routes.list(request.principal, request.params.workspace);
+      noteRoute(request, listed.workspaceId, undefined);
+      return { routes: listed.routes };
+    },
+  });
+
+  app.get(`${routesPath}/:route`, {
+    config: { audit: "relay.route-read" },
+    schema: { tags, summary: "One base-URL relay route (members)", params: RouteParams, response: { 200: RelayRouteView, ...errorResponses } },
+    handler: async (request) => {
+      const found = await routes.get(request.principal, request.params.workspace, request.params.route);
+      noteRoute(request, found.workspaceId, found.route.name);
+      return found.route;
+    },
+  });
+
+  app.put(`${routesPath}/:route`, {
+    config: { audit: "relay.route-put" },
+    schema: {
+      tags,
+      summary: "Create or replace a base-URL relay route: /relay/{workspace}/{route}/… forwards to target with the templates filled in (workspace admins)",
+      params: RouteParams,
+      body: Type.Object(
+        {
+          target: Type.String({ maxLength: 2048, description: "http(s) URL, optionally with a path prefix; no query" }),
+          headers: Type.Optional(Templates("Header")),
+          query: Type.Optional(Templates("Query parameter")),
+          description: Type.Optional(Type.String({ maxLength: 500 })),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 200: RelayRouteView, ...errorResponses },
+    },
+    handler: async (request) => {
+      const saved = await routes.put(request.principal, request.params.workspace, request.params.route, request.body);
+      noteRoute(request, saved.workspaceId, saved.route.name);
+      return saved.route;
+    },
+  });
+
+  app.delete(`${routesPath}/:route`, {
+    config: { audit: "relay.route-delete" },
+    schema: { tags, summary: "Delete a base-URL relay route (workspace admins)", params: RouteParams, response: { 204: Type.Null(), ...errorResponses } },
+    handler: async (request, reply) => {
+      const { workspaceId } = await routes.delete(request.principal, request.params.workspace, request.params.route);
+      noteRoute(request, workspaceId, request.params.route);
+      return reply.code(204).send(null);
+    },
+  });
+
+  // ---- the proxy: an unchanged SDK's base URL. Its own Coffer token arrives where the SDK puts an API key
+  // (Authorization: Bearer, or x-api-key), and the route's templates are the only credential that leaves.
+  await app.register(async (proxy) => {
+    // Any body, as bytes: it is forwarded as sent, never parsed or searched for placeholders.
+    proxy.removeAllContentTypeParsers();
+    proxy.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: MAX_REQUEST_BODY }, (_request, body, done) => done(null, body));
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+      const { workspace, route: name } = request.params as { workspace: string; route: string };
+      const { path, query } = tailOf(request.url);
+      return answer(request, reply, `route=${name}`, workspace, true, async (record) => {
+        const ctx = await secrets.context(request.principal, workspace);
+        const { route } = await routes.get(request.principal, workspace, name);
+        const headers: Record<string, string> = {};
+        for (const [header, value] of Object.entries(request.headers)) if (value !== undefined) headers[header] = Array.isArray(value) ? value.join(", ") : value;
+        const body = Buffer.isBuffer(request.body) ? request.body : undefined;
+        return relay.relayRoute(ctx, route, { method: request.method, path, query, headers, body }, record);
+      });
+    };
+    for (const url of ["/relay/:workspace/:route", "/relay/:workspace/:route/*"]) {
+      proxy.route({
+        method: PROXY_METHODS,
+        url,
+        exposeHeadRoute: false,
+        config: { audit: "secret.relay", rateLimit: "read", token: (request) => bearerToken(request.headers.authorization) ?? headerText(request.headers["x-api-key"]) },
+        schema: { hide: true },
+        handler,
+      });
+    }
+  });
 };
+
+/** The raw path after `/relay/{ws}/{route}` and the raw query: forwarded as the caller wrote them. */
+function tailOf(url: string): { path: string; query: string | undefined } {
+  const question = url.indexOf("?");
+  const path = question < 0 ? url : url.slice(0, question);
+  const segments = path.split("/").slice(4);
+  return { path: segments.length === 0 ? "" : "/" + segments.join("/"), query: question < 0 ? undefined : url.slice(question + 1) };
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return typeof value === "string" ? value.trim() : undefined;
+}
 
 /** `agent=… session=… tool=…` from the X-Coffer-* headers, else the token's labels; odd characters are dropped, never the event. */
 function attribution(request: FastifyRequest): string[] {

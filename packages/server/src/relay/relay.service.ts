@@ -14,7 +14,7 @@ import type { ApprovalGate } from "../approval/approval.service.ts";
 import type { SecretRow } from "../secret/secret.repository.ts";
 import type { SecretContext, SecretService } from "../secret/secret.service.ts";
 import { destinationOf, Outbound, type UpstreamAnswer } from "./outbound.ts";
-import { hasMalformedPlaceholder, placeholdersIn, substitute, type PlaceholderRef } from "./placeholders.ts";
+import { hasMalformedPlaceholder, mapLiterals, placeholdersIn, substitute, type PlaceholderRef } from "./placeholders.ts";
 import {
   checkDestination,
   checkPlacement,
@@ -100,16 +100,40 @@ export class RelayService {
 
   /** Checks, substitutes and sends; the answer is redacted. Refusals throw before anything is sent. */
   async relay(ctx: SecretContext, input: RelayInput, record: RelayRecord): Promise<RelayAnswer> {
-    const method = input.method.toUpperCase();
+    const method = this.#method(input.method, record);
+    const timeout = this.#timeout(input.timeout);
+    if (input.body !== undefined && input.body.length > MAX_REQUEST_BODY) throw tooLarge();
+    return this.#send(ctx, method, parseRequest(input.url, input.headers ?? {}, input.body), timeout, record);
+  }
+
+  /**
+   * A call through a base-URL route: only the route's templates name
+   * secrets. What the caller sends (path, query, headers, body) travels as
+   * written and is never searched for placeholders, so text an agent was
+   * talked into sending cannot pull a value into a place the upstream shows.
+   */
+  async relayRoute(ctx: SecretContext, route: RouteTemplates, input: RouteInput, record: RelayRecord): Promise<RelayAnswer> {
+    const method = this.#method(input.method, record);
+    if (input.body !== undefined && input.body.length > MAX_REQUEST_BODY) throw tooLarge();
+    return this.#send(ctx, method, routeRequest(route, input), this.#settings.timeoutSeconds, record);
+  }
+
+  #method(given: string, record: RelayRecord): string {
+    const method = given.toUpperCase();
     record.method = method;
-    if (!METHOD.test(method)) throw invalid(`'${input.method}' is not an HTTP method`);
-    const timeout = input.timeout ?? this.#settings.timeoutSeconds;
+    if (!METHOD.test(method)) throw invalid(`'${given}' is not an HTTP method`);
+    return method;
+  }
+
+  #timeout(given: number | undefined): number {
+    const timeout = given ?? this.#settings.timeoutSeconds;
     if (!Number.isFinite(timeout) || timeout <= 0 || timeout > this.#settings.timeoutSeconds) {
       throw invalid(`timeout is a number of seconds up to ${this.#settings.timeoutSeconds} (the server's --relay-timeout)`);
     }
-    const body = input.body;
-    if (body !== undefined && body.length > MAX_REQUEST_BODY) throw tooLarge();
-    const request = parseRequest(input.url, input.headers ?? {}, body);
+    return timeout;
+  }
+
+  async #send(ctx: SecretContext, method: string, request: PreparedRequest, timeout: number, record: RelayRecord): Promise<RelayAnswer> {
     const base = new URL(request.base);
     record.host = base.hostname;
 
@@ -127,17 +151,22 @@ export class RelayService {
     if (this.#settings.countUse) for (const row of rows) await this.#settings.countUse(ctx, row);
 
     const valueOf = (ref: PlaceholderRef) => uses.get(ref.text)!.value;
-    const url = new URL(request.base + (request.query === undefined ? "" : "?" + request.query.map((part) => substitute(part, (ref) => encodeURIComponent(valueOf(ref)))).join("&")));
+    const query = request.query?.map((part) => (part.template ? substitute(part.text, (ref) => encodeURIComponent(valueOf(ref))) : part.text));
+    const url = new URL(request.base + (query === undefined ? "" : "?" + query.join("&")));
     const headers: Record<string, string> = {};
-    for (const [name, template] of Object.entries(input.headers ?? {})) {
+    for (const { name, value: template, template: isTemplate } of request.headers) {
+      if (!isTemplate) {
+        headers[name] = template;
+        continue;
+      }
       const value = substitute(template, valueOf);
       // Checked after substitution: a value holding CR or LF would add headers of its own.
       if (CONTROL.test(value)) throw invalid(`header '${name}' would hold a control character (CR, LF, …) once its placeholders are filled in; refused`);
       headers[name] = value;
     }
-    let sent = body;
-    if (body !== undefined && request.bodyPlaceholders) {
-      sent = Buffer.from(substitute(body.toString("latin1"), (ref) => Buffer.from(valueOf(ref), "utf8").toString("latin1")), "latin1");
+    let sent = request.body;
+    if (sent !== undefined && request.bodyPlaceholders) {
+      sent = Buffer.from(substitute(sent.toString("latin1"), (ref) => Buffer.from(valueOf(ref), "utf8").toString("latin1")), "latin1");
       if (sent.length > MAX_REQUEST_BODY) throw tooLarge();
     }
     record.bytesSent = sent?.length ?? 0;
@@ -224,27 +253,44 @@ export class RelayService {
   }
 }
 
-interface ParsedRequest {
+/** A request ready to be checked and filled in: which parts are templates, and where each placeholder is. */
+interface PreparedRequest {
   /** The URL up to its query: it holds no placeholder. */
   base: string;
-  /** The raw query's `&`-separated parts, placeholders in values only. */
-  query: string[] | undefined;
+  /** The query's `&`-separated parts; placeholders only in templates' values. */
+  query: { text: string; template: boolean }[] | undefined;
+  headers: { name: string; value: string; template: boolean }[];
+  body: Buffer | undefined;
   /** Each distinct placeholder and where it is placed. */
   placed: Map<string, Placement[]>;
   bodyPlaceholders: boolean;
 }
 
-/** Where each placeholder is: only in query parameter values, header values and the body. */
-function parseRequest(rawUrl: string, headers: Record<string, string>, body: Buffer | undefined): ParsedRequest {
-  const placed = new Map<string, Placement[]>();
-  const place = (text: string, placement: Placement) => {
+/** Collects each distinct placeholder and where it is placed; refuses text with something that is almost a placeholder. */
+class Placements {
+  readonly placed = new Map<string, Placement[]>();
+
+  add(text: string, placement: Placement): void {
     if (hasMalformedPlaceholder(text)) throw invalid("something looks like a placeholder but is not one: write @{vault.NAME} or @{vault.NAME.KEY}");
     for (const ref of placeholdersIn(text)) {
-      const list = placed.get(ref.text) ?? [];
+      const list = this.placed.get(ref.text) ?? [];
       list.push(placement);
-      placed.set(ref.text, list);
+      this.placed.set(ref.text, list);
     }
-  };
+  }
+}
+
+/** A header the caller (or a route's template) may set, and whose value may hold placeholders. */
+export function checkHeader(name: string, value: unknown): void {
+  if (!HEADER_NAME.test(name)) throw invalid(`'${name}' is not a header name`);
+  if (OWN_HEADERS.has(name.toLowerCase())) throw invalid(`header '${name}' is set by the relay, not the caller`);
+  if (typeof value !== "string") throw invalid(`header '${name}' is a string`);
+  if (CONTROL.test(value)) throw invalid(`header '${name}' holds a control character (CR, LF, …)`);
+}
+
+/** `POST …/relay`: placeholders only in query parameter values, header values and the body. */
+function parseRequest(rawUrl: string, headers: Record<string, string>, body: Buffer | undefined): PreparedRequest {
+  const placements = new Placements();
   const hash = rawUrl.indexOf("#");
   const url = hash < 0 ? rawUrl : rawUrl.slice(0, hash);
   const question = url.indexOf("?");
@@ -263,21 +309,73 @@ function parseRequest(rawUrl: string, headers: Record<string, string>, body: Buf
     const equals = part.indexOf("=");
     const name = equals < 0 ? part : part.slice(0, equals);
     if (name.includes("@{vault.")) throw invalid("placeholders go in query parameter values, not names");
-    if (equals >= 0) place(part.slice(equals + 1), { kind: "query", name: decodeQueryName(name) });
+    if (equals >= 0) placements.add(part.slice(equals + 1), { kind: "query", name: decodeQueryName(name) });
   }
   for (const [name, value] of Object.entries(headers)) {
-    if (!HEADER_NAME.test(name)) throw invalid(`'${name}' is not a header name`);
-    if (OWN_HEADERS.has(name.toLowerCase())) throw invalid(`header '${name}' is set by the relay, not the caller`);
-    if (typeof value !== "string") throw invalid(`header '${name}' is a string`);
-    if (CONTROL.test(value)) throw invalid(`header '${name}' holds a control character (CR, LF, …)`);
-    place(value, { kind: "header", name });
+    checkHeader(name, value);
+    placements.add(value, { kind: "header", name });
   }
   let bodyPlaceholders = false;
   if (body !== undefined && body.includes("@{vault.")) {
-    place(body.toString("latin1"), { kind: "body" });
+    placements.add(body.toString("latin1"), { kind: "body" });
     bodyPlaceholders = true;
   }
-  return { base, query, placed, bodyPlaceholders };
+  return {
+    base,
+    query: query?.map((text) => ({ text, template: true })),
+    headers: Object.entries(headers).map(([name, value]) => ({ name, value, template: true })),
+    body,
+    placed: placements.placed,
+    bodyPlaceholders,
+  };
+}
+
+/** A base-URL route's templates: placeholders, never values (relay-routes.service.ts checks them when they are saved). */
+export interface RouteTemplates {
+  /** http(s) origin and optional path prefix, without a trailing slash. */
+  target: string;
+  headers: Readonly<Record<string, string>>;
+  query: Readonly<Record<string, string>>;
+}
+
+/** What the caller sent to `/relay/{ws}/{route}…`, as it came. */
+export interface RouteInput {
+  method: string;
+  /** The raw path after the route's name: "" or starting with "/". */
+  path: string;
+  /** The raw query string, without "?". */
+  query: string | undefined;
+  headers: Record<string, string>;
+  body: Buffer | undefined;
+}
+
+/** The caller's credential for Coffer, and what a browser would add for Coffer's own origin: never passed on. */
+const CALLER_ONLY = new Set(["authorization", "x-api-key", "cookie", "expect"]);
+/** `.` and `..` segments (also percent-encoded): a routed path stays under the route's target. */
+const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
+
+/** A routed call: the caller's parts pass as written; the route's templates are the only places a value goes. */
+function routeRequest(route: RouteTemplates, input: RouteInput): PreparedRequest {
+  if (input.path !== "" && !input.path.startsWith("/")) throw invalid("a routed path starts with '/'");
+  if (DOT_SEGMENT.test(input.path)) throw invalid("a routed path may not hold '.' or '..' segments: it stays under the route's target");
+  const placements = new Placements();
+  const query = input.query === undefined || input.query === "" ? [] : input.query.split("&").map((text) => ({ text, template: false }));
+  for (const [name, template] of Object.entries(route.query)) {
+    placements.add(template, { kind: "query", name });
+    query.push({ text: `${encodeURIComponent(name)}=${mapLiterals(template, encodeURIComponent)}`, template: true });
+  }
+  const templated = new Set(Object.keys(route.headers).map((name) => name.toLowerCase()));
+  const headers: PreparedRequest["headers"] = [];
+  for (const [name, value] of Object.entries(input.headers)) {
+    const lower = name.toLowerCase();
+    if (OWN_HEADERS.has(lower) || CALLER_ONLY.has(lower) || lower.startsWith("x-coffer-") || templated.has(lower)) continue;
+    headers.push({ name, value, template: false });
+  }
+  for (const [name, value] of Object.entries(route.headers)) {
+    placements.add(value, { kind: "header", name });
+    headers.push({ name, value, template: true });
+  }
+  return { base: route.target + input.path, query: query.length === 0 ? undefined : query, headers, body: input.body, placed: placements.placed, bodyPlaceholders: false };
 }
 
 function decodeQueryName(name: string): string {

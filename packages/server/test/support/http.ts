@@ -1,4 +1,6 @@
 /** A minimal JSON client for black-box tests: status, body and headers, nothing hidden. */
+import assert from "node:assert/strict";
+
 export interface Reply<T = any> {
   status: number;
   body: T;
@@ -29,3 +31,10 @@ export function client(base: string, token: string | null) {
 
 export const secretsPath = (workspace: string, name?: string) =>
   `/api/v1/workspaces/${encodeURIComponent(workspace)}/secrets${name === undefined ? "" : "/" + encodeURIComponent(name)}`;
+
+/** The body of a reply that must have `status` (the assertion shows the body otherwise). */
+export async function must(reply: Promise<{ status: number; body: any }>, status: number): Promise<any> {
+  const got = await reply;
+  assert.equal(got.status, status, JSON.stringify(got.body));
+  return got.body;
+}

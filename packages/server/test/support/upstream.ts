@@ -53,6 +53,18 @@ export async function startUpstream(t: TestContext, handler: Handler, tls?: { ke
   return state;
 }
 
+/** Writes `text` in pieces of `size` characters, a millisecond or so apart, then ends: a value in it is split across chunks. */
+export function writeInPieces(response: ServerResponse, text: string, size: number): void {
+  const pieces = text.match(new RegExp(`[\\s\\S]{1,${size}}`, "g")) ?? [];
+  let i = 0;
+  const next = () => {
+    if (i === pieces.length) return void response.end();
+    response.write(pieces[i++]);
+    setTimeout(next, 1);
+  };
+  next();
+}
+
 /** A self-signed certificate for `localhost` and 127.0.0.1; `caFile` is what NODE_EXTRA_CA_CERTS takes. */
 export function testCertificate(t: TestContext): { key: string; cert: string; caFile: string } {
   const dir = tempDir(t, "coffer-tls");
