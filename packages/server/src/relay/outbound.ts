@@ -176,12 +176,16 @@ function decoded(response: IncomingMessage): Readable {
   });
   const fail = (error: Error) => limit.destroy(error instanceof CofferError ? error : upstreamError(error, ""));
   response.on("error", fail);
-  response.socket?.on("timeout", () => fail(new CofferError("UPSTREAM_TIMEOUT", "the upstream stopped sending its answer")));
+  // The socket outlives this answer (keep-alive): its listener goes when the answer does, or each reuse would add one more.
+  const socket = response.socket;
+  const silent = () => fail(new CofferError("UPSTREAM_TIMEOUT", "the upstream stopped sending its answer"));
+  socket?.on("timeout", silent);
   if (decoder) {
     decoder.on("error", () => fail(new CofferError("UPSTREAM_ERROR", "the upstream's answer could not be decoded")));
     response.pipe(decoder).pipe(limit);
   } else response.pipe(limit);
   limit.on("close", () => {
+    socket?.off("timeout", silent);
     if (!response.complete) response.destroy();
   });
   return limit;

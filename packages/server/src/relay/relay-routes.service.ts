@@ -14,6 +14,7 @@ import { CofferError, invalid } from "../core/errors.ts";
 import { requireWorkspaceAdmin } from "../identity/guards.ts";
 import type { Principal } from "../identity/principal.ts";
 import type { Store } from "../store/store.ts";
+import type { WorkspaceAccess } from "../workspace/workspace-access.ts";
 import type { WorkspaceService } from "../workspace/workspace.service.ts";
 import { hasMalformedPlaceholder, placeholdersIn } from "./placeholders.ts";
 import { deleteRoute, findRoute, listRoutes, putRoute, type RelayRouteRow } from "./relay-routes.repository.ts";
@@ -55,7 +56,11 @@ export class RelayRouteService {
 
   /** A route of a workspace the caller belongs to; NOT_FOUND when there is none of that name. */
   async get(principal: Principal, workspace: string, name: string): Promise<FoundRoute> {
-    const access = await this.#workspaces.access(principal, workspace);
+    return this.find(await this.#workspaces.access(principal, workspace), name);
+  }
+
+  /** get() for a caller whose access to the workspace is already checked (the relay's context): no second lookup of it. */
+  async find(access: WorkspaceAccess, name: string): Promise<FoundRoute> {
     const row = RELAY_ROUTE_NAME.test(name) ? await findRoute(this.#store.db, access.workspace.id, name) : undefined;
     if (!row) throw new CofferError("NOT_FOUND", `workspace '${access.workspace.name}' has no relay route '${name}'`);
     return { workspaceId: access.workspace.id, route: view(row) };

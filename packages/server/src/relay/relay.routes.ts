@@ -83,7 +83,9 @@ export const relayRoutes: FastifyPluginAsyncTypebox<RelayRoutesOptions> = async 
       ...attribution(request),
     ].join(" ");
     const secretsUsed = record.secrets.length === 0 ? [undefined] : record.secrets;
-    await Promise.all(secretsUsed.map((secret) => audit.record({ ...event, secretId: secret?.id ?? null, secretName: secret?.name ?? null })));
+    // A relayed GET or HEAD is a read (--audit-sync changes): answered once its event is written, synced soon after; any other method may change something upstream, so it waits for the sync.
+    const read = record.method === "GET" || record.method === "HEAD";
+    await Promise.all(secretsUsed.map((secret) => audit.record({ ...event, secretId: secret?.id ?? null, secretName: secret?.name ?? null }, read)));
   };
 
   /** Runs one relayed call and answers it, JSON or streamed; every outcome, refusals included, is audited. */
@@ -222,7 +224,7 @@ export const relayRoutes: FastifyPluginAsyncTypebox<RelayRoutesOptions> = async 
       const { path, query } = tailOf(request.url);
       return answer(request, reply, `route=${name}`, workspace, true, async (record) => {
         const ctx = await secrets.context(request.principal, workspace);
-        const { route } = await routes.get(request.principal, workspace, name);
+        const { route } = await routes.find(ctx.access, name);
         const headers: Record<string, string> = {};
         for (const [header, value] of Object.entries(request.headers)) if (value !== undefined) headers[header] = Array.isArray(value) ? value.join(", ") : value;
         const body = Buffer.isBuffer(request.body) ? request.body : undefined;
