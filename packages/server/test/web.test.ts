@@ -50,12 +50,13 @@ test("the built UI is served at / and at client routes with a strict CSP; the AP
     return reply.json();
   };
   assert.equal((await missing("/api/v1/nope")).error.code, "NOT_FOUND");
-  assert.ok(Array.isArray((await missing("/v1/secret/x")).errors), "Vault's error shape");
+  assert.ok(Array.isArray((await missing("/v1/sys/nope")).errors), "Vault's error shape");
+  assert.ok(Array.isArray((await missing("/v1/secret/x")).warnings), "Vault's answer to a KV v2 path without data/: a warning");
   assert.equal((await missing("/vellum/v1/x")).code, "NOT_FOUND");
   // The API itself is untouched: still authenticated, still JSON.
   assert.equal((await app.inject({ url: "/api/v1/workspaces" })).json().error.code, "UNAUTHENTICATED");
   const doc = (await app.inject({ url: "/api/v1/openapi.json" })).json() as { paths: Record<string, unknown> };
-  assert.deepEqual(Object.keys(doc.paths).filter((path) => !path.startsWith("/api/v1/")), [], "static routes stay out of the OpenAPI document");
+  assert.deepEqual(Object.keys(doc.paths).filter((path) => !path.startsWith("/api/v1/")), ["/mcp"], "static routes stay out of the OpenAPI document; the MCP endpoint is API");
 });
 
 test("without a build, / says how to build the UI", async (t) => {
