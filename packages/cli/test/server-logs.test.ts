@@ -8,7 +8,7 @@ import { test, type TestContext } from "node:test";
 import { textLine } from "../../server/src/http/log-format.ts";
 import { COFFER_BIN, cleanEnv, run, tempDir } from "./support/cli.ts";
 
-/** Starts `coffer server` (through `script` for a terminal), returns what it printed up to "Listening on", then stops it. */
+/** Starts `coffer server` (through `script` for a terminal), returns what it printed up to its banner and its "listening" log record, then stops it. */
 async function serverOutput(t: TestContext, args: string[], options: { terminal?: boolean; env?: Record<string, string> } = {}): Promise<string> {
   const command = [process.execPath, COFFER_BIN, "server", "--listen", "127.0.0.1:0", "--data-dir", tempDir(t), ...args];
   const [file, argv] = options.terminal
@@ -24,9 +24,10 @@ async function serverOutput(t: TestContext, args: string[], options: { terminal?
   };
   t.after(stop);
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "Listening on" within 60 s:\n${output}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`no "Listening on" banner and "Server listening at" record within 60 s:\n${output}`)), 60_000);
     child.stdout.on("data", () => {
-      if (/Listening on http/.test(output)) {
+      // The banner and the log record go out through different writers: wait for both.
+      if (/Listening on http/.test(output) && /Server listening at http/.test(output)) {
         clearTimeout(timer);
         resolve();
       }
