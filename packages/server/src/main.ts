@@ -30,6 +30,8 @@ export interface ServerOptions {
   relayRouteCache?: number | undefined;
   /** How long a use that needs a person's approval waits; default 60, at most 600. */
   approvalTimeoutSeconds?: number | undefined;
+  /** How many secret summaries lists keep in memory; default 20,000, 0 keeps none. */
+  listCacheSecrets?: number | undefined;
   /**
    * On shutdown, how long the node keeps serving while its health check
    * already fails, so a balancer stops sending it requests first (default 0).
@@ -60,6 +62,7 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     relayTimeoutSeconds: options.relayTimeoutSeconds,
     relayRouteCache: options.relayRouteCache,
     approvalTimeoutSeconds: options.approvalTimeoutSeconds,
+    listCacheSecrets: options.listCacheSecrets,
     ...(options.rotationCheckSeconds ? { rotationJobEveryMs: options.rotationCheckSeconds * 1000 } : {}),
     log: (message) => options.print(`coffer: ${message}`),
   });

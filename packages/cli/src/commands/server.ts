@@ -41,6 +41,8 @@ Options:
   --approval-timeout SECONDS
                         how long a relayed call or signature that needs a person's approval waits for
                         one before it is denied (docs/agents.md) (env COFFER_APPROVAL_TIMEOUT; default 60; 1 to 600)
+  --list-cache N        how many secret summaries lists keep in memory (docs/operations.md)
+                        (env COFFER_LIST_CACHE; default 20000; 0 keeps none)
   --seal shamir         the root key is split into Shamir shares (env COFFER_SEAL): the server starts
                         sealed; 'coffer operator init' creates the shares once, 'coffer operator unseal'
                         takes them after every start. A store keeps the kind of root key it began with.
@@ -102,8 +104,9 @@ export async function run(argv: string[]): Promise<void> {
     },
     rotationGraceDays: graceDays(values["rotation-grace-days"] ?? env.COFFER_ROTATION_GRACE_DAYS),
     relayTimeoutSeconds: relayTimeout(values["relay-timeout"] ?? env.COFFER_RELAY_TIMEOUT),
-    relayRouteCache: routeCache(values["relay-route-cache"] ?? env.COFFER_RELAY_ROUTE_CACHE),
+    relayRouteCache: cacheSize("--relay-route-cache", "routes", values["relay-route-cache"] ?? env.COFFER_RELAY_ROUTE_CACHE),
     approvalTimeoutSeconds: approvalTimeout(values["approval-timeout"] ?? env.COFFER_APPROVAL_TIMEOUT),
+    listCacheSecrets: cacheSize("--list-cache", "secrets", values["list-cache"] ?? env.COFFER_LIST_CACHE),
     drainSeconds: seconds("--drain-seconds", values["drain-seconds"] ?? env.COFFER_DRAIN_SECONDS),
     rotationCheckSeconds: seconds("COFFER_ROTATION_CHECK_SECONDS", env.COFFER_ROTATION_CHECK_SECONDS) || undefined,
     shutdownGraceSeconds: seconds("--shutdown-grace-seconds", values["shutdown-grace-seconds"] ?? env.COFFER_SHUTDOWN_GRACE_SECONDS),
@@ -139,6 +142,7 @@ function parse(argv: string[]) {
         "relay-timeout": { type: "string" },
         "relay-route-cache": { type: "string" },
         "approval-timeout": { type: "string" },
+        "list-cache": { type: "string" },
         seal: { type: "string" },
         "drain-seconds": { type: "string" },
         "shutdown-grace-seconds": { type: "string" },
@@ -172,9 +176,10 @@ function relayTimeout(value: string | undefined): number | undefined {
   return seconds;
 }
 
-function routeCache(value: string | undefined): number | undefined {
+/** A cache's capacity (--list-cache, --relay-route-cache): 0 turns the cache off. */
+function cacheSize(flag: string, what: string, value: string | undefined): number | undefined {
   if (value === undefined || value === "") return undefined;
-  if (!/^\d{1,7}$/.test(value)) throw new CliError(`--relay-route-cache takes a number of routes from 0 to 9999999 (got '${value}')`, EXIT.usage);
+  if (!/^\d{1,7}$/.test(value)) throw new CliError(`${flag} takes a whole number of ${what} from 0 to 9999999 (got '${value}')`, EXIT.usage);
   return Number(value);
 }
 
