@@ -35,6 +35,7 @@ import { MemoryLimitStore } from "./limits/memory-limit-store.ts";
 import { DEFAULT_RATE_LIMITS, RateLimits, type RateLimitSettings } from "./limits/rate-limits.ts";
 import { RedisLimitStore } from "./limits/redis-limit-store.ts";
 import { SecretService } from "./secret/secret.service.ts";
+import { DEFAULT_LIST_CACHE_SECRETS } from "./secret/secret-summaries.ts";
 import { SecretFolders } from "./secret/secret-folders.ts";
 import { HmacService } from "./signing/hmac.service.ts";
 import { RelayRouteService } from "./relay/relay-routes.service.ts";
@@ -76,6 +77,8 @@ export interface CofferOptions {
   lifecycleJobEveryMs?: number;
   /** How long a use that needs a person's approval waits for one, in seconds (--approval-timeout); default 60, at most 600. */
   approvalTimeoutSeconds?: number | undefined;
+  /** How many secret summaries lists keep in memory (--list-cache); default 20,000, 0 keeps none. */
+  listCacheSecrets?: number | undefined;
 }
 
 export interface AuditSettings {
@@ -180,7 +183,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     audit.onAppended((records) => alerts.fromAudit(records));
     const graceDays = options.rotationGraceDays ?? DEFAULT_GRACE_DAYS;
     const canaries = new CanaryAlarm(auditSettings.mode === "off" ? null : audit, alerts, clock, log);
-    const secrets = new SecretService(store, keys, clock, workspaces, access, graceDays, canaries, log);
+    const secrets = new SecretService(store, keys, clock, workspaces, access, graceDays, canaries, log, options.listCacheSecrets ?? DEFAULT_LIST_CACHE_SECRETS);
     const rotationEvents = new RotationEvents((error) => log(`rotation event listener failed: ${(error as Error).message}`));
     const rotationJob = new RotationJob(store, secrets, rotationEvents, clock, log);
     rotationEvents.subscribe((event) => {

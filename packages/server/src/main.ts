@@ -28,6 +28,8 @@ export interface ServerOptions {
   relayTimeoutSeconds?: number | undefined;
   /** How long a use that needs a person's approval waits; default 60, at most 600. */
   approvalTimeoutSeconds?: number | undefined;
+  /** How many secret summaries lists keep in memory; default 20,000, 0 keeps none. */
+  listCacheSecrets?: number | undefined;
   /**
    * On shutdown, how long the node keeps serving while its health check
    * already fails, so a balancer stops sending it requests first (default 0).
@@ -57,6 +59,7 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     rateLimits: options.rateLimits,
     relayTimeoutSeconds: options.relayTimeoutSeconds,
     approvalTimeoutSeconds: options.approvalTimeoutSeconds,
+    listCacheSecrets: options.listCacheSecrets,
     ...(options.rotationCheckSeconds ? { rotationJobEveryMs: options.rotationCheckSeconds * 1000 } : {}),
     log: (message) => options.print(`coffer: ${message}`),
   });
