@@ -73,6 +73,8 @@ export interface CofferOptions {
   rotationJobEveryMs?: number;
   /** The longest a relayed call's upstream may stay silent, in seconds (--relay-timeout); default 30. */
   relayTimeoutSeconds?: number | undefined;
+  /** Relay routes kept in memory per node (--relay-route-cache); default 10000, 0 for none. */
+  relayRouteCache?: number | undefined;
   /** How often the lifecycle job (expiry warnings, unused secrets) runs (ms); 0 never runs it by itself. Default one minute. */
   lifecycleJobEveryMs?: number;
   /** How long a use that needs a person's approval waits for one, in seconds (--approval-timeout); default 60, at most 600. */
@@ -220,7 +222,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       folders: new SecretFolders(store, secrets, access),
       hmac: new HmacService(secrets, clock, graceDays, approvals),
       relay,
-      relayRoutes: new RelayRouteService(store, clock, workspaces),
+      relayRoutes: new RelayRouteService(store, clock, workspaces, options.relayRouteCache),
       approvals,
       rotation: new RotationService(store, clock, workspaces, graceDays),
       rotationEvents,
