@@ -105,14 +105,16 @@ export class SecretRows {
   }
 
   /**
-   * Runs a write transaction that changes `row`, and drops it from every
-   * node's cache on commit. `dropsGrants`: the write removes the secret's
-   * grants (destroying it), so the workspace's access caches go too; other
-   * writes leave them, and the read path's cached workspace, alone.
+   * Runs a write that changes `row`, group-committed with other requests'
+   * writes (Store.writeGrouped: `fn` works in the transaction alone and may
+   * run twice), and drops the secret from every node's cache on commit.
+   * `dropsGrants`: the write removes the secret's grants (destroying it), so
+   * the workspace's access caches go too; other writes leave them, and the
+   * read path's cached workspace, alone.
    */
   async commit<T>(row: SecretRow, fn: (trx: Store["db"]) => Promise<T>, dropsGrants = false): Promise<T> {
     const changes: Change[] = [changeOf(row), ...(dropsGrants ? [{ kind: "access" as const, workspaceId: row.workspaceId }] : [])];
-    const result = await this.store.db.transaction().execute(async (trx) => {
+    const result = await this.store.writeGrouped(async (trx) => {
       const value = await fn(trx);
       for (const change of changes) await this.store.changes.announce(trx, change);
       return value;

@@ -95,7 +95,7 @@ export class SecretWriter {
     plaintext.fill(0);
     const exists = () => new CofferError("SECRET_ALREADY_EXISTS", `a secret named '${name}' already exists`);
     try {
-      await store.db.transaction().execute(async (trx) => {
+      await store.writeGrouped(async (trx) => {
         if (await findByName(trx, ns, name)) throw exists();
         await insertSecret(trx, row);
         await insertVersion(trx, {
