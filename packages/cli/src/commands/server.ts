@@ -35,6 +35,9 @@ Options:
   --relay-timeout SECONDS
                         the longest an upstream of the relay may stay silent (docs/relay.md), and the
                         default; a relayed request may ask for less (env COFFER_RELAY_TIMEOUT; default 30; 1 to 3600)
+  --relay-route-cache N
+                        relay routes each node keeps in memory, dropped when one changes on any node
+                        (env COFFER_RELAY_ROUTE_CACHE; default 10000; 0 looks every call's route up in the store)
   --approval-timeout SECONDS
                         how long a relayed call or signature that needs a person's approval waits for
                         one before it is denied (docs/agents.md) (env COFFER_APPROVAL_TIMEOUT; default 60; 1 to 600)
@@ -101,8 +104,9 @@ export async function run(argv: string[]): Promise<void> {
     },
     rotationGraceDays: graceDays(values["rotation-grace-days"] ?? env.COFFER_ROTATION_GRACE_DAYS),
     relayTimeoutSeconds: relayTimeout(values["relay-timeout"] ?? env.COFFER_RELAY_TIMEOUT),
+    relayRouteCache: cacheSize("--relay-route-cache", "routes", values["relay-route-cache"] ?? env.COFFER_RELAY_ROUTE_CACHE),
     approvalTimeoutSeconds: approvalTimeout(values["approval-timeout"] ?? env.COFFER_APPROVAL_TIMEOUT),
-    listCacheSecrets: listCache(values["list-cache"] ?? env.COFFER_LIST_CACHE),
+    listCacheSecrets: cacheSize("--list-cache", "secrets", values["list-cache"] ?? env.COFFER_LIST_CACHE),
     drainSeconds: seconds("--drain-seconds", values["drain-seconds"] ?? env.COFFER_DRAIN_SECONDS),
     rotationCheckSeconds: seconds("COFFER_ROTATION_CHECK_SECONDS", env.COFFER_ROTATION_CHECK_SECONDS) || undefined,
     shutdownGraceSeconds: seconds("--shutdown-grace-seconds", values["shutdown-grace-seconds"] ?? env.COFFER_SHUTDOWN_GRACE_SECONDS),
@@ -136,6 +140,7 @@ function parse(argv: string[]) {
         "audit-sync": { type: "string" },
         "rotation-grace-days": { type: "string" },
         "relay-timeout": { type: "string" },
+        "relay-route-cache": { type: "string" },
         "approval-timeout": { type: "string" },
         "list-cache": { type: "string" },
         seal: { type: "string" },
@@ -171,9 +176,10 @@ function relayTimeout(value: string | undefined): number | undefined {
   return seconds;
 }
 
-function listCache(value: string | undefined): number | undefined {
+/** A cache's capacity (--list-cache, --relay-route-cache): 0 turns the cache off. */
+function cacheSize(flag: string, what: string, value: string | undefined): number | undefined {
   if (value === undefined || value === "") return undefined;
-  if (!/^\d{1,7}$/.test(value)) throw new CliError(`--list-cache takes a whole number of secrets from 0 to 9999999 (got '${value}')`, EXIT.usage);
+  if (!/^\d{1,7}$/.test(value)) throw new CliError(`${flag} takes a whole number of ${what} from 0 to 9999999 (got '${value}')`, EXIT.usage);
   return Number(value);
 }
 
