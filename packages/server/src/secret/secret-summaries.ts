@@ -153,8 +153,9 @@ interface Space {
   tooLarge: boolean;
   /** Secrets written since their entries were loaded. */
   stale: Set<string>;
-  /** The load or reload running now. */
+  /** The load or reload running now, and how many have started. */
   busy: Promise<void> | undefined;
+  rounds: number;
 }
 
 function keyOf(ns: SecretNamespace): string {
@@ -187,19 +188,33 @@ export class SummaryCache {
     const key = keyOf(ns);
     let space = this.#spaces.get(key);
     if (space) this.#spaces.delete(key);
-    else space = { entries: [], loaded: false, tooLarge: false, stale: new Set(), busy: undefined };
+    else space = { entries: [], loaded: false, tooLarge: false, stale: new Set(), busy: undefined, rounds: 0 };
     this.#spaces.set(key, space);
-    // A (re)load that started before this call may have missed a write answered before it; the stale set then says so.
-    if (space.busy) await space.busy;
-    if (!space.loaded || space.stale.size > 0) {
+    // One (re)load at a time, each reloading what was stale when it started. A
+    // list waits for one that started after it was asked (which sees every
+    // write answered before), or finds nothing stale, or runs one itself.
+    const arrival = space.rounds;
+    for (;;) {
+      if (space.busy) {
+        const round = space.rounds;
+        const done = await space.busy.then(
+          () => true,
+          () => false,
+        );
+        if (done && round > arrival) break;
+        continue;
+      }
+      if (space.loaded && space.stale.size === 0) break;
+      space.rounds++;
       const busy = this.#refresh(ns, space);
       space.busy = busy;
       try {
         await busy;
       } finally {
-        if (space.busy === busy) space.busy = undefined;
+        space.busy = undefined;
       }
       this.#evict(key);
+      break;
     }
     return space.tooLarge ? undefined : space.entries;
   }
@@ -208,6 +223,16 @@ export class SummaryCache {
     const ids = [...space.stale];
     // Writes committed from here on are marked stale again and reloaded by the next list.
     space.stale.clear();
+    try {
+      await this.#reload(ns, space, ids);
+    } catch (error) {
+      // Whatever was stale stays stale: the next list tries again.
+      for (const id of ids) space.stale.add(id);
+      throw error;
+    }
+  }
+
+  async #reload(ns: SecretNamespace, space: Space, ids: string[]): Promise<void> {
     if (!space.loaded || ids.length > PATCH_MAX) {
       const rows = await listAllSummaries(this.#store.db, ns);
       space.tooLarge = rows.length > this.#capacity;
