@@ -91,8 +91,8 @@ export class SecretRows {
   }
 
   /** A stored version the caller may read: not deleted, not destroyed. */
-  async liveVersion(row: SecretRow, version: number): Promise<VersionRow> {
-    const stored = await findVersion(this.store.db, row.id, version);
+  async liveVersion(row: SecretRow, version: number, db: Store["db"] = this.store.db): Promise<VersionRow> {
+    const stored = await findVersion(db, row.id, version);
     if (!stored) throw new CofferError("VERSION_NOT_FOUND", `secret '${row.name}' has no version ${version}`);
     if (isGone(stored, this.clock())) throw versionGone(row, version, stored.destroyedAt !== null);
     return stored;
