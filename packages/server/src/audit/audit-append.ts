@@ -44,13 +44,13 @@ export function appendInProcess(store: Store): AuditAppender {
  * a batch takes the head's row lock in a transaction instead, which every
  * compare-and-set waits for.
  *
- * A batch chains after the head the batch before it will leave, even while
- * that one is still in flight: the head row's lock orders the two, and the
- * second appends only if the first did.
+ * A batch waits for this node's batch before it to be in: sent at once on
+ * another connection, it could reach PostgreSQL first and lose the race to
+ * its own predecessor.
  */
 export function appendToSharedStore(store: Store): AuditAppender {
   const statements = appendStatements(store.db);
-  /** The head once every batch sent so far is in: what the next batch chains after. */
+  /** The head this node's last append left (or will leave): what the next batch chains after. */
   let expected: StoredHead | null = null;
   const chainAfter = (head: StoredHead, events: AuditEventInput[]) => {
     const segment = chainSegment(head.point, events);
@@ -67,7 +67,13 @@ export function appendToSharedStore(store: Store): AuditAppender {
     };
     return synced ? store.db.transaction().execute(append) : store.writeUnsynced(append);
   };
-  return async (events, synced) => {
+  let previous: Promise<unknown> = Promise.resolve();
+  return (events, synced) => {
+    const appended = previous.then(() => append(events, synced));
+    previous = appended.catch(() => {});
+    return appended;
+  };
+  async function append(events: AuditEventInput[], synced: boolean): Promise<AuditRecord[]> {
     try {
       let head = expected;
       for (let tries = 0; head !== null && tries < APPEND_TRIES; tries++) {
@@ -81,7 +87,7 @@ export function appendToSharedStore(store: Store): AuditAppender {
       expected = null;
       throw error;
     }
-  };
+  }
 }
 
 function storedHead(point: ChainPoint): StoredHead {
