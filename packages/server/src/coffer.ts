@@ -7,7 +7,7 @@ import { AlertService } from "./alert/alert.service.ts";
 import { WebhookService, type WebhookOptions } from "./alert/webhook.service.ts";
 import { ApprovalService } from "./approval/approval.service.ts";
 import { AuditReader } from "./audit/audit-reader.service.ts";
-import { appendInProcess } from "./audit/audit-append.ts";
+import { appendInProcess, appendToSharedStore } from "./audit/audit-append.ts";
 import { AuditLog, type AuditSync } from "./audit/audit.service.ts";
 import { systemEvent } from "./audit/audit.types.ts";
 import { DAY_MS, systemClock, type Clock } from "./core/clock.ts";
@@ -178,7 +178,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     const workspaces = new WorkspaceService(store, clock, limits);
     const access = new AccessService(store);
     const auditSettings = options.audit ?? DEFAULT_AUDIT;
-    const audit = new AuditLog(store, appendInProcess(store), { failOpen: auditSettings.mode === "fail-open", syncReads: auditSettings.sync === "always", log });
+    const audit = new AuditLog(store, store.dialect.sharedByNodes ? appendToSharedStore(store) : appendInProcess(store), { failOpen: auditSettings.mode === "fail-open", syncReads: auditSettings.sync === "always", log });
     const stopRetention = keepAuditFor(audit, auditSettings.retentionDays, clock, log);
     const webhooks = new WebhookService(store, clock, keys, workspaces, { ...options.webhooks, log });
     const alerts = new AlertService(store, clock, workspaces, webhooks, limitStore, { log });

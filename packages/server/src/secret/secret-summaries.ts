@@ -13,11 +13,11 @@
  * summaries are kept by secret and reused while the store returns the row
  * they were built from.
  */
-import type { SecretScope, SecretSummary, SecretType } from "@coffer/protocol";
-import { planOf, viewOf, type RotationPlan } from "../rotation/rotation.rules.ts";
+import type { SecretScope, SecretSummary } from "@coffer/protocol";
+import { planOf, type RotationPlan } from "../rotation/rotation.rules.ts";
 import type { Store } from "../store/store.ts";
 import { listAllSummaries, type SecretNamespace, type SummaryRow } from "./secret.repository.ts";
-import { ageDays } from "./secret-rows.ts";
+import { ageDays, summaryAt, summaryBase, type SummaryBase } from "./secret-rows.ts";
 import type { ListResult } from "./secret.types.ts";
 
 /** The summaries the cache holds across namespaces unless the server is told otherwise (--list-cache). */
@@ -36,7 +36,7 @@ export interface ListedSecret {
   readonly deletedAt: number | null;
   readonly plan: RotationPlan | undefined;
   readonly versionCreatedAt: number;
-  readonly base: Omit<SecretSummary, "ageDays" | "rotation">;
+  readonly base: SummaryBase;
   /** The item last answered, reused while its age stays the same; never when a schedule applies (its status moves with the clock). */
   last?: SecretSummary;
 }
@@ -51,47 +51,15 @@ export function listedOf(row: SummaryRow): ListedSecret {
     deletedAt: row.deletedAt,
     plan: planOf(row.intervalDays, row.versionCreatedAt),
     versionCreatedAt: row.versionCreatedAt,
-    base: {
-      id: row.id,
-      name: row.name,
-      scope: row.scope as SecretScope,
-      type: row.type as SecretType,
-      label: row.label,
-      tags: JSON.parse(row.tags),
-      keys: JSON.parse(row.keys),
-      version: row.currentVersion,
-      createdAt: new Date(row.createdAt).toISOString(),
-      updatedAt: new Date(row.versionCreatedAt).toISOString(),
-      deletedAt: row.deletedAt === null ? null : new Date(row.deletedAt).toISOString(),
-      autoRotate: row.autoRotate === 1,
-      ...(row.expiresAt === null ? {} : { expiresAt: new Date(row.expiresAt).toISOString() }),
-    },
+    base: summaryBase(row, JSON.parse(row.keys), row.versionCreatedAt),
   };
 }
 
-/** The summary of `listed` at `now`, in the order secret-rows.ts summarize() gives its fields. */
+/** The summary of `listed` at `now`. */
 export function itemOf(listed: ListedSecret, now: number): SecretSummary {
-  const age = ageDays(listed.versionCreatedAt, now);
-  if (listed.last !== undefined && listed.last.ageDays === age) return listed.last;
-  const { base, plan } = listed;
-  const item: SecretSummary = {
-    id: base.id,
-    name: base.name,
-    scope: base.scope,
-    type: base.type,
-    label: base.label,
-    tags: base.tags,
-    keys: base.keys,
-    version: base.version,
-    createdAt: base.createdAt,
-    updatedAt: base.updatedAt,
-    ageDays: age,
-    deletedAt: base.deletedAt,
-    autoRotate: base.autoRotate,
-    ...(plan ? { rotation: viewOf(plan, now) } : {}),
-    ...(base.expiresAt === undefined ? {} : { expiresAt: base.expiresAt }),
-  };
-  if (!plan) listed.last = item;
+  if (listed.last !== undefined && listed.last.ageDays === ageDays(listed.versionCreatedAt, now)) return listed.last;
+  const item = summaryAt(listed.base, listed.versionCreatedAt, now, listed.plan);
+  if (!listed.plan) listed.last = item;
   return item;
 }
 
@@ -153,8 +121,9 @@ interface Space {
   tooLarge: boolean;
   /** Secrets written since their entries were loaded. */
   stale: Set<string>;
-  /** The load or reload running now. */
+  /** The load or reload running now, and how many have started. */
   busy: Promise<void> | undefined;
+  rounds: number;
 }
 
 function keyOf(ns: SecretNamespace): string {
@@ -187,19 +156,33 @@ export class SummaryCache {
     const key = keyOf(ns);
     let space = this.#spaces.get(key);
     if (space) this.#spaces.delete(key);
-    else space = { entries: [], loaded: false, tooLarge: false, stale: new Set(), busy: undefined };
+    else space = { entries: [], loaded: false, tooLarge: false, stale: new Set(), busy: undefined, rounds: 0 };
     this.#spaces.set(key, space);
-    // A (re)load that started before this call may have missed a write answered before it; the stale set then says so.
-    if (space.busy) await space.busy;
-    if (!space.loaded || space.stale.size > 0) {
+    // One (re)load at a time, each reloading what was stale when it started. A
+    // list waits for one that started after it was asked (which sees every
+    // write answered before), or finds nothing stale, or runs one itself.
+    const arrival = space.rounds;
+    for (;;) {
+      if (space.busy) {
+        const round = space.rounds;
+        const done = await space.busy.then(
+          () => true,
+          () => false,
+        );
+        if (done && round > arrival) break;
+        continue;
+      }
+      if (space.loaded && space.stale.size === 0) break;
+      space.rounds++;
       const busy = this.#refresh(ns, space);
       space.busy = busy;
       try {
         await busy;
       } finally {
-        if (space.busy === busy) space.busy = undefined;
+        space.busy = undefined;
       }
       this.#evict(key);
+      break;
     }
     return space.tooLarge ? undefined : space.entries;
   }
@@ -208,6 +191,16 @@ export class SummaryCache {
     const ids = [...space.stale];
     // Writes committed from here on are marked stale again and reloaded by the next list.
     space.stale.clear();
+    try {
+      await this.#reload(ns, space, ids);
+    } catch (error) {
+      // Whatever was stale stays stale: the next list tries again.
+      for (const id of ids) space.stale.add(id);
+      throw error;
+    }
+  }
+
+  async #reload(ns: SecretNamespace, space: Space, ids: string[]): Promise<void> {
     if (!space.loaded || ids.length > PATCH_MAX) {
       const rows = await listAllSummaries(this.#store.db, ns);
       space.tooLarge = rows.length > this.#capacity;
