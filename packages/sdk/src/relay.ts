@@ -6,35 +6,12 @@
  *
  * Wire shapes: docs/relay.md (server) and docs/relay-clients.md (clients).
  */
-import type { SecretScope } from "@coffer/protocol";
+import type { RelayBodyEncoding, RelayPolicy, RelayResponse, RelayRoute, SecretScope } from "@coffer/protocol";
 
-/**
- * Where a secret's value may be sent, as the server shows it in the
- * secret's metadata. A secret without a policy cannot be relayed.
- */
-export interface RelayPolicy {
-  /** Exact host names, or `*.example.com` for its subdomains. */
-  hosts: string[];
-  /** Default ["https"]. */
-  schemes: string[];
-  /** Default []: the scheme's default port only. */
-  ports: number[];
-  /** Default []: any method. */
-  methods: string[];
-  /** Request headers the value may be placed in (Authorization, X-Api-Key, …). */
-  headers: string[];
-  /** Query parameters the value may be placed in. */
-  query: string[];
-  /** Whether the value may be placed in the request body. */
-  body: boolean;
-  /** Loopback, private or link-local IPs/CIDRs the hosts may resolve to (tests: ["127.0.0.1"]). */
-  addresses: string[];
-}
+export type { RelayPolicy, RelayResponse, RelayRoute };
 
 /** A policy to write: `hosts` is required, every other field falls back to its default. */
 export type RelayPolicyInput = Pick<RelayPolicy, "hosts"> & Partial<RelayPolicy>;
-
-export type BodyEncoding = "utf8" | "base64";
 
 export interface RelayRequest {
   /** Default GET. */
@@ -46,20 +23,11 @@ export interface RelayRequest {
   /** Text (may hold placeholders) or bytes (sent base64, as `bodyEncoding: "base64"`). */
   body?: string | Uint8Array;
   /** How a string body is encoded; default utf8. */
-  bodyEncoding?: BodyEncoding;
+  bodyEncoding?: RelayBodyEncoding;
   /** Which secrets the placeholders name: the workspace's (default) or the caller's personal ones. */
   scope?: SecretScope;
   /** Pass the upstream's answer through as a stream (SSE, chunked) instead of one JSON answer. */
   stream?: boolean;
-}
-
-/** The upstream's answer, with every referenced value replaced by its placeholder. */
-export interface RelayResponse {
-  status: number;
-  headers: Record<string, string>;
-  /** Text, or base64 when `bodyEncoding` says so (a binary answer). */
-  body: string;
-  bodyEncoding: BodyEncoding;
 }
 
 /** A streamed answer: the upstream's status and (redacted) headers, and the redacted body as it arrives. */
@@ -76,17 +44,6 @@ export interface Attribution {
   tool?: string;
 }
 
-/** A base-URL route: `/relay/{ws}/{name}/…` forwards to `target` with the header and query templates applied. */
-export interface RelayRoute {
-  name: string;
-  target: string;
-  /** Templates: placeholders only, never values. */
-  headers: Record<string, string>;
-  query: Record<string, string>;
-  description: string;
-  createdAt: string;
-  updatedAt: string;
-}
 
 export interface RelayRouteInput {
   target: string;

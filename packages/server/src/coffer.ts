@@ -7,7 +7,7 @@ import { AlertService } from "./alert/alert.service.ts";
 import { WebhookService, type WebhookOptions } from "./alert/webhook.service.ts";
 import { ApprovalService } from "./approval/approval.service.ts";
 import { AuditReader } from "./audit/audit-reader.service.ts";
-import { appendInProcess } from "./audit/audit-append.ts";
+import { appendInProcess, appendToSharedStore } from "./audit/audit-append.ts";
 import { AuditLog, type AuditSync } from "./audit/audit.service.ts";
 import { systemEvent } from "./audit/audit.types.ts";
 import { DAY_MS, systemClock, type Clock } from "./core/clock.ts";
@@ -34,6 +34,7 @@ import type { LimitStore } from "./limits/limit-store.ts";
 import { MemoryLimitStore } from "./limits/memory-limit-store.ts";
 import { DEFAULT_RATE_LIMITS, RateLimits, type RateLimitSettings } from "./limits/rate-limits.ts";
 import { SecretService } from "./secret/secret.service.ts";
+import { DEFAULT_LIST_CACHE_SECRETS } from "./secret/secret-summaries.ts";
 import { SecretFolders } from "./secret/secret-folders.ts";
 import { HmacService } from "./signing/hmac.service.ts";
 import { RelayRouteService } from "./relay/relay-routes.service.ts";
@@ -71,10 +72,14 @@ export interface CofferOptions {
   rotationJobEveryMs?: number;
   /** The longest a relayed call's upstream may stay silent, in seconds (--relay-timeout); default 30. */
   relayTimeoutSeconds?: number | undefined;
+  /** Relay routes kept in memory per node (--relay-route-cache); default 10000, 0 for none. */
+  relayRouteCache?: number | undefined;
   /** How often the lifecycle job (expiry warnings, unused secrets) runs (ms); 0 never runs it by itself. Default one minute. */
   lifecycleJobEveryMs?: number;
   /** How long a use that needs a person's approval waits for one, in seconds (--approval-timeout); default 60, at most 600. */
   approvalTimeoutSeconds?: number | undefined;
+  /** How many secret summaries lists keep in memory (--list-cache); default 20,000, 0 keeps none. */
+  listCacheSecrets?: number | undefined;
 }
 
 export interface AuditSettings {
@@ -173,14 +178,14 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     const workspaces = new WorkspaceService(store, clock, limits);
     const access = new AccessService(store);
     const auditSettings = options.audit ?? DEFAULT_AUDIT;
-    const audit = new AuditLog(store, appendInProcess(store), { failOpen: auditSettings.mode === "fail-open", syncReads: auditSettings.sync === "always", log });
+    const audit = new AuditLog(store, store.dialect.sharedByNodes ? appendToSharedStore(store) : appendInProcess(store), { failOpen: auditSettings.mode === "fail-open", syncReads: auditSettings.sync === "always", log });
     const stopRetention = keepAuditFor(audit, auditSettings.retentionDays, clock, log);
     const webhooks = new WebhookService(store, clock, keys, workspaces, { ...options.webhooks, log });
     const alerts = new AlertService(store, clock, workspaces, webhooks, limitStore, { log });
     audit.onAppended((records) => alerts.fromAudit(records));
     const graceDays = options.rotationGraceDays ?? DEFAULT_GRACE_DAYS;
     const canaries = new CanaryAlarm(auditSettings.mode === "off" ? null : audit, alerts, clock, log);
-    const secrets = new SecretService(store, keys, clock, workspaces, access, graceDays, canaries, log);
+    const secrets = new SecretService(store, keys, clock, workspaces, access, graceDays, canaries, log, options.listCacheSecrets ?? DEFAULT_LIST_CACHE_SECRETS);
     const rotationEvents = new RotationEvents((error) => log(`rotation event listener failed: ${(error as Error).message}`));
     const rotationJob = new RotationJob(store, secrets, rotationEvents, clock, log);
     rotationEvents.subscribe((event) => {
@@ -217,7 +222,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       folders: new SecretFolders(store, secrets, access),
       hmac: new HmacService(secrets, clock, graceDays, approvals),
       relay,
-      relayRoutes: new RelayRouteService(store, clock, workspaces),
+      relayRoutes: new RelayRouteService(store, clock, workspaces, options.relayRouteCache),
       approvals,
       rotation: new RotationService(store, clock, workspaces, graceDays),
       rotationEvents,

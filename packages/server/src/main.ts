@@ -26,8 +26,12 @@ export interface ServerOptions {
   rotationGraceDays?: number | undefined;
   /** The longest a relayed call's upstream may stay silent, in seconds; default 30. */
   relayTimeoutSeconds?: number | undefined;
+  /** Relay routes kept in memory per node; default 10000, 0 for none. */
+  relayRouteCache?: number | undefined;
   /** How long a use that needs a person's approval waits; default 60, at most 600. */
   approvalTimeoutSeconds?: number | undefined;
+  /** How many secret summaries lists keep in memory; default 20,000, 0 keeps none. */
+  listCacheSecrets?: number | undefined;
   /**
    * On shutdown, how long the node keeps serving while its health check
    * already fails, so a balancer stops sending it requests first (default 0).
@@ -56,7 +60,9 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     redisPrefix: options.redisPrefix,
     rateLimits: options.rateLimits,
     relayTimeoutSeconds: options.relayTimeoutSeconds,
+    relayRouteCache: options.relayRouteCache,
     approvalTimeoutSeconds: options.approvalTimeoutSeconds,
+    listCacheSecrets: options.listCacheSecrets,
     ...(options.rotationCheckSeconds ? { rotationJobEveryMs: options.rotationCheckSeconds * 1000 } : {}),
     log: (message) => options.print(`coffer: ${message}`),
   });

@@ -11,7 +11,7 @@ import { writeHead } from "../src/audit/audit.repository.ts";
 import { systemEvent } from "../src/audit/audit.types.ts";
 import { migrateTo } from "../src/store/migrate.ts";
 import { openStore, type Store } from "../src/store/store.ts";
-import type { AuditAppender } from "../src/audit/audit-append.ts";
+import { appendToSharedStore, type AuditAppender } from "../src/audit/audit-append.ts";
 import { AuditLog } from "../src/audit/audit.service.ts";
 import { openCoffer, type AuditSettings, type Coffer } from "../src/coffer.ts";
 import { buildApp } from "../src/http/app.ts";
@@ -331,3 +331,30 @@ for (const store of STORES) {
   });
 
 }
+
+test("nodes appending to one PostgreSQL at once make one chain that holds each batch once (postgres)", async (t) => {
+  const target = await STORES.find((store) => store.kind === "postgres")!.open(t);
+  if (!target) return;
+  const nodes = await Promise.all([1, 2, 3].map(() => openStore({ dataDir: target.dataDir, databaseUrl: target.databaseUrl })));
+  t.after(() => Promise.all(nodes.map((node) => node.close())));
+  const logs = nodes.map((node) => new AuditLog(node, appendToSharedStore(node)));
+  const told: AuditRecord[] = [];
+  for (const log of logs) log.onAppended((records) => told.push(...records));
+  const event = (node: number, round: number, i: number) => ({ ...systemEvent(round, "secret.read", { workspaceId: "ws_1", secretId: "sec_1", secretName: "s" }), requestId: `${node}-${round}-${i}` });
+  // No node knows the head at first, so the first appends race for the empty log; then each node's compare-and-set keeps losing to the others'.
+  await Promise.all(
+    logs.map(async (log, node) => {
+      for (let round = 0; round < 40; round++) {
+        await Promise.all(Array.from({ length: 1 + ((round + node) % 4) }, (_, i) => log.record(event(node, round, i), i % 3 !== 0)));
+      }
+    }),
+  );
+  const verified = await logs[0]!.verify();
+  assert.deepEqual([verified.ok, verified.problem], [true, undefined]);
+  const { events } = await logs[0]!.query({}, { after: 0, limit: 1000 });
+  assert.equal(events.length, verified.checked);
+  assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1));
+  const expected = logs.flatMap((_, node) => Array.from({ length: 40 }, (_, round) => Array.from({ length: 1 + ((round + node) % 4) }, (_, i) => `${node}-${round}-${i}`)).flat());
+  assert.deepEqual(events.map((e) => e.requestId).sort(), expected.sort(), "every event once");
+  assert.deepEqual(told.sort((a, b) => a.seq - b.seq), events, "what the listeners were told is what the chain holds");
+});

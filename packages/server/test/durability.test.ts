@@ -142,7 +142,7 @@ interface Attempt {
   status?: number;
 }
 
-const WRITE_LOOPS = 8;
+const WRITE_LOOPS = 64;
 const OWNED_PER_LOOP = 2;
 const WRITE_FOR_MS = 1500;
 const ENOUGH_ACKED = 50;

@@ -166,3 +166,45 @@ function rawGet(base: string, path: string, token: string): Promise<[number, str
     request.on("error", reject);
   });
 }
+
+test("a route changed on one node is the route every node uses: at once on that node, within a second on another (PostgreSQL, the change feed)", async (t) => {
+  const target = await STORES[1]!.open(t);
+  if (!target) return;
+  const upstream = await startUpstream(t, (request, _body, response) => {
+    response.writeHead(200, { "content-type": "text/plain" });
+    response.end(request.url);
+  });
+  const a = await startServer(t, target);
+  t.after(() => a.stop());
+  const b = await startServer(t, target);
+  t.after(() => b.stop());
+  const admin = client(a.url, a.token);
+  await must(admin("POST", secretsPath("default"), { name: "api/key", data: { value: KEY } }), 201);
+  const policy = { hosts: ["127.0.0.1"], schemes: ["http"], ports: [upstream.port], headers: ["Authorization"], addresses: ["127.0.0.1"] };
+  await must(admin("PATCH", `${secretsPath("default", "api/key")}/metadata`, { relayPolicy: policy }), 200);
+  const agent = (await must(admin("POST", "/api/v1/auth/tokens", { name: "agent", access: "use" }), 201)).token as string;
+  const put = (prefix: string) => must(admin("PUT", `${routes}/api`, { target: `${upstream.url}${prefix}`, headers: { Authorization: "Bearer @{vault.api/key}" } }), 200);
+  const through = async (node: { url: string }) => {
+    const response = await fetch(`${node.url}/relay/default/api/v1`, { headers: { authorization: `Bearer ${agent}` } });
+    return `${response.status} ${await response.text()}`;
+  };
+  const eventually = async (node: { url: string }, expected: RegExp, what: string) => {
+    const deadline = Date.now() + 1_000;
+    let seen = await through(node);
+    while (!expected.test(seen) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      seen = await through(node);
+    }
+    assert.match(seen, expected, what);
+  };
+
+  await put("/first");
+  assert.equal(await through(a), "200 /first/v1");
+  assert.equal(await through(b), "200 /first/v1", "node B has looked the route up (and holds it now)");
+  await put("/second");
+  assert.equal(await through(a), "200 /second/v1", "the node that changed the route uses the new one at once");
+  await eventually(b, /^200 \/second\/v1$/, "node B dropped the route it held when node A changed it");
+  await must(admin("DELETE", `${routes}/api`), 204);
+  assert.match(await through(a), /^404 .*NOT_FOUND/, "a deleted route is gone at once on its node");
+  await eventually(b, /^404 .*NOT_FOUND/, "and from node B's cache");
+});

@@ -35,9 +35,14 @@ Options:
   --relay-timeout SECONDS
                         the longest an upstream of the relay may stay silent (docs/relay.md), and the
                         default; a relayed request may ask for less (env COFFER_RELAY_TIMEOUT; default 30; 1 to 3600)
+  --relay-route-cache N
+                        relay routes each node keeps in memory, dropped when one changes on any node
+                        (env COFFER_RELAY_ROUTE_CACHE; default 10000; 0 looks every call's route up in the store)
   --approval-timeout SECONDS
                         how long a relayed call or signature that needs a person's approval waits for
                         one before it is denied (docs/agents.md) (env COFFER_APPROVAL_TIMEOUT; default 60; 1 to 600)
+  --list-cache N        how many secret summaries lists keep in memory (docs/operations.md)
+                        (env COFFER_LIST_CACHE; default 20000; 0 keeps none)
   --seal shamir         the root key is split into Shamir shares (env COFFER_SEAL): the server starts
                         sealed; 'coffer operator init' creates the shares once, 'coffer operator unseal'
                         takes them after every start. A store keeps the kind of root key it began with.
@@ -99,7 +104,9 @@ export async function run(argv: string[]): Promise<void> {
     },
     rotationGraceDays: graceDays(values["rotation-grace-days"] ?? env.COFFER_ROTATION_GRACE_DAYS),
     relayTimeoutSeconds: relayTimeout(values["relay-timeout"] ?? env.COFFER_RELAY_TIMEOUT),
+    relayRouteCache: cacheSize("--relay-route-cache", "routes", values["relay-route-cache"] ?? env.COFFER_RELAY_ROUTE_CACHE),
     approvalTimeoutSeconds: approvalTimeout(values["approval-timeout"] ?? env.COFFER_APPROVAL_TIMEOUT),
+    listCacheSecrets: cacheSize("--list-cache", "secrets", values["list-cache"] ?? env.COFFER_LIST_CACHE),
     drainSeconds: seconds("--drain-seconds", values["drain-seconds"] ?? env.COFFER_DRAIN_SECONDS),
     rotationCheckSeconds: seconds("COFFER_ROTATION_CHECK_SECONDS", env.COFFER_ROTATION_CHECK_SECONDS) || undefined,
     shutdownGraceSeconds: seconds("--shutdown-grace-seconds", values["shutdown-grace-seconds"] ?? env.COFFER_SHUTDOWN_GRACE_SECONDS),
@@ -133,7 +140,9 @@ function parse(argv: string[]) {
         "audit-sync": { type: "string" },
         "rotation-grace-days": { type: "string" },
         "relay-timeout": { type: "string" },
+        "relay-route-cache": { type: "string" },
         "approval-timeout": { type: "string" },
+        "list-cache": { type: "string" },
         seal: { type: "string" },
         "drain-seconds": { type: "string" },
         "shutdown-grace-seconds": { type: "string" },
@@ -165,6 +174,13 @@ function relayTimeout(value: string | undefined): number | undefined {
   const seconds = Number(value);
   if (!/^\d{1,4}$/.test(value) || seconds < 1 || seconds > 3600) throw new CliError(`--relay-timeout takes whole seconds from 1 to 3600 (got '${value}')`, EXIT.usage);
   return seconds;
+}
+
+/** A cache's capacity (--list-cache, --relay-route-cache): 0 turns the cache off. */
+function cacheSize(flag: string, what: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (!/^\d{1,7}$/.test(value)) throw new CliError(`${flag} takes a whole number of ${what} from 0 to 9999999 (got '${value}')`, EXIT.usage);
+  return Number(value);
 }
 
 function approvalTimeout(value: string | undefined): number | undefined {

@@ -1,23 +1,8 @@
 /** coffer tokens create | list | revoke */
+import type { TokenInfo } from "@coffer/sdk";
 import { dispatch, parse, positionals, usage } from "../args.ts";
 import { connect } from "../client.ts";
 import { list, printJson, printTable, when } from "../output.ts";
-
-interface TokenInfo {
-  id: string;
-  name: string;
-  kind: string;
-  principalId: string;
-  parentId: string | null;
-  workspaceId: string | null;
-  secrets: string[] | null;
-  access: string;
-  cidrs: string[] | null;
-  expiresAt: string | null;
-  createdAt: string;
-  labels?: Record<string, string>;
-  relayUsesPerHour?: number | null;
-}
 
 const HELP = `Usage: coffer tokens <command> [options]
 

@@ -4,8 +4,11 @@ import type { Tables } from "../store/tables.ts";
 export type WebhookRow = Tables["webhooks"];
 export type DeliveryRow = Tables["webhookDeliveries"];
 
-export function insertAlert(db: Database, row: Tables["alerts"]) {
-  return db.insertInto("alerts").values(row).execute();
+/** Rows per insert: well inside both databases' limits on a statement's parameters. */
+const ALERTS_PER_INSERT = 500;
+
+export async function insertAlerts(db: Database, rows: Tables["alerts"][]): Promise<void> {
+  for (let i = 0; i < rows.length; i += ALERTS_PER_INSERT) await db.insertInto("alerts").values(rows.slice(i, i + ALERTS_PER_INSERT)).execute();
 }
 
 /** A workspace's alerts and the instance-wide ones every workspace hears; with workspaceId null, all of them. */

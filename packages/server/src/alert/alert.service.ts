@@ -18,7 +18,7 @@ import type { Store } from "../store/store.ts";
 import type { WorkspaceService } from "../workspace/workspace.service.ts";
 import type { AuditRecord } from "../audit/audit.types.ts";
 import type { RotationEvent } from "../rotation/rotation.events.ts";
-import { insertAlert, recentAlerts, workspacesOfUsername } from "./alert.repository.ts";
+import { insertAlerts, recentAlerts, workspacesOfUsername } from "./alert.repository.ts";
 import { BROADCAST, type Alert, type AlertInput, type AlertType } from "./alert.types.ts";
 import type { WebhookService } from "./webhook.service.ts";
 import type { LimitStore } from "../limits/limit-store.ts";
@@ -79,10 +79,16 @@ export class AlertService {
 
   /** Stores an alert and hands it to the webhooks that hear it. */
   async raise(input: AlertInput): Promise<Alert> {
-    const alert: Alert = { ...input, id: newId("alr"), time: this.#clock() };
-    await insertAlert(this.#store.db, { ...alert, details: JSON.stringify(alert.details) });
-    if (alert.workspaceId !== null || BROADCAST.has(alert.type)) await this.#webhooks.enqueue(alert);
-    return alert;
+    return (await this.#raiseAll([input]))[0]!;
+  }
+
+  /** Stores alerts with one insert (one commit, not one per alert: a batch of updates is a batch of alerts) and hands them to their webhooks. */
+  async #raiseAll(inputs: AlertInput[]): Promise<Alert[]> {
+    const time = this.#clock();
+    const alerts: Alert[] = inputs.map((input) => ({ ...input, id: newId("alr"), time }));
+    await insertAlerts(this.#store.db, alerts.map((alert) => ({ ...alert, details: JSON.stringify(alert.details) })));
+    await this.#webhooks.enqueue(alerts.filter((alert) => alert.workspaceId !== null || BROADCAST.has(alert.type)));
+    return alerts;
   }
 
   /** Reads a durable audit batch; never throws into the audit log. */
@@ -123,12 +129,14 @@ export class AlertService {
   }
 
   async #derive(records: AuditRecord[]): Promise<void> {
+    const changes: AlertInput[] = [];
     for (const event of records) {
       const change = event.outcome === "ok" ? CHANGES[event.action] : undefined;
-      if (change) await this.raise(changeAlert(change, event));
+      if (change) changes.push(changeAlert(change, event));
       else if (event.status === 401 || (event.action === "auth.login" && event.status === 429)) await this.#failure(event);
       else if (event.status === 403 && event.actorId !== null) await this.#deniedAccess(event);
     }
+    if (changes.length > 0) await this.#raiseAll(changes);
   }
 
   async #failure(event: AuditRecord): Promise<void> {

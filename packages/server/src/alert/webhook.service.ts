@@ -128,18 +128,21 @@ export class WebhookService {
     return (await listDeliveries(this.#store.db, id, 100)).map(({ webhookId: _, ...delivery }) => delivery);
   }
 
-  /** Records a delivery for every webhook that hears this alert, then attempts them in the background. */
-  async enqueue(alert: Alert): Promise<void> {
+  /** Records a delivery for every webhook that hears each alert (one insert for them all), then attempts them in the background. */
+  async enqueue(alerts: readonly Alert[]): Promise<void> {
     const now = this.#clock();
-    const hooks = (await webhooksFor(this.#store.db, alert.workspaceId)).filter((hook) => {
-      const events = JSON.parse(hook.events) as string[];
-      return events.includes(ALL) || events.includes(alert.type);
-    });
-    await insertDeliveries(
-      this.#store.db,
-      hooks.map((hook) => ({ id: newId("dlv"), webhookId: hook.id, alertId: alert.id, state: "pending", attempts: 0, lastStatus: null, lastError: null, nextAttemptAt: now, createdAt: now, updatedAt: now })),
-    );
-    if (hooks.length > 0) this.kick();
+    const hooksOf = new Map<string | null, Promise<Awaited<ReturnType<typeof webhooksFor>>>>();
+    const deliveries = [];
+    for (const alert of alerts) {
+      if (!hooksOf.has(alert.workspaceId)) hooksOf.set(alert.workspaceId, webhooksFor(this.#store.db, alert.workspaceId));
+      for (const hook of await hooksOf.get(alert.workspaceId)!) {
+        const events = JSON.parse(hook.events) as string[];
+        if (!events.includes(ALL) && !events.includes(alert.type)) continue;
+        deliveries.push({ id: newId("dlv"), webhookId: hook.id, alertId: alert.id, state: "pending", attempts: 0, lastStatus: null, lastError: null, nextAttemptAt: now, createdAt: now, updatedAt: now });
+      }
+    }
+    await insertDeliveries(this.#store.db, deliveries);
+    if (deliveries.length > 0) this.kick();
   }
 
   /** Attempts whatever is due now. */

@@ -1,4 +1,4 @@
-import { sql, type CompiledQuery, type SelectQueryBuilder } from "kysely";
+import { CompiledQuery, sql, type SelectQueryBuilder } from "kysely";
 import type { Database } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
 import type { ChainPoint } from "./audit-chain.ts";
@@ -69,6 +69,44 @@ export function appendStatements(db: Database) {
       await trx.executeQuery(moveHead({ value: JSON.stringify(point) }));
     },
   };
+}
+
+/** The head as stored, with its text: a compare-and-set append compares the text it read, whatever its spelling. */
+export interface StoredHead {
+  point: ChainPoint;
+  text: string;
+}
+
+/**
+ * An append in one statement, for PostgreSQL, where each statement is a round
+ * trip: the segment goes in and the head moves only if the head is still
+ * `expected`, in the implicit transaction of the statement; an unsynced append
+ * turns off the wait for the sync of that transaction's commit alone. Whether
+ * it appended, and the head as the statement found it (for the next try).
+ */
+export async function appendIfHeadIs(db: Database, expected: string, row: SegmentRow, head: ChainPoint, synced: boolean): Promise<{ appended: boolean; head: StoredHead | null }> {
+  const parameters = [JSON.stringify(head), expected, row.firstSeq, row.lastSeq, row.minTime, row.maxTime, row.keys, row.lastHash, row.events];
+  const { rows } = await db.executeQuery<{ appended: number; head: string | null }>(CompiledQuery.raw(synced ? APPEND_IF_HEAD_IS : APPEND_IF_HEAD_IS_UNSYNCED, parameters));
+  const stored = rows[0]!.head;
+  return { appended: rows[0]!.appended === 1, head: stored === null ? null : { point: JSON.parse(stored) as ChainPoint, text: stored } };
+}
+
+const APPEND_IF_HEAD_IS = `
+with moved as (
+  update meta set value = $1 where key = '${HEAD}' and value = $2 returning 1
+), appended as (
+  insert into audit_segments (first_seq, last_seq, min_time, max_time, keys, last_hash, events)
+  select $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::text, $8::text, $9::bytea from moved
+  returning 1
+)
+select (select count(*) from appended) as appended, (select value from meta where key = '${HEAD}') as head`;
+
+const APPEND_IF_HEAD_IS_UNSYNCED = `${APPEND_IF_HEAD_IS}, set_config('synchronous_commit', 'off', true) as unsynced`;
+
+/** The head, locked against every other append until commit (PostgreSQL: compare-and-set appends wait for it). */
+export async function lockHead(trx: Database): Promise<StoredHead | null> {
+  const row = await trx.selectFrom("meta").select("value").where("key", "=", HEAD).forUpdate().executeTakeFirst();
+  return row ? { point: JSON.parse(row.value) as ChainPoint, text: row.value } : null;
 }
 
 /**

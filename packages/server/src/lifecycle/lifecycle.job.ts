@@ -9,55 +9,29 @@
 import type { AlertService } from "../alert/alert.service.ts";
 import { DAY_MS, type Clock } from "../core/clock.ts";
 import type { SecretService } from "../secret/secret.service.ts";
-import { JOB_LOCKS } from "../store/dialect.ts";
 import type { Store } from "../store/store.ts";
+import { StoreJob } from "../store/store-job.ts";
 import { recordExpiryWarning, recordUnusedAlert, unusedSecrets, unwarnedExpiries, workspaceAlertSettings } from "./lifecycle.repository.ts";
-
-export const LIFECYCLE_JOB_EVERY_MS = 60_000;
 
 export interface LifecycleRun {
   expiring: number;
   unused: number;
 }
 
-export class LifecycleJob {
-  #store: Store;
+export class LifecycleJob extends StoreJob<LifecycleRun> {
   #secrets: SecretService;
   #alerts: AlertService;
   #clock: Clock;
-  #log: (message: string) => void;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<LifecycleRun | undefined> | undefined;
 
   constructor(store: Store, secrets: SecretService, alerts: AlertService, clock: Clock, log: (message: string) => void) {
-    this.#store = store;
+    super(store, "lifecycle", log);
     this.#secrets = secrets;
     this.#alerts = alerts;
     this.#clock = clock;
-    this.#log = log;
   }
 
-  /** Runs every `everyMs` until stop(); a run still going when the next is due is not doubled. */
-  start(everyMs = LIFECYCLE_JOB_EVERY_MS): void {
-    this.#timer ??= setInterval(() => void this.run().catch((error: Error) => this.#log(`lifecycle job failed: ${error.message}`)), everyMs).unref();
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#running?.catch(() => {});
-  }
-
-  /** One pass; undefined when another node is running it. */
-  run(): Promise<LifecycleRun | undefined> {
-    this.#running ??= this.#store.dialect.tryJobLock(this.#store.db, JOB_LOCKS.lifecycle, () => this.#pass()).finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
-  }
-
-  async #pass(): Promise<LifecycleRun> {
-    const db = this.#store.db;
+  protected async pass(): Promise<LifecycleRun> {
+    const db = this.store.db;
     const now = this.#clock();
     const done: LifecycleRun = { expiring: 0, unused: 0 };
     // This node's last reads count too; other nodes write theirs within seconds.

@@ -49,11 +49,12 @@ export class Redactor {
     return this.#regex === null ? body : Buffer.from(this.text(body.toString("latin1")), "latin1");
   }
 
-  /** A stream's redaction, across chunk boundaries. */
-  stream(): Transform {
+  /** A stream's redaction, across chunk boundaries; `received` learns each chunk's size as it comes. */
+  stream(received?: (bytes: number) => void): Transform {
     let kept = "";
     return new Transform({
       transform: (chunk: Buffer, _encoding, done: TransformCallback) => {
+        received?.(chunk.length);
         if (this.#regex === null) return done(null, chunk);
         const { out, keep } = this.#process(kept + chunk.toString("latin1"), false);
         kept = keep;

@@ -7,13 +7,18 @@
  * them. Every member reads the templates, so a credential belongs in a
  * secret named by a placeholder, never in a template as text; a route must
  * name at least one secret (a route without one could relay nothing).
+ *
+ * Every call through a route looks it up, so routes are cached per node
+ * (bounded: --relay-route-cache) and dropped on a change: this node's at
+ * once, another node's through the change feed when its write commits.
  */
 import { RELAY_ROUTE_NAME, type RelayRoute } from "@coffer/protocol";
+import { Cache } from "../core/cache.ts";
 import type { Clock } from "../core/clock.ts";
 import { CofferError, invalid } from "../core/errors.ts";
 import { requireWorkspaceAdmin } from "../identity/guards.ts";
 import type { Principal } from "../identity/principal.ts";
-import type { Store } from "../store/store.ts";
+import type { Database, Store } from "../store/store.ts";
 import type { WorkspaceAccess } from "../workspace/workspace-access.ts";
 import type { WorkspaceService } from "../workspace/workspace.service.ts";
 import { hasMalformedPlaceholder, placeholdersIn } from "./placeholders.ts";
@@ -24,6 +29,8 @@ const MAX_TEMPLATES = 20;
 const MAX_TEMPLATE_LENGTH = 4096;
 const MAX_DESCRIPTION = 500;
 const MAX_TARGET = 2048;
+/** Routes held in memory per node unless --relay-route-cache says otherwise. */
+export const DEFAULT_ROUTE_CACHE = 10_000;
 
 export interface RelayRouteInput {
   target: string;
@@ -42,11 +49,21 @@ export class RelayRouteService {
   #store: Store;
   #clock: Clock;
   #workspaces: WorkspaceService;
+  /** Found routes by workspace id and name; a name without a route is not cached. Capacity 0: no cache. */
+  #cache: Cache<string, FoundRoute["route"]> | null;
 
-  constructor(store: Store, clock: Clock, workspaces: WorkspaceService) {
+  constructor(store: Store, clock: Clock, workspaces: WorkspaceService, cacheSize = DEFAULT_ROUTE_CACHE) {
     this.#store = store;
     this.#clock = clock;
     this.#workspaces = workspaces;
+    const cache = cacheSize > 0 ? new Cache<string, FoundRoute["route"]>(cacheSize) : null;
+    this.#cache = cache;
+    if (cache) {
+      store.changes.subscribe((change) => {
+        if (change.kind === "relayRoute") cache.delete(cacheKey(change.workspaceId, change.name));
+        else if (change.kind === "workspace" || change.kind === "all") cache.clear();
+      });
+    }
   }
 
   async list(principal: Principal, workspace: string): Promise<{ workspaceId: string; routes: RelayRoute[] }> {
@@ -61,9 +78,16 @@ export class RelayRouteService {
 
   /** get() for a caller whose access to the workspace is already checked (the relay's context): no second lookup of it. */
   async find(access: WorkspaceAccess, name: string): Promise<FoundRoute> {
-    const row = RELAY_ROUTE_NAME.test(name) ? await findRoute(this.#store.db, access.workspace.id, name) : undefined;
+    const workspaceId = access.workspace.id;
+    const key = cacheKey(workspaceId, name);
+    const cached = this.#cache?.get(key);
+    if (cached) return { workspaceId, route: cached };
+    const epoch = this.#cache?.epoch ?? 0;
+    const row = RELAY_ROUTE_NAME.test(name) ? await findRoute(this.#store.db, workspaceId, name) : undefined;
     if (!row) throw new CofferError("NOT_FOUND", `workspace '${access.workspace.name}' has no relay route '${name}'`);
-    return { workspaceId: access.workspace.id, route: view(row) };
+    const route = view(row);
+    this.#cache?.set(key, route, epoch);
+    return { workspaceId, route };
   }
 
   async put(principal: Principal, workspace: string, name: string, input: RelayRouteInput): Promise<FoundRoute> {
@@ -91,7 +115,7 @@ export class RelayRouteService {
     if (description.length > MAX_DESCRIPTION) throw invalid(`a route's description is at most ${MAX_DESCRIPTION} characters`);
     const now = this.#clock();
     const workspaceId = access.workspace.id;
-    await putRoute(this.#store.db, {
+    const row = {
       workspaceId,
       name,
       target,
@@ -102,17 +126,29 @@ export class RelayRouteService {
       createdBy: principal.id,
       updatedAt: now,
       updatedBy: principal.id,
-    });
-    return this.get(principal, workspaceId, name);
+    };
+    await this.#changing(workspaceId, name, (trx) => putRoute(trx, row));
+    return this.find(access, name);
   }
 
   async delete(principal: Principal, workspace: string, name: string): Promise<{ workspaceId: string }> {
     const access = await this.#workspaces.access(principal, workspace);
     requireWorkspaceAdmin(principal, access, "change relay routes");
-    if (!(await deleteRoute(this.#store.db, access.workspace.id, name))) {
-      throw new CofferError("NOT_FOUND", `workspace '${access.workspace.name}' has no relay route '${name}'`);
-    }
+    const deleted = await this.#changing(access.workspace.id, name, (trx) => deleteRoute(trx, access.workspace.id, name));
+    if (!deleted) throw new CofferError("NOT_FOUND", `workspace '${access.workspace.name}' has no relay route '${name}'`);
     return { workspaceId: access.workspace.id };
+  }
+
+  /** Runs a change of one route in a transaction that tells the other nodes; this node's cache forgets the route once it commits. */
+  async #changing<T>(workspaceId: string, name: string, change: (trx: Database) => Promise<T>): Promise<T> {
+    const announced = { kind: "relayRoute" as const, workspaceId, name };
+    const result = await this.#store.db.transaction().execute(async (trx) => {
+      const done = await change(trx);
+      await this.#store.changes.announce(trx, announced);
+      return done;
+    });
+    this.#store.changes.apply(announced);
+    return result;
   }
 }
 
@@ -136,6 +172,10 @@ function checkTarget(target: string): string {
 function checkTemplate(what: string, template: string): void {
   if (template.length > MAX_TEMPLATE_LENGTH) throw invalid(`${what}: a template is at most ${MAX_TEMPLATE_LENGTH} characters`);
   if (hasMalformedPlaceholder(template)) throw invalid(`${what}: something looks like a placeholder but is not one: write @{vault.NAME} or @{vault.NAME.KEY}`);
+}
+
+function cacheKey(workspaceId: string, name: string): string {
+  return `${workspaceId}\u0000${name}`;
 }
 
 function view(row: RelayRouteRow): RelayRoute & RouteTemplates {

@@ -108,7 +108,7 @@ export const relayRoutes: FastifyPluginAsyncTypebox<RelayRoutesOptions> = async 
     if (!stream) {
       let body: Buffer;
       try {
-        body = Buffer.concat(await relayed.body.toArray());
+        body = Buffer.isBuffer(relayed.body) ? relayed.body : Buffer.concat(await relayed.body.toArray());
       } catch (error) {
         await recordCall(request, record, (error as CofferError).status ?? 502, startedAt, via, workspaceId).catch(() => {});
         throw error;
@@ -128,7 +128,7 @@ export const relayRoutes: FastifyPluginAsyncTypebox<RelayRoutesOptions> = async 
       const status = reply.raw.writableFinished ? relayed.status : 499;
       recordCall(request, record, status, startedAt, via, workspaceId).catch((error: Error) => request.log.error(`relay audit failed: ${error.message}`));
     });
-    relayed.body.on("error", (error) => request.log.warn(`relay stream ended early: ${error instanceof CofferError ? error.code : "error"}`));
+    if (!Buffer.isBuffer(relayed.body)) relayed.body.on("error", (error) => request.log.warn(`relay stream ended early: ${error instanceof CofferError ? error.code : "error"}`));
     reply.code(relayed.status).headers(relayed.headers).header("x-coffer-relay", "1");
     return reply.send(relayed.body);
   };

@@ -8,7 +8,7 @@
  */
 import type { SecretData } from "@coffer/protocol";
 import type { IncomingHttpHeaders } from "node:http";
-import { Transform, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { CofferError, invalid } from "../core/errors.ts";
 import type { ApprovalGate } from "../approval/approval.service.ts";
 import type { SecretRow } from "../secret/secret.repository.ts";
@@ -38,6 +38,15 @@ const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 const OWN_HEADERS = new Set(["host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "proxy-connection", "proxy-authorization", "accept-encoding"]);
 /** Not passed back: they describe the hop to Coffer, or a body whose length and encoding redaction changes. */
 const HOP_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authenticate", "proxy-connection", "content-length", "content-encoding"]);
+/**
+ * An answer that says it is at most this long (Content-Length, not
+ * compressed) is read whole, redacted in one pass and sent in one piece
+ * with its length: cheaper than a stream for an API's usual small JSON.
+ * Anything else (streams, SSE, larger bodies) passes through as a stream.
+ */
+const WHOLE_ANSWER_BYTES = 64 * 1024;
+/** Redactors kept per payload: one per placeholder that names it (NAME, NAME.KEY, the id), and the keys are at most 100. */
+const MAX_REDACTORS_PER_PAYLOAD = 256;
 
 export interface RelayInput {
   method: string;
@@ -62,13 +71,15 @@ export interface RelayAnswer {
   status: number;
   /** Filtered (no hop-by-hop, length or encoding) and redacted. */
   headers: Record<string, string | string[]>;
-  /** Redacted as it streams. */
-  body: Readable;
+  /** Redacted: whole when the upstream's answer was small and of known length, else as it streams. */
+  body: Buffer | Readable;
 }
 
 interface Use {
   placeholder: PlaceholderRef;
   row: SecretRow;
+  /** The decrypted payload the value is from: the secret cache's object, the same until the secret changes. */
+  data: Readonly<SecretData>;
   value: string;
   policy: CompiledPolicy;
 }
@@ -88,6 +99,12 @@ export class RelayService {
   #outbound = new Outbound();
   /** Compiled once per cached secret row: a row object is replaced whenever its secret changes. */
   #policies = new WeakMap<SecretRow, CompiledPolicy | null>();
+  /**
+   * A call that uses one secret (the usual case) reuses the redactor built
+   * for its value (the forms and the pattern cost more than the rest of the
+   * call's own work); each lives as long as the cached payload it redacts.
+   */
+  #redactors = new WeakMap<Readonly<SecretData>, Map<string, { value: string; redactor: Redactor }>>();
 
   constructor(secrets: SecretService, settings: RelaySettings) {
     this.#secrets = secrets;
@@ -170,7 +187,7 @@ export class RelayService {
       if (sent.length > MAX_REQUEST_BODY) throw tooLarge();
     }
     record.bytesSent = sent?.length ?? 0;
-    const redactor = new Redactor(all.map((use) => ({ placeholder: use.placeholder.text, value: use.value })));
+    const redactor = this.#redactorFor(all);
     const answer = await this.#outbound.send(
       { url, method, headers, body: sent },
       {
@@ -189,11 +206,26 @@ export class RelayService {
     );
     record.status = answer.status;
     record.host = answer.host;
-    return this.#redacted(answer, redactor, record);
+    return this.#redacted(answer, redactor, method, record);
   }
 
   close(): void {
     this.#outbound.close();
+  }
+
+  #redactorFor(uses: Use[]): Redactor {
+    const build = () => new Redactor(uses.map((use) => ({ placeholder: use.placeholder.text, value: use.value })));
+    if (uses.length !== 1) return build();
+    const use = uses[0]!;
+    let built = this.#redactors.get(use.data);
+    if (built === undefined) this.#redactors.set(use.data, (built = new Map()));
+    const cached = built.get(use.placeholder.text);
+    // The value is compared too: a redactor for anything but this exact value would let it through.
+    if (cached !== undefined && cached.value === use.value) return cached.redactor;
+    if (built.size >= MAX_REDACTORS_PER_PAYLOAD) built.clear();
+    const redactor = build();
+    built.set(use.placeholder.text, { value: use.value, redactor });
+    return redactor;
   }
 
   /** Each distinct placeholder's secret and value: the caller needs `use` on each. */
@@ -211,7 +243,7 @@ export class RelayService {
         this.#policies.set(row, policy);
       }
       if (policy === null) throw new CofferError("DESTINATION_NOT_ALLOWED", `secret '${row.name}' has no relay policy, so it cannot be relayed; its owner sets one in its metadata`);
-      uses.set(text, { placeholder: { text, path }, row, value, policy });
+      uses.set(text, { placeholder: { text, path }, row, data, value, policy });
     }
     return uses;
   }
@@ -233,22 +265,19 @@ export class RelayService {
     }
   }
 
-  #redacted(answer: UpstreamAnswer, redactor: Redactor, record: RelayRecord): RelayAnswer {
+  async #redacted(answer: UpstreamAnswer, redactor: Redactor, method: string, record: RelayRecord): Promise<RelayAnswer> {
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(answer.headers as IncomingHttpHeaders)) {
       if (value === undefined || HOP_HEADERS.has(name)) continue;
       headers[name] = Array.isArray(value) ? value.map((item) => redactor.text(item)) : redactor.text(value);
     }
-    const counted = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        record.bytesReceived += chunk.length;
-        done(null, chunk);
-      },
-    });
-    const body = answer.body.pipe(counted).pipe(redactor.stream());
-    const fail = (error: Error) => body.destroy(error);
-    answer.body.on("error", fail);
-    counted.on("error", fail);
+    if (method !== "HEAD" && isSmall(answer.headers)) {
+      const whole = await readWhole(answer.body);
+      record.bytesReceived = whole.length;
+      return { status: answer.status, headers, body: redactor.bytes(whole) };
+    }
+    const body = answer.body.pipe(redactor.stream((bytes) => (record.bytesReceived += bytes)));
+    answer.body.on("error", (error) => body.destroy(error));
     return { status: answer.status, headers, body };
   }
 }
@@ -395,6 +424,22 @@ function valueIn(row: SecretRow, data: Readonly<SecretData>, key: string | undef
   const value = data[key];
   if (value === undefined) throw invalid(`secret '${row.name}' has no key '${key}'`);
   return value;
+}
+
+/** A Content-Length of at most WHOLE_ANSWER_BYTES, and the body as sent (no content encoding to undo). */
+function isSmall(headers: IncomingHttpHeaders): boolean {
+  const length = headers["content-length"];
+  const encoding = headers["content-encoding"];
+  return length !== undefined && Number(length) <= WHOLE_ANSWER_BYTES && (encoding === undefined || encoding.trim().toLowerCase() === "identity");
+}
+
+function readWhole(body: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    body.on("data", (chunk: Buffer) => chunks.push(chunk));
+    body.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    body.once("error", reject);
+  });
 }
 
 function tooLarge(): CofferError {

@@ -3,19 +3,26 @@ import type { SecretSummary } from "@coffer/protocol";
 import type { AccessService } from "../access/access.service.ts";
 import { invalid } from "../core/errors.ts";
 import { atLeast } from "../identity/access.ts";
-import { planOf } from "../rotation/rotation.rules.ts";
-import { listSecrets } from "./secret.repository.ts";
+import { statusAt } from "../rotation/rotation.rules.ts";
+import { listSecrets, type ListFilter } from "./secret.repository.ts";
 import { checkName } from "./secret.rules.ts";
-import { namespaceOf, summarize, type SecretRows } from "./secret-rows.ts";
+import { namespaceOf, type SecretRows } from "./secret-rows.ts";
+import { firstAtOrAfter, itemOf, type ListedSecret, type RowSummaries, type SummaryCache } from "./secret-summaries.ts";
 import type { ListQuery, ListResult, SecretContext } from "./secret.types.ts";
 
 export class SecretLister {
   #rows: SecretRows;
   #access: AccessService;
+  /** Undefined on a store several nodes share (see secret-summaries.ts). */
+  #cache: SummaryCache | undefined;
+  /** What pages that go to the store reuse. */
+  #summaries: RowSummaries;
 
-  constructor(rows: SecretRows, access: AccessService) {
+  constructor(rows: SecretRows, access: AccessService, cache: SummaryCache | undefined, summaries: RowSummaries) {
     this.#rows = rows;
     this.#access = access;
+    this.#cache = cache;
+    this.#summaries = summaries;
   }
 
   async list(ctx: SecretContext, query: ListQuery): Promise<ListResult> {
@@ -28,33 +35,81 @@ export class SecretLister {
     const seesAll = atLeast(this.#rows.namespaceLevel(ctx), "see");
     const ids = seesAll ? undefined : this.#access.grantedSecretIds(ctx.principal, ctx.acl);
     if (ids?.length === 0) return { items: [], folders: [], nextCursor: null };
-    const recursive = query.recursive ?? true;
-    const ns = namespaceOf(ctx);
     const now = this.#rows.clock();
-    const items: SecretSummary[] = [];
-    const folders = new Set<string>();
-    let after = query.cursor;
+    const filter: ListFilter = {
+      prefix,
+      search: query.search,
+      deleted: query.deleted ?? "exclude",
+      ids,
+      after: query.cursor,
+      limit: limit + 1,
+      dueAt: query.rotation === "due" ? now : undefined,
+    };
+    const page = new Page(limit, prefix, query.recursive ?? true, now, query.cursor, (listed) => atLeast(this.#rows.levelOn(ctx, listed), "see"));
+    const ns = namespaceOf(ctx);
+    const cached = await this.#cache?.entries(ns);
+    if (cached) return walk(cached, filter, page);
     // A non-recursive page folds deeper names into folders, so filling it may take several fetches.
     for (;;) {
-      const rows = await listSecrets(this.#rows.store.db, ns, {
-        prefix,
-        search: query.search,
-        deleted: query.deleted ?? "exclude",
-        ids,
-        after,
-        limit: limit + 1,
-        dueAt: query.rotation === "due" ? now : undefined,
-      });
-      for (const row of rows) {
-        if (items.length === limit) return { items, folders: [...folders], nextCursor: after ?? null };
-        after = row.name;
-        if (!atLeast(this.#rows.levelOn(ctx, { ...row, ownerId: namespaceOf(ctx).ownerId }), "see")) continue;
-        const rest = row.name.slice(prefix.length);
-        const slash = rest.indexOf("/");
-        if (!recursive && slash >= 0) folders.add(prefix + rest.slice(0, slash + 1));
-        else items.push(summarize(row, JSON.parse(row.keys), row.versionCreatedAt, now, planOf(row.intervalDays, row.versionCreatedAt)));
-      }
-      if (rows.length <= limit) return { items, folders: [...folders], nextCursor: null };
+      const rows = await listSecrets(this.#rows.store.db, ns, { ...filter, after: page.after });
+      for (const row of rows) if (!page.add(this.#summaries.listedOf(row))) return page.result(true);
+      if (rows.length <= limit) return page.result(false);
     }
   }
+}
+
+/** A page being filled from secrets in name order that match the query's filter. */
+class Page {
+  readonly items: SecretSummary[] = [];
+  readonly folders = new Set<string>();
+  /** The name the next page starts after. */
+  after: string | undefined;
+  #limit: number;
+  #prefix: string;
+  #recursive: boolean;
+  #now: number;
+  #sees: (listed: ListedSecret) => boolean;
+
+  constructor(limit: number, prefix: string, recursive: boolean, now: number, cursor: string | undefined, sees: (listed: ListedSecret) => boolean) {
+    this.#limit = limit;
+    this.#prefix = prefix;
+    this.#recursive = recursive;
+    this.#now = now;
+    this.after = cursor;
+    this.#sees = sees;
+  }
+
+  /** Takes the next matching secret; false when the page is already full. */
+  add(listed: ListedSecret): boolean {
+    if (this.items.length === this.#limit) return false;
+    this.after = listed.name;
+    if (!this.#sees(listed)) return true;
+    const rest = listed.name.slice(this.#prefix.length);
+    const slash = rest.indexOf("/");
+    if (!this.#recursive && slash >= 0) this.folders.add(this.#prefix + rest.slice(0, slash + 1));
+    else this.items.push(itemOf(listed, this.#now));
+    return true;
+  }
+
+  result(more: boolean): ListResult {
+    return { items: this.items, folders: [...this.folders], nextCursor: more ? (this.after ?? null) : null };
+  }
+}
+
+/** The page from a namespace's cached summaries: what listSecrets' query selects, in memory. */
+function walk(entries: readonly ListedSecret[], filter: ListFilter, page: Page): ListResult {
+  const { prefix, after, deleted, dueAt } = filter;
+  const search = filter.search ? filter.search.toLowerCase() : undefined;
+  const ids = filter.ids === undefined ? undefined : new Set(filter.ids);
+  for (let i = firstAtOrAfter(entries, after !== undefined && after > prefix ? after : prefix); i < entries.length; i++) {
+    const listed = entries[i]!;
+    if (!listed.name.startsWith(prefix)) break;
+    if (after !== undefined && listed.name <= after) continue;
+    if (deleted === "exclude" ? listed.deletedAt !== null : deleted === "only" && listed.deletedAt === null) continue;
+    if (search !== undefined && !listed.lowerName.includes(search)) continue;
+    if (ids !== undefined && !ids.has(listed.id)) continue;
+    if (dueAt !== undefined && (listed.plan === undefined || statusAt(listed.plan, dueAt) === "ok")) continue;
+    if (!page.add(listed)) return page.result(true);
+  }
+  return page.result(false);
 }

@@ -91,8 +91,8 @@ export class SecretRows {
   }
 
   /** A stored version the caller may read: not deleted, not destroyed. */
-  async liveVersion(row: SecretRow, version: number): Promise<VersionRow> {
-    const stored = await findVersion(this.store.db, row.id, version);
+  async liveVersion(row: SecretRow, version: number, db: Store["db"] = this.store.db): Promise<VersionRow> {
+    const stored = await findVersion(db, row.id, version);
     if (!stored) throw new CofferError("VERSION_NOT_FOUND", `secret '${row.name}' has no version ${version}`);
     if (isGone(stored, this.clock())) throw versionGone(row, version, stored.destroyedAt !== null);
     return stored;
@@ -105,14 +105,16 @@ export class SecretRows {
   }
 
   /**
-   * Runs a write transaction that changes `row`, and drops it from every
-   * node's cache on commit. `dropsGrants`: the write removes the secret's
-   * grants (destroying it), so the workspace's access caches go too; other
-   * writes leave them, and the read path's cached workspace, alone.
+   * Runs a write that changes `row`, group-committed with other requests'
+   * writes (Store.writeGrouped: `fn` works in the transaction alone and may
+   * run twice), and drops the secret from every node's cache on commit.
+   * `dropsGrants`: the write removes the secret's grants (destroying it), so
+   * the workspace's access caches go too; other writes leave them, and the
+   * read path's cached workspace, alone.
    */
   async commit<T>(row: SecretRow, fn: (trx: Store["db"]) => Promise<T>, dropsGrants = false): Promise<T> {
     const changes: Change[] = [changeOf(row), ...(dropsGrants ? [{ kind: "access" as const, workspaceId: row.workspaceId }] : [])];
-    const result = await this.store.db.transaction().execute(async (trx) => {
+    const result = await this.store.writeGrouped(async (trx) => {
       const value = await fn(trx);
       for (const change of changes) await this.store.changes.announce(trx, change);
       return value;
@@ -142,12 +144,23 @@ export function namespaceOf(ctx: SecretContext): SecretNamespace {
 }
 
 export function summarize(
-  row: Pick<SecretRow, "id" | "name" | "scope" | "type" | "label" | "tags" | "currentVersion" | "createdAt" | "updatedAt" | "deletedAt" | "autoRotate" | "expiresAt">,
+  row: Pick<SecretRow, "id" | "name" | "scope" | "type" | "label" | "tags" | "currentVersion" | "createdAt" | "deletedAt" | "autoRotate" | "expiresAt">,
   keys: string[],
   versionCreatedAt: number,
   now: number,
   plan: RotationPlan | undefined,
 ): SecretSummary {
+  return summaryAt(summaryBase(row, keys, versionCreatedAt), versionCreatedAt, now, plan);
+}
+
+/** A summary's fields that stay the same for a row version: all but the age and the rotation status, which move with the clock. */
+export type SummaryBase = Omit<SecretSummary, "ageDays" | "rotation">;
+
+export function summaryBase(
+  row: Pick<SecretRow, "id" | "name" | "scope" | "type" | "label" | "tags" | "currentVersion" | "createdAt" | "deletedAt" | "autoRotate" | "expiresAt">,
+  keys: string[],
+  versionCreatedAt: number,
+): SummaryBase {
   return {
     id: row.id,
     name: row.name,
@@ -159,11 +172,30 @@ export function summarize(
     version: row.currentVersion,
     createdAt: new Date(row.createdAt).toISOString(),
     updatedAt: new Date(versionCreatedAt).toISOString(),
-    ageDays: ageDays(versionCreatedAt, now),
     deletedAt: row.deletedAt === null ? null : new Date(row.deletedAt).toISOString(),
     autoRotate: row.autoRotate === 1,
-    ...(plan ? { rotation: viewOf(plan, now) } : {}),
     ...(row.expiresAt === null ? {} : { expiresAt: new Date(row.expiresAt).toISOString() }),
+  };
+}
+
+/** The summary of a row version at `now`. */
+export function summaryAt(base: SummaryBase, versionCreatedAt: number, now: number, plan: RotationPlan | undefined): SecretSummary {
+  return {
+    id: base.id,
+    name: base.name,
+    scope: base.scope,
+    type: base.type,
+    label: base.label,
+    tags: base.tags,
+    keys: base.keys,
+    version: base.version,
+    createdAt: base.createdAt,
+    updatedAt: base.updatedAt,
+    ageDays: ageDays(versionCreatedAt, now),
+    deletedAt: base.deletedAt,
+    autoRotate: base.autoRotate,
+    ...(plan ? { rotation: viewOf(plan, now) } : {}),
+    ...(base.expiresAt === undefined ? {} : { expiresAt: base.expiresAt }),
   };
 }
 

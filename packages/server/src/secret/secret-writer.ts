@@ -32,7 +32,8 @@ import {
 } from "./secret.repository.ts";
 import { checkExpiry, checkLabel, checkName, expiryChange, checkTags, checkType, dataFields, dataForType, decodeData, encodeData, mergeData, type SecretValue, type SecretValues } from "./secret.rules.ts";
 import type { SecretReader } from "./secret-reader.ts";
-import { changeOf, isGone, namespaceOf, SECRET_ID, summarize, versionGone, type SecretRows } from "./secret-rows.ts";
+import { changeOf, isGone, namespaceOf, notFound, SECRET_ID, summarize, versionGone, type SecretRows } from "./secret-rows.ts";
+import type { Database } from "../store/store.ts";
 import type { CreateInput, SecretContext, SecretWithData, UpdateInput } from "./secret.types.ts";
 
 const WRITE_ATTEMPTS = 8;
@@ -95,7 +96,7 @@ export class SecretWriter {
     plaintext.fill(0);
     const exists = () => new CofferError("SECRET_ALREADY_EXISTS", `a secret named '${name}' already exists`);
     try {
-      await store.db.transaction().execute(async (trx) => {
+      await store.writeGrouped(async (trx) => {
         if (await findByName(trx, ns, name)) throw exists();
         await insertSecret(trx, row);
         await insertVersion(trx, {
@@ -142,8 +143,8 @@ export class SecretWriter {
   /** Sets or (with null) removes some keys, keeping the others; label and tags alone make no new version. */
   async patch(ctx: SecretContext, ref: string, patch: Record<string, SecretValue> | undefined, input: UpdateInput): Promise<SecretWithData> {
     if (patch === undefined || Object.keys(patch).length === 0) return this.#updateMetadata(ctx, ref, input);
-    return this.#write(ctx, ref, input, async (row) => {
-      const current = await findVersion(this.#rows.store.db, row.id, row.currentVersion);
+    return this.#write(ctx, ref, input, async (row, trx) => {
+      const current = await findVersion(trx, row.id, row.currentVersion);
       if (!current) throw new CofferError("VERSION_CONFLICT", "the secret changed during the update; try again");
       if (isGone(current, this.#rows.clock())) throw versionGone(row, row.currentVersion, current.destroyedAt !== null);
       return mergeData(decodeData(await this.#rows.open(row, row.currentVersion, current.ciphertext)), patch);
@@ -152,8 +153,8 @@ export class SecretWriter {
 
   /** Writes a new version equal to an old one. */
   async rollback(ctx: SecretContext, ref: string, version: number, cas?: number): Promise<SecretWithData> {
-    return this.#write(ctx, ref, { cas }, async (row) => {
-      const old = await this.#rows.liveVersion(row, version);
+    return this.#write(ctx, ref, { cas }, async (row, trx) => {
+      const old = await this.#rows.liveVersion(row, version, trx);
       return decodeData(await this.#rows.open(row, version, old.ciphertext));
     });
   }
@@ -215,49 +216,79 @@ export class SecretWriter {
       expiryWarnedAt: row.expiryWarnedAt,
     };
     const now = change.updatedAt;
-    return (await this.#advance(row, change, ciphertext, keys, row.maxVersions ?? workspace.maxVersions, scheduledDeletion(row, workspace, now))) ? version : undefined;
+    const advanced = await this.#rows.commit(row, (trx) => this.#advance(trx, row, change, ciphertext, keys, row.maxVersions ?? workspace.maxVersions, scheduledDeletion(row, workspace, now)));
+    return advanced ? version : undefined;
   }
 
+  /**
+   * A new version from `nextData`, made inside the write's transaction. With
+   * group commit, an earlier write in the same batch may move the secret
+   * after the caller's first read: the update then fails, and the write is
+   * made again at once from the row as the transaction sees it (an
+   * unconditional write builds on that version rather than fail), every
+   * check done again on that row.
+   */
   async #write(
     ctx: SecretContext,
     ref: string,
     input: UpdateInput,
-    nextData: (row: SecretRow) => Promise<SecretValues>,
+    nextData: (row: SecretRow, trx: Database) => Promise<SecretValues>,
     type?: string,
     revive = false,
   ): Promise<SecretWithData> {
     for (let attempt = 1; ; attempt++) {
-      const row = await this.#rows.authorizedRow(ctx, ref, "write", { allowDeleted: revive });
-      if (type !== undefined && type !== row.type) {
-        throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' is ${row.type}; a secret's type cannot change, create a new secret instead`);
+      const found = await this.#rows.authorizedRow(ctx, ref, "write", { allowDeleted: revive });
+      const written = await this.#rows.commit(found, async (trx) => {
+        const first = await this.#newVersion(trx, ctx, found, input, nextData, type, revive);
+        if (first) return first;
+        const row = await findById(trx, found.workspaceId, found.id);
+        if (!row || (row.deletedAt !== null && !revive)) throw notFound(ref);
+        this.#rows.require(ctx, row, "write");
+        return this.#newVersion(trx, ctx, row, input, nextData, type, revive);
+      });
+      if (written) {
+        const { row, keys, data, now } = written;
+        return { ...summarize(row, keys, now, now, await this.#rows.planOf(row, now)), ...dataFields(data) };
       }
-      if (input.cas === undefined && (row.casRequired === 1 || ctx.access.workspace.casRequired === 1)) {
-        throw new CasRequired(`secret '${row.name}' requires check-and-set: send cas with the version you last read`);
-      }
-      if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
-      const data = await nextData(row);
-      if (input.onlyKeys && !sameKeys(Object.keys(data), input.onlyKeys)) {
-        throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' holds several keys; this write applies only to a secret holding just ${input.onlyKeys.join(", ")}`);
-      }
-      const { plaintext, keys } = encodeData(data);
-      const version = row.currentVersion + 1;
-      const now = this.#rows.clock();
-      const ciphertext = this.#rows.keys.seal({ workspaceId: row.workspaceId, secretId: row.id, version }, plaintext);
-      plaintext.fill(0);
-      const label = input.label === undefined ? row.label : checkLabel(input.label, row.name);
-      const tags = input.tags === undefined ? row.tags : JSON.stringify(checkTags(input.tags));
-      const rotation = lifecycleSettings(row, input, now);
-      const change = { currentVersion: version, updatedAt: now, updatedBy: ctx.principal.id, label, tags, ...rotation, ...(revive ? { deletedAt: null, deletedBy: null } : {}) };
-      const maxVersions = row.maxVersions ?? ctx.access.workspace.maxVersions;
-      const advanced = await this.#advance(row, change, ciphertext, keys, maxVersions, scheduledDeletion(row, ctx.access.workspace, now));
-      if (advanced) {
-        const written = { ...row, ...change, deletedAt: null };
-        return { ...summarize(written, keys, now, now, await this.#rows.planOf(written, now)), ...dataFields(data) };
-      }
-      // Another writer came first. With check-and-set that is the caller's conflict; without, retry on the new version.
-      if (input.cas !== undefined) throw conflict(row, input.cas);
-      if (attempt >= WRITE_ATTEMPTS) throw new CofferError("VERSION_CONFLICT", `secret '${row.name}' is being changed by others; try again`);
+      // Another node moved the secret between this transaction's read and its update (PostgreSQL). With check-and-set that is the caller's conflict; without, retry.
+      if (input.cas !== undefined) throw conflict(found, input.cas);
+      if (attempt >= WRITE_ATTEMPTS) throw new CofferError("VERSION_CONFLICT", `secret '${found.name}' is being changed by others; try again`);
     }
+  }
+
+  /** #write's version after `row`, in `trx`; undefined when the secret is no longer at `row`'s version. */
+  async #newVersion(
+    trx: Database,
+    ctx: SecretContext,
+    row: SecretRow,
+    input: UpdateInput,
+    nextData: (row: SecretRow, trx: Database) => Promise<SecretValues>,
+    type: string | undefined,
+    revive: boolean,
+  ): Promise<{ row: SecretRow; keys: string[]; data: SecretValues; now: number } | undefined> {
+    if (type !== undefined && type !== row.type) {
+      throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' is ${row.type}; a secret's type cannot change, create a new secret instead`);
+    }
+    if (input.cas === undefined && (row.casRequired === 1 || ctx.access.workspace.casRequired === 1)) {
+      throw new CasRequired(`secret '${row.name}' requires check-and-set: send cas with the version you last read`);
+    }
+    if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
+    const data = await nextData(row, trx);
+    if (input.onlyKeys && !sameKeys(Object.keys(data), input.onlyKeys)) {
+      throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' holds several keys; this write applies only to a secret holding just ${input.onlyKeys.join(", ")}`);
+    }
+    const { plaintext, keys } = encodeData(data);
+    const version = row.currentVersion + 1;
+    const now = this.#rows.clock();
+    const ciphertext = this.#rows.keys.seal({ workspaceId: row.workspaceId, secretId: row.id, version }, plaintext);
+    plaintext.fill(0);
+    const label = input.label === undefined ? row.label : checkLabel(input.label, row.name);
+    const tags = input.tags === undefined ? row.tags : JSON.stringify(checkTags(input.tags));
+    const rotation = lifecycleSettings(row, input, now);
+    const change = { currentVersion: version, updatedAt: now, updatedBy: ctx.principal.id, label, tags, ...rotation, ...(revive ? { deletedAt: null, deletedBy: null } : {}) };
+    const maxVersions = row.maxVersions ?? ctx.access.workspace.maxVersions;
+    if (!(await this.#advance(trx, row, change, ciphertext, keys, maxVersions, scheduledDeletion(row, ctx.access.workspace, now)))) return undefined;
+    return { row: { ...row, ...change, deletedAt: null }, keys, data, now };
   }
 
   async #updateMetadata(ctx: SecretContext, ref: string, input: UpdateInput): Promise<SecretWithData> {
@@ -277,6 +308,7 @@ export class SecretWriter {
    * consumers still switching can read it (and HMAC verify can check it).
    */
   async #advance(
+    trx: Database,
     row: SecretRow,
     change: Parameters<typeof advanceVersion>[3],
     ciphertext: Sealed,
@@ -285,28 +317,26 @@ export class SecretWriter {
     deletedAt: number | null,
   ): Promise<boolean> {
     const version = change.currentVersion;
-    return this.#rows.commit(row, async (trx) => {
-      if (!(await advanceVersion(trx, row.id, row.currentVersion, change, row.deletedAt !== null))) return false;
-      await insertVersion(trx, {
-        secretId: row.id,
-        version,
-        workspaceId: row.workspaceId,
-        ciphertext,
-        keyVersion: this.#rows.keys.keyVersion,
-        keys: JSON.stringify(keys),
-        createdAt: change.updatedAt,
-        createdBy: change.updatedBy,
-        deletedAt,
-        destroyedAt: null,
-      });
-      let keepFrom = version - maxVersions + 1;
-      if (SELF_ROTATING_TYPES.includes(row.type as SecretType)) {
-        const inGrace = await oldestVersionSince(trx, row.id, change.updatedAt - this.#graceMs);
-        if (inGrace !== null) keepFrom = Math.min(keepFrom, inGrace - 1);
-      }
-      await pruneVersions(trx, row.id, keepFrom);
-      return true;
+    if (!(await advanceVersion(trx, row.id, row.currentVersion, change, row.deletedAt !== null))) return false;
+    await insertVersion(trx, {
+      secretId: row.id,
+      version,
+      workspaceId: row.workspaceId,
+      ciphertext,
+      keyVersion: this.#rows.keys.keyVersion,
+      keys: JSON.stringify(keys),
+      createdAt: change.updatedAt,
+      createdBy: change.updatedBy,
+      deletedAt,
+      destroyedAt: null,
     });
+    let keepFrom = version - maxVersions + 1;
+    if (SELF_ROTATING_TYPES.includes(row.type as SecretType)) {
+      const inGrace = await oldestVersionSince(trx, row.id, change.updatedAt - this.#graceMs);
+      if (inGrace !== null) keepFrom = Math.min(keepFrom, inGrace - 1);
+    }
+    await pruneVersions(trx, row.id, keepFrom);
+    return true;
   }
 }
 

@@ -151,18 +151,19 @@ export interface ListFilter {
   dueAt?: number | undefined;
 }
 
-export function listSecrets(db: Database, ns: SecretNamespace, filter: ListFilter) {
-  let query = secretsWithSchedule(db)
+/** What a list shows of a secret: its row, its current version's key names and time, and the interval that applies to it. */
+function summaryRows(db: Database, ns: SecretNamespace) {
+  return secretsWithSchedule(db)
     .select([
       "secrets.id",
       "secrets.name",
       "secrets.scope",
+      "secrets.ownerId",
       "secrets.type",
       "secrets.label",
       "secrets.tags",
       "secrets.currentVersion",
       "secrets.createdAt",
-      "secrets.updatedAt",
       "secrets.deletedAt",
       "secrets.autoRotate",
       "secrets.expiresAt",
@@ -172,10 +173,14 @@ export function listSecrets(db: Database, ns: SecretNamespace, filter: ListFilte
     ])
     .where("secrets.workspaceId", "=", ns.workspaceId)
     .where("secrets.scope", "=", ns.scope)
-    .where("secrets.ownerId", "=", ns.ownerId)
-    .orderBy("secrets.name")
-    .limit(filter.limit);
-  if (filter.prefix) query = query.where(sql<boolean>`substr(secrets.name, 1, ${filter.prefix.length}) = ${filter.prefix}`);
+    .where("secrets.ownerId", "=", ns.ownerId);
+}
+
+export type SummaryRow = Awaited<ReturnType<typeof listSecrets>>[number];
+
+export function listSecrets(db: Database, ns: SecretNamespace, filter: ListFilter) {
+  let query = summaryRows(db, ns).orderBy("secrets.name").limit(filter.limit);
+  if (filter.prefix) query = query.where("secrets.name", ">=", filter.prefix).where("secrets.name", "<", folderEnd(filter.prefix));
   if (filter.search) query = query.where(sql<boolean>`lower(secrets.name) like ${likeContains(filter.search.toLowerCase())} escape '\\'`);
   if (filter.ids !== undefined) query = query.where("secrets.id", "in", filter.ids);
   if (filter.after !== undefined) query = query.where("secrets.name", ">", filter.after);
@@ -183,6 +188,21 @@ export function listSecrets(db: Database, ns: SecretNamespace, filter: ListFilte
   if (filter.deleted === "only") query = query.where("secrets.deletedAt", "is not", null);
   if (filter.dueAt !== undefined) query = query.where(isDueSql(filter.dueAt));
   return query.execute();
+}
+
+/** Every secret of a namespace, deleted ones too, or only the ones of `ids`: what the list cache loads. */
+export function listAllSummaries(db: Database, ns: SecretNamespace, ids?: string[]): Promise<SummaryRow[]> {
+  const query = summaryRows(db, ns);
+  return (ids === undefined ? query : query.where("secrets.id", "in", ids)).execute();
+}
+
+/**
+ * The first name after every name in `folder` (which ends in '/'), bytewise as
+ * both stores compare names: `name >= folder and name < folderEnd(folder)` is
+ * a range of the name index, where a `substr` comparison reads every name.
+ */
+export function folderEnd(folder: string): string {
+  return folder.slice(0, -1) + String.fromCharCode(folder.charCodeAt(folder.length - 1) + 1);
 }
 
 function escapeLike(text: string): string {
@@ -206,7 +226,7 @@ export function listNamesUnder(db: Database, ns: SecretNamespace, prefix: string
     .where("scope", "=", ns.scope)
     .where("ownerId", "=", ns.ownerId)
     .where("deletedAt", "is", null);
-  if (prefix) query = query.where(sql<boolean>`substr(name, 1, ${prefix.length}) = ${prefix}`);
+  if (prefix) query = query.where("name", ">=", prefix).where("name", "<", folderEnd(prefix));
   if (ids !== undefined) query = query.where("id", "in", ids);
   return query.execute();
 }

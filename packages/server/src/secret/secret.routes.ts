@@ -6,6 +6,7 @@ import { noteTarget } from "../http/audit.ts";
 import { errorResponses } from "../http/schemas.ts";
 import type { GrantService } from "../access/grant.service.ts";
 import type { SecretContext, SecretService } from "./secret.service.ts";
+import { listJson } from "./secret-summaries.ts";
 import {
   CreateBody,
   DeleteQuery,
@@ -55,7 +56,11 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   app.get(base, {
     config: { audit: "secret.list", rateLimit: "read" },
     schema: { tags, summary: "List secrets: names, keys, types, labels and ages; never values", params: WorkspaceOnly, querystring: ListQuery, response: { 200: SecretList, ...errorResponses } },
-    handler: async (request) => secrets.list(await contextOf(request, request.params.workspace, request.query.scope), request.query),
+    // The page's JSON from each item's text made once per secret version (secret-summaries.ts); the schema above documents it.
+    handler: async (request, reply) => {
+      const page = await secrets.list(await contextOf(request, request.params.workspace, request.query.scope), request.query);
+      return reply.type("application/json; charset=utf-8").send(listJson(page));
+    },
   });
 
   app.post(base, {

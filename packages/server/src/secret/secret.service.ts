@@ -24,6 +24,7 @@ import type { WorkspaceService } from "../workspace/workspace.service.ts";
 import type { SecretRow } from "./secret.repository.ts";
 import type { SecretValue, SecretValues } from "./secret.rules.ts";
 import { SecretLister } from "./secret-list.ts";
+import { RowSummaries, SummaryCache } from "./secret-summaries.ts";
 import { SecretReader } from "./secret-reader.ts";
 import { SecretRows } from "./secret-rows.ts";
 import { SecretUsage } from "./secret-usage.ts";
@@ -45,13 +46,15 @@ export class SecretService {
   #writer: SecretWriter;
   #usage: SecretUsage;
 
-  constructor(store: Store, keys: KeyService, clock: Clock, workspaces: WorkspaceService, access: AccessService, graceDays: number, watch: SecretWatch, log: (message: string) => void) {
+  constructor(store: Store, keys: KeyService, clock: Clock, workspaces: WorkspaceService, access: AccessService, graceDays: number, watch: SecretWatch, log: (message: string) => void, listCacheSecrets: number) {
     this.#workspaces = workspaces;
     this.#access = access;
     this.#usage = new SecretUsage(store, clock, log);
     this.#rows = new SecretRows(store, keys, clock, access, watch, this.#usage);
     this.#reader = new SecretReader(this.#rows);
-    this.#lister = new SecretLister(this.#rows, access);
+    // Another node's write would reach a cache only after it was answered (see secret-summaries.ts).
+    const cache = store.dialect.sharedByNodes || listCacheSecrets === 0 ? undefined : new SummaryCache(store, listCacheSecrets);
+    this.#lister = new SecretLister(this.#rows, access, cache, new RowSummaries(cache ? 0 : listCacheSecrets));
     this.#versions = new SecretVersions(this.#rows);
     this.#settings = new SecretSettingsManager(this.#rows, this.#versions);
     this.#writer = new SecretWriter(this.#rows, this.#reader, graceDays);

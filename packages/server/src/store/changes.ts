@@ -16,6 +16,8 @@ export type Change =
   | { kind: "token"; id: string }
   | { kind: "user"; id: string }
   | { kind: "keyring" }
+  /** A base-URL relay route was put or deleted. */
+  | { kind: "relayRoute"; workspaceId: string; name: string }
   /** An approval request was decided or expired: the node where its use waits wakes up. */
   | { kind: "approval"; id: string }
   /** Anything may have changed (a lost connection to the feed): drop every cache. */

@@ -11,6 +11,7 @@ import { postgresDialect, sqliteDialect, type StoreDialect } from "./dialect.ts"
 import { migrateToLatest } from "./migrate.ts";
 import { postgresSnapshot, sqliteSnapshot, type Snapshot } from "./snapshot.ts";
 import { startCheckpointer } from "./checkpointer.ts";
+import { GroupCommit } from "./group-commit.ts";
 import { openSqlite } from "./sqlite.ts";
 import type { Tables } from "./tables.ts";
 
@@ -30,6 +31,13 @@ export interface Store {
    * reads (audit.service.ts); every other commit waits for its sync.
    */
   writeUnsynced<T>(fn: (trx: Database) => Promise<T>): Promise<T>;
+  /**
+   * A transaction shared with the other writes that arrive meanwhile: one
+   * commit and one sync for the lot, each write in a savepoint of its own,
+   * resolved once the commit is durable (group-commit.ts, which says what
+   * `fn` may do). For writes that many requests make at once: secrets.
+   */
+  writeGrouped<T>(fn: (trx: Database) => Promise<T>): Promise<T>;
   /** A consistent read of every table while writes go on (backups). */
   snapshot(): Promise<Snapshot>;
   close(): Promise<void>;
@@ -48,6 +56,11 @@ export interface StoreOptions {
 export const SQLITE_FILE = "coffer.db";
 
 const BIGINT_OID = 20;
+/** Pooled PostgreSQL connections; up to POSTGRES_GROUPS_IN_FLIGHT of them commit write batches at once, the rest serve reads and the audit log. */
+const POSTGRES_POOL_SIZE = 10;
+const POSTGRES_GROUPS_IN_FLIGHT = 4;
+/** One batch syncs while the next is written (SQLite runs one transaction at a time). */
+const SQLITE_GROUPS_IN_FLIGHT = 2;
 
 export async function openStore(options: StoreOptions): Promise<Store> {
   const onError = options.onError ?? (() => {});
@@ -56,7 +69,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const url = options.databaseUrl;
     // Times are integer milliseconds: well inside Number's exact range.
     const types = { getTypeParser: ((oid: number, format?: "text" | "binary") => oid === BIGINT_OID ? Number : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser };
-    const pool = new pg.Pool({ connectionString: url, max: 10, types });
+    const pool = new pg.Pool({ connectionString: url, max: POSTGRES_POOL_SIZE, types });
     pool.on("error", onError);
     const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
     let changes: ChangeFeed;
@@ -67,6 +80,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       await db.destroy();
       throw error;
     }
+    const grouped = new GroupCommit(db, POSTGRES_GROUPS_IN_FLIGHT);
     store = {
       db,
       dialect: postgresDialect,
@@ -77,6 +91,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
           await sql`set local synchronous_commit = off`.execute(trx);
           return fn(trx);
         }),
+      writeGrouped: (fn) => grouped.run(fn),
       snapshot: () => postgresSnapshot({ connectionString: url, types }),
       close: async () => {
         await changes.close();
@@ -98,6 +113,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       throw error;
     }
     const changes = localChangeFeed();
+    const grouped = new GroupCommit(db, SQLITE_GROUPS_IN_FLIGHT);
     store = {
       db,
       dialect: sqliteDialect,
@@ -108,6 +124,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
           commitUnsynced();
           return fn(trx);
         }),
+      writeGrouped: (fn) => grouped.run(fn),
       snapshot: () => sqliteSnapshot(path),
       close: async () => {
         await checkpointer.stop();

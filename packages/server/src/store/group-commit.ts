@@ -1,0 +1,125 @@
+/**
+ * Group commit for writes (DESIGN.md, Performance design): the writes that
+ * arrive while a batch is being committed join the next batch, and a batch
+ * is one transaction, one commit and one sync, however many requests it
+ * serves. Each write is answered only once that commit is durable.
+ *
+ * Each write runs inside a savepoint of its own, one after another: a write
+ * that throws (a conflict, a constraint, a refusal) is rolled back to its
+ * savepoint and its caller gets the error, while the others in the batch go
+ * on and commit. Two things are no write's own failure and so never reach
+ * its caller: a PostgreSQL deadlock or serialization failure (two batches
+ * that locked the same rows in different orders), after which the write
+ * runs again alone; and a statement of the batch failing outside every
+ * savepoint, after which nothing of the batch is committed and each write
+ * runs again alone, in its own transaction. A failing commit fails the
+ * batch's writes, as it would fail a transaction of one.
+ *
+ * A write is a function of the transaction alone: it must not query outside
+ * it (on SQLite the batch holds the only connection), and it may run twice
+ * (the retry above), so it changes nothing but the database and decides from
+ * what it reads in the transaction (an update that checks the version it
+ * moves from, not one read before).
+ */
+import { sql, type Kysely } from "kysely";
+
+export type GroupedWrite<DB, T> = (trx: Kysely<DB>) => Promise<T>;
+
+interface Pending<DB> {
+  write: GroupedWrite<DB, unknown>;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+const SAVEPOINT = sql.raw("coffer_write");
+/** PostgreSQL's deadlock_detected and serialization_failure: the batch's doing, not the write's. */
+const LOCK_FAILURES = new Set(["40P01", "40001"]);
+
+export class GroupCommit<DB> {
+  #db: Kysely<DB>;
+  #maxInFlight: number;
+  #open: Pending<DB>[] | null = null;
+  #inFlight = 0;
+
+  /** `maxInFlight`: batches committing at once (more than one where commits do not block the thread, or to fill the next batch while one syncs). */
+  constructor(db: Kysely<DB>, maxInFlight: number) {
+    this.#db = db;
+    this.#maxInFlight = maxInFlight;
+  }
+
+  /** Runs `write` in the next batch; resolves with its value once the batch's commit is durable. */
+  run<T>(write: GroupedWrite<DB, T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.#open === null) {
+        this.#open = [];
+        if (this.#inFlight < this.#maxInFlight) setImmediate(() => this.#commitOpenBatch());
+      }
+      this.#open.push({ write, resolve: resolve as (value: unknown) => void, reject });
+    });
+  }
+
+  #commitOpenBatch(): void {
+    const batch = this.#open;
+    if (batch === null) return;
+    this.#open = null;
+    this.#inFlight++;
+    this.#commit(batch).finally(() => {
+      this.#inFlight--;
+      if (this.#open !== null) setImmediate(() => this.#commitOpenBatch());
+    });
+  }
+
+  async #commit(batch: Pending<DB>[]): Promise<void> {
+    if (batch.length === 1) return this.#commitAlone(batch[0]!);
+    let outcomes: Outcome[];
+    let committing = false;
+    try {
+      outcomes = await this.#db.transaction().execute(async (trx) => {
+        const done: Outcome[] = [];
+        for (const pending of batch) done.push(await inSavepoint(trx, pending.write));
+        committing = true;
+        return done;
+      });
+    } catch (error) {
+      if (committing) batch.forEach((pending) => pending.reject(error));
+      else await Promise.all(batch.map((pending) => this.#commitAlone(pending)));
+      return;
+    }
+    await Promise.all(
+      outcomes.map((outcome, i) => {
+        const pending = batch[i]!;
+        if (outcome.ok) pending.resolve(outcome.value);
+        else if (isLockFailure(outcome.error)) return this.#commitAlone(pending);
+        else pending.reject(outcome.error);
+        return undefined;
+      }),
+    );
+  }
+
+  async #commitAlone(pending: Pending<DB>): Promise<void> {
+    try {
+      pending.resolve(await this.#db.transaction().execute(pending.write));
+    } catch (error) {
+      pending.reject(error);
+    }
+  }
+}
+
+async function inSavepoint<DB>(trx: Kysely<DB>, write: GroupedWrite<DB, unknown>): Promise<Outcome> {
+  await sql`savepoint ${SAVEPOINT}`.execute(trx);
+  let outcome: Outcome;
+  try {
+    outcome = { ok: true, value: await write(trx) };
+  } catch (error) {
+    await sql`rollback to savepoint ${SAVEPOINT}`.execute(trx);
+    outcome = { ok: false, error };
+  }
+  await sql`release savepoint ${SAVEPOINT}`.execute(trx);
+  return outcome;
+}
+
+function isLockFailure(error: unknown): boolean {
+  return LOCK_FAILURES.has((error as { code?: unknown } | null)?.code as string);
+}

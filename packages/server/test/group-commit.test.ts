@@ -1,0 +1,108 @@
+/**
+ * Group commit of writes (store/group-commit.ts), once per store: writes made
+ * at once share one transaction, each caller gets its own write's value or
+ * error, and a failing write neither fails nor loses the others.
+ */
+import assert from "node:assert/strict";
+import { open } from "node:fs/promises";
+import { join } from "node:path";
+import { test, type TestContext } from "node:test";
+import { sql } from "kysely";
+import { openStore, type Database } from "../src/store/store.ts";
+import { STORES, tempDir } from "./support/stores.ts";
+
+/**
+ * Counts the commits that writes marked with `mark` went into: on
+ * PostgreSQL their distinct transaction ids; on SQLite the syncs of the WAL
+ * (every durable commit is one, and writes marked alone are all there is).
+ */
+async function commitCounter(t: TestContext, kind: "sqlite" | "postgres") {
+  if (kind === "postgres") {
+    const ids = new Set<string>();
+    return {
+      mark: async (trx: Database) => void ids.add((await sql<{ id: string }>`select txid_current()::text as id`.execute(trx)).rows[0]!.id),
+      count: () => ids.size,
+    };
+  }
+  const dir = tempDir(t);
+  const probe = await open(join(dir, "probe"), "w");
+  const prototype = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+  await probe.close();
+  const datasync = prototype.datasync;
+  let syncs = 0;
+  prototype.datasync = function (this: unknown) {
+    syncs++;
+    return datasync.call(this);
+  };
+  t.after(() => {
+    prototype.datasync = datasync;
+  });
+  return { mark: async (_trx: Database) => {}, count: () => syncs };
+}
+
+for (const kind of STORES) {
+  test(`writes made at once share one commit; a failing write fails only its own caller and leaves nothing behind (${kind.kind})`, async (t) => {
+    const target = await kind.open(t);
+    if (!target) return;
+    const store = await openStore({ dataDir: target.dataDir, databaseUrl: target.databaseUrl });
+    t.after(() => store.close());
+    await store.db.insertInto("meta").values({ key: "gc.taken", value: "0" }).execute();
+    const commits = await commitCounter(t, target.kind);
+
+    const writes = Array.from({ length: 12 }, (_, i) =>
+      store.writeGrouped(async (trx) => {
+        await trx.insertInto("meta").values({ key: `gc.write.${i}`, value: String(i) }).execute();
+        if (i === 3) throw new Error("refused by the write itself");
+        // A constraint the database enforces: the key exists.
+        if (i === 7) await trx.insertInto("meta").values({ key: "gc.taken", value: "1" }).execute();
+        await commits.mark(trx);
+        return i;
+      }),
+    );
+    const settled = await Promise.allSettled(writes);
+
+    assert.equal(settled[3]!.status, "rejected");
+    assert.match(String((settled[3] as PromiseRejectedResult).reason), /refused by the write itself/, "the write's own error reaches its caller");
+    assert.equal(settled[7]!.status, "rejected", "a constraint failure reaches the write that broke it");
+    const done = settled.flatMap((outcome) => (outcome.status === "fulfilled" ? [outcome.value] : []));
+    assert.deepEqual(
+      done,
+      [0, 1, 2, 4, 5, 6, 8, 9, 10, 11],
+      "every other caller gets its own write's value",
+    );
+    assert.equal(commits.count(), 1, "the writes shared one commit");
+
+    const stored = await store.db.selectFrom("meta").select(["key", "value"]).where("key", "like", "gc.%").orderBy("key").execute();
+    assert.deepEqual(
+      stored.map((row) => row.key).sort(),
+      ["gc.taken", ...[0, 1, 2, 4, 5, 6, 8, 9, 10, 11].map((i) => `gc.write.${i}`)].sort(),
+      "the failing writes left nothing behind, the others are committed",
+    );
+    assert.equal(stored.find((row) => row.key === "gc.taken")!.value, "0");
+  });
+
+  test(`writes arriving while a batch commits form the next one, which they share (${kind.kind})`, async (t) => {
+    const target = await kind.open(t);
+    if (!target) return;
+    const store = await openStore({ dataDir: target.dataDir, databaseUrl: target.databaseUrl });
+    t.after(() => store.close());
+    const commits = await commitCounter(t, target.kind);
+    let later: Promise<void>[] = [];
+    const first = store.writeGrouped(async (trx) => {
+      // Arrive while the first batch is under way: they wait for a later commit rather than join this one.
+      later = [0, 1].map((i) =>
+        store.writeGrouped(async (inner) => {
+          await inner.insertInto("meta").values({ key: `gc.later.${i}`, value: "1" }).execute();
+          await commits.mark(inner);
+        }),
+      );
+      await trx.insertInto("meta").values({ key: "gc.first", value: "1" }).execute();
+      await commits.mark(trx);
+    });
+    await first;
+    await Promise.all(later);
+    assert.equal(commits.count(), 2, "the first write's commit, and one that the two arriving meanwhile share");
+    const keys = (await store.db.selectFrom("meta").select("key").where("key", "like", "gc.%").execute()).map((row) => row.key).sort();
+    assert.deepEqual(keys, ["gc.first", "gc.later.0", "gc.later.1"]);
+  });
+}
