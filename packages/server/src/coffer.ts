@@ -34,6 +34,7 @@ import type { LimitStore } from "./limits/limit-store.ts";
 import { MemoryLimitStore } from "./limits/memory-limit-store.ts";
 import { DEFAULT_RATE_LIMITS, RateLimits, type RateLimitSettings } from "./limits/rate-limits.ts";
 import { SecretService } from "./secret/secret.service.ts";
+import { DEFAULT_SECRET_CACHE } from "./secret/secret-reader.ts";
 import { DEFAULT_LIST_CACHE_SECRETS } from "./secret/secret-summaries.ts";
 import { SecretFolders } from "./secret/secret-folders.ts";
 import { HmacService } from "./signing/hmac.service.ts";
@@ -80,6 +81,8 @@ export interface CofferOptions {
   approvalTimeoutSeconds?: number | undefined;
   /** How many secret summaries lists keep in memory (--list-cache); default 20,000, 0 keeps none. */
   listCacheSecrets?: number | undefined;
+  /** How many secrets reads keep decrypted in memory (--secret-cache); default 10,000, 0 keeps none. */
+  secretCache?: number | undefined;
 }
 
 export interface AuditSettings {
@@ -185,7 +188,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     audit.onAppended((records) => alerts.fromAudit(records));
     const graceDays = options.rotationGraceDays ?? DEFAULT_GRACE_DAYS;
     const canaries = new CanaryAlarm(auditSettings.mode === "off" ? null : audit, alerts, clock, log);
-    const secrets = new SecretService(store, keys, clock, workspaces, access, graceDays, canaries, log, options.listCacheSecrets ?? DEFAULT_LIST_CACHE_SECRETS);
+    const secrets = new SecretService(store, keys, clock, workspaces, access, graceDays, canaries, log, options.listCacheSecrets ?? DEFAULT_LIST_CACHE_SECRETS, options.secretCache ?? DEFAULT_SECRET_CACHE);
     const rotationEvents = new RotationEvents((error) => log(`rotation event listener failed: ${(error as Error).message}`));
     const rotationJob = new RotationJob(store, secrets, rotationEvents, clock, log);
     rotationEvents.subscribe((event) => {

@@ -32,6 +32,8 @@ export interface ServerOptions {
   approvalTimeoutSeconds?: number | undefined;
   /** How many secret summaries lists keep in memory; default 20,000, 0 keeps none. */
   listCacheSecrets?: number | undefined;
+  /** How many secrets reads keep decrypted in memory; default 10,000, 0 keeps none. */
+  secretCache?: number | undefined;
   /**
    * On shutdown, how long the node keeps serving while its health check
    * already fails, so a balancer stops sending it requests first (default 0).
@@ -63,6 +65,7 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     relayRouteCache: options.relayRouteCache,
     approvalTimeoutSeconds: options.approvalTimeoutSeconds,
     listCacheSecrets: options.listCacheSecrets,
+    secretCache: options.secretCache,
     ...(options.rotationCheckSeconds ? { rotationJobEveryMs: options.rotationCheckSeconds * 1000 } : {}),
     log: (message) => options.print(`coffer: ${message}`),
   });

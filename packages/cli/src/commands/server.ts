@@ -43,6 +43,8 @@ Options:
                         one before it is denied (docs/agents.md) (env COFFER_APPROVAL_TIMEOUT; default 60; 1 to 600)
   --list-cache N        how many secret summaries lists keep in memory (docs/operations.md)
                         (env COFFER_LIST_CACHE; default 20000; 0 keeps none)
+  --secret-cache N      how many secrets reads keep decrypted in memory, dropped on any write to them
+                        (env COFFER_SECRET_CACHE; default 10000; 0 decrypts every read)
   --seal shamir         the root key is split into Shamir shares (env COFFER_SEAL): the server starts
                         sealed; 'coffer operator init' creates the shares once, 'coffer operator unseal'
                         takes them after every start. A store keeps the kind of root key it began with.
@@ -108,6 +110,7 @@ export async function run(argv: string[]): Promise<void> {
     relayRouteCache: cacheSize("--relay-route-cache", "routes", values["relay-route-cache"] ?? env.COFFER_RELAY_ROUTE_CACHE),
     approvalTimeoutSeconds: approvalTimeout(values["approval-timeout"] ?? env.COFFER_APPROVAL_TIMEOUT),
     listCacheSecrets: cacheSize("--list-cache", "secrets", values["list-cache"] ?? env.COFFER_LIST_CACHE),
+    secretCache: cacheSize("--secret-cache", "secrets", values["secret-cache"] ?? env.COFFER_SECRET_CACHE),
     drainSeconds: seconds("--drain-seconds", values["drain-seconds"] ?? env.COFFER_DRAIN_SECONDS),
     rotationCheckSeconds: seconds("COFFER_ROTATION_CHECK_SECONDS", env.COFFER_ROTATION_CHECK_SECONDS) || undefined,
     shutdownGraceSeconds: seconds("--shutdown-grace-seconds", values["shutdown-grace-seconds"] ?? env.COFFER_SHUTDOWN_GRACE_SECONDS),
@@ -174,6 +177,7 @@ function parse(argv: string[]) {
         "relay-route-cache": { type: "string" },
         "approval-timeout": { type: "string" },
         "list-cache": { type: "string" },
+        "secret-cache": { type: "string" },
         seal: { type: "string" },
         "drain-seconds": { type: "string" },
         "shutdown-grace-seconds": { type: "string" },

@@ -27,7 +27,8 @@ export class Cache<K, V> {
   }
 
   set(key: K, value: V, epochAtFetch: number): void {
-    if (epochAtFetch !== this.#epoch) return;
+    // A capacity of 0 is a cache turned off by its setting.
+    if (epochAtFetch !== this.#epoch || this.#capacity === 0) return;
     if (this.#entries.size >= this.#capacity && !this.#entries.has(key)) {
       this.#entries.delete(this.#entries.keys().next().value as K);
     }

@@ -18,6 +18,8 @@ import { ageDays, isGone, namespaceOf, SECRET_ID, summarize, versionGone, type S
 import type { SecretContext, SecretRead, SecretWithData } from "./secret.types.ts";
 
 const MAX_BATCH = 100;
+/** Secrets whose current version the read path keeps decrypted, unless the server is told otherwise (--secret-cache). */
+export const DEFAULT_SECRET_CACHE = 10_000;
 
 /** A secret's current version as the read path serves it: everything but the age is computed once. */
 interface CurrentSecret {
@@ -36,11 +38,13 @@ interface CurrentSecret {
 
 export class SecretReader {
   #rows: SecretRows;
-  #current = new Cache<string, CurrentSecret>(50_000);
+  /** Each secret is held under two keys, its id and its name. */
+  #current: Cache<string, CurrentSecret>;
   #freshness: SecretFreshness | undefined;
 
-  constructor(rows: SecretRows) {
+  constructor(rows: SecretRows, cachedSecrets: number) {
     this.#rows = rows;
+    this.#current = new Cache(2 * cachedSecrets);
     if (rows.store.dialect.sharedByNodes) this.#freshness = new SecretFreshness(rows.store.db);
     rows.store.changes.subscribe((change) => {
       if (change.kind === "secret") {

@@ -46,12 +46,12 @@ export class SecretService {
   #writer: SecretWriter;
   #usage: SecretUsage;
 
-  constructor(store: Store, keys: KeyService, clock: Clock, workspaces: WorkspaceService, access: AccessService, graceDays: number, watch: SecretWatch, log: (message: string) => void, listCacheSecrets: number) {
+  constructor(store: Store, keys: KeyService, clock: Clock, workspaces: WorkspaceService, access: AccessService, graceDays: number, watch: SecretWatch, log: (message: string) => void, listCacheSecrets: number, readCacheSecrets: number) {
     this.#workspaces = workspaces;
     this.#access = access;
     this.#usage = new SecretUsage(store, clock, log);
     this.#rows = new SecretRows(store, keys, clock, access, watch, this.#usage);
-    this.#reader = new SecretReader(this.#rows);
+    this.#reader = new SecretReader(this.#rows, readCacheSecrets);
     // Another node's write would reach a cache only after it was answered (see secret-summaries.ts).
     const cache = store.dialect.sharedByNodes || listCacheSecrets === 0 ? undefined : new SummaryCache(store, listCacheSecrets);
     this.#lister = new SecretLister(this.#rows, access, cache, new RowSummaries(cache ? 0 : listCacheSecrets));
