@@ -4,12 +4,11 @@
  * error, and a failing write neither fails nor loses the others.
  */
 import assert from "node:assert/strict";
-import { open } from "node:fs/promises";
-import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { sql } from "kysely";
 import { openStore, type Database } from "../src/store/store.ts";
-import { STORES, tempDir } from "./support/stores.ts";
+import { countDatasyncs } from "./support/fdatasync-count.ts";
+import { STORES } from "./support/stores.ts";
 
 /**
  * Counts the commits that writes marked with `mark` went into: on
@@ -24,20 +23,8 @@ async function commitCounter(t: TestContext, kind: "sqlite" | "postgres") {
       count: () => ids.size,
     };
   }
-  const dir = tempDir(t);
-  const probe = await open(join(dir, "probe"), "w");
-  const prototype = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
-  await probe.close();
-  const datasync = prototype.datasync;
-  let syncs = 0;
-  prototype.datasync = function (this: unknown) {
-    syncs++;
-    return datasync.call(this);
-  };
-  t.after(() => {
-    prototype.datasync = datasync;
-  });
-  return { mark: async (_trx: Database) => {}, count: () => syncs };
+  const syncs = await countDatasyncs(t);
+  return { mark: async (_trx: Database) => {}, count: syncs };
 }
 
 for (const kind of STORES) {

@@ -7,10 +7,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { open } from "node:fs/promises";
-import { join } from "node:path";
 import { BEGIN, CommitTracker, UNSYNCED_COMMIT_DELAY_MS, WalSync, type SyncableFile } from "../src/store/wal-sync.ts";
 import { openStore } from "../src/store/store.ts";
+import { countDatasyncs } from "./support/fdatasync-count.ts";
 import { tempDir } from "./support/stores.ts";
 
 /** A WAL whose syncs are counted and finish when the test says (or fail). */
@@ -113,26 +112,14 @@ test("an unsynced commit is synced within the delay, or at close", async () => {
 });
 
 test("through the driver, a real SQLite store syncs the WAL for commits and writes, later for an unsynced commit, never for reads", async (t) => {
-  // Counts every fdatasync of a file handle in this process: the store's own WAL syncs.
   const dir = tempDir(t);
-  const probe = await open(join(dir, "probe"), "w");
-  const prototype = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
-  await probe.close();
-  const datasync = prototype.datasync;
-  let syncs = 0;
-  prototype.datasync = function (this: unknown) {
-    syncs++;
-    return datasync.call(this);
-  };
-  t.after(() => {
-    prototype.datasync = datasync;
-  });
+  const syncs = await countDatasyncs(t);
   const store = await openStore({ dataDir: dir });
   t.after(() => store.close());
   const syncsFor = async (fn: () => Promise<unknown>) => {
-    const before = syncs;
+    const before = syncs();
     await fn();
-    return syncs - before;
+    return syncs() - before;
   };
   assert.equal(await syncsFor(() => store.db.selectFrom("meta").selectAll().execute()), 0, "a read");
   assert.equal(await syncsFor(() => store.db.insertInto("meta").values({ key: "t.autocommit", value: "1" }).execute()), 1, "a write outside a transaction");
@@ -144,7 +131,7 @@ test("through the driver, a real SQLite store syncs the WAL for commits and writ
   assert.equal(await syncsFor(() => assert.rejects(rolledBack)), 0, "a rollback");
   assert.equal(await syncsFor(() => store.writeUnsynced((trx) => trx.insertInto("meta").values({ key: "t.unsynced", value: "1" }).execute())), 0, "an unsynced commit, at once");
   await sleep(UNSYNCED_COMMIT_DELAY_MS + 100);
-  assert.ok(syncs >= 3, "and within the delay");
+  assert.ok(syncs() >= 3, "and within the delay");
   const keys = (await store.db.selectFrom("meta").select("key").where("key", "like", "t.%").execute()).map((row) => row.key).sort();
   assert.deepEqual(keys, ["t.autocommit", "t.tx", "t.unsynced"]);
 });

@@ -3,6 +3,7 @@ import type { SecretSummary } from "@coffer/protocol";
 import type { AccessService } from "../access/access.service.ts";
 import { invalid } from "../core/errors.ts";
 import { atLeast } from "../identity/access.ts";
+import { statusAt } from "../rotation/rotation.rules.ts";
 import { listSecrets, type ListFilter } from "./secret.repository.ts";
 import { checkName } from "./secret.rules.ts";
 import { namespaceOf, type SecretRows } from "./secret-rows.ts";
@@ -107,7 +108,7 @@ function walk(entries: readonly ListedSecret[], filter: ListFilter, page: Page):
     if (deleted === "exclude" ? listed.deletedAt !== null : deleted === "only" && listed.deletedAt === null) continue;
     if (search !== undefined && !listed.lowerName.includes(search)) continue;
     if (ids !== undefined && !ids.has(listed.id)) continue;
-    if (dueAt !== undefined && (listed.plan === undefined || listed.plan.remindAt > dueAt)) continue;
+    if (dueAt !== undefined && (listed.plan === undefined || statusAt(listed.plan, dueAt) === "ok")) continue;
     if (!page.add(listed)) return page.result(true);
   }
   return page.result(false);

@@ -144,12 +144,23 @@ export function namespaceOf(ctx: SecretContext): SecretNamespace {
 }
 
 export function summarize(
-  row: Pick<SecretRow, "id" | "name" | "scope" | "type" | "label" | "tags" | "currentVersion" | "createdAt" | "updatedAt" | "deletedAt" | "autoRotate" | "expiresAt">,
+  row: Pick<SecretRow, "id" | "name" | "scope" | "type" | "label" | "tags" | "currentVersion" | "createdAt" | "deletedAt" | "autoRotate" | "expiresAt">,
   keys: string[],
   versionCreatedAt: number,
   now: number,
   plan: RotationPlan | undefined,
 ): SecretSummary {
+  return summaryAt(summaryBase(row, keys, versionCreatedAt), versionCreatedAt, now, plan);
+}
+
+/** A summary's fields that stay the same for a row version: all but the age and the rotation status, which move with the clock. */
+export type SummaryBase = Omit<SecretSummary, "ageDays" | "rotation">;
+
+export function summaryBase(
+  row: Pick<SecretRow, "id" | "name" | "scope" | "type" | "label" | "tags" | "currentVersion" | "createdAt" | "deletedAt" | "autoRotate" | "expiresAt">,
+  keys: string[],
+  versionCreatedAt: number,
+): SummaryBase {
   return {
     id: row.id,
     name: row.name,
@@ -161,11 +172,30 @@ export function summarize(
     version: row.currentVersion,
     createdAt: new Date(row.createdAt).toISOString(),
     updatedAt: new Date(versionCreatedAt).toISOString(),
-    ageDays: ageDays(versionCreatedAt, now),
     deletedAt: row.deletedAt === null ? null : new Date(row.deletedAt).toISOString(),
     autoRotate: row.autoRotate === 1,
-    ...(plan ? { rotation: viewOf(plan, now) } : {}),
     ...(row.expiresAt === null ? {} : { expiresAt: new Date(row.expiresAt).toISOString() }),
+  };
+}
+
+/** The summary of a row version at `now`. */
+export function summaryAt(base: SummaryBase, versionCreatedAt: number, now: number, plan: RotationPlan | undefined): SecretSummary {
+  return {
+    id: base.id,
+    name: base.name,
+    scope: base.scope,
+    type: base.type,
+    label: base.label,
+    tags: base.tags,
+    keys: base.keys,
+    version: base.version,
+    createdAt: base.createdAt,
+    updatedAt: base.updatedAt,
+    ageDays: ageDays(versionCreatedAt, now),
+    deletedAt: base.deletedAt,
+    autoRotate: base.autoRotate,
+    ...(plan ? { rotation: viewOf(plan, now) } : {}),
+    ...(base.expiresAt === undefined ? {} : { expiresAt: base.expiresAt }),
   };
 }
 

@@ -13,11 +13,11 @@
  * summaries are kept by secret and reused while the store returns the row
  * they were built from.
  */
-import type { SecretScope, SecretSummary, SecretType } from "@coffer/protocol";
-import { planOf, viewOf, type RotationPlan } from "../rotation/rotation.rules.ts";
+import type { SecretScope, SecretSummary } from "@coffer/protocol";
+import { planOf, type RotationPlan } from "../rotation/rotation.rules.ts";
 import type { Store } from "../store/store.ts";
 import { listAllSummaries, type SecretNamespace, type SummaryRow } from "./secret.repository.ts";
-import { ageDays } from "./secret-rows.ts";
+import { ageDays, summaryAt, summaryBase, type SummaryBase } from "./secret-rows.ts";
 import type { ListResult } from "./secret.types.ts";
 
 /** The summaries the cache holds across namespaces unless the server is told otherwise (--list-cache). */
@@ -36,7 +36,7 @@ export interface ListedSecret {
   readonly deletedAt: number | null;
   readonly plan: RotationPlan | undefined;
   readonly versionCreatedAt: number;
-  readonly base: Omit<SecretSummary, "ageDays" | "rotation">;
+  readonly base: SummaryBase;
   /** The item last answered, reused while its age stays the same; never when a schedule applies (its status moves with the clock). */
   last?: SecretSummary;
 }
@@ -51,47 +51,15 @@ export function listedOf(row: SummaryRow): ListedSecret {
     deletedAt: row.deletedAt,
     plan: planOf(row.intervalDays, row.versionCreatedAt),
     versionCreatedAt: row.versionCreatedAt,
-    base: {
-      id: row.id,
-      name: row.name,
-      scope: row.scope as SecretScope,
-      type: row.type as SecretType,
-      label: row.label,
-      tags: JSON.parse(row.tags),
-      keys: JSON.parse(row.keys),
-      version: row.currentVersion,
-      createdAt: new Date(row.createdAt).toISOString(),
-      updatedAt: new Date(row.versionCreatedAt).toISOString(),
-      deletedAt: row.deletedAt === null ? null : new Date(row.deletedAt).toISOString(),
-      autoRotate: row.autoRotate === 1,
-      ...(row.expiresAt === null ? {} : { expiresAt: new Date(row.expiresAt).toISOString() }),
-    },
+    base: summaryBase(row, JSON.parse(row.keys), row.versionCreatedAt),
   };
 }
 
-/** The summary of `listed` at `now`, in the order secret-rows.ts summarize() gives its fields. */
+/** The summary of `listed` at `now`. */
 export function itemOf(listed: ListedSecret, now: number): SecretSummary {
-  const age = ageDays(listed.versionCreatedAt, now);
-  if (listed.last !== undefined && listed.last.ageDays === age) return listed.last;
-  const { base, plan } = listed;
-  const item: SecretSummary = {
-    id: base.id,
-    name: base.name,
-    scope: base.scope,
-    type: base.type,
-    label: base.label,
-    tags: base.tags,
-    keys: base.keys,
-    version: base.version,
-    createdAt: base.createdAt,
-    updatedAt: base.updatedAt,
-    ageDays: age,
-    deletedAt: base.deletedAt,
-    autoRotate: base.autoRotate,
-    ...(plan ? { rotation: viewOf(plan, now) } : {}),
-    ...(base.expiresAt === undefined ? {} : { expiresAt: base.expiresAt }),
-  };
-  if (!plan) listed.last = item;
+  if (listed.last !== undefined && listed.last.ageDays === ageDays(listed.versionCreatedAt, now)) return listed.last;
+  const item = summaryAt(listed.base, listed.versionCreatedAt, now, listed.plan);
+  if (!listed.plan) listed.last = item;
   return item;
 }
 

@@ -221,11 +221,12 @@ export class SecretWriter {
   }
 
   /**
-   * A new version from `nextData`. Everything that depends on the secret's
-   * current state happens inside the write's transaction, from the row as
-   * that transaction sees it: with group commit, an earlier write in the
-   * same batch may have moved the secret since the caller's first read, and
-   * an unconditional write then builds on that version rather than fail.
+   * A new version from `nextData`, made inside the write's transaction. With
+   * group commit, an earlier write in the same batch may move the secret
+   * after the caller's first read: the update then fails, and the write is
+   * made again at once from the row as the transaction sees it (an
+   * unconditional write builds on that version rather than fail), every
+   * check done again on that row.
    */
   async #write(
     ctx: SecretContext,
@@ -238,32 +239,12 @@ export class SecretWriter {
     for (let attempt = 1; ; attempt++) {
       const found = await this.#rows.authorizedRow(ctx, ref, "write", { allowDeleted: revive });
       const written = await this.#rows.commit(found, async (trx) => {
+        const first = await this.#newVersion(trx, ctx, found, input, nextData, type, revive);
+        if (first) return first;
         const row = await findById(trx, found.workspaceId, found.id);
         if (!row || (row.deletedAt !== null && !revive)) throw notFound(ref);
         this.#rows.require(ctx, row, "write");
-        if (type !== undefined && type !== row.type) {
-          throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' is ${row.type}; a secret's type cannot change, create a new secret instead`);
-        }
-        if (input.cas === undefined && (row.casRequired === 1 || ctx.access.workspace.casRequired === 1)) {
-          throw new CasRequired(`secret '${row.name}' requires check-and-set: send cas with the version you last read`);
-        }
-        if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
-        const data = await nextData(row, trx);
-        if (input.onlyKeys && !sameKeys(Object.keys(data), input.onlyKeys)) {
-          throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' holds several keys; this write applies only to a secret holding just ${input.onlyKeys.join(", ")}`);
-        }
-        const { plaintext, keys } = encodeData(data);
-        const version = row.currentVersion + 1;
-        const now = this.#rows.clock();
-        const ciphertext = this.#rows.keys.seal({ workspaceId: row.workspaceId, secretId: row.id, version }, plaintext);
-        plaintext.fill(0);
-        const label = input.label === undefined ? row.label : checkLabel(input.label, row.name);
-        const tags = input.tags === undefined ? row.tags : JSON.stringify(checkTags(input.tags));
-        const rotation = lifecycleSettings(row, input, now);
-        const change = { currentVersion: version, updatedAt: now, updatedBy: ctx.principal.id, label, tags, ...rotation, ...(revive ? { deletedAt: null, deletedBy: null } : {}) };
-        const maxVersions = row.maxVersions ?? ctx.access.workspace.maxVersions;
-        if (!(await this.#advance(trx, row, change, ciphertext, keys, maxVersions, scheduledDeletion(row, ctx.access.workspace, now)))) return undefined;
-        return { row: { ...row, ...change, deletedAt: null }, keys, data, now };
+        return this.#newVersion(trx, ctx, row, input, nextData, type, revive);
       });
       if (written) {
         const { row, keys, data, now } = written;
@@ -273,6 +254,41 @@ export class SecretWriter {
       if (input.cas !== undefined) throw conflict(found, input.cas);
       if (attempt >= WRITE_ATTEMPTS) throw new CofferError("VERSION_CONFLICT", `secret '${found.name}' is being changed by others; try again`);
     }
+  }
+
+  /** #write's version after `row`, in `trx`; undefined when the secret is no longer at `row`'s version. */
+  async #newVersion(
+    trx: Database,
+    ctx: SecretContext,
+    row: SecretRow,
+    input: UpdateInput,
+    nextData: (row: SecretRow, trx: Database) => Promise<SecretValues>,
+    type: string | undefined,
+    revive: boolean,
+  ): Promise<{ row: SecretRow; keys: string[]; data: SecretValues; now: number } | undefined> {
+    if (type !== undefined && type !== row.type) {
+      throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' is ${row.type}; a secret's type cannot change, create a new secret instead`);
+    }
+    if (input.cas === undefined && (row.casRequired === 1 || ctx.access.workspace.casRequired === 1)) {
+      throw new CasRequired(`secret '${row.name}' requires check-and-set: send cas with the version you last read`);
+    }
+    if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
+    const data = await nextData(row, trx);
+    if (input.onlyKeys && !sameKeys(Object.keys(data), input.onlyKeys)) {
+      throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' holds several keys; this write applies only to a secret holding just ${input.onlyKeys.join(", ")}`);
+    }
+    const { plaintext, keys } = encodeData(data);
+    const version = row.currentVersion + 1;
+    const now = this.#rows.clock();
+    const ciphertext = this.#rows.keys.seal({ workspaceId: row.workspaceId, secretId: row.id, version }, plaintext);
+    plaintext.fill(0);
+    const label = input.label === undefined ? row.label : checkLabel(input.label, row.name);
+    const tags = input.tags === undefined ? row.tags : JSON.stringify(checkTags(input.tags));
+    const rotation = lifecycleSettings(row, input, now);
+    const change = { currentVersion: version, updatedAt: now, updatedBy: ctx.principal.id, label, tags, ...rotation, ...(revive ? { deletedAt: null, deletedBy: null } : {}) };
+    const maxVersions = row.maxVersions ?? ctx.access.workspace.maxVersions;
+    if (!(await this.#advance(trx, row, change, ciphertext, keys, maxVersions, scheduledDeletion(row, ctx.access.workspace, now)))) return undefined;
+    return { row: { ...row, ...change, deletedAt: null }, keys, data, now };
   }
 
   async #updateMetadata(ctx: SecretContext, ref: string, input: UpdateInput): Promise<SecretWithData> {

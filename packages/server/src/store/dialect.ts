@@ -8,6 +8,8 @@ export interface StoreDialect {
   readonly kind: "sqlite" | "postgres";
   /** Other server processes may write to this store: what a node cached may be changed under it. */
   readonly sharedByNodes: boolean;
+  /** Statements without parameters may go to the database together, as one query: one round trip for several. */
+  readonly chainsStatements: boolean;
   /** Column type for ciphertext. */
   readonly binaryType: "blob" | "bytea";
   /** Column type of a 64-bit integer primary key: on SQLite `integer`, which makes it the rowid, with no index of its own. */
@@ -32,6 +34,8 @@ export type JobLock = (typeof JOB_LOCKS)[keyof typeof JOB_LOCKS];
 export const sqliteDialect: StoreDialect = {
   kind: "sqlite",
   sharedByNodes: false,
+  // node:sqlite prepares one statement at a time (and runs in process: there is no round trip to save).
+  chainsStatements: false,
   binaryType: "blob",
   rowKeyType: "integer",
   bytewise: (column) => column, // BINARY is SQLite's default collation
@@ -49,6 +53,8 @@ const STORE_LOCK_KEY = 0x436f6666; // "Coff"
 export const postgresDialect: StoreDialect = {
   kind: "postgres",
   sharedByNodes: true,
+  // pg sends a query without parameters as a simple query, which may hold several statements.
+  chainsStatements: true,
   binaryType: "bytea",
   rowKeyType: "bigint",
   bytewise: (column) => column.modifyEnd(sql`collate "C"`),

@@ -33,20 +33,30 @@ interface Pending<DB> {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-const SAVEPOINT = sql.raw("coffer_write");
+const START = sql`savepoint coffer_write`;
+const ROLLBACK = sql`rollback to savepoint coffer_write`;
+const RELEASE = sql`release savepoint coffer_write`;
+/** Between two writes, one round trip where the store takes several statements in one query. */
+const RELEASE_AND_START = sql`release savepoint coffer_write; savepoint coffer_write`;
 /** PostgreSQL's deadlock_detected and serialization_failure: the batch's doing, not the write's. */
 const LOCK_FAILURES = new Set(["40P01", "40001"]);
 
 export class GroupCommit<DB> {
   #db: Kysely<DB>;
   #maxInFlight: number;
+  #chainsStatements: boolean;
   #open: Pending<DB>[] | null = null;
   #inFlight = 0;
 
-  /** `maxInFlight`: batches committing at once (more than one where commits do not block the thread, or to fill the next batch while one syncs). */
-  constructor(db: Kysely<DB>, maxInFlight: number) {
+  /**
+   * `maxInFlight`: batches committing at once (more than one where commits do
+   * not block the thread, or to fill the next batch while one syncs);
+   * `chainsStatements`: StoreDialect.chainsStatements.
+   */
+  constructor(db: Kysely<DB>, maxInFlight: number, chainsStatements: boolean) {
     this.#db = db;
     this.#maxInFlight = maxInFlight;
+    this.#chainsStatements = chainsStatements;
   }
 
   /** Runs `write` in the next batch; resolves with its value once the batch's commit is durable. */
@@ -78,7 +88,16 @@ export class GroupCommit<DB> {
     try {
       outcomes = await this.#db.transaction().execute(async (trx) => {
         const done: Outcome[] = [];
-        for (const pending of batch) done.push(await inSavepoint(trx, pending.write));
+        await START.execute(trx);
+        for (const [i, pending] of batch.entries()) {
+          done.push(await inSavepoint(trx, pending.write));
+          if (i === batch.length - 1) await RELEASE.execute(trx);
+          else if (this.#chainsStatements) await RELEASE_AND_START.execute(trx);
+          else {
+            await RELEASE.execute(trx);
+            await START.execute(trx);
+          }
+        }
         committing = true;
         return done;
       });
@@ -107,17 +126,14 @@ export class GroupCommit<DB> {
   }
 }
 
+/** Runs `write` in the savepoint begun for it, which the caller then releases. */
 async function inSavepoint<DB>(trx: Kysely<DB>, write: GroupedWrite<DB, unknown>): Promise<Outcome> {
-  await sql`savepoint ${SAVEPOINT}`.execute(trx);
-  let outcome: Outcome;
   try {
-    outcome = { ok: true, value: await write(trx) };
+    return { ok: true, value: await write(trx) };
   } catch (error) {
-    await sql`rollback to savepoint ${SAVEPOINT}`.execute(trx);
-    outcome = { ok: false, error };
+    await ROLLBACK.execute(trx);
+    return { ok: false, error };
   }
-  await sql`release savepoint ${SAVEPOINT}`.execute(trx);
-  return outcome;
 }
 
 function isLockFailure(error: unknown): boolean {

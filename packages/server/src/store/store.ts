@@ -80,7 +80,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       await db.destroy();
       throw error;
     }
-    const grouped = new GroupCommit(db, POSTGRES_GROUPS_IN_FLIGHT);
+    const grouped = new GroupCommit(db, POSTGRES_GROUPS_IN_FLIGHT, postgresDialect.chainsStatements);
     store = {
       db,
       dialect: postgresDialect,
@@ -113,7 +113,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       throw error;
     }
     const changes = localChangeFeed();
-    const grouped = new GroupCommit(db, SQLITE_GROUPS_IN_FLIGHT);
+    const grouped = new GroupCommit(db, SQLITE_GROUPS_IN_FLIGHT, sqliteDialect.chainsStatements);
     store = {
       db,
       dialect: sqliteDialect,
