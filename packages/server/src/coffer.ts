@@ -33,7 +33,6 @@ import { RotationService } from "./rotation/rotation.service.ts";
 import type { LimitStore } from "./limits/limit-store.ts";
 import { MemoryLimitStore } from "./limits/memory-limit-store.ts";
 import { DEFAULT_RATE_LIMITS, RateLimits, type RateLimitSettings } from "./limits/rate-limits.ts";
-import { RedisLimitStore } from "./limits/redis-limit-store.ts";
 import { SecretService } from "./secret/secret.service.ts";
 import { DEFAULT_LIST_CACHE_SECRETS } from "./secret/secret-summaries.ts";
 import { SecretFolders } from "./secret/secret-folders.ts";
@@ -157,8 +156,9 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
   let limitStore: LimitStore | undefined;
   try {
     await checkSealType(store, options);
+    // The Redis client is imported only where one is configured: most servers count in memory.
     limitStore = options.redisUrl
-      ? await RedisLimitStore.open({ url: options.redisUrl, prefix: options.redisPrefix ?? "coffer:", clock, log })
+      ? await (await import("./limits/redis-limit-store.ts")).RedisLimitStore.open({ url: options.redisUrl, prefix: options.redisPrefix ?? "coffer:", clock, log })
       : new MemoryLimitStore(clock);
     const limits = new RateLimits(limitStore, options.rateLimits ?? DEFAULT_RATE_LIMITS);
     const keys = new KeyService(store, keyring, clock, log);

@@ -9,10 +9,11 @@
  * audit events are the REST routes' own, not a second copy that could drift.
  * The token comes only from the Authorization header (never the UI's session
  * cookie, so no cross-site request can drive the tools).
+ *
+ * The MCP stack (the SDK, zod, Coffer's client SDK) is loaded on the first
+ * request, not at start: it is a fifth of the server's heap (~12 MiB) and
+ * most servers never answer an MCP call.
  */
-import { Coffer } from "@coffer/sdk";
-import { createMcpServer } from "@coffer/mcp";
-import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type } from "typebox";
@@ -40,6 +41,7 @@ export const mcpRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     handler: async (request, reply) => {
       noteTarget(request, { subject: subjectOf(request.body) });
+      const { Coffer, createMcpServer, WebStandardStreamableHTTPServerTransport } = await mcpStack();
       const coffer = new Coffer({
         addr: IN_PROCESS,
         token: tokenOf(request) ?? "",
@@ -73,6 +75,20 @@ export const mcpRoutes: FastifyPluginAsyncTypebox = async (app) => {
     });
   }
 };
+
+/** The modules an MCP call needs, imported once, on first use. */
+let loading: Promise<typeof import("@coffer/sdk") & typeof import("@coffer/mcp") & typeof import("@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js")> | undefined;
+
+function mcpStack() {
+  loading ??= Promise.all([import("@coffer/sdk"), import("@coffer/mcp"), import("@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js")]).then(
+    ([sdk, mcp, transport]) => ({ ...sdk, ...mcp, ...transport }),
+    (error: unknown) => {
+      loading = undefined; // tried again by the next call
+      throw error;
+    },
+  );
+  return loading;
+}
 
 /** `tools/call relay_request`, `tools/list`, … for the audit log; a batch names its messages' methods. */
 function subjectOf(body: unknown): string | undefined {
