@@ -3,7 +3,9 @@
  * each address is checked (loopback, private and link-local ones only where
  * a policy names them), and the connection goes to the checked address
  * through `lookup`, so a DNS answer that changes between the check and the
- * connect (rebinding) cannot move it; TLS still verifies the name. Redirects
+ * connect (rebinding) cannot move it; TLS still verifies the name. A name's
+ * addresses are kept a few seconds (a busy agent calls one API many times a
+ * second), and every call checks them again, cached or not. Redirects
  * are followed here, each hop checked like the first. Connections are kept
  * alive in a pool per checked address (undici: its client costs about half
  * of node:http's per call, which the relay pays on every call).
@@ -21,6 +23,9 @@ import { DEFAULT_PORTS } from "./relay-policy.ts";
 export const MAX_REDIRECTS = 5;
 export const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 const MAX_POOLS = 1000;
+/** How long a name's resolved addresses are reused, and for how many names at most. */
+const NAME_TTL_MS = 5_000;
+const MAX_NAMES = 1000;
 /** Connections per pool: as many calls to one upstream as may be in flight at once. */
 const POOL_CONNECTIONS = 256;
 /** undici is loaded by the first relayed call, not at start-up: loading it takes ~100 ms. */
@@ -61,6 +66,7 @@ export function destinationOf(url: URL, method: string): Destination {
 
 export class Outbound {
   #pools = new Map<string, Pool>();
+  #names = new Map<string, { addresses: string[]; until: number }>();
 
   async send(request: OutboundRequest, checks: OutboundChecks): Promise<UpstreamAnswer> {
     const { Pool } = await (undici ??= import("undici"));
@@ -96,20 +102,29 @@ export class Outbound {
   }
 
   async #resolve(host: string, checks: OutboundChecks): Promise<string> {
-    let addresses: string[];
-    if (isIP(host) !== 0) addresses = [host];
-    else {
-      try {
-        addresses = (await dnsLookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
-      } catch {
-        throw new CofferError("UPSTREAM_ERROR", `the host '${host}' could not be resolved`);
-      }
-    }
+    const addresses = isIP(host) !== 0 ? [host] : await this.#lookup(host);
     // Every address the name has must pass, not just the one used: the answer is the resolver's to choose.
     for (const address of addresses) checks.address(host, address);
     const first = addresses[0];
     if (first === undefined) throw new CofferError("UPSTREAM_ERROR", `the host '${host}' has no address`);
     return first;
+  }
+
+  /** The name's addresses, from the resolver or resolved less than NAME_TTL_MS ago; a failure is not kept. */
+  async #lookup(host: string): Promise<string[]> {
+    const now = Date.now();
+    const cached = this.#names.get(host);
+    if (cached !== undefined && cached.until > now) return cached.addresses;
+    let addresses: string[];
+    try {
+      addresses = (await dnsLookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
+    } catch {
+      throw new CofferError("UPSTREAM_ERROR", `the host '${host}' could not be resolved`);
+    }
+    this.#names.delete(host);
+    if (this.#names.size >= MAX_NAMES) this.#names.delete(this.#names.keys().next().value!);
+    this.#names.set(host, { addresses, until: now + NAME_TTL_MS });
+    return addresses;
   }
 
   #pool(PoolClass: typeof Pool, to: Destination, address: string): Pool {
