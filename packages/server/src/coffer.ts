@@ -219,7 +219,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       groups: new GroupService(store, clock, workspaces),
       grants,
       secrets,
-      folders: new SecretFolders(store, secrets, access),
+      folders: new SecretFolders(secrets, access),
       hmac: new HmacService(secrets, clock, graceDays, approvals),
       relay,
       relayRoutes: new RelayRouteService(store, clock, workspaces, options.relayRouteCache),

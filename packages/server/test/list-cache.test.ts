@@ -66,6 +66,10 @@ for (const store of STORES) {
     await call("POST", SECRETS, { name: "app/mine", scope: "personal", data: { value: "v" } });
     assert.deepEqual((await list("?scope=personal")).items.map((summary) => summary.name), ["app/mine"]);
     assert.deepEqual((await list()).items.map((summary) => summary.name), ["app/api", "app/db"]);
+    // Folder counts fold the same summaries.
+    assert.deepEqual((await call("GET", `${WS}/secret-folders`)).folders, [{ path: "app/", secrets: 2 }]);
+    await call("POST", SECRETS, { name: "app/queue", data: { value: "v" } });
+    assert.deepEqual((await call("GET", `${WS}/secret-folders`)).folders, [{ path: "app/", secrets: 3 }], "a created secret in its folder");
   });
 
   test(`a namespace larger than the list cache is listed from the store, page by page (${store.kind})`, async (t) => {

@@ -9,8 +9,6 @@ import type { SecretFolder, SecretFolderLevel } from "@coffer/protocol";
 import type { AccessService } from "../access/access.service.ts";
 import { invalid } from "../core/errors.ts";
 import { atLeast } from "../identity/access.ts";
-import type { Store } from "../store/store.ts";
-import { listNamesUnder } from "./secret.repository.ts";
 import { namespaceOf } from "./secret-rows.ts";
 import { checkName } from "./secret.rules.ts";
 import type { SecretContext, SecretService } from "./secret.service.ts";
@@ -18,12 +16,10 @@ import type { SecretContext, SecretService } from "./secret.service.ts";
 export const MAX_FOLDERS = 1000;
 
 export class SecretFolders {
-  #store: Store;
   #secrets: SecretService;
   #access: AccessService;
 
-  constructor(store: Store, secrets: SecretService, access: AccessService) {
-    this.#store = store;
+  constructor(secrets: SecretService, access: AccessService) {
     this.#secrets = secrets;
     this.#access = access;
   }
@@ -37,11 +33,11 @@ export class SecretFolders {
     const ids = this.#secrets.seesEveryName(ctx) ? undefined : this.#access.grantedSecretIds(ctx.principal, ctx.acl);
     if (ids?.length === 0) return { prefix, folders: [], secrets: 0, truncated: false };
     const ns = namespaceOf(ctx);
-    const rows = await listNamesUnder(this.#store.db, ns, prefix, ids);
+    const rows = await this.#secrets.namesUnder(ns, prefix, ids);
     const counts = new Map<string, number>();
     let direct = 0;
     for (const row of rows) {
-      if (!atLeast(this.#access.levelOn(ctx.principal, ctx.access, ctx.acl, { ...row, scope: ns.scope, ownerId: ns.ownerId }), "see")) continue;
+      if (!atLeast(this.#access.levelOn(ctx.principal, ctx.access, ctx.acl, { id: row.id, name: row.name, scope: ns.scope, ownerId: ns.ownerId }), "see")) continue;
       const slash = row.name.indexOf("/", prefix.length);
       if (slash < 0) direct++;
       else {

@@ -4,7 +4,7 @@ import type { AccessService } from "../access/access.service.ts";
 import { invalid } from "../core/errors.ts";
 import { atLeast } from "../identity/access.ts";
 import { statusAt } from "../rotation/rotation.rules.ts";
-import { listSecrets, type ListFilter } from "./secret.repository.ts";
+import { listNamesUnder, listSecrets, type ListFilter, type SecretNamespace } from "./secret.repository.ts";
 import { checkName } from "./secret.rules.ts";
 import { namespaceOf, type SecretRows } from "./secret-rows.ts";
 import { firstAtOrAfter, itemOf, type ListedSecret, type RowSummaries, type SummaryCache } from "./secret-summaries.ts";
@@ -55,6 +55,19 @@ export class SecretLister {
       for (const row of rows) if (!page.add(this.#summaries.listedOf(row))) return page.result(true);
       if (rows.length <= limit) return page.result(false);
     }
+  }
+
+  /** The ids and names of a namespace's live secrets under a folder ('' for all), only those of `ids` when given: what folder counts fold. */
+  async namesUnder(ns: SecretNamespace, prefix: string, ids: string[] | undefined): Promise<readonly { id: string; name: string }[]> {
+    const cached = await this.#cache?.entries(ns);
+    if (!cached) return listNamesUnder(this.#rows.store.db, ns, prefix, ids);
+    const wanted = ids === undefined ? undefined : new Set(ids);
+    const names: ListedSecret[] = [];
+    for (let i = firstAtOrAfter(cached, prefix); i < cached.length && cached[i]!.name.startsWith(prefix); i++) {
+      const listed = cached[i]!;
+      if (listed.deletedAt === null && (wanted === undefined || wanted.has(listed.id))) names.push(listed);
+    }
+    return names;
   }
 }
 

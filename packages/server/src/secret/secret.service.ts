@@ -21,7 +21,7 @@ import type { Principal } from "../identity/principal.ts";
 import type { KeyService } from "../keys/keys.service.ts";
 import type { Store } from "../store/store.ts";
 import type { WorkspaceService } from "../workspace/workspace.service.ts";
-import type { SecretRow } from "./secret.repository.ts";
+import type { SecretNamespace, SecretRow } from "./secret.repository.ts";
 import type { SecretValue, SecretValues } from "./secret.rules.ts";
 import { SecretLister } from "./secret-list.ts";
 import { RowSummaries, SummaryCache } from "./secret-summaries.ts";
@@ -90,6 +90,11 @@ export class SecretService {
 
   list(ctx: SecretContext, query: ListQuery): Promise<ListResult> {
     return this.#lister.list(ctx, query);
+  }
+
+  /** The ids and names of a namespace's live secrets under a folder, only those of `ids` when given (SecretLister.namesUnder). */
+  namesUnder(ns: SecretNamespace, prefix: string, ids: string[] | undefined): Promise<readonly { id: string; name: string }[]> {
+    return this.#lister.namesUnder(ns, prefix, ids);
   }
 
   create(ctx: SecretContext, input: CreateInput): Promise<SecretWithData> {
