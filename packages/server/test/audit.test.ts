@@ -68,7 +68,7 @@ test("a batch waits for its sync to disk when it holds a change, or always with 
   const appended: { actions: string[]; synced: boolean }[] = [];
   const appender: AuditAppender = async (events, synced) => {
     appended.push({ actions: events.map((event) => event.action), synced });
-    return events.map((event, i) => ({ ...event, seq: i + 1, hash: "" }));
+    return { records: events.map((event, i) => ({ ...event, seq: i + 1, hash: "" })), stale: new Set() };
   };
   const event = (action: string) => ({ ...systemEvent(0, action, { workspaceId: "ws_1", secretId: "sec_1", secretName: "s" }) });
   const store = null as unknown as Store; // recording never reads the store
@@ -357,4 +357,30 @@ test("nodes appending to one PostgreSQL at once make one chain that holds each b
   const expected = logs.flatMap((_, node) => Array.from({ length: 40 }, (_, round) => Array.from({ length: 1 + ((round + node) % 4) }, (_, i) => `${node}-${round}-${i}`)).flat());
   assert.deepEqual(events.map((e) => e.requestId).sort(), expected.sort(), "every event once");
   assert.deepEqual(told.sort((a, b) => a.seq - b.seq), events, "what the listeners were told is what the chain holds");
+});
+
+test("a cached read on PostgreSQL is recorded only once confirmed current: a change another node made answers from the store, with one event (postgres)", async (t) => {
+  const env = await openEnv(t, STORES.find((store) => store.kind === "postgres")!);
+  if (!env) return;
+  const created = await env.call("POST", SECRETS, { name: "fresh", label: "before", data: { key: VALUE } });
+  assert.equal(created.status, 201);
+  const read = async () => {
+    const reply = await env.call("GET", `${SECRETS}/fresh`);
+    await env.coffer.audit.drain();
+    const { events } = await env.coffer.audit.query({ requestId: reply.requestId }, {});
+    return { reply, events };
+  };
+  assert.equal((await read()).reply.body.label, "before", "cached from here on");
+  const cached = await read();
+  assert.deepEqual([cached.reply.status, cached.events.map((e) => [e.outcome, e.secretId])], [200, [["ok", created.body.id]]]);
+  // Changes committed by another node whose notification has not arrived: written past this node's change feed.
+  const otherNode = (change: { label?: string; deletedAt?: number }) =>
+    env.coffer.store.db.updateTable("secrets").set((eb) => ({ ...change, updatedAt: eb("updatedAt", "+", 1) })).where("id", "=", created.body.id).execute();
+  await otherNode({ label: "after" });
+  const changed = await read();
+  assert.deepEqual([changed.reply.body.label, changed.events.map((e) => e.outcome)], ["after", ["ok"]]);
+  await otherNode({ deletedAt: Date.now() });
+  const deleted = await read();
+  assert.deepEqual([deleted.reply.status, deleted.events.map((e) => e.outcome)], [404, ["not_found"]], "no event says the stale value was read");
+  assert.equal((await env.coffer.audit.verify()).ok, true);
 });

@@ -5,12 +5,25 @@
  */
 import { GENESIS, type ChainPoint } from "./audit-chain.ts";
 import { chainSegment } from "./audit-segment.ts";
-import { AUDIT_LOCK_KEY, appendIfHeadIs, appendStatements, lockHead, type StoredHead } from "./audit.repository.ts";
-import type { AuditEventInput, AuditRecord } from "./audit.types.ts";
+import { AUDIT_LOCK_KEY, appendIfHeadIs, appendStatements, lockHead, staleConditions, type StoredHead } from "./audit.repository.ts";
+import type { AuditEventInput, AuditRecord, ReadCondition } from "./audit.types.ts";
 import type { Database, Store } from "../store/store.ts";
 
-/** Appends a batch; `synced`: answered once on disk, else once written (Store.writeUnsynced). */
-export type AuditAppender = (events: AuditEventInput[], synced: boolean) => Promise<AuditRecord[]>;
+/** What an append put on the chain; the events whose read condition failed are left out, as `stale`. */
+export interface Appended {
+  records: AuditRecord[];
+  stale: ReadonlySet<AuditEventInput>;
+}
+
+/**
+ * Appends a batch; `synced`: answered once on disk, else once written
+ * (Store.writeUnsynced). An event with a read condition goes in only if its
+ * condition holds (only on a store several nodes share: elsewhere a cached
+ * read is current by construction).
+ */
+export type AuditAppender = (events: AuditEventInput[], synced: boolean, conditions?: ReadonlyMap<AuditEventInput, ReadCondition>) => Promise<Appended>;
+
+const NONE: ReadonlySet<AuditEventInput> = new Set();
 
 /** Compare-and-set tries before an append takes the lock instead: enough for a few busy nodes, and no livelock. */
 const APPEND_TRIES = 3;
@@ -21,7 +34,8 @@ const APPEND_TRIES = 3;
  */
 export function appendInProcess(store: Store): AuditAppender {
   const statements = appendStatements(store.db);
-  return (events, synced) => {
+  return async (events, synced, conditions) => {
+    if (conditions && conditions.size > 0) throw new Error("read conditions are for a store several nodes share");
     const append = async (trx: Database) => {
       await store.dialect.lockUntilCommit(trx, AUDIT_LOCK_KEY);
       const segment = chainSegment((await statements.readHead(trx)) ?? { seq: 0, hash: GENESIS }, events);
@@ -29,7 +43,7 @@ export function appendInProcess(store: Store): AuditAppender {
       await statements.writeHead(trx, segment.head);
       return segment.records;
     };
-    return synced ? store.db.transaction().execute(append) : store.writeUnsynced(append);
+    return { records: await (synced ? store.db.transaction().execute(append) : store.writeUnsynced(append)), stale: NONE };
   };
 }
 
@@ -39,10 +53,12 @@ export function appendInProcess(store: Store): AuditAppender {
  * and goes in with one compare-and-set statement (audit.repository.ts,
  * appendIfHeadIs), which appends nothing if another node moved the head
  * meanwhile; it is then chained again after the head that statement saw.
- * One round trip per batch while this node is the only writer. Without a
- * head known (the first append, an error) or after APPEND_TRIES lost races,
- * a batch takes the head's row lock in a transaction instead, which every
- * compare-and-set waits for.
+ * The same statement checks the batch's read conditions: events whose
+ * condition failed are taken out and the rest sent again. One round trip per
+ * batch while this node is the only writer. Without a head known (the first
+ * append, an error) or after APPEND_TRIES lost races, a batch takes the
+ * head's row lock in a transaction instead, which every compare-and-set
+ * waits for.
  *
  * A batch waits for this node's batch before it to be in: sent at once on
  * another connection, it could reach PostgreSQL first and lose the race to
@@ -57,36 +73,76 @@ export function appendToSharedStore(store: Store): AuditAppender {
     expected = storedHead(segment.head);
     return segment;
   };
-  const appendLocked = async (events: AuditEventInput[], synced: boolean) => {
-    const append = async (trx: Database) => {
-      await store.dialect.lockUntilCommit(trx, AUDIT_LOCK_KEY); // two first appends, before any head row exists
-      const segment = chainAfter((await lockHead(trx)) ?? storedHead({ seq: 0, hash: GENESIS }), events);
-      await statements.insertSegment(trx, segment.row);
-      await statements.writeHead(trx, segment.head);
-      return segment.records;
-    };
-    return synced ? store.db.transaction().execute(append) : store.writeUnsynced(append);
-  };
   let previous: Promise<unknown> = Promise.resolve();
-  return (events, synced) => {
-    const appended = previous.then(() => append(events, synced));
+  return (events, synced, conditions) => {
+    const appended = previous.then(() => append(new Pending(events, conditions), synced));
     previous = appended.catch(() => {});
     return appended;
   };
-  async function append(events: AuditEventInput[], synced: boolean): Promise<AuditRecord[]> {
+
+  async function append(pending: Pending, synced: boolean): Promise<Appended> {
     try {
       let head = expected;
-      for (let tries = 0; head !== null && tries < APPEND_TRIES; tries++) {
-        const segment = chainAfter(head, events);
-        const result = await appendIfHeadIs(store.db, head.text, segment.row, segment.head, synced);
-        if (result.appended) return segment.records;
-        head = result.head;
+      for (let tries = 0; head !== null && tries < APPEND_TRIES; ) {
+        if (pending.events.length === 0) return pending.appended([]);
+        const segment = chainAfter(head, pending.events);
+        const result = await appendIfHeadIs(store.db, head.text, segment.row, segment.head, synced, pending.conditions());
+        if (result.appended) return pending.appended(segment.records);
+        expected = head = result.head;
+        if (result.stale.length > 0) pending.drop(result.stale);
+        else tries++;
       }
-      return await appendLocked(events, synced);
+      return await appendLocked(pending, synced);
     } catch (error) {
       expected = null;
       throw error;
     }
+  }
+
+  function appendLocked(pending: Pending, synced: boolean): Promise<Appended> {
+    const append = async (trx: Database) => {
+      await store.dialect.lockUntilCommit(trx, AUDIT_LOCK_KEY); // two first appends, before any head row exists
+      const head = (await lockHead(trx)) ?? storedHead({ seq: 0, hash: GENESIS });
+      pending.drop(await staleConditions(trx, pending.conditions()));
+      if (pending.events.length === 0) return pending.appended([]);
+      const segment = chainAfter(head, pending.events);
+      await statements.insertSegment(trx, segment.row);
+      await statements.writeHead(trx, segment.head);
+      return pending.appended(segment.records);
+    };
+    return synced ? store.db.transaction().execute(append) : store.writeUnsynced(append);
+  }
+}
+
+/** A batch on its way in: the events still to append, and those taken out because their read condition failed. */
+class Pending {
+  events: AuditEventInput[];
+  #conditions: ReadonlyMap<AuditEventInput, ReadCondition> | undefined;
+  #stale = new Set<AuditEventInput>();
+
+  constructor(events: AuditEventInput[], conditions: ReadonlyMap<AuditEventInput, ReadCondition> | undefined) {
+    this.events = events;
+    this.#conditions = conditions;
+  }
+
+  conditions(): ReadCondition[] {
+    const conditions = this.#conditions;
+    return conditions === undefined || conditions.size === 0 ? [] : this.events.flatMap((event) => conditions.get(event) ?? []);
+  }
+
+  drop(staleSecrets: string[]): void {
+    if (staleSecrets.length === 0) return;
+    const stale = new Set(staleSecrets);
+    this.events = this.events.filter((event) => {
+      const condition = this.#conditions?.get(event);
+      if (condition === undefined || !stale.has(condition.secretId)) return true;
+      this.#stale.add(event);
+      return false;
+    });
+  }
+
+  appended(records: AuditRecord[]): Appended {
+    return { records, stale: this.#stale };
   }
 }
 

@@ -3,7 +3,7 @@ import type { Database } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
 import type { ChainPoint } from "./audit-chain.ts";
 import { KEY, eventsOf, keyLines, type SegmentRow } from "./audit-segment.ts";
-import type { AuditRecord } from "./audit.types.ts";
+import type { AuditRecord, ReadCondition } from "./audit.types.ts";
 
 const HEAD = "audit.head";
 const ANCHOR = "audit.anchor";
@@ -80,28 +80,58 @@ export interface StoredHead {
 /**
  * An append in one statement, for PostgreSQL, where each statement is a round
  * trip: the segment goes in and the head moves only if the head is still
- * `expected`, in the implicit transaction of the statement; an unsynced append
- * turns off the wait for the sync of that transaction's commit alone. Whether
- * it appended, and the head as the statement found it (for the next try).
+ * `expected` and every read condition holds, in the implicit transaction of
+ * the statement; an unsynced append turns off the wait for the sync of that
+ * transaction's commit alone. Whether it appended, the head as the statement
+ * found it (for the next try), and the secrets of conditions that failed.
+ * The conditions are read in the statement's snapshot, taken after every read
+ * they stand for began: a write answered before such a read is seen.
  */
-export async function appendIfHeadIs(db: Database, expected: string, row: SegmentRow, head: ChainPoint, synced: boolean): Promise<{ appended: boolean; head: StoredHead | null }> {
-  const parameters = [JSON.stringify(head), expected, row.firstSeq, row.lastSeq, row.minTime, row.maxTime, row.keys, row.lastHash, row.events];
-  const { rows } = await db.executeQuery<{ appended: number; head: string | null }>(CompiledQuery.raw(synced ? APPEND_IF_HEAD_IS : APPEND_IF_HEAD_IS_UNSYNCED, parameters));
-  const stored = rows[0]!.head;
-  return { appended: rows[0]!.appended === 1, head: stored === null ? null : { point: JSON.parse(stored) as ChainPoint, text: stored } };
+export async function appendIfHeadIs(
+  db: Database,
+  expected: string,
+  row: SegmentRow,
+  head: ChainPoint,
+  synced: boolean,
+  conditions: ReadCondition[],
+): Promise<{ appended: boolean; head: StoredHead | null; stale: string[] }> {
+  const parameters = [
+    JSON.stringify(head), expected, row.firstSeq, row.lastSeq, row.minTime, row.maxTime, row.keys, row.lastHash, row.events,
+    conditions.map((c) => c.secretId), conditions.map((c) => c.currentVersion), conditions.map((c) => c.updatedAt), conditions.map((c) => c.deletedAt),
+  ];
+  const { rows } = await db.executeQuery<{ appended: number; head: string | null; stale: string[] | null }>(CompiledQuery.raw(synced ? APPEND_IF_HEAD_IS : APPEND_IF_HEAD_IS_UNSYNCED, parameters));
+  const { appended, head: stored, stale } = rows[0]!;
+  return { appended: appended === 1, head: stored === null ? null : { point: JSON.parse(stored) as ChainPoint, text: stored }, stale: stale ?? [] };
 }
 
 const APPEND_IF_HEAD_IS = `
-with moved as (
-  update meta set value = $1 where key = '${HEAD}' and value = $2 returning 1
+with stale as (
+  select c.id from unnest($10::text[], $11::bigint[], $12::bigint[], $13::bigint[]) as c (id, version, updated_at, deleted_at)
+  left join secrets s on s.id = c.id
+  where s.id is null or s.current_version <> c.version or s.updated_at <> c.updated_at or s.deleted_at is distinct from c.deleted_at
+), moved as (
+  update meta set value = $1 where key = '${HEAD}' and value = $2 and not exists (select from stale) returning 1
 ), appended as (
   insert into audit_segments (first_seq, last_seq, min_time, max_time, keys, last_hash, events)
   select $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::text, $8::text, $9::bytea from moved
   returning 1
 )
-select (select count(*) from appended) as appended, (select value from meta where key = '${HEAD}') as head`;
+select (select count(*) from appended) as appended, (select value from meta where key = '${HEAD}') as head, (select array_agg(id) from stale) as stale`;
 
 const APPEND_IF_HEAD_IS_UNSYNCED = `${APPEND_IF_HEAD_IS}, set_config('synchronous_commit', 'off', true) as unsynced`;
+
+/** The secrets of `conditions` that no longer hold (the locked append's check; appendIfHeadIs makes its own). */
+export async function staleConditions(db: Database, conditions: ReadCondition[]): Promise<string[]> {
+  if (conditions.length === 0) return [];
+  const rows = await db.selectFrom("secrets").select(["id", "currentVersion", "updatedAt", "deletedAt"]).where("id", "in", conditions.map((c) => c.secretId)).execute();
+  const stored = new Map(rows.map((row) => [row.id, row]));
+  return conditions
+    .filter((c) => {
+      const row = stored.get(c.secretId);
+      return !row || row.currentVersion !== c.currentVersion || row.updatedAt !== c.updatedAt || row.deletedAt !== c.deletedAt;
+    })
+    .map((c) => c.secretId);
+}
 
 /** The head, locked against every other append until commit (PostgreSQL: compare-and-set appends wait for it). */
 export async function lockHead(trx: Database): Promise<StoredHead | null> {

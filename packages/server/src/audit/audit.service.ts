@@ -19,7 +19,7 @@ import {
   writeAnchor,
   type AuditFilter,
 } from "./audit.repository.ts";
-import type { AuditEventInput, AuditRecord } from "./audit.types.ts";
+import type { AuditEventInput, AuditRecord, ReadCondition } from "./audit.types.ts";
 import type { Store } from "../store/store.ts";
 
 /** Which requests wait for their event to be synced to disk (AuditSettings.sync). */
@@ -44,13 +44,17 @@ interface Batch {
   events: AuditEventInput[];
   /** Some event in it must be on disk before its request is answered. */
   synced: boolean;
+  /** Read events that go in only if what the read served is still current. */
+  conditions: Map<AuditEventInput, ReadCondition>;
+  /** Events left out: their condition failed, or (fail-open) the batch could not be written. */
+  stale: ReadonlySet<AuditEventInput>;
   durable: Promise<void>;
   settle(error?: unknown): void;
 }
 
 /** Segments checked at a time. */
 const VERIFY_PAGE = 100;
-/** One batch commits while the next is on its way to the database (on PostgreSQL, where commits do not block the thread). */
+/** One batch commits while the next is made ready (on PostgreSQL the appender sends it once the first is in: audit-append.ts). */
 const MAX_BATCHES_IN_FLIGHT = 2;
 export const MAX_PAGE = 1000;
 
@@ -78,6 +82,25 @@ export class AuditLog {
    * (fail closed) if it cannot be made so.
    */
   record(event: AuditEventInput, read = false): Promise<void> {
+    return this.#join(event, read).durable;
+  }
+
+  /**
+   * A read's event, recorded only if the secret it served is still as
+   * `condition` says, checked in the statement that appends it (on a store
+   * several nodes share: the freshness check of secret-freshness.ts and the
+   * audit append in one round trip). Resolves true once durable; false when
+   * the read was stale (nothing recorded: the caller reads again), or when the
+   * event could not be written in fail-open mode (nothing was checked).
+   */
+  async recordIfCurrent(event: AuditEventInput, condition: ReadCondition): Promise<boolean> {
+    const batch = this.#join(event, true);
+    batch.conditions.set(event, condition);
+    await batch.durable;
+    return !batch.stale.has(event);
+  }
+
+  #join(event: AuditEventInput, read: boolean): Batch {
     let batch = this.#open;
     if (batch === null) {
       batch = this.#open = newBatch();
@@ -85,7 +108,7 @@ export class AuditLog {
     }
     batch.events.push(event);
     if (!read || this.#syncReads) batch.synced = true;
-    return batch.durable;
+    return batch;
   }
 
   /** Called with each batch once it is durable: alerts and webhooks start from here. */
@@ -105,14 +128,16 @@ export class AuditLog {
     const batch = this.#open;
     if (batch === null) return;
     this.#open = null;
-    const writing: Promise<void> = this.#appender(batch.events, batch.synced)
+    const writing: Promise<void> = this.#appender(batch.events, batch.synced, batch.conditions)
       .then(
-        (records) => {
+        ({ records, stale }) => {
+          batch.stale = stale;
           batch.settle();
-          for (const listener of this.#listeners) listener(records);
+          if (records.length > 0) for (const listener of this.#listeners) listener(records);
         },
         (error: unknown) => {
           this.#log(`AUDIT WRITE FAILED for ${batch.events.length} event(s): ${(error as Error).message}${this.failOpen ? " — the requests went ahead UNAUDITED (fail-open mode)" : " — the requests were refused"}`);
+          batch.stale = new Set(batch.conditions.keys());
           batch.settle(this.failOpen ? undefined : error);
         },
       )
@@ -175,5 +200,5 @@ function newBatch(): Batch {
   });
   // A batch whose every request already went away must not become an unhandled rejection.
   durable.catch(() => {});
-  return { events: [], synced: false, durable, settle: (error) => (error === undefined ? resolve() : reject(error)) };
+  return { events: [], synced: false, conditions: new Map(), stale: new Set(), durable, settle: (error) => (error === undefined ? resolve() : reject(error)) };
 }

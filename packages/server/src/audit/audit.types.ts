@@ -47,6 +47,18 @@ export interface AuditRecord extends AuditEventInput {
   hash: string;
 }
 
+/**
+ * A read's event recorded together with the check that what it served was
+ * current (secret/secret-freshness.ts): the event goes in only if the secret
+ * is still at this version and stamp.
+ */
+export interface ReadCondition {
+  secretId: string;
+  currentVersion: number;
+  updatedAt: number;
+  deletedAt: number | null;
+}
+
 export function outcomeOf(status: number): AuditOutcome {
   if (status < 400) return "ok";
   if (status === 401 || status === 403 || status === 429) return "denied";

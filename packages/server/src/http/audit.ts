@@ -5,9 +5,9 @@
  * before the answer leaves: if it cannot be made durable the caller gets
  * AUDIT_UNAVAILABLE instead of the answer (unless the server runs fail-open).
  */
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AuditLog } from "../audit/audit.service.ts";
-import { outcomeOf, type AuditEventInput, type AuditTarget } from "../audit/audit.types.ts";
+import { outcomeOf, type AuditEventInput, type AuditTarget, type ReadCondition } from "../audit/audit.types.ts";
 import type { Clock } from "../core/clock.ts";
 import { CofferError } from "../core/errors.ts";
 
@@ -17,6 +17,16 @@ declare module "fastify" {
   }
   interface FastifyRequest {
     auditTarget: AuditTarget;
+  }
+  interface FastifyInstance {
+    /**
+     * For a read of `secret` answered from a node's cache on a store several
+     * nodes share: records the request's event as answered only if `condition` still
+     * holds, in one round trip (AuditLog.recordIfCurrent). true: recorded,
+     * answer as planned; false: the read was stale or nothing was recorded,
+     * so read the usual way (which the hook then audits).
+     */
+    recordReadIfCurrent(request: FastifyRequest, reply: FastifyReply, secret: { id: string; name: string }, condition: ReadCondition): Promise<boolean>;
   }
 }
 
@@ -37,6 +47,24 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
     request.auditTarget = {};
     done();
   });
+  app.decorate("recordReadIfCurrent", async (request: FastifyRequest, reply: FastifyReply, secret: { id: string; name: string }, condition: ReadCondition) => {
+    const action = request.routeOptions.config.audit;
+    if (log === null || action === undefined) return false;
+    const answered = eventOf(request, request.auditTarget.action ?? action, reply.statusCode, clock(), request.auditTarget.workspaceId ?? null);
+    const event = { ...answered, secretId: secret.id, secretName: secret.name };
+    let current: boolean;
+    try {
+      current = await log.recordIfCurrent(event, condition);
+    } catch {
+      markRecorded(request);
+      throw unavailable();
+    }
+    if (current) {
+      markRecorded(request);
+      reply.header("x-request-id", request.id);
+    }
+    return current;
+  });
   if (log === null) return;
   app.addHook("onSend", async (request, reply, payload) => {
     const action = request.routeOptions.config.audit;
@@ -53,10 +81,14 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
         ? log.record(event, read)
         : Promise.all(each.map((secret) => log.record({ ...event, secretId: secret.id ?? null, secretName: secret.name }, read))));
     } catch {
-      throw new CofferError("AUDIT_UNAVAILABLE", "the audit log could not record this request, so it was refused; try again shortly");
+      throw unavailable();
     }
     return payload;
   });
+}
+
+function unavailable(): CofferError {
+  return new CofferError("AUDIT_UNAVAILABLE", "the audit log could not record this request, so it was refused; try again shortly");
 }
 
 /** The event a request makes; routes that record their own events (the relay's, after a streamed answer) start from it. */

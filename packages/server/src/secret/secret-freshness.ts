@@ -8,7 +8,10 @@
  * one query (the next one starts when the previous returns), so a busy node
  * pays a fraction of a point query per read and one round trip of latency.
  * The query starts after the read did, so it sees every write answered
- * before the read began (PostgreSQL's read committed snapshot).
+ * before the read began (PostgreSQL's read committed snapshot). An audited
+ * read of a secret's current version makes the same check in the statement
+ * that records it instead (SecretReader.unconfirmedCurrent,
+ * AuditLog.recordIfCurrent).
  */
 import type { Database } from "../store/store.ts";
 import { findStamps } from "./secret.repository.ts";

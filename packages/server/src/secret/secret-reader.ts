@@ -16,6 +16,8 @@ import { SecretFreshness } from "./secret-freshness.ts";
 import { dataFields, decodeData } from "./secret.rules.ts";
 import { ageDays, isGone, namespaceOf, SECRET_ID, summarize, versionGone, type SecretRows } from "./secret-rows.ts";
 import type { SecretContext, SecretRead, SecretWithData } from "./secret.types.ts";
+import type { ReadCondition } from "../audit/audit.types.ts";
+import { atLeast } from "../identity/access.ts";
 
 const MAX_BATCH = 100;
 /** Secrets whose current version the read path keeps decrypted, unless the server is told otherwise (--secret-cache). */
@@ -61,6 +63,29 @@ export class SecretReader {
     this.#rows.release(ctx, current.row, "read");
     if (version === undefined || version === current.row.currentVersion) return this.#currentView(current);
     return (await this.#olderVersion(current, version)).secret;
+  }
+
+  /**
+   * On a store several nodes share: the current version of a cached secret
+   * as get() would answer it, before it is confirmed current, with the
+   * condition that confirms it (AuditLog.recordIfCurrent checks it in the
+   * statement that records the read). `served()` once confirmed. Undefined
+   * when get() must answer instead: nothing cached, or an answer other than
+   * the value (a refusal or a gone version is given only once confirmed).
+   */
+  unconfirmedCurrent(ctx: SecretContext, ref: string): { secret: Readonly<SecretWithData>; condition: ReadCondition; served(): void } | undefined {
+    if (!this.#freshness) return undefined;
+    const current = this.#current.get(keyOf(ctx, ref));
+    if (!current) return undefined;
+    const { row } = current;
+    const now = this.#rows.clock();
+    // A canary's alarm and an expired secret's refusal come from release(), on the way that confirms first.
+    if (now >= current.goneFrom || row.canary === 1 || (row.expiresAt !== null && now >= row.expiresAt) || !atLeast(this.#rows.levelOn(ctx, row), "read")) return undefined;
+    return {
+      secret: this.#currentView(current),
+      condition: { secretId: row.id, currentVersion: row.currentVersion, updatedAt: row.updatedAt, deletedAt: row.deletedAt },
+      served: () => this.#rows.release(ctx, row, "read"),
+    };
   }
 
   /** get() with what Vault's KV v2 shows next to the data: the custom metadata and the version's scheduled deletion. */
@@ -133,9 +158,7 @@ export class SecretReader {
   }
 
   async #readCurrent(ctx: SecretContext, ref: string, level: "read" | "use" = "read"): Promise<CurrentSecret> {
-    const ns = namespaceOf(ctx);
-    const key = SECRET_ID.test(ref) ? idKey(ns.workspaceId, ref) : nameKey(ns, ref);
-    let current = this.#current.get(key);
+    let current = this.#current.get(keyOf(ctx, ref));
     if (current && this.#freshness && !(await this.#freshness.isCurrent(current.row.id, current.row))) {
       // Another node's write the change feed has not brought yet.
       this.#current.delete(idKey(current.row.workspaceId, current.row.id), nameKey(current.row, current.row.name));
@@ -160,6 +183,11 @@ export class SecretReader {
     this.#rows.require(ctx, current.row, level);
     return current;
   }
+}
+
+function keyOf(ctx: SecretContext, ref: string): string {
+  const ns = namespaceOf(ctx);
+  return SECRET_ID.test(ref) ? idKey(ns.workspaceId, ref) : nameKey(ns, ref);
 }
 
 function idKey(workspaceId: string, id: string): string {

@@ -102,7 +102,16 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
     config: { audit: "secret.read", rateLimit: "read" },
     schema: { tags, summary: "Read a secret (the current version, or ?version=N)", params: SecretParams, querystring: ReadQuery, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request, reply) => {
-      const secret = audited(request, await secrets.get(await contextOf(request, request.params.workspace, request.query.scope), request.params.secret, request.query.version));
+      const ctx = await contextOf(request, request.params.workspace, request.query.scope);
+      // On a store several nodes share, a cached value is confirmed current in the statement that records its read.
+      const cached = request.query.version === undefined ? secrets.unconfirmedCurrent(ctx, request.params.secret) : undefined;
+      let secret;
+      if (cached && (await app.recordReadIfCurrent(request, reply, cached.secret, cached.condition))) {
+        cached.served();
+        secret = audited(request, cached.secret);
+      } else {
+        secret = audited(request, await secrets.get(ctx, request.params.secret, request.query.version));
+      }
       let json = serialized.get(secret);
       if (json === undefined) {
         json = reply.serialize(secret) as string;

@@ -73,6 +73,11 @@ export class SecretService {
     return this.#reader.get(ctx, ref, version);
   }
 
+  /** SecretReader.unconfirmedCurrent: a cached current value, to be confirmed in the statement that records its read. */
+  unconfirmedCurrent(ctx: SecretContext, ref: string) {
+    return this.#reader.unconfirmedCurrent(ctx, ref);
+  }
+
   /** get() with what Vault's KV v2 shows next to the data: the custom metadata and the version's scheduled deletion. */
   read(ctx: SecretContext, ref: string, version?: number): Promise<SecretRead> {
     return this.#reader.read(ctx, ref, version);
