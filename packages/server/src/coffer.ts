@@ -13,7 +13,7 @@ import { systemEvent } from "./audit/audit.types.ts";
 import { DAY_MS, systemClock, type Clock } from "./core/clock.ts";
 import { Keyring } from "./crypto/keyring.ts";
 import { RootKeyError } from "./crypto/root-key.ts";
-import { AccessService } from "./access/access.service.ts";
+import { AccessService, DEFAULT_ACL_CACHE } from "./access/access.service.ts";
 import { CanaryAlarm } from "./canary/canary.alarm.ts";
 import { LifecycleJob } from "./lifecycle/lifecycle.job.ts";
 import { LifecycleService } from "./lifecycle/lifecycle.service.ts";
@@ -83,6 +83,8 @@ export interface CofferOptions {
   listCacheSecrets?: number | undefined;
   /** How many secrets reads keep decrypted in memory (--secret-cache); default 10,000, 0 keeps none. */
   secretCache?: number | undefined;
+  /** How many workspaces' grants and group memberships each node keeps in memory (--acl-cache); default 1,000, 0 keeps none. */
+  aclCache?: number | undefined;
 }
 
 export interface AuditSettings {
@@ -179,7 +181,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       seal = alwaysUnsealed(options.rootKey ? "env" : "file", { keys, dataDir: options.dataDir });
     }
     const workspaces = new WorkspaceService(store, clock, limits);
-    const access = new AccessService(store);
+    const access = new AccessService(store, options.aclCache ?? DEFAULT_ACL_CACHE);
     const auditSettings = options.audit ?? DEFAULT_AUDIT;
     const audit = new AuditLog(store, store.dialect.sharedByNodes ? appendToSharedStore(store) : appendInProcess(store), { failOpen: auditSettings.mode === "fail-open", syncReads: auditSettings.sync === "always", log });
     const stopRetention = keepAuditFor(audit, auditSettings.retentionDays, clock, log);

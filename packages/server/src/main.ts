@@ -34,6 +34,8 @@ export interface ServerOptions {
   listCacheSecrets?: number | undefined;
   /** How many secrets reads keep decrypted in memory; default 10,000, 0 keeps none. */
   secretCache?: number | undefined;
+  /** How many workspaces' grants each node keeps in memory; default 1,000, 0 keeps none. */
+  aclCache?: number | undefined;
   /**
    * On shutdown, how long the node keeps serving while its health check
    * already fails, so a balancer stops sending it requests first (default 0).
@@ -66,6 +68,7 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     approvalTimeoutSeconds: options.approvalTimeoutSeconds,
     listCacheSecrets: options.listCacheSecrets,
     secretCache: options.secretCache,
+    aclCache: options.aclCache,
     ...(options.rotationCheckSeconds ? { rotationJobEveryMs: options.rotationCheckSeconds * 1000 } : {}),
     log: (message) => options.print(`coffer: ${message}`),
   });

@@ -5,7 +5,8 @@
  *
  * It runs on every read, so each workspace's grants and group memberships
  * are held in memory, loaded in two queries on first use and dropped on any
- * change to them (on every node, through the change feed).
+ * change to them (on every node, through the change feed). At most
+ * `cachedWorkspaces` are held (--acl-cache), the first loaded dropped first.
  */
 import type { Store } from "../store/store.ts";
 import { LEVELS, sharedLevelOfRole, type Level } from "../identity/access.ts";
@@ -30,14 +31,19 @@ export interface SecretAccessFacts {
   ownerId: string;
 }
 
+/** Workspaces whose grants a node holds unless the server is told otherwise (--acl-cache). */
+export const DEFAULT_ACL_CACHE = 1_000;
+
 export class AccessService {
   #store: Store;
+  #capacity: number;
   #acls = new Map<string, Promise<WorkspaceAcl>>();
   /** The loaded ones, for the read path to use without waiting on a promise. */
   #loaded = new Map<string, WorkspaceAcl>();
 
-  constructor(store: Store) {
+  constructor(store: Store, cachedWorkspaces: number) {
     this.#store = store;
+    this.#capacity = cachedWorkspaces;
     store.changes.subscribe((change) => {
       if (change.kind === "access") {
         this.#acls.delete(change.workspaceId);
@@ -56,6 +62,13 @@ export class AccessService {
   acl(workspaceId: string): Promise<WorkspaceAcl> {
     let acl = this.#acls.get(workspaceId);
     if (!acl) {
+      if (this.#capacity === 0) return this.#load(workspaceId);
+      if (this.#acls.size >= this.#capacity) {
+        // A load still under way for the dropped workspace no longer finds itself in #acls, so it is not kept.
+        const oldest = this.#acls.keys().next().value!;
+        this.#acls.delete(oldest);
+        this.#loaded.delete(oldest);
+      }
       const loading = this.#load(workspaceId);
       acl = loading;
       this.#acls.set(workspaceId, loading);
