@@ -20,7 +20,7 @@ import { LifecycleService } from "./lifecycle/lifecycle.service.ts";
 import { GrantService } from "./access/grant.service.ts";
 import { GroupService } from "./access/group.service.ts";
 import { BackupService } from "./backup/backup.service.ts";
-import { AuthService } from "./identity/auth.service.ts";
+import { AuthService, DEFAULT_TOKEN_CACHE } from "./identity/auth.service.ts";
 import { ServiceAccountService } from "./identity/service-account.service.ts";
 import { TokenService } from "./identity/token.service.ts";
 import { PolicyService } from "./identity/policy.service.ts";
@@ -85,6 +85,8 @@ export interface CofferOptions {
   secretCache?: number | undefined;
   /** How many workspaces' grants and group memberships each node keeps in memory (--acl-cache); default 1,000, 0 keeps none. */
   aclCache?: number | undefined;
+  /** How many tokens' principals each node keeps in memory (--token-cache); default 10,000, 0 keeps none. */
+  tokenCache?: number | undefined;
 }
 
 export interface AuditSettings {
@@ -213,7 +215,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     return {
       store,
       keys,
-      auth: new AuthService(store, clock),
+      auth: new AuthService(store, clock, options.tokenCache ?? DEFAULT_TOKEN_CACHE),
       // Not the username: what is typed there is sometimes a password.
       users: new UserService(store, clock, limitStore, ({ address, failures }) => log(`failed login from ${address} (${failures} from there in the last hour)`)),
       tokens: new TokenService(store, clock, workspaces),

@@ -36,6 +36,8 @@ export interface ServerOptions {
   secretCache?: number | undefined;
   /** How many workspaces' grants each node keeps in memory; default 1,000, 0 keeps none. */
   aclCache?: number | undefined;
+  /** How many tokens' principals each node keeps in memory; default 10,000, 0 keeps none. */
+  tokenCache?: number | undefined;
   /**
    * On shutdown, how long the node keeps serving while its health check
    * already fails, so a balancer stops sending it requests first (default 0).
@@ -69,6 +71,7 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     listCacheSecrets: options.listCacheSecrets,
     secretCache: options.secretCache,
     aclCache: options.aclCache,
+    tokenCache: options.tokenCache,
     ...(options.rotationCheckSeconds ? { rotationJobEveryMs: options.rotationCheckSeconds * 1000 } : {}),
     log: (message) => options.print(`coffer: ${message}`),
   });

@@ -47,6 +47,8 @@ Options:
                         (env COFFER_SECRET_CACHE; default 10000; 0 decrypts every read)
   --acl-cache N         how many workspaces' grants and group memberships each node keeps in memory
                         (env COFFER_ACL_CACHE; default 1000; 0 loads them for every request)
+  --token-cache N       how many tokens' verified principals each node keeps in memory
+                        (env COFFER_TOKEN_CACHE; default 10000; 0 looks every request's token up)
   --seal shamir         the root key is split into Shamir shares (env COFFER_SEAL): the server starts
                         sealed; 'coffer operator init' creates the shares once, 'coffer operator unseal'
                         takes them after every start. A store keeps the kind of root key it began with.
@@ -114,6 +116,7 @@ export async function run(argv: string[]): Promise<void> {
     listCacheSecrets: cacheSize("--list-cache", "secrets", values["list-cache"] ?? env.COFFER_LIST_CACHE),
     secretCache: cacheSize("--secret-cache", "secrets", values["secret-cache"] ?? env.COFFER_SECRET_CACHE),
     aclCache: cacheSize("--acl-cache", "workspaces", values["acl-cache"] ?? env.COFFER_ACL_CACHE),
+    tokenCache: cacheSize("--token-cache", "tokens", values["token-cache"] ?? env.COFFER_TOKEN_CACHE),
     drainSeconds: seconds("--drain-seconds", values["drain-seconds"] ?? env.COFFER_DRAIN_SECONDS),
     rotationCheckSeconds: seconds("COFFER_ROTATION_CHECK_SECONDS", env.COFFER_ROTATION_CHECK_SECONDS) || undefined,
     shutdownGraceSeconds: seconds("--shutdown-grace-seconds", values["shutdown-grace-seconds"] ?? env.COFFER_SHUTDOWN_GRACE_SECONDS),
@@ -182,6 +185,7 @@ function parse(argv: string[]) {
         "list-cache": { type: "string" },
         "secret-cache": { type: "string" },
         "acl-cache": { type: "string" },
+        "token-cache": { type: "string" },
         seal: { type: "string" },
         "drain-seconds": { type: "string" },
         "shutdown-grace-seconds": { type: "string" },

@@ -2,7 +2,8 @@
  * Token → principal. Runs on every request, so a verified principal is cached
  * by token hash; any change to a token, user or service account (revocation,
  * disabling) clears the cache on every node through the change feed, and
- * expiry and source address are checked on each hit.
+ * expiry and source address are checked on each hit. At most
+ * `cachedTokens` are held (--token-cache), the first cached dropped first.
  */
 import { Cache } from "../core/cache.ts";
 import type { Clock } from "../core/clock.ts";
@@ -15,14 +16,18 @@ import { findToken } from "./token.repository.ts";
 import { compileScope } from "./token-scope.ts";
 import { aclOf } from "./policy.service.ts";
 
+/** Tokens whose principal a node holds unless the server is told otherwise (--token-cache). */
+export const DEFAULT_TOKEN_CACHE = 10_000;
+
 export class AuthService {
   #store: Store;
   #clock: Clock;
-  #principals = new Cache<string, Principal>(10_000);
+  #principals: Cache<string, Principal>;
 
-  constructor(store: Store, clock: Clock) {
+  constructor(store: Store, clock: Clock, cachedTokens: number) {
     this.#store = store;
     this.#clock = clock;
+    this.#principals = new Cache(cachedTokens);
     store.changes.subscribe((change) => {
       if (change.kind === "token" || change.kind === "user" || change.kind === "all") this.#principals.clear();
     });
