@@ -41,8 +41,8 @@ const HOP_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "t
 /**
  * An answer that says it is at most this long (Content-Length, not
  * compressed) is read whole, redacted in one pass and sent in one piece
- * with its length: cheaper than a stream for an API's usual small JSON.
- * Anything else (streams, SSE, larger bodies) passes through as a stream.
+ * with its length. Anything else (streams, SSE, larger bodies) passes
+ * through as a stream.
  */
 const WHOLE_ANSWER_BYTES = 64 * 1024;
 /** Redactors kept per payload: one per placeholder that names it (NAME, NAME.KEY, the id), and the keys are at most 100. */
@@ -189,7 +189,7 @@ export class RelayService {
     record.bytesSent = sent?.length ?? 0;
     const redactor = this.#redactorFor(all);
     const answer = await this.#outbound.send(
-      { url, method, headers, body: sent },
+      { url, method, headers, body: sent, wholeUpTo: WHOLE_ANSWER_BYTES },
       {
         timeoutMs: timeout * 1000,
         destination: (to) => {
@@ -206,7 +206,7 @@ export class RelayService {
     );
     record.status = answer.status;
     record.host = answer.host;
-    return this.#redacted(answer, redactor, method, record);
+    return this.#redacted(answer, redactor, record);
   }
 
   close(): void {
@@ -265,16 +265,15 @@ export class RelayService {
     }
   }
 
-  async #redacted(answer: UpstreamAnswer, redactor: Redactor, method: string, record: RelayRecord): Promise<RelayAnswer> {
+  #redacted(answer: UpstreamAnswer, redactor: Redactor, record: RelayRecord): RelayAnswer {
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(answer.headers as IncomingHttpHeaders)) {
       if (value === undefined || HOP_HEADERS.has(name)) continue;
       headers[name] = Array.isArray(value) ? value.map((item) => redactor.text(item)) : redactor.text(value);
     }
-    if (method !== "HEAD" && isSmall(answer.headers)) {
-      const whole = await readWhole(answer.body);
-      record.bytesReceived = whole.length;
-      return { status: answer.status, headers, body: redactor.bytes(whole) };
+    if (Buffer.isBuffer(answer.body)) {
+      record.bytesReceived = answer.body.length;
+      return { status: answer.status, headers, body: redactor.bytes(answer.body) };
     }
     const body = answer.body.pipe(redactor.stream((bytes) => (record.bytesReceived += bytes)));
     answer.body.on("error", (error) => body.destroy(error));
@@ -424,22 +423,6 @@ function valueIn(row: SecretRow, data: Readonly<SecretData>, key: string | undef
   const value = data[key];
   if (value === undefined) throw invalid(`secret '${row.name}' has no key '${key}'`);
   return value;
-}
-
-/** A Content-Length of at most WHOLE_ANSWER_BYTES, and the body as sent (no content encoding to undo). */
-function isSmall(headers: IncomingHttpHeaders): boolean {
-  const length = headers["content-length"];
-  const encoding = headers["content-encoding"];
-  return length !== undefined && Number(length) <= WHOLE_ANSWER_BYTES && (encoding === undefined || encoding.trim().toLowerCase() === "identity");
-}
-
-function readWhole(body: Readable): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    body.on("data", (chunk: Buffer) => chunks.push(chunk));
-    body.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    body.once("error", reject);
-  });
 }
 
 function tooLarge(): CofferError {
