@@ -19,10 +19,12 @@ export type Database = Kysely<Tables>;
 
 /**
  * A statement that runs for every batch of requests, with a fixed text and a
- * name unique in the process: PostgreSQL parses it once per connection and,
- * once its plan does not depend on the values, plans it once too.
+ * name unique in the process: PostgreSQL keeps it parsed by that name on each
+ * connection (a prepared statement on the server, where prepared.ts only
+ * saves Kysely's compiling) and, once its plan does not depend on the values,
+ * planned too.
  */
-export interface PreparedStatement {
+export interface NamedStatement {
   name: string;
   text: string;
 }
@@ -49,7 +51,7 @@ export interface Store {
    */
   writeGrouped<T>(fn: (trx: Database) => Promise<T>): Promise<T>;
   /** Runs `statement` alone, in a transaction of its own; on PostgreSQL as a named prepared statement. Its rows. */
-  runPrepared<R>(statement: PreparedStatement, values: unknown[]): Promise<R[]>;
+  runNamed<R>(statement: NamedStatement, values: unknown[]): Promise<R[]>;
   /** A consistent read of every table while writes go on (backups). */
   snapshot(): Promise<Snapshot>;
   close(): Promise<void>;
@@ -104,7 +106,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
           return fn(trx);
         }),
       writeGrouped: (fn) => grouped.run(fn),
-      runPrepared: async <R>({ name, text }: PreparedStatement, values: unknown[]) => (await pool.query<R & pg.QueryResultRow>({ name, text, values })).rows,
+      runNamed: async <R>({ name, text }: NamedStatement, values: unknown[]) => (await pool.query<R & pg.QueryResultRow>({ name, text, values })).rows,
       snapshot: () => postgresSnapshot({ connectionString: url, types }),
       close: async () => {
         await changes.close();
@@ -139,7 +141,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
         }),
       writeGrouped: (fn) => grouped.run(fn),
       // node:sqlite runs in process: no parse or round trip to save.
-      runPrepared: async <R>({ text }: PreparedStatement, values: unknown[]) => (await db.executeQuery<R>(CompiledQuery.raw(text, values))).rows,
+      runNamed: async <R>({ text }: NamedStatement, values: unknown[]) => (await db.executeQuery<R>(CompiledQuery.raw(text, values))).rows,
       snapshot: () => sqliteSnapshot(path),
       close: async () => {
         await checkpointer.stop();
