@@ -33,7 +33,7 @@ const APPEND_TRIES = 3;
  * the lock: the way for SQLite, where a statement costs no round trip.
  */
 export function appendInProcess(store: Store): AuditAppender {
-  const statements = appendStatements(store.db);
+  const statements = appendStatements;
   return async (events, synced, conditions) => {
     if (conditions && conditions.size > 0) throw new Error("read conditions are for a store several nodes share");
     const append = async (trx: Database) => {
@@ -65,7 +65,7 @@ export function appendInProcess(store: Store): AuditAppender {
  * its own predecessor.
  */
 export function appendToSharedStore(store: Store): AuditAppender {
-  const statements = appendStatements(store.db);
+  const statements = appendStatements;
   /** The head this node's last append left (or will leave): what the next batch chains after. */
   let expected: StoredHead | null = null;
   const chainAfter = (head: StoredHead, events: AuditEventInput[]) => {

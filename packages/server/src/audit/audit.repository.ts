@@ -1,4 +1,5 @@
 import { CompiledQuery, sql, type SelectQueryBuilder } from "kysely";
+import { prepared } from "../store/prepared.ts";
 import type { Database } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
 import type { ChainPoint } from "./audit-chain.ts";
@@ -47,29 +48,36 @@ export const writeHead = (db: Database, point: ChainPoint) => writePoint(db, HEA
 export const writeAnchor = (db: Database, point: ChainPoint) => writePoint(db, ANCHOR, point);
 
 /**
- * The statements of an append, compiled once per database: building and
- * compiling them with Kysely costs more than SQLite takes to run them, and
- * an append runs for every batch of requests.
+ * The statements of an append, compiled once per store (prepared.ts):
+ * building and compiling them with Kysely costs more than SQLite takes to
+ * run them, and an append runs for every batch of requests.
  */
-export function appendStatements(db: Database) {
-  const head = db.selectFrom("meta").select("value").where("key", "=", HEAD).compile();
-  const insert = reusable<Record<keyof SegmentRow, unknown>>((row) => db.insertInto("auditSegments").values(row as SegmentRow).compile(), {
-    firstSeq: 0, lastSeq: 0, minTime: 0, maxTime: 0, keys: "", lastHash: "", events: "",
-  });
-  const moveHead = reusable(({ value }: { value: unknown }) => upsertPoint(db, HEAD, value as string).compile(), { value: "" });
-  return {
-    async readHead(trx: Database): Promise<ChainPoint | null> {
-      const { rows } = await trx.executeQuery<{ value: string }>(head);
-      return rows[0] ? (JSON.parse(rows[0].value) as ChainPoint) : null;
-    },
-    async insertSegment(trx: Database, row: SegmentRow): Promise<void> {
-      await trx.executeQuery(insert(row));
-    },
-    async writeHead(trx: Database, point: ChainPoint): Promise<void> {
-      await trx.executeQuery(moveHead({ value: JSON.stringify(point) }));
-    },
-  };
-}
+const selectHead = prepared((db: Database, _: object) => db.selectFrom("meta").select("value").where("key", "=", HEAD));
+const insertSegmentRow = prepared((db: Database, row: SegmentRow) =>
+  db.insertInto("auditSegments").values({
+    firstSeq: row.firstSeq,
+    lastSeq: row.lastSeq,
+    minTime: row.minTime,
+    maxTime: row.maxTime,
+    keys: row.keys,
+    lastHash: row.lastHash,
+    events: row.events,
+  }),
+);
+const moveHead = prepared((db: Database, { value }: { value: string }) => upsertPoint(db, HEAD, value));
+
+export const appendStatements = {
+  async readHead(trx: Database): Promise<ChainPoint | null> {
+    const { rows } = await trx.executeQuery(selectHead(trx, {}));
+    return rows[0] ? (JSON.parse(rows[0].value) as ChainPoint) : null;
+  },
+  async insertSegment(trx: Database, row: SegmentRow): Promise<void> {
+    await trx.executeQuery(insertSegmentRow(trx, row));
+  },
+  async writeHead(trx: Database, point: ChainPoint): Promise<void> {
+    await trx.executeQuery(moveHead(trx, { value: JSON.stringify(point) }));
+  },
+};
 
 /** The head as stored, with its text: a compare-and-set append compares the text it read, whatever its spelling. */
 export interface StoredHead {
@@ -137,19 +145,6 @@ export async function staleConditions(db: Database, conditions: ReadCondition[])
 export async function lockHead(trx: Database): Promise<StoredHead | null> {
   const row = await trx.selectFrom("meta").select("value").where("key", "=", HEAD).forUpdate().executeTakeFirst();
   return row ? { point: JSON.parse(row.value) as ChainPoint, text: row.value } : null;
-}
-
-/**
- * A compiled query run again with other values: compiled once with a
- * placeholder for each field, whose positions among the parameters say where
- * each field's value goes (the other parameters stay as compiled).
- */
-function reusable<P extends Record<string, unknown>>(compile: (fields: P) => CompiledQuery, fields: P): (values: P) => CompiledQuery {
-  const placeholder = (name: string) => `\u0000${name}`;
-  const names = Object.keys(fields);
-  const compiled = compile(Object.fromEntries(names.map((name) => [name, placeholder(name)])) as P);
-  const slots = compiled.parameters.map((parameter) => names.find((name) => parameter === placeholder(name)));
-  return (values) => ({ ...compiled, parameters: slots.map((name, i) => (name === undefined ? compiled.parameters[i] : values[name])) });
 }
 
 /** Segments read at a time by a scan: a few hundred kilobytes. */

@@ -1,4 +1,5 @@
 import { sql, type Expression, type SqlBool } from "kysely";
+import { prepared } from "../store/prepared.ts";
 import type { Database } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
 import { DAY_MS } from "../core/clock.ts";
@@ -10,9 +11,13 @@ export function listDefaults(db: Database, workspaceId: string) {
   return db.selectFrom("rotationDefaults").selectAll().where("workspaceId", "=", workspaceId).orderBy("label").execute();
 }
 
+const defaultInterval = prepared((db: Database, p: { workspaceId: string; label: string }) =>
+  db.selectFrom("rotationDefaults").select("intervalDays").where("workspaceId", "=", p.workspaceId).where("label", "=", p.label),
+);
+
 export async function findDefaultInterval(db: Database, workspaceId: string, label: string): Promise<number | null> {
-  const row = await db.selectFrom("rotationDefaults").select("intervalDays").where("workspaceId", "=", workspaceId).where("label", "=", label).executeTakeFirst();
-  return row?.intervalDays ?? null;
+  const { rows } = await db.executeQuery(defaultInterval(db, { workspaceId, label }));
+  return rows[0]?.intervalDays ?? null;
 }
 
 export async function replaceDefaults(db: Database, workspaceId: string, rows: RotationDefaultRow[]): Promise<void> {

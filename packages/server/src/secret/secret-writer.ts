@@ -137,7 +137,7 @@ export class SecretWriter {
     if (input.type !== undefined) checkType(input.type);
     // Writing to a soft-deleted name brings the secret back with the new value, as a write after a delete does in Vault.
     const revive = input.upsert === true && existing?.deletedAt !== null && existing !== undefined;
-    return { secret: await this.#write(ctx, ref, input, async () => data, input.type, revive), created: false };
+    return { secret: await this.#write(ctx, ref, input, async () => data, input.type, revive, existing), created: false };
   }
 
   /** Sets or (with null) removes some keys, keeping the others; label and tags alone make no new version. */
@@ -226,7 +226,8 @@ export class SecretWriter {
    * after the caller's first read: the update then fails, and the write is
    * made again at once from the row as the transaction sees it (an
    * unconditional write builds on that version rather than fail), every
-   * check done again on that row.
+   * check done again on that row. `known`: the row as the caller just found
+   * it by `ref`, for the first attempt.
    */
   async #write(
     ctx: SecretContext,
@@ -235,9 +236,11 @@ export class SecretWriter {
     nextData: (row: SecretRow, trx: Database) => Promise<SecretValues>,
     type?: string,
     revive = false,
+    known?: SecretRow,
   ): Promise<SecretWithData> {
     for (let attempt = 1; ; attempt++) {
-      const found = await this.#rows.authorizedRow(ctx, ref, "write", { allowDeleted: revive });
+      const options = { allowDeleted: revive };
+      const found = attempt === 1 && known ? this.#rows.authorize(ctx, ref, known, "write", options) : await this.#rows.authorizedRow(ctx, ref, "write", options);
       const written = await this.#rows.commit(found, async (trx) => {
         const first = await this.#newVersion(trx, ctx, found, input, nextData, type, revive);
         if (first) return first;
