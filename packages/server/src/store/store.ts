@@ -116,10 +116,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   } else {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     const path = join(options.dataDir, SQLITE_FILE);
-    const { dialect, commitUnsynced } = openSqlite(path, onError);
-    const db = new Kysely<Tables>({ dialect, plugins: [new CamelCasePlugin()] });
     // Before migrating: a migration that moves many rows must not grow the WAL unchecked.
     const checkpointer = startCheckpointer(path, onError);
+    const { dialect, commitUnsynced } = openSqlite(path, onError, checkpointer.wrote);
+    const db = new Kysely<Tables>({ dialect, plugins: [new CamelCasePlugin()] });
     try {
       if (options.migrate !== false) await migrateToLatest(db, sqliteDialect);
     } catch (error) {
