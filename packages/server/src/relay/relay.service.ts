@@ -105,6 +105,8 @@ export class RelayService {
    * call's own work); each lives as long as the cached payload it redacts.
    */
   #redactors = new WeakMap<Readonly<SecretData>, Map<string, { value: string; redactor: Redactor }>>();
+  /** Each cached route's templates, worked out once: the route cache replaces a route's object when it changes. */
+  #routeParts = new WeakMap<RouteTemplates, RouteParts>();
 
   constructor(secrets: SecretService, settings: RelaySettings) {
     this.#secrets = secrets;
@@ -132,7 +134,9 @@ export class RelayService {
   async relayRoute(ctx: SecretContext, route: RouteTemplates, input: RouteInput, record: RelayRecord): Promise<RelayAnswer> {
     const method = this.#method(input.method, record);
     if (input.body !== undefined && input.body.length > MAX_REQUEST_BODY) throw tooLarge();
-    return this.#send(ctx, method, routeRequest(route, input), this.#settings.timeoutSeconds, record);
+    let parts = this.#routeParts.get(route);
+    if (parts === undefined) this.#routeParts.set(route, (parts = routeParts(route)));
+    return this.#send(ctx, method, routeRequest(route, parts, input), this.#settings.timeoutSeconds, record);
   }
 
   #method(given: string, record: RelayRecord): string {
@@ -169,7 +173,7 @@ export class RelayService {
 
     const valueOf = (ref: PlaceholderRef) => uses.get(ref.text)!.value;
     const query = request.query?.map((part) => (part.template ? substitute(part.text, (ref) => encodeURIComponent(valueOf(ref))) : part.text));
-    const url = new URL(request.base + (query === undefined ? "" : "?" + query.join("&")));
+    const url = query === undefined ? base : new URL(request.base + "?" + query.join("&"));
     const headers: Record<string, string> = {};
     for (const { name, value: template, template: isTemplate } of request.headers) {
       if (!isTemplate) {
@@ -382,28 +386,45 @@ const CALLER_ONLY = new Set(["authorization", "x-api-key", "cookie", "expect"]);
 /** `.` and `..` segments (also percent-encoded): a routed path stays under the route's target. */
 const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
 
-/** A routed call: the caller's parts pass as written; the route's templates are the only places a value goes. */
-function routeRequest(route: RouteTemplates, input: RouteInput): PreparedRequest {
-  if (input.path !== "" && !input.path.startsWith("/")) throw invalid("a routed path starts with '/'");
-  if (DOT_SEGMENT.test(input.path)) throw invalid("a routed path may not hold '.' or '..' segments: it stays under the route's target");
+/** What a route's templates add to every call through it: worked out once per route (a changed route is a new object). */
+interface RouteParts {
+  query: PreparedRequest["query"] & {};
+  headers: PreparedRequest["headers"];
+  /** Header names the templates set: the caller's own are dropped. */
+  templated: ReadonlySet<string>;
+  /** Read only: shared by every call through the route. */
+  placed: Map<string, Placement[]>;
+}
+
+function routeParts(route: RouteTemplates): RouteParts {
   const placements = new Placements();
-  const query = input.query === undefined || input.query === "" ? [] : input.query.split("&").map((text) => ({ text, template: false }));
+  const query: RouteParts["query"] = [];
   for (const [name, template] of Object.entries(route.query)) {
     placements.add(template, { kind: "query", name });
     query.push({ text: `${encodeURIComponent(name)}=${mapLiterals(template, encodeURIComponent)}`, template: true });
   }
-  const templated = new Set(Object.keys(route.headers).map((name) => name.toLowerCase()));
-  const headers: PreparedRequest["headers"] = [];
-  for (const [name, value] of Object.entries(input.headers)) {
-    const lower = name.toLowerCase();
-    if (OWN_HEADERS.has(lower) || CALLER_ONLY.has(lower) || lower.startsWith("x-coffer-") || templated.has(lower)) continue;
-    headers.push({ name, value, template: false });
-  }
+  const headers: RouteParts["headers"] = [];
   for (const [name, value] of Object.entries(route.headers)) {
     placements.add(value, { kind: "header", name });
     headers.push({ name, value, template: true });
   }
-  return { base: route.target + input.path, query: query.length === 0 ? undefined : query, headers, body: input.body, placed: placements.placed, bodyPlaceholders: false };
+  return { query, headers, templated: new Set(Object.keys(route.headers).map((name) => name.toLowerCase())), placed: placements.placed };
+}
+
+/** A routed call: the caller's parts pass as written; the route's templates are the only places a value goes. */
+function routeRequest(route: RouteTemplates, parts: RouteParts, input: RouteInput): PreparedRequest {
+  if (input.path !== "" && !input.path.startsWith("/")) throw invalid("a routed path starts with '/'");
+  if (DOT_SEGMENT.test(input.path)) throw invalid("a routed path may not hold '.' or '..' segments: it stays under the route's target");
+  // The caller's query passes as one part, as written.
+  const query = input.query === undefined || input.query === "" ? parts.query : [{ text: input.query, template: false }, ...parts.query];
+  const headers: PreparedRequest["headers"] = [];
+  for (const [name, value] of Object.entries(input.headers)) {
+    const lower = name.toLowerCase();
+    if (OWN_HEADERS.has(lower) || CALLER_ONLY.has(lower) || lower.startsWith("x-coffer-") || parts.templated.has(lower)) continue;
+    headers.push({ name, value, template: false });
+  }
+  headers.push(...parts.headers);
+  return { base: route.target + input.path, query: query.length === 0 ? undefined : query, headers, body: input.body, placed: parts.placed, bodyPlaceholders: false };
 }
 
 function decodeQueryName(name: string): string {
