@@ -33,7 +33,7 @@ const APPEND_TRIES = 3;
  * the lock: the way for SQLite, where a statement costs no round trip.
  */
 export function appendInProcess(store: Store): AuditAppender {
-  const statements = appendStatements(store.db);
+  const statements = appendStatements;
   return async (events, synced, conditions) => {
     if (conditions && conditions.size > 0) throw new Error("read conditions are for a store several nodes share");
     const append = async (trx: Database) => {
@@ -65,7 +65,7 @@ export function appendInProcess(store: Store): AuditAppender {
  * its own predecessor.
  */
 export function appendToSharedStore(store: Store): AuditAppender {
-  const statements = appendStatements(store.db);
+  const statements = appendStatements;
   /** The head this node's last append left (or will leave): what the next batch chains after. */
   let expected: StoredHead | null = null;
   const chainAfter = (head: StoredHead, events: AuditEventInput[]) => {
@@ -86,7 +86,7 @@ export function appendToSharedStore(store: Store): AuditAppender {
       for (let tries = 0; head !== null && tries < APPEND_TRIES; ) {
         if (pending.events.length === 0) return pending.appended([]);
         const segment = chainAfter(head, pending.events);
-        const result = await appendIfHeadIs(store.db, head.text, segment.row, segment.head, synced, pending.conditions());
+        const result = await appendIfHeadIs(store, head.text, segment.row, segment.head, synced, pending.conditions());
         if (result.appended) return pending.appended(segment.records);
         expected = head = result.head;
         if (result.stale.length > 0) pending.drop(result.stale);

@@ -1,5 +1,6 @@
-import { CompiledQuery, sql, type SelectQueryBuilder } from "kysely";
-import type { Database } from "../store/store.ts";
+import { sql, type SelectQueryBuilder } from "kysely";
+import { prepared } from "../store/prepared.ts";
+import type { Database, NamedStatement, Store } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
 import type { ChainPoint } from "./audit-chain.ts";
 import { KEY, eventsOf, keyLines, type SegmentRow } from "./audit-segment.ts";
@@ -47,29 +48,36 @@ export const writeHead = (db: Database, point: ChainPoint) => writePoint(db, HEA
 export const writeAnchor = (db: Database, point: ChainPoint) => writePoint(db, ANCHOR, point);
 
 /**
- * The statements of an append, compiled once per database: building and
- * compiling them with Kysely costs more than SQLite takes to run them, and
- * an append runs for every batch of requests.
+ * The statements of an append, compiled once per store (prepared.ts):
+ * building and compiling them with Kysely costs more than SQLite takes to
+ * run them, and an append runs for every batch of requests.
  */
-export function appendStatements(db: Database) {
-  const head = db.selectFrom("meta").select("value").where("key", "=", HEAD).compile();
-  const insert = reusable<Record<keyof SegmentRow, unknown>>((row) => db.insertInto("auditSegments").values(row as SegmentRow).compile(), {
-    firstSeq: 0, lastSeq: 0, minTime: 0, maxTime: 0, keys: "", lastHash: "", events: "",
-  });
-  const moveHead = reusable(({ value }: { value: unknown }) => upsertPoint(db, HEAD, value as string).compile(), { value: "" });
-  return {
-    async readHead(trx: Database): Promise<ChainPoint | null> {
-      const { rows } = await trx.executeQuery<{ value: string }>(head);
-      return rows[0] ? (JSON.parse(rows[0].value) as ChainPoint) : null;
-    },
-    async insertSegment(trx: Database, row: SegmentRow): Promise<void> {
-      await trx.executeQuery(insert(row));
-    },
-    async writeHead(trx: Database, point: ChainPoint): Promise<void> {
-      await trx.executeQuery(moveHead({ value: JSON.stringify(point) }));
-    },
-  };
-}
+const selectHead = prepared((db: Database, _: object) => db.selectFrom("meta").select("value").where("key", "=", HEAD));
+const insertSegmentRow = prepared((db: Database, row: SegmentRow) =>
+  db.insertInto("auditSegments").values({
+    firstSeq: row.firstSeq,
+    lastSeq: row.lastSeq,
+    minTime: row.minTime,
+    maxTime: row.maxTime,
+    keys: row.keys,
+    lastHash: row.lastHash,
+    events: row.events,
+  }),
+);
+const moveHead = prepared((db: Database, { value }: { value: string }) => upsertPoint(db, HEAD, value));
+
+export const appendStatements = {
+  async readHead(trx: Database): Promise<ChainPoint | null> {
+    const { rows } = await trx.executeQuery(selectHead(trx, {}));
+    return rows[0] ? (JSON.parse(rows[0].value) as ChainPoint) : null;
+  },
+  async insertSegment(trx: Database, row: SegmentRow): Promise<void> {
+    await trx.executeQuery(insertSegmentRow(trx, row));
+  },
+  async writeHead(trx: Database, point: ChainPoint): Promise<void> {
+    await trx.executeQuery(moveHead(trx, { value: JSON.stringify(point) }));
+  },
+};
 
 /** The head as stored, with its text: a compare-and-set append compares the text it read, whatever its spelling. */
 export interface StoredHead {
@@ -88,27 +96,41 @@ export interface StoredHead {
  * they stand for began: a write answered before such a read is seen.
  */
 export async function appendIfHeadIs(
-  db: Database,
+  store: Store,
   expected: string,
   row: SegmentRow,
   head: ChainPoint,
   synced: boolean,
   conditions: ReadCondition[],
 ): Promise<{ appended: boolean; head: StoredHead | null; stale: string[] }> {
-  const parameters = [
-    JSON.stringify(head), expected, row.firstSeq, row.lastSeq, row.minTime, row.maxTime, row.keys, row.lastHash, row.events,
-    conditions.map((c) => c.secretId), conditions.map((c) => c.currentVersion), conditions.map((c) => c.updatedAt), conditions.map((c) => c.deletedAt),
-  ];
-  const { rows } = await db.executeQuery<{ appended: number; head: string | null; stale: string[] | null }>(CompiledQuery.raw(synced ? APPEND_IF_HEAD_IS : APPEND_IF_HEAD_IS_UNSYNCED, parameters));
+  const parameters = [JSON.stringify(head), expected, row.firstSeq, row.lastSeq, row.minTime, row.maxTime, row.keys, row.lastHash, row.events, conditionsJson(conditions)];
+  const rows = await store.runNamed<{ appended: number; head: string | null; stale: string[] | null }>(synced ? APPEND_IF_HEAD_IS : APPEND_IF_HEAD_IS_UNSYNCED, parameters);
   const { appended, head: stored, stale } = rows[0]!;
   return { appended: appended === 1, head: stored === null ? null : { point: JSON.parse(stored) as ChainPoint, text: stored }, stale: stale ?? [] };
 }
 
-const APPEND_IF_HEAD_IS = `
+/** The distinct conditions as JSON (a batch of reads of one secret holds one condition many times). */
+function conditionsJson(conditions: ReadCondition[]): string {
+  const distinct = new Map<string, ReadCondition>();
+  for (const c of conditions) distinct.set(`${c.secretId}\u0000${c.currentVersion}\u0000${c.updatedAt}\u0000${c.deletedAt}`, c);
+  return JSON.stringify([...distinct.values()]);
+}
+
+/*
+ * A prepared statement whose plan never depends on its values, so PostgreSQL
+ * keeps one generic plan instead of planning every batch: the conditions come
+ * as one JSON array (jsonb_to_recordset's row estimate is fixed, where
+ * unnest's follows the arrays' length and a batch of one would be planned
+ * anew each time), and each is checked by a subquery on the secret's key (a
+ * join could be planned as a scan of every secret).
+ */
+const APPEND_TEXT = `
 with stale as (
-  select c.id from unnest($10::text[], $11::bigint[], $12::bigint[], $13::bigint[]) as c (id, version, updated_at, deleted_at)
-  left join secrets s on s.id = c.id
-  where s.id is null or s.current_version <> c.version or s.updated_at <> c.updated_at or s.deleted_at is distinct from c.deleted_at
+  select c."secretId" as id from jsonb_to_recordset($10::jsonb) as c ("secretId" text, "currentVersion" bigint, "updatedAt" bigint, "deletedAt" bigint)
+  where not coalesce((
+    select s.current_version = c."currentVersion" and s.updated_at = c."updatedAt" and s.deleted_at is not distinct from c."deletedAt"
+    from secrets s where s.id = c."secretId"
+  ), false)
 ), moved as (
   update meta set value = $1 where key = '${HEAD}' and value = $2 and not exists (select from stale) returning 1
 ), appended as (
@@ -118,7 +140,11 @@ with stale as (
 )
 select (select count(*) from appended) as appended, (select value from meta where key = '${HEAD}') as head, (select array_agg(id) from stale) as stale`;
 
-const APPEND_IF_HEAD_IS_UNSYNCED = `${APPEND_IF_HEAD_IS}, set_config('synchronous_commit', 'off', true) as unsynced`;
+const APPEND_IF_HEAD_IS: NamedStatement = { name: "coffer_audit_append", text: APPEND_TEXT };
+const APPEND_IF_HEAD_IS_UNSYNCED: NamedStatement = {
+  name: "coffer_audit_append_unsynced",
+  text: `${APPEND_TEXT}, set_config('synchronous_commit', 'off', true) as unsynced`,
+};
 
 /** The secrets of `conditions` that no longer hold (the locked append's check; appendIfHeadIs makes its own). */
 export async function staleConditions(db: Database, conditions: ReadCondition[]): Promise<string[]> {
@@ -137,19 +163,6 @@ export async function staleConditions(db: Database, conditions: ReadCondition[])
 export async function lockHead(trx: Database): Promise<StoredHead | null> {
   const row = await trx.selectFrom("meta").select("value").where("key", "=", HEAD).forUpdate().executeTakeFirst();
   return row ? { point: JSON.parse(row.value) as ChainPoint, text: row.value } : null;
-}
-
-/**
- * A compiled query run again with other values: compiled once with a
- * placeholder for each field, whose positions among the parameters say where
- * each field's value goes (the other parameters stay as compiled).
- */
-function reusable<P extends Record<string, unknown>>(compile: (fields: P) => CompiledQuery, fields: P): (values: P) => CompiledQuery {
-  const placeholder = (name: string) => `\u0000${name}`;
-  const names = Object.keys(fields);
-  const compiled = compile(Object.fromEntries(names.map((name) => [name, placeholder(name)])) as P);
-  const slots = compiled.parameters.map((parameter) => names.find((name) => parameter === placeholder(name)));
-  return (values) => ({ ...compiled, parameters: slots.map((name, i) => (name === undefined ? compiled.parameters[i] : values[name])) });
 }
 
 /** Segments read at a time by a scan: a few hundred kilobytes. */

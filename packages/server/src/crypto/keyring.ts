@@ -8,9 +8,9 @@
  * A keyring without a root key is sealed: it holds nothing and refuses every
  * operation until `unlock` gives it a root key that opens the stored keys.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, type KeyObject } from "node:crypto";
 import { BackupCipher } from "./backup-cipher.ts";
-import { IntegrityError, KEY_BYTES, keyVersionOf, open, seal } from "./envelope.ts";
+import { cipherKey, IntegrityError, KEY_BYTES, keyVersionOf, open, seal } from "./envelope.ts";
 
 /** A ciphertext only the keyring makes, so a repository cannot store plaintext by mistake. */
 export type Sealed = Buffer & { readonly __brand: "Sealed" };
@@ -54,7 +54,8 @@ export class Keyring {
   #rootKey: Buffer | null = null;
   /** Backup ciphers in use: keys derived from the root key, dropped with it. */
   #ciphers = new Set<BackupCipher>();
-  #dataKeys = new Map<number, Buffer>();
+  /** As KeyObjects (envelope.ts, cipherKey): dropped, never wiped from here; Node wipes them when collected. */
+  #dataKeys = new Map<number, KeyObject>();
   #newest = 0;
 
   /** Without a root key the keyring starts sealed. */
@@ -91,7 +92,14 @@ export class Keyring {
   /** Every data key held, wrapped under `nextRoot`: what a root-key rotation stores before `replaceRootKey`. */
   wrapAllUnder(nextRoot: Buffer): WrappedDataKey[] {
     this.#root();
-    return [...this.#dataKeys].map(([version, key]) => ({ version, wrapped: seal(nextRoot, 1, key, wrapContext(version)) }));
+    return [...this.#dataKeys].map(([version, key]) => {
+      const bytes = key.export();
+      try {
+        return { version, wrapped: seal(nextRoot, 1, bytes, wrapContext(version)) };
+      } finally {
+        bytes.fill(0);
+      }
+    });
   }
 
   /** Switches to the rotated root key once the store holds the keyring wrapped under it; a keyring sealed meanwhile stays sealed. */
@@ -119,8 +127,12 @@ export class Keyring {
     const root = this.#root();
     for (const { version, wrapped } of keys) {
       if (this.#dataKeys.has(version)) continue;
-      const key = unwrap(root, version, wrapped);
-      this.#dataKeys.set(version, key);
+      const bytes = unwrap(root, version, wrapped);
+      try {
+        this.#dataKeys.set(version, cipherKey(bytes));
+      } finally {
+        bytes.fill(0);
+      }
       if (version > this.#newest) this.#newest = version;
     }
   }
@@ -155,7 +167,6 @@ export class Keyring {
   /** Drops every key from memory (sealing, shutdown): the keyring is sealed afterwards. */
   clear(): void {
     for (const cipher of [...this.#ciphers]) cipher.clear();
-    for (const key of this.#dataKeys.values()) key.fill(0);
     this.#dataKeys.clear();
     this.#rootKey?.fill(0);
     this.#rootKey = null;

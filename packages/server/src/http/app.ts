@@ -4,8 +4,7 @@
  */
 import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import { Ajv } from "ajv";
-import Fastify, { LogController, type FastifyInstance, type FastifySchemaCompiler, type FastifyServerOptions } from "fastify";
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { randomBytes } from "node:crypto";
 import type { Coffer } from "../coffer.ts";
 import { groupRoutes } from "../access/group.routes.ts";
@@ -37,6 +36,7 @@ import { tookListVerb } from "./list-verb.ts";
 import { answerClientError, frameworkErrorHandler, type ErrorShapes } from "./framework-errors.ts";
 import { installRateLimits } from "./rate-limit.ts";
 import { requestLogger } from "./request-logger.ts";
+import { serializers, validators } from "./schema-compilers.ts";
 import { ErrorResponse } from "./schemas.ts";
 import { DEFAULT_WEB_ROOT, webRoutes } from "./web.ts";
 
@@ -71,7 +71,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     // A secret name is up to 256 characters, three times that URL-encoded (`/` as %2F); Fastify's default is 100.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
     // Given as a factory, not setValidatorCompiler(): plugins that add shared schemas rebuild their compiler from it.
-    schemaController: { compilersFactory: { buildValidator: validators as never } },
+    schemaController: { compilersFactory: { buildValidator: validators as never, buildSerializer: serializers as never } },
     // Vault's LIST verb: Node's parser refuses it as a client error; list-verb.ts hands such connections on.
     clientErrorHandler(this: FastifyInstance, error, socket) {
       if (!tookListVerb(this.server, error, socket)) answerClientError(error, socket, ERROR_SHAPES, requestId);
@@ -134,18 +134,6 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   await app.register(vaultRoutes, { prefix: VAULT_PREFIX, coffer, version: VERSION });
   await app.register(vellumRoutes, { prefix: VELLUM_PREFIX, secrets: coffer.secrets, limits: coffer.limits });
   return app;
-}
-
-/**
- * Bodies are validated strictly: a number where a string belongs is an error,
- * not a coerced value. Query strings and path parameters are text on the
- * wire, so their numbers and booleans are coerced.
- */
-function validators(): FastifySchemaCompiler<unknown> {
-  const shared = { allErrors: false, useDefaults: true, removeAdditional: false, strict: false } as const;
-  const strict = new Ajv({ ...shared, coerceTypes: false });
-  const coercing = new Ajv({ ...shared, coerceTypes: "array" });
-  return ({ schema, httpPart }) => (httpPart === "body" ? strict : coercing).compile(schema as object);
 }
 
 /** Unique per process and across nodes, without a random draw per request. */

@@ -38,6 +38,12 @@ export interface OutboundRequest {
   /** Header name → value, already substituted and checked. */
   headers: Record<string, string>;
   body: Buffer | undefined;
+  /**
+   * An answer that declares itself at most this long (Content-Length, no
+   * content encoding) is read whole here: cheaper than a stream for an
+   * API's usual small JSON. 0: every answer is a stream.
+   */
+  wholeUpTo?: number;
 }
 
 export interface OutboundChecks {
@@ -52,8 +58,11 @@ export interface OutboundChecks {
 export interface UpstreamAnswer {
   status: number;
   headers: IncomingHttpHeaders;
-  /** The decoded body, at most MAX_RESPONSE_BYTES (past that it fails with UPSTREAM_RESPONSE_TOO_LARGE). */
-  body: Readable;
+  /**
+   * The decoded body: whole when the answer was small (wholeUpTo), else a
+   * stream of at most MAX_RESPONSE_BYTES (past that it fails with UPSTREAM_RESPONSE_TOO_LARGE).
+   */
+  body: Buffer | Readable;
   /** The host that answered (after redirects). */
   host: string;
 }
@@ -78,7 +87,9 @@ export class Outbound {
       const response = await this.#exchange(this.#pool(Pool, to, address), url, to, method, request.headers, body, checks.timeoutMs);
       const location = response.headers.location;
       if (!REDIRECTS.has(response.statusCode) || typeof location !== "string") {
-        return { status: response.statusCode, headers: response.headers as IncomingHttpHeaders, body: decoded(response), host: to.host };
+        const headers = response.headers as IncomingHttpHeaders;
+        const whole = method !== "HEAD" && isPlainUpTo(headers, request.wholeUpTo ?? 0);
+        return { status: response.statusCode, headers, body: whole ? await readWhole(response.body, to.host) : decoded(response), host: to.host };
       }
       response.body.resume();
       if (hop === MAX_REDIRECTS) throw new CofferError("UPSTREAM_ERROR", `the upstream redirected more than ${MAX_REDIRECTS} times`);
@@ -202,6 +213,23 @@ function decoded(response: Dispatcher.ResponseData): Readable {
     if (!raw.readableEnded) raw.destroy();
   });
   return limit;
+}
+
+/** A Content-Length of at most `bytes`, and the body as sent (no content encoding to undo). */
+function isPlainUpTo(headers: IncomingHttpHeaders, bytes: number): boolean {
+  const length = headers["content-length"];
+  const encoding = headers["content-encoding"];
+  return length !== undefined && Number(length) <= bytes && (encoding === undefined || encoding.trim().toLowerCase() === "identity");
+}
+
+/** A body of declared length (undici holds the upstream to it, so no limit is needed beyond the declared size). */
+function readWhole(body: Readable, host: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    body.on("data", (chunk: Buffer) => chunks.push(chunk));
+    body.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    body.once("error", (error) => reject(upstreamError(error, host)));
+  });
 }
 
 /** What the caller may learn of a network failure: its kind, never a message that could quote the request. */

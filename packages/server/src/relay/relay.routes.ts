@@ -4,6 +4,7 @@
  * call is audited as `secret.relay`, one event per secret it used, written
  * when the call is over (a streamed answer's bytes are known only then).
  */
+import type { SecretScope } from "@coffer/protocol";
 import { isUtf8 } from "node:buffer";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
@@ -15,7 +16,7 @@ import { eventOf, markRecorded } from "../http/audit.ts";
 import { bearerToken } from "../http/auth.ts";
 import { ATTRIBUTION_NAMES, claimedAttribution } from "../http/origin.ts";
 import { errorResponses, WorkspaceParams } from "../http/schemas.ts";
-import type { SecretService } from "../secret/secret.service.ts";
+import type { SecretContext, SecretService } from "../secret/secret.service.ts";
 import type { RelayRouteService } from "./relay-routes.service.ts";
 import { MAX_REQUEST_BODY, type RelayAnswer, type RelayRecord, type RelayService } from "./relay.service.ts";
 
@@ -88,8 +89,15 @@ export const relayRoutes: FastifyPluginAsyncTypebox<RelayRoutesOptions> = async 
     await Promise.all(secretsUsed.map((secret) => audit.record({ ...event, secretId: secret?.id ?? null, secretName: secret?.name ?? null }, read)));
   };
 
-  /** Runs one relayed call and answers it, JSON or streamed; every outcome, refusals included, is audited. */
-  const answer = async (request: FastifyRequest, reply: FastifyReply, via: string, workspace: string, stream: boolean, call: (record: RelayRecord) => Promise<RelayAnswer>) => {
+  /** Runs one relayed call in the caller's context of `workspace` and answers it, JSON or streamed; every outcome, refusals included, is audited. */
+  const answer = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    via: string,
+    where: { workspace: string; scope?: SecretScope | undefined },
+    stream: boolean,
+    call: (ctx: SecretContext, record: RelayRecord) => Promise<RelayAnswer>,
+  ) => {
     const startedAt = clock();
     // This handler records the call's events itself; what fails before it runs (authentication, validation) the audit hook records.
     markRecorded(request);
@@ -98,8 +106,9 @@ export const relayRoutes: FastifyPluginAsyncTypebox<RelayRoutesOptions> = async 
     let workspaceId: string | undefined;
     let relayed: RelayAnswer;
     try {
-      workspaceId = (await secrets.context(request.principal, workspace)).access.workspace.id;
-      relayed = await call(record);
+      const ctx = await secrets.context(request.principal, where.workspace, where.scope);
+      workspaceId = ctx.access.workspace.id;
+      relayed = await call(ctx, record);
     } catch (error) {
       const status = error instanceof CofferError ? error.status : 500;
       await recordCall(request, record, status, startedAt, via, workspaceId).catch(() => {});
@@ -146,10 +155,9 @@ export const relayRoutes: FastifyPluginAsyncTypebox<RelayRoutesOptions> = async 
     handler: async (request, reply) => {
       const input = request.body;
       const body = input.body === undefined ? undefined : decodeBody(input.body, input.bodyEncoding ?? "utf8");
-      return answer(request, reply, "via=api", request.params.workspace, input.stream === true, async (record) => {
-        const ctx = await secrets.context(request.principal, request.params.workspace, input.scope);
-        return relay.relay(ctx, { method: input.method, url: input.url, headers: input.headers, body, timeout: input.timeout }, record);
-      });
+      return answer(request, reply, "via=api", { workspace: request.params.workspace, scope: input.scope }, input.stream === true, (ctx, record) =>
+        relay.relay(ctx, { method: input.method, url: input.url, headers: input.headers, body, timeout: input.timeout }, record),
+      );
     },
   });
 
@@ -222,8 +230,7 @@ export const relayRoutes: FastifyPluginAsyncTypebox<RelayRoutesOptions> = async 
     const handler = async (request: FastifyRequest, reply: FastifyReply) => {
       const { workspace, route: name } = request.params as { workspace: string; route: string };
       const { path, query } = tailOf(request.url);
-      return answer(request, reply, `route=${name}`, workspace, true, async (record) => {
-        const ctx = await secrets.context(request.principal, workspace);
+      return answer(request, reply, `route=${name}`, { workspace }, true, async (ctx, record) => {
         const { route } = await routes.find(ctx.access, name);
         const headers: Record<string, string> = {};
         for (const [header, value] of Object.entries(request.headers)) if (value !== undefined) headers[header] = Array.isArray(value) ? value.join(", ") : value;

@@ -41,8 +41,8 @@ const HOP_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "t
 /**
  * An answer that says it is at most this long (Content-Length, not
  * compressed) is read whole, redacted in one pass and sent in one piece
- * with its length: cheaper than a stream for an API's usual small JSON.
- * Anything else (streams, SSE, larger bodies) passes through as a stream.
+ * with its length. Anything else (streams, SSE, larger bodies) passes
+ * through as a stream.
  */
 const WHOLE_ANSWER_BYTES = 64 * 1024;
 /** Redactors kept per payload: one per placeholder that names it (NAME, NAME.KEY, the id), and the keys are at most 100. */
@@ -105,6 +105,8 @@ export class RelayService {
    * call's own work); each lives as long as the cached payload it redacts.
    */
   #redactors = new WeakMap<Readonly<SecretData>, Map<string, { value: string; redactor: Redactor }>>();
+  /** Each cached route's templates, worked out once: the route cache replaces a route's object when it changes. */
+  #routeParts = new WeakMap<RouteTemplates, RouteParts>();
 
   constructor(secrets: SecretService, settings: RelaySettings) {
     this.#secrets = secrets;
@@ -132,7 +134,9 @@ export class RelayService {
   async relayRoute(ctx: SecretContext, route: RouteTemplates, input: RouteInput, record: RelayRecord): Promise<RelayAnswer> {
     const method = this.#method(input.method, record);
     if (input.body !== undefined && input.body.length > MAX_REQUEST_BODY) throw tooLarge();
-    return this.#send(ctx, method, routeRequest(route, input), this.#settings.timeoutSeconds, record);
+    let parts = this.#routeParts.get(route);
+    if (parts === undefined) this.#routeParts.set(route, (parts = routeParts(route)));
+    return this.#send(ctx, method, routeRequest(route, parts, input), this.#settings.timeoutSeconds, record);
   }
 
   #method(given: string, record: RelayRecord): string {
@@ -169,7 +173,7 @@ export class RelayService {
 
     const valueOf = (ref: PlaceholderRef) => uses.get(ref.text)!.value;
     const query = request.query?.map((part) => (part.template ? substitute(part.text, (ref) => encodeURIComponent(valueOf(ref))) : part.text));
-    const url = new URL(request.base + (query === undefined ? "" : "?" + query.join("&")));
+    const url = query === undefined ? base : new URL(request.base + "?" + query.join("&"));
     const headers: Record<string, string> = {};
     for (const { name, value: template, template: isTemplate } of request.headers) {
       if (!isTemplate) {
@@ -189,7 +193,7 @@ export class RelayService {
     record.bytesSent = sent?.length ?? 0;
     const redactor = this.#redactorFor(all);
     const answer = await this.#outbound.send(
-      { url, method, headers, body: sent },
+      { url, method, headers, body: sent, wholeUpTo: WHOLE_ANSWER_BYTES },
       {
         timeoutMs: timeout * 1000,
         destination: (to) => {
@@ -206,7 +210,7 @@ export class RelayService {
     );
     record.status = answer.status;
     record.host = answer.host;
-    return this.#redacted(answer, redactor, method, record);
+    return this.#redacted(answer, redactor, record);
   }
 
   close(): void {
@@ -265,16 +269,15 @@ export class RelayService {
     }
   }
 
-  async #redacted(answer: UpstreamAnswer, redactor: Redactor, method: string, record: RelayRecord): Promise<RelayAnswer> {
+  #redacted(answer: UpstreamAnswer, redactor: Redactor, record: RelayRecord): RelayAnswer {
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(answer.headers as IncomingHttpHeaders)) {
       if (value === undefined || HOP_HEADERS.has(name)) continue;
       headers[name] = Array.isArray(value) ? value.map((item) => redactor.text(item)) : redactor.text(value);
     }
-    if (method !== "HEAD" && isSmall(answer.headers)) {
-      const whole = await readWhole(answer.body);
-      record.bytesReceived = whole.length;
-      return { status: answer.status, headers, body: redactor.bytes(whole) };
+    if (Buffer.isBuffer(answer.body)) {
+      record.bytesReceived = answer.body.length;
+      return { status: answer.status, headers, body: redactor.bytes(answer.body) };
     }
     const body = answer.body.pipe(redactor.stream((bytes) => (record.bytesReceived += bytes)));
     answer.body.on("error", (error) => body.destroy(error));
@@ -383,28 +386,45 @@ const CALLER_ONLY = new Set(["authorization", "x-api-key", "cookie", "expect"]);
 /** `.` and `..` segments (also percent-encoded): a routed path stays under the route's target. */
 const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
 
-/** A routed call: the caller's parts pass as written; the route's templates are the only places a value goes. */
-function routeRequest(route: RouteTemplates, input: RouteInput): PreparedRequest {
-  if (input.path !== "" && !input.path.startsWith("/")) throw invalid("a routed path starts with '/'");
-  if (DOT_SEGMENT.test(input.path)) throw invalid("a routed path may not hold '.' or '..' segments: it stays under the route's target");
+/** What a route's templates add to every call through it: worked out once per route (a changed route is a new object). */
+interface RouteParts {
+  query: PreparedRequest["query"] & {};
+  headers: PreparedRequest["headers"];
+  /** Header names the templates set: the caller's own are dropped. */
+  templated: ReadonlySet<string>;
+  /** Read only: shared by every call through the route. */
+  placed: Map<string, Placement[]>;
+}
+
+function routeParts(route: RouteTemplates): RouteParts {
   const placements = new Placements();
-  const query = input.query === undefined || input.query === "" ? [] : input.query.split("&").map((text) => ({ text, template: false }));
+  const query: RouteParts["query"] = [];
   for (const [name, template] of Object.entries(route.query)) {
     placements.add(template, { kind: "query", name });
     query.push({ text: `${encodeURIComponent(name)}=${mapLiterals(template, encodeURIComponent)}`, template: true });
   }
-  const templated = new Set(Object.keys(route.headers).map((name) => name.toLowerCase()));
-  const headers: PreparedRequest["headers"] = [];
-  for (const [name, value] of Object.entries(input.headers)) {
-    const lower = name.toLowerCase();
-    if (OWN_HEADERS.has(lower) || CALLER_ONLY.has(lower) || lower.startsWith("x-coffer-") || templated.has(lower)) continue;
-    headers.push({ name, value, template: false });
-  }
+  const headers: RouteParts["headers"] = [];
   for (const [name, value] of Object.entries(route.headers)) {
     placements.add(value, { kind: "header", name });
     headers.push({ name, value, template: true });
   }
-  return { base: route.target + input.path, query: query.length === 0 ? undefined : query, headers, body: input.body, placed: placements.placed, bodyPlaceholders: false };
+  return { query, headers, templated: new Set(Object.keys(route.headers).map((name) => name.toLowerCase())), placed: placements.placed };
+}
+
+/** A routed call: the caller's parts pass as written; the route's templates are the only places a value goes. */
+function routeRequest(route: RouteTemplates, parts: RouteParts, input: RouteInput): PreparedRequest {
+  if (input.path !== "" && !input.path.startsWith("/")) throw invalid("a routed path starts with '/'");
+  if (DOT_SEGMENT.test(input.path)) throw invalid("a routed path may not hold '.' or '..' segments: it stays under the route's target");
+  // The caller's query passes as one part, as written.
+  const query = input.query === undefined || input.query === "" ? parts.query : [{ text: input.query, template: false }, ...parts.query];
+  const headers: PreparedRequest["headers"] = [];
+  for (const [name, value] of Object.entries(input.headers)) {
+    const lower = name.toLowerCase();
+    if (OWN_HEADERS.has(lower) || CALLER_ONLY.has(lower) || lower.startsWith("x-coffer-") || parts.templated.has(lower)) continue;
+    headers.push({ name, value, template: false });
+  }
+  headers.push(...parts.headers);
+  return { base: route.target + input.path, query: query.length === 0 ? undefined : query, headers, body: input.body, placed: parts.placed, bodyPlaceholders: false };
 }
 
 function decodeQueryName(name: string): string {
@@ -424,22 +444,6 @@ function valueIn(row: SecretRow, data: Readonly<SecretData>, key: string | undef
   const value = data[key];
   if (value === undefined) throw invalid(`secret '${row.name}' has no key '${key}'`);
   return value;
-}
-
-/** A Content-Length of at most WHOLE_ANSWER_BYTES, and the body as sent (no content encoding to undo). */
-function isSmall(headers: IncomingHttpHeaders): boolean {
-  const length = headers["content-length"];
-  const encoding = headers["content-encoding"];
-  return length !== undefined && Number(length) <= WHOLE_ANSWER_BYTES && (encoding === undefined || encoding.trim().toLowerCase() === "identity");
-}
-
-function readWhole(body: Readable): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    body.on("data", (chunk: Buffer) => chunks.push(chunk));
-    body.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    body.once("error", reject);
-  });
 }
 
 function tooLarge(): CofferError {

@@ -1,4 +1,5 @@
 import { sql, type Expression, type SqlBool } from "kysely";
+import { prepared } from "../store/prepared.ts";
 import type { Database } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
 import { DAY_MS } from "../core/clock.ts";
@@ -10,9 +11,13 @@ export function listDefaults(db: Database, workspaceId: string) {
   return db.selectFrom("rotationDefaults").selectAll().where("workspaceId", "=", workspaceId).orderBy("label").execute();
 }
 
+const defaultInterval = prepared((db: Database, p: { workspaceId: string; label: string }) =>
+  db.selectFrom("rotationDefaults").select("intervalDays").where("workspaceId", "=", p.workspaceId).where("label", "=", p.label),
+);
+
 export async function findDefaultInterval(db: Database, workspaceId: string, label: string): Promise<number | null> {
-  const row = await db.selectFrom("rotationDefaults").select("intervalDays").where("workspaceId", "=", workspaceId).where("label", "=", label).executeTakeFirst();
-  return row?.intervalDays ?? null;
+  const { rows } = await db.executeQuery(defaultInterval(db, { workspaceId, label }));
+  return rows[0]?.intervalDays ?? null;
 }
 
 export async function replaceDefaults(db: Database, workspaceId: string, rows: RotationDefaultRow[]): Promise<void> {
@@ -37,6 +42,14 @@ export function secretsWithSchedule(db: Database) {
  * on its label (its own interval first), as SQL.
  */
 export const effectiveInterval = sql<number | null>`coalesce(secrets.rotation_interval_days, rotation_defaults.interval_days)`;
+
+/**
+ * The effective interval of a `secrets` row alone (its own interval first,
+ * else its label's default, looked up), as SQL: what a write that moves the
+ * row returns, so its answer needs no query of its own.
+ */
+export const effectiveIntervalOfRow = sql<number | null>`coalesce(secrets.rotation_interval_days, (select rotation_defaults.interval_days from rotation_defaults
+  where rotation_defaults.workspace_id = secrets.workspace_id and rotation_defaults.label = secrets.label))`;
 
 /** `remindAt <= now` for a secret joined with its current version: rotation.rules.ts remindOffsetMs, in SQL. */
 export function isDueSql(now: number): Expression<SqlBool> {

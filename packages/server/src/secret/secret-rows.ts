@@ -66,7 +66,11 @@ export class SecretRows {
 
   /** The secret if the caller may act on it at `level`; SECRET_NOT_FOUND when it may not even see it. */
   async authorizedRow(ctx: SecretContext, ref: string, level: Level, options: { allowDeleted?: boolean } = {}): Promise<SecretRow> {
-    const row = await this.findRow(ctx, ref);
+    return this.authorize(ctx, ref, await this.findRow(ctx, ref), level, options);
+  }
+
+  /** authorizedRow for a row already found by `ref` (findRow). */
+  authorize(ctx: SecretContext, ref: string, row: SecretRow | undefined, level: Level, options: { allowDeleted?: boolean } = {}): SecretRow {
     if (!row || (row.deletedAt !== null && !options.allowDeleted)) throw notFound(ref);
     this.require(ctx, row, level);
     return row;

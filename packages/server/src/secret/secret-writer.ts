@@ -13,7 +13,7 @@ import { newId } from "../crypto/generate.ts";
 import { atLeast, denied } from "../identity/access.ts";
 import { requireWorkspaceAdmin } from "../identity/guards.ts";
 import { oldestVersionSince } from "../rotation/rotation.repository.ts";
-import { checkAutoRotate, checkInterval, ROTATION_ACTOR, SELF_ROTATING_TYPES } from "../rotation/rotation.rules.ts";
+import { checkAutoRotate, checkInterval, planOf, ROTATION_ACTOR, SELF_ROTATING_TYPES } from "../rotation/rotation.rules.ts";
 import { findRole, findWorkspace } from "../workspace/workspace.repository.ts";
 import {
   advanceVersion,
@@ -137,7 +137,7 @@ export class SecretWriter {
     if (input.type !== undefined) checkType(input.type);
     // Writing to a soft-deleted name brings the secret back with the new value, as a write after a delete does in Vault.
     const revive = input.upsert === true && existing?.deletedAt !== null && existing !== undefined;
-    return { secret: await this.#write(ctx, ref, input, async () => data, input.type, revive), created: false };
+    return { secret: await this.#write(ctx, ref, input, async () => data, input.type, revive, existing), created: false };
   }
 
   /** Sets or (with null) removes some keys, keeping the others; label and tags alone make no new version. */
@@ -226,7 +226,8 @@ export class SecretWriter {
    * after the caller's first read: the update then fails, and the write is
    * made again at once from the row as the transaction sees it (an
    * unconditional write builds on that version rather than fail), every
-   * check done again on that row.
+   * check done again on that row. `known`: the row as the caller just found
+   * it by `ref`, for the first attempt.
    */
   async #write(
     ctx: SecretContext,
@@ -235,9 +236,11 @@ export class SecretWriter {
     nextData: (row: SecretRow, trx: Database) => Promise<SecretValues>,
     type?: string,
     revive = false,
+    known?: SecretRow,
   ): Promise<SecretWithData> {
     for (let attempt = 1; ; attempt++) {
-      const found = await this.#rows.authorizedRow(ctx, ref, "write", { allowDeleted: revive });
+      const options = { allowDeleted: revive };
+      const found = attempt === 1 && known ? this.#rows.authorize(ctx, ref, known, "write", options) : await this.#rows.authorizedRow(ctx, ref, "write", options);
       const written = await this.#rows.commit(found, async (trx) => {
         const first = await this.#newVersion(trx, ctx, found, input, nextData, type, revive);
         if (first) return first;
@@ -247,8 +250,8 @@ export class SecretWriter {
         return this.#newVersion(trx, ctx, row, input, nextData, type, revive);
       });
       if (written) {
-        const { row, keys, data, now } = written;
-        return { ...summarize(row, keys, now, now, await this.#rows.planOf(row, now)), ...dataFields(data) };
+        const { row, keys, data, now, intervalDays } = written;
+        return { ...summarize(row, keys, now, now, planOf(intervalDays, now)), ...dataFields(data) };
       }
       // Another node moved the secret between this transaction's read and its update (PostgreSQL). With check-and-set that is the caller's conflict; without, retry.
       if (input.cas !== undefined) throw conflict(found, input.cas);
@@ -265,7 +268,7 @@ export class SecretWriter {
     nextData: (row: SecretRow, trx: Database) => Promise<SecretValues>,
     type: string | undefined,
     revive: boolean,
-  ): Promise<{ row: SecretRow; keys: string[]; data: SecretValues; now: number } | undefined> {
+  ): Promise<{ row: SecretRow; keys: string[]; data: SecretValues; now: number; intervalDays: number | null } | undefined> {
     if (type !== undefined && type !== row.type) {
       throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' is ${row.type}; a secret's type cannot change, create a new secret instead`);
     }
@@ -287,8 +290,9 @@ export class SecretWriter {
     const rotation = lifecycleSettings(row, input, now);
     const change = { currentVersion: version, updatedAt: now, updatedBy: ctx.principal.id, label, tags, ...rotation, ...(revive ? { deletedAt: null, deletedBy: null } : {}) };
     const maxVersions = row.maxVersions ?? ctx.access.workspace.maxVersions;
-    if (!(await this.#advance(trx, row, change, ciphertext, keys, maxVersions, scheduledDeletion(row, ctx.access.workspace, now)))) return undefined;
-    return { row: { ...row, ...change, deletedAt: null }, keys, data, now };
+    const advanced = await this.#advance(trx, row, change, ciphertext, keys, maxVersions, scheduledDeletion(row, ctx.access.workspace, now));
+    if (!advanced) return undefined;
+    return { row: { ...row, ...change, deletedAt: null }, keys, data, now, intervalDays: advanced.intervalDays };
   }
 
   async #updateMetadata(ctx: SecretContext, ref: string, input: UpdateInput): Promise<SecretWithData> {
@@ -303,7 +307,7 @@ export class SecretWriter {
 
   /**
    * Moves `row` to a new version holding `ciphertext`, unless another writer
-   * moved it first (false). Keeps the last `maxVersions`, and for the types
+   * moved it first (undefined; else the interval that applies: advanceVersion). Keeps the last `maxVersions`, and for the types
    * that rotate, every version superseded within the grace period too, so
    * consumers still switching can read it (and HMAC verify can check it).
    */
@@ -315,9 +319,10 @@ export class SecretWriter {
     keys: string[],
     maxVersions: number,
     deletedAt: number | null,
-  ): Promise<boolean> {
+  ): Promise<{ intervalDays: number | null } | undefined> {
     const version = change.currentVersion;
-    if (!(await advanceVersion(trx, row.id, row.currentVersion, change, row.deletedAt !== null))) return false;
+    const advanced = await advanceVersion(trx, row.id, row.currentVersion, change, row.deletedAt !== null);
+    if (!advanced) return undefined;
     await insertVersion(trx, {
       secretId: row.id,
       version,
@@ -336,7 +341,7 @@ export class SecretWriter {
       if (inGrace !== null) keepFrom = Math.min(keepFrom, inGrace - 1);
     }
     await pruneVersions(trx, row.id, keepFrom);
-    return true;
+    return advanced;
   }
 }
 

@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { Sealed } from "../crypto/keyring.ts";
-import { effectiveInterval, isDueSql, secretsWithSchedule } from "../rotation/rotation.repository.ts";
+import { effectiveInterval, effectiveIntervalOfRow, isDueSql, secretsWithSchedule } from "../rotation/rotation.repository.ts";
+import { prepared } from "../store/prepared.ts";
 import type { Database } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
 
@@ -14,19 +15,18 @@ export interface SecretNamespace {
   ownerId: string;
 }
 
-export function findByName(db: Database, ns: SecretNamespace, name: string) {
-  return db
-    .selectFrom("secrets")
-    .selectAll()
-    .where("workspaceId", "=", ns.workspaceId)
-    .where("scope", "=", ns.scope)
-    .where("ownerId", "=", ns.ownerId)
-    .where("name", "=", name)
-    .executeTakeFirst();
+const byName = prepared((db: Database, p: SecretNamespace & { name: string }) =>
+  db.selectFrom("secrets").selectAll().where("workspaceId", "=", p.workspaceId).where("scope", "=", p.scope).where("ownerId", "=", p.ownerId).where("name", "=", p.name),
+);
+
+export async function findByName(db: Database, ns: SecretNamespace, name: string): Promise<SecretRow | undefined> {
+  return (await db.executeQuery(byName(db, { workspaceId: ns.workspaceId, scope: ns.scope, ownerId: ns.ownerId, name }))).rows[0];
 }
 
-export function findById(db: Database, workspaceId: string, id: string) {
-  return db.selectFrom("secrets").selectAll().where("workspaceId", "=", workspaceId).where("id", "=", id).executeTakeFirst();
+const byId = prepared((db: Database, p: { workspaceId: string; id: string }) => db.selectFrom("secrets").selectAll().where("workspaceId", "=", p.workspaceId).where("id", "=", p.id));
+
+export async function findById(db: Database, workspaceId: string, id: string): Promise<SecretRow | undefined> {
+  return (await db.executeQuery(byId(db, { workspaceId, id }))).rows[0];
 }
 
 /** What tells whether a cached secret row is still the stored one, for several secrets in one query. */
@@ -34,13 +34,10 @@ export function findStamps(db: Database, ids: string[]) {
   return db.selectFrom("secrets").select(["id", "currentVersion", "updatedAt", "deletedAt"]).where("id", "in", ids).execute();
 }
 
-export function findVersion(db: Database, secretId: string, version: number) {
-  return db
-    .selectFrom("secretVersions")
-    .selectAll()
-    .where("secretId", "=", secretId)
-    .where("version", "=", version)
-    .executeTakeFirst();
+const versionOf = prepared((db: Database, p: { secretId: string; version: number }) => db.selectFrom("secretVersions").selectAll().where("secretId", "=", p.secretId).where("version", "=", p.version));
+
+export async function findVersion(db: Database, secretId: string, version: number): Promise<VersionRow | undefined> {
+  return (await db.executeQuery(versionOf(db, { secretId, version }))).rows[0];
 }
 
 export function listVersions(db: Database, secretId: string) {
@@ -60,29 +57,65 @@ export function insertSecret(db: Database, row: SecretRow) {
   return db.insertInto("secrets").values(row).execute();
 }
 
-export function insertVersion(db: Database, row: Omit<VersionRow, "ciphertext"> & { ciphertext: Sealed }) {
-  return db.insertInto("secretVersions").values(row).execute();
+type NewVersion = Omit<VersionRow, "ciphertext"> & { ciphertext: Sealed };
+
+const newVersion = prepared((db: Database, p: NewVersion) =>
+  db.insertInto("secretVersions").values({
+    secretId: p.secretId,
+    version: p.version,
+    workspaceId: p.workspaceId,
+    ciphertext: p.ciphertext,
+    keyVersion: p.keyVersion,
+    keys: p.keys,
+    createdAt: p.createdAt,
+    createdBy: p.createdBy,
+    deletedAt: p.deletedAt,
+    destroyedAt: p.destroyedAt,
+  }),
+);
+
+export async function insertVersion(db: Database, row: NewVersion): Promise<void> {
+  await db.executeQuery(newVersion(db, row));
 }
 
+/** What moving a secret to its next version changes. */
+export type VersionChange = { currentVersion: number; updatedAt: number; updatedBy: string; label: string; tags: string } & LifecycleSettings;
+
+/** advanceVersion's statement, for a live secret and for a deleted one it brings back. */
+function advanceStatement(fromDeleted: boolean) {
+  return prepared((db: Database, p: VersionChange & { id: string; fromVersion: number }) =>
+    db
+      .updateTable("secrets")
+      .set({
+        currentVersion: p.currentVersion,
+        updatedAt: p.updatedAt,
+        updatedBy: p.updatedBy,
+        label: p.label,
+        tags: p.tags,
+        rotationIntervalDays: p.rotationIntervalDays,
+        autoRotate: p.autoRotate,
+        expiresAt: p.expiresAt,
+        expiryWarnedAt: p.expiryWarnedAt,
+        ...(fromDeleted ? { deletedAt: null, deletedBy: null } : {}),
+      })
+      .where("id", "=", p.id)
+      .where("currentVersion", "=", p.fromVersion)
+      .where("deletedAt", fromDeleted ? "is not" : "is", null)
+      .returning(effectiveIntervalOfRow.as("intervalDays")),
+  );
+}
+const advanceLive = advanceStatement(false);
+const advanceDeleted = advanceStatement(true);
+
 /**
- * Moves a secret to its next version only if it is still at `fromVersion`:
- * of two concurrent writers, exactly one succeeds on either database.
+ * Moves a secret to its next version only if it is still at `fromVersion`
+ * (a deleted secret: brings it back): of two concurrent writers, exactly one
+ * succeeds on either database. The rotation interval that then applies to
+ * it (its own, else its label's default), or undefined when it did not move.
  */
-export async function advanceVersion(
-  db: Database,
-  id: string,
-  fromVersion: number,
-  change: { currentVersion: number; updatedAt: number; updatedBy: string; label: string; tags: string; deletedAt?: null; deletedBy?: null } & LifecycleSettings,
-  fromDeleted: boolean,
-): Promise<boolean> {
-  const result = await db
-    .updateTable("secrets")
-    .set(change)
-    .where("id", "=", id)
-    .where("currentVersion", "=", fromVersion)
-    .where("deletedAt", fromDeleted ? "is not" : "is", null)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+export async function advanceVersion(db: Database, id: string, fromVersion: number, change: VersionChange, fromDeleted: boolean): Promise<{ intervalDays: number | null } | undefined> {
+  const { rows } = await db.executeQuery((fromDeleted ? advanceDeleted : advanceLive)(db, { ...change, id, fromVersion }));
+  return rows.length === 1 ? rows[0] : undefined;
 }
 
 /** A secret's own rotation settings, as stored. */
@@ -123,8 +156,10 @@ export function destroyVersions(db: Database, secretId: string, versions: number
     .execute();
 }
 
-export function pruneVersions(db: Database, secretId: string, keepFrom: number) {
-  return db.deleteFrom("secretVersions").where("secretId", "=", secretId).where("version", "<", keepFrom).execute();
+const prune = prepared((db: Database, p: { secretId: string; keepFrom: number }) => db.deleteFrom("secretVersions").where("secretId", "=", p.secretId).where("version", "<", p.keepFrom));
+
+export async function pruneVersions(db: Database, secretId: string, keepFrom: number): Promise<void> {
+  await db.executeQuery(prune(db, { secretId, keepFrom }));
 }
 
 export function setDeleted(db: Database, id: string, deletedAt: number | null, deletedBy: string | null) {

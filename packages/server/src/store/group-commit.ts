@@ -21,7 +21,7 @@
  * what it reads in the transaction (an update that checks the version it
  * moves from, not one read before).
  */
-import { sql, type Kysely } from "kysely";
+import { CompiledQuery, type Kysely } from "kysely";
 
 export type GroupedWrite<DB, T> = (trx: Kysely<DB>) => Promise<T>;
 
@@ -33,11 +33,12 @@ interface Pending<DB> {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-const START = sql`savepoint coffer_write`;
-const ROLLBACK = sql`rollback to savepoint coffer_write`;
-const RELEASE = sql`release savepoint coffer_write`;
+// Compiled once: a statement Kysely builds is compiled (and passed through the plugins) on every run.
+const START = CompiledQuery.raw("savepoint coffer_write");
+const ROLLBACK = CompiledQuery.raw("rollback to savepoint coffer_write");
+const RELEASE = CompiledQuery.raw("release savepoint coffer_write");
 /** Between two writes, one round trip where the store takes several statements in one query. */
-const RELEASE_AND_START = sql`release savepoint coffer_write; savepoint coffer_write`;
+const RELEASE_AND_START = CompiledQuery.raw("release savepoint coffer_write; savepoint coffer_write");
 /** PostgreSQL's deadlock_detected and serialization_failure: the batch's doing, not the write's. */
 const LOCK_FAILURES = new Set(["40P01", "40001"]);
 
@@ -88,14 +89,14 @@ export class GroupCommit<DB> {
     try {
       outcomes = await this.#db.transaction().execute(async (trx) => {
         const done: Outcome[] = [];
-        await START.execute(trx);
+        await trx.executeQuery(START);
         for (const [i, pending] of batch.entries()) {
           done.push(await inSavepoint(trx, pending.write));
-          if (i === batch.length - 1) await RELEASE.execute(trx);
-          else if (this.#chainsStatements) await RELEASE_AND_START.execute(trx);
+          if (i === batch.length - 1) await trx.executeQuery(RELEASE);
+          else if (this.#chainsStatements) await trx.executeQuery(RELEASE_AND_START);
           else {
-            await RELEASE.execute(trx);
-            await START.execute(trx);
+            await trx.executeQuery(RELEASE);
+            await trx.executeQuery(START);
           }
         }
         committing = true;
@@ -131,7 +132,7 @@ async function inSavepoint<DB>(trx: Kysely<DB>, write: GroupedWrite<DB, unknown>
   try {
     return { ok: true, value: await write(trx) };
   } catch (error) {
-    await ROLLBACK.execute(trx);
+    await trx.executeQuery(ROLLBACK);
     return { ok: false, error };
   }
 }
