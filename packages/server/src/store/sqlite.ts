@@ -24,7 +24,8 @@ export interface SqliteConnection {
   commitUnsynced(): void;
 }
 
-export function openSqlite(path: string, onError: (error: Error) => void): SqliteConnection {
+/** `onCommit` hears of every use of the connection that committed (the checkpointer starts on it). */
+export function openSqlite(path: string, onError: (error: Error) => void, onCommit: () => void): SqliteConnection {
   // The file holds only ciphertext, but its names and metadata are nobody else's business either;
   // SQLite gives the -wal and -shm files the database file's mode.
   closeSync(openSync(path, "a", 0o600));
@@ -72,6 +73,7 @@ export function openSqlite(path: string, onError: (error: Error) => void): Sqlit
     },
     writes,
     new WalSync(() => openWal(path), onError),
+    onCommit,
   );
   return { dialect, commitUnsynced: () => writes.commitUnsynced() };
 }
@@ -88,17 +90,20 @@ class DurableSqliteDialect extends SqliteDialect {
   #config: SqliteDialectConfig;
   #writes: CommitTracker;
   #wal: WalSync;
+  #onCommit: () => void;
 
-  constructor(config: SqliteDialectConfig, writes: CommitTracker, wal: WalSync) {
+  constructor(config: SqliteDialectConfig, writes: CommitTracker, wal: WalSync, onCommit: () => void) {
     super(config);
     this.#config = config;
     this.#writes = writes;
     this.#wal = wal;
+    this.#onCommit = onCommit;
   }
 
   override createDriver(): Driver {
     const writes = this.#writes;
     const wal = this.#wal;
+    const onCommit = this.#onCommit;
     return new (class extends SqliteDriver {
       // IMMEDIATE: a transaction takes the write lock when it begins, waiting (busy_timeout) while the checkpointer
       // holds it. A deferred one that has read first would fail with SQLITE_BUSY at its first write instead.
@@ -109,6 +114,7 @@ class DurableSqliteDialect extends SqliteDialect {
       override async releaseConnection(): Promise<void> {
         const commit = writes.take();
         await super.releaseConnection();
+        if (commit !== "none") onCommit();
         if (commit === "synced") await wal.sync();
         else if (commit === "unsynced") await wal.syncSoon();
       }

@@ -1,0 +1,69 @@
+/**
+ * The WAL checkpointer (store/checkpointer.ts) against a real SQLite file:
+ * its thread runs only while the store is written to, copies every commit
+ * into the database file before it stops, and a commit after that starts it
+ * again.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { startCheckpointer, type Checkpointer } from "../src/store/checkpointer.ts";
+import { tempDir } from "./support/stores.ts";
+
+async function stopsWithin(checkpointer: Checkpointer, ms: number): Promise<void> {
+  const until = performance.now() + ms;
+  while (checkpointer.running && performance.now() < until) await sleep(50);
+  assert.equal(checkpointer.running, false, `the checkpointer still runs after ${ms} ms of quiet`);
+}
+
+test("the checkpointer runs while the store is written to, copies the WAL, stops when quiet and starts again on a commit", async (t) => {
+  const path = join(tempDir(t), "coffer.db");
+  const errors: Error[] = [];
+  const checkpointer = startCheckpointer(path, (error) => errors.push(error));
+  t.after(() => checkpointer.stop());
+  const database = new DatabaseSync(path);
+  t.after(() => database.close());
+  database.exec("PRAGMA journal_mode = WAL");
+  database.exec("PRAGMA wal_autocheckpoint = 0");
+  assert.equal(checkpointer.running, false, "no thread before anything is written");
+
+  // A use of the connection that wrote nothing (the driver counts some reads as commits) starts nothing.
+  database.prepare("select 1").get();
+  checkpointer.wrote();
+  assert.equal(checkpointer.running, false);
+
+  database.exec("create table t (value text)");
+  database.prepare("insert into t values (?)").run("first-marker");
+  checkpointer.wrote();
+  assert.equal(checkpointer.running, true, "a commit starts the thread");
+  await stopsWithin(checkpointer, 5_000);
+  assert.ok(readFileSync(path).includes("first-marker"), "the commit is in the database file, not only in the WAL");
+
+  database.prepare("insert into t values (?)").run("second-marker");
+  checkpointer.wrote();
+  assert.equal(checkpointer.running, true, "the next commit starts it again");
+  await stopsWithin(checkpointer, 5_000);
+  assert.ok(readFileSync(path).includes("second-marker"));
+  assert.deepEqual(errors, []);
+});
+
+test("the checkpointer keeps running while commits keep coming", async (t) => {
+  const path = join(tempDir(t), "coffer.db");
+  const checkpointer = startCheckpointer(path, (error) => assert.fail(error));
+  t.after(() => checkpointer.stop());
+  const database = new DatabaseSync(path);
+  t.after(() => database.close());
+  database.exec("PRAGMA journal_mode = WAL");
+  database.exec("PRAGMA wal_autocheckpoint = 0");
+  database.exec("create table t (value integer)");
+  const insert = database.prepare("insert into t values (?)");
+  for (let i = 0; i < 30; i++) {
+    insert.run(i);
+    checkpointer.wrote();
+    await sleep(100);
+    assert.equal(checkpointer.running, true, `stopped ${i * 100} ms into a stream of commits`);
+  }
+});
