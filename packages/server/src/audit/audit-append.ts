@@ -86,7 +86,7 @@ export function appendToSharedStore(store: Store): AuditAppender {
       for (let tries = 0; head !== null && tries < APPEND_TRIES; ) {
         if (pending.events.length === 0) return pending.appended([]);
         const segment = chainAfter(head, pending.events);
-        const result = await appendIfHeadIs(store.db, head.text, segment.row, segment.head, synced, pending.conditions());
+        const result = await appendIfHeadIs(store, head.text, segment.row, segment.head, synced, pending.conditions());
         if (result.appended) return pending.appended(segment.records);
         expected = head = result.head;
         if (result.stale.length > 0) pending.drop(result.stale);

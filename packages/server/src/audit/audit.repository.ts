@@ -1,6 +1,6 @@
-import { CompiledQuery, sql, type SelectQueryBuilder } from "kysely";
+import { sql, type SelectQueryBuilder } from "kysely";
 import { prepared } from "../store/prepared.ts";
-import type { Database } from "../store/store.ts";
+import type { Database, NamedStatement, Store } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
 import type { ChainPoint } from "./audit-chain.ts";
 import { KEY, eventsOf, keyLines, type SegmentRow } from "./audit-segment.ts";
@@ -96,27 +96,41 @@ export interface StoredHead {
  * they stand for began: a write answered before such a read is seen.
  */
 export async function appendIfHeadIs(
-  db: Database,
+  store: Store,
   expected: string,
   row: SegmentRow,
   head: ChainPoint,
   synced: boolean,
   conditions: ReadCondition[],
 ): Promise<{ appended: boolean; head: StoredHead | null; stale: string[] }> {
-  const parameters = [
-    JSON.stringify(head), expected, row.firstSeq, row.lastSeq, row.minTime, row.maxTime, row.keys, row.lastHash, row.events,
-    conditions.map((c) => c.secretId), conditions.map((c) => c.currentVersion), conditions.map((c) => c.updatedAt), conditions.map((c) => c.deletedAt),
-  ];
-  const { rows } = await db.executeQuery<{ appended: number; head: string | null; stale: string[] | null }>(CompiledQuery.raw(synced ? APPEND_IF_HEAD_IS : APPEND_IF_HEAD_IS_UNSYNCED, parameters));
+  const parameters = [JSON.stringify(head), expected, row.firstSeq, row.lastSeq, row.minTime, row.maxTime, row.keys, row.lastHash, row.events, conditionsJson(conditions)];
+  const rows = await store.runNamed<{ appended: number; head: string | null; stale: string[] | null }>(synced ? APPEND_IF_HEAD_IS : APPEND_IF_HEAD_IS_UNSYNCED, parameters);
   const { appended, head: stored, stale } = rows[0]!;
   return { appended: appended === 1, head: stored === null ? null : { point: JSON.parse(stored) as ChainPoint, text: stored }, stale: stale ?? [] };
 }
 
-const APPEND_IF_HEAD_IS = `
+/** The distinct conditions as JSON (a batch of reads of one secret holds one condition many times). */
+function conditionsJson(conditions: ReadCondition[]): string {
+  const distinct = new Map<string, ReadCondition>();
+  for (const c of conditions) distinct.set(`${c.secretId}\u0000${c.currentVersion}\u0000${c.updatedAt}\u0000${c.deletedAt}`, c);
+  return JSON.stringify([...distinct.values()]);
+}
+
+/*
+ * A prepared statement whose plan never depends on its values, so PostgreSQL
+ * keeps one generic plan instead of planning every batch: the conditions come
+ * as one JSON array (jsonb_to_recordset's row estimate is fixed, where
+ * unnest's follows the arrays' length and a batch of one would be planned
+ * anew each time), and each is checked by a subquery on the secret's key (a
+ * join could be planned as a scan of every secret).
+ */
+const APPEND_TEXT = `
 with stale as (
-  select c.id from unnest($10::text[], $11::bigint[], $12::bigint[], $13::bigint[]) as c (id, version, updated_at, deleted_at)
-  left join secrets s on s.id = c.id
-  where s.id is null or s.current_version <> c.version or s.updated_at <> c.updated_at or s.deleted_at is distinct from c.deleted_at
+  select c."secretId" as id from jsonb_to_recordset($10::jsonb) as c ("secretId" text, "currentVersion" bigint, "updatedAt" bigint, "deletedAt" bigint)
+  where not coalesce((
+    select s.current_version = c."currentVersion" and s.updated_at = c."updatedAt" and s.deleted_at is not distinct from c."deletedAt"
+    from secrets s where s.id = c."secretId"
+  ), false)
 ), moved as (
   update meta set value = $1 where key = '${HEAD}' and value = $2 and not exists (select from stale) returning 1
 ), appended as (
@@ -126,7 +140,11 @@ with stale as (
 )
 select (select count(*) from appended) as appended, (select value from meta where key = '${HEAD}') as head, (select array_agg(id) from stale) as stale`;
 
-const APPEND_IF_HEAD_IS_UNSYNCED = `${APPEND_IF_HEAD_IS}, set_config('synchronous_commit', 'off', true) as unsynced`;
+const APPEND_IF_HEAD_IS: NamedStatement = { name: "coffer_audit_append", text: APPEND_TEXT };
+const APPEND_IF_HEAD_IS_UNSYNCED: NamedStatement = {
+  name: "coffer_audit_append_unsynced",
+  text: `${APPEND_TEXT}, set_config('synchronous_commit', 'off', true) as unsynced`,
+};
 
 /** The secrets of `conditions` that no longer hold (the locked append's check; appendIfHeadIs makes its own). */
 export async function staleConditions(db: Database, conditions: ReadCondition[]): Promise<string[]> {

@@ -15,6 +15,7 @@ import * as relay from "./migrations/0007-relay.ts";
 import * as vault from "./migrations/0008-vault.ts";
 import * as canaries from "./migrations/0010-canaries.ts";
 import * as approvals from "./migrations/0011-approvals.ts";
+import * as auditLz4 from "./migrations/0012-audit-lz4.ts";
 
 type Step = { up(db: Kysely<any>, dialect: StoreDialect): Promise<void> };
 
@@ -29,6 +30,7 @@ const STEPS: Record<string, Step> = {
   "0008-vault": vault,
   "0010-canaries": canaries,
   "0011-approvals": approvals,
+  "0012-audit-lz4": auditLz4,
 };
 
 /** Where Kysely keeps its bookkeeping: not data, so backups record the applied names instead of these rows. */

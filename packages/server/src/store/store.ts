@@ -5,7 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
-import { CamelCasePlugin, Kysely, PostgresDialect, sql } from "kysely";
+import { CamelCasePlugin, CompiledQuery, Kysely, PostgresDialect, sql } from "kysely";
 import { localChangeFeed, postgresChangeFeed, type ChangeFeed } from "./changes.ts";
 import { postgresDialect, sqliteDialect, type StoreDialect } from "./dialect.ts";
 import { migrateToLatest } from "./migrate.ts";
@@ -16,6 +16,18 @@ import { openSqlite } from "./sqlite.ts";
 import type { Tables } from "./tables.ts";
 
 export type Database = Kysely<Tables>;
+
+/**
+ * A statement that runs for every batch of requests, with a fixed text and a
+ * name unique in the process: PostgreSQL keeps it parsed by that name on each
+ * connection (a prepared statement on the server, where prepared.ts only
+ * saves Kysely's compiling) and, once its plan does not depend on the values,
+ * planned too.
+ */
+export interface NamedStatement {
+  name: string;
+  text: string;
+}
 
 export interface Store {
   db: Database;
@@ -38,6 +50,8 @@ export interface Store {
    * `fn` may do). For writes that many requests make at once: secrets.
    */
   writeGrouped<T>(fn: (trx: Database) => Promise<T>): Promise<T>;
+  /** Runs `statement` alone, in a transaction of its own; on PostgreSQL as a named prepared statement. Its rows. */
+  runNamed<R>(statement: NamedStatement, values: unknown[]): Promise<R[]>;
   /** A consistent read of every table while writes go on (backups). */
   snapshot(): Promise<Snapshot>;
   close(): Promise<void>;
@@ -92,6 +106,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
           return fn(trx);
         }),
       writeGrouped: (fn) => grouped.run(fn),
+      runNamed: async <R>({ name, text }: NamedStatement, values: unknown[]) => (await pool.query<R & pg.QueryResultRow>({ name, text, values })).rows,
       snapshot: () => postgresSnapshot({ connectionString: url, types }),
       close: async () => {
         await changes.close();
@@ -125,6 +140,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
           return fn(trx);
         }),
       writeGrouped: (fn) => grouped.run(fn),
+      // node:sqlite runs in process: no parse or round trip to save.
+      runNamed: async <R>({ text }: NamedStatement, values: unknown[]) => (await db.executeQuery<R>(CompiledQuery.raw(text, values))).rows,
       snapshot: () => sqliteSnapshot(path),
       close: async () => {
         await checkpointer.stop();
