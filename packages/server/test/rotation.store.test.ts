@@ -119,6 +119,10 @@ for (const store of STORES) {
     assert.equal(await interval("prod-db"), 90);
     assert.equal(await interval("dev-db"), 30);
     assert.equal(await interval("own"), 10);
+    // A write's own answer shows the schedule that applies after it, its new label's default included.
+    assert.equal((await coffer.secrets.patch(ctx, "prod-db", { v: "2" }, {})).rotation?.intervalDays, 90);
+    assert.equal((await coffer.secrets.replace(ctx, "prod-db", { v: "3" }, { label: "development" })).secret.rotation?.intervalDays, 30);
+    assert.equal((await coffer.secrets.replace(ctx, "prod-db", { v: "4" }, { label: "production" })).secret.rotation?.intervalDays, 90);
     await coffer.secrets.patch(ctx, "own", undefined, { rotationIntervalDays: null });
     assert.equal(await interval("own"), 90, "cleared: the label's default applies again");
     clock.advance(24 * DAY_MS);

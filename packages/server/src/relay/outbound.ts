@@ -69,7 +69,8 @@ export interface UpstreamAnswer {
 
 export function destinationOf(url: URL, method: string): Destination {
   const scheme = url.protocol.slice(0, -1);
-  const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  const name = url.hostname.toLowerCase();
+  const host = name.startsWith("[") ? name.slice(1, -1) : name;
   return { scheme, host, port: url.port === "" ? (DEFAULT_PORTS[scheme] ?? 0) : Number(url.port), method };
 }
 

@@ -45,8 +45,12 @@ export class Redactor {
     return this.#regex === null ? latin1 : this.#process(latin1, true).out;
   }
 
+  /** The body itself when nothing in it is redacted (the usual case): no copy. */
   bytes(body: Buffer): Buffer {
-    return this.#regex === null ? body : Buffer.from(this.text(body.toString("latin1")), "latin1");
+    if (this.#regex === null) return body;
+    const text = body.toString("latin1");
+    const out = this.text(text);
+    return out === text ? body : Buffer.from(out, "latin1");
   }
 
   /** A stream's redaction, across chunk boundaries; `received` learns each chunk's size as it comes. */

@@ -73,20 +73,14 @@ export const relayRoutes: FastifyPluginAsyncTypebox<RelayRoutesOptions> = async 
   const recordCall = async (request: FastifyRequest, record: RelayRecord, status: number, startedAt: number, via: string, workspaceId: string | undefined) => {
     if (audit === null) return;
     const event = eventOf(request, "secret.relay", status, clock(), workspaceId ?? null);
-    event.subject = [
-      via,
-      `host=${record.host || "-"}`,
-      `method=${record.method || "-"}`,
-      `upstream=${record.status || "-"}`,
-      `sent=${record.bytesSent}`,
-      `received=${record.bytesReceived}`,
-      `ms=${Math.max(0, clock() - startedAt)}`,
-      ...attribution(request),
-    ].join(" ");
-    const secretsUsed = record.secrets.length === 0 ? [undefined] : record.secrets;
+    event.subject =
+      `${via} host=${record.host || "-"} method=${record.method || "-"} upstream=${record.status || "-"} sent=${record.bytesSent} ` +
+      `received=${record.bytesReceived} ms=${Math.max(0, clock() - startedAt)}${attribution(request)}`;
     // A relayed GET or HEAD is a read (--audit-sync changes): answered once its event is written, synced soon after; any other method may change something upstream, so it waits for the sync.
     const read = record.method === "GET" || record.method === "HEAD";
-    await Promise.all(secretsUsed.map((secret) => audit.record({ ...event, secretId: secret?.id ?? null, secretName: secret?.name ?? null }, read)));
+    const used = record.secrets;
+    if (used.length <= 1) return audit.record({ ...event, secretId: used[0]?.id ?? null, secretName: used[0]?.name ?? null }, read);
+    await Promise.all(used.map((secret) => audit.record({ ...event, secretId: secret.id, secretName: secret.name }, read)));
   };
 
   /** Runs one relayed call in the caller's context of `workspace` and answers it, JSON or streamed; every outcome, refusals included, is audited. */
@@ -255,22 +249,24 @@ export const relayRoutes: FastifyPluginAsyncTypebox<RelayRoutesOptions> = async 
 function tailOf(url: string): { path: string; query: string | undefined } {
   const question = url.indexOf("?");
   const path = question < 0 ? url : url.slice(0, question);
-  const segments = path.split("/").slice(4);
-  return { path: segments.length === 0 ? "" : "/" + segments.join("/"), query: question < 0 ? undefined : url.slice(question + 1) };
+  // Past "/relay/{ws}/{route}": the fourth "/" on, if there is one.
+  let slash = 0;
+  for (let i = 0; i < 4 && slash >= 0; i++) slash = path.indexOf("/", slash + (i === 0 ? 0 : 1));
+  return { path: slash < 0 ? "" : path.slice(slash), query: question < 0 ? undefined : url.slice(question + 1) };
 }
 
 function headerText(value: string | string[] | undefined): string | undefined {
   return typeof value === "string" ? value.trim() : undefined;
 }
 
-/** `agent=… session=… tool=…` from the X-Coffer-* headers, else the token's labels; odd characters are dropped, never the event. */
-function attribution(request: FastifyRequest): string[] {
+/** ` agent=… session=… tool=…` from the X-Coffer-* headers, else the token's labels; odd characters are dropped, never the event. */
+function attribution(request: FastifyRequest): string {
   const labels = request.principal?.labels ?? {};
   const claimed = claimedAttribution(request);
-  const out: string[] = [];
+  let out = "";
   for (const name of ATTRIBUTION_NAMES) {
     const value = claimed[name] ?? labels[name];
-    if (value !== undefined) out.push(`${name}=${value}`);
+    if (value !== undefined) out += ` ${name}=${value}`;
   }
   return out;
 }

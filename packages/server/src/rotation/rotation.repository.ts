@@ -43,6 +43,14 @@ export function secretsWithSchedule(db: Database) {
  */
 export const effectiveInterval = sql<number | null>`coalesce(secrets.rotation_interval_days, rotation_defaults.interval_days)`;
 
+/**
+ * The effective interval of a `secrets` row alone (its own interval first,
+ * else its label's default, looked up), as SQL: what a write that moves the
+ * row returns, so its answer needs no query of its own.
+ */
+export const effectiveIntervalOfRow = sql<number | null>`coalesce(secrets.rotation_interval_days, (select rotation_defaults.interval_days from rotation_defaults
+  where rotation_defaults.workspace_id = secrets.workspace_id and rotation_defaults.label = secrets.label))`;
+
 /** `remindAt <= now` for a secret joined with its current version: rotation.rules.ts remindOffsetMs, in SQL. */
 export function isDueSql(now: number): Expression<SqlBool> {
   const days = sql`cast(${effectiveInterval} as bigint)`;

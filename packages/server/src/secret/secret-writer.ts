@@ -13,7 +13,7 @@ import { newId } from "../crypto/generate.ts";
 import { atLeast, denied } from "../identity/access.ts";
 import { requireWorkspaceAdmin } from "../identity/guards.ts";
 import { oldestVersionSince } from "../rotation/rotation.repository.ts";
-import { checkAutoRotate, checkInterval, ROTATION_ACTOR, SELF_ROTATING_TYPES } from "../rotation/rotation.rules.ts";
+import { checkAutoRotate, checkInterval, planOf, ROTATION_ACTOR, SELF_ROTATING_TYPES } from "../rotation/rotation.rules.ts";
 import { findRole, findWorkspace } from "../workspace/workspace.repository.ts";
 import {
   advanceVersion,
@@ -250,8 +250,8 @@ export class SecretWriter {
         return this.#newVersion(trx, ctx, row, input, nextData, type, revive);
       });
       if (written) {
-        const { row, keys, data, now } = written;
-        return { ...summarize(row, keys, now, now, await this.#rows.planOf(row, now)), ...dataFields(data) };
+        const { row, keys, data, now, intervalDays } = written;
+        return { ...summarize(row, keys, now, now, planOf(intervalDays, now)), ...dataFields(data) };
       }
       // Another node moved the secret between this transaction's read and its update (PostgreSQL). With check-and-set that is the caller's conflict; without, retry.
       if (input.cas !== undefined) throw conflict(found, input.cas);
@@ -268,7 +268,7 @@ export class SecretWriter {
     nextData: (row: SecretRow, trx: Database) => Promise<SecretValues>,
     type: string | undefined,
     revive: boolean,
-  ): Promise<{ row: SecretRow; keys: string[]; data: SecretValues; now: number } | undefined> {
+  ): Promise<{ row: SecretRow; keys: string[]; data: SecretValues; now: number; intervalDays: number | null } | undefined> {
     if (type !== undefined && type !== row.type) {
       throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' is ${row.type}; a secret's type cannot change, create a new secret instead`);
     }
@@ -290,8 +290,9 @@ export class SecretWriter {
     const rotation = lifecycleSettings(row, input, now);
     const change = { currentVersion: version, updatedAt: now, updatedBy: ctx.principal.id, label, tags, ...rotation, ...(revive ? { deletedAt: null, deletedBy: null } : {}) };
     const maxVersions = row.maxVersions ?? ctx.access.workspace.maxVersions;
-    if (!(await this.#advance(trx, row, change, ciphertext, keys, maxVersions, scheduledDeletion(row, ctx.access.workspace, now)))) return undefined;
-    return { row: { ...row, ...change, deletedAt: null }, keys, data, now };
+    const advanced = await this.#advance(trx, row, change, ciphertext, keys, maxVersions, scheduledDeletion(row, ctx.access.workspace, now));
+    if (!advanced) return undefined;
+    return { row: { ...row, ...change, deletedAt: null }, keys, data, now, intervalDays: advanced.intervalDays };
   }
 
   async #updateMetadata(ctx: SecretContext, ref: string, input: UpdateInput): Promise<SecretWithData> {
@@ -306,7 +307,7 @@ export class SecretWriter {
 
   /**
    * Moves `row` to a new version holding `ciphertext`, unless another writer
-   * moved it first (false). Keeps the last `maxVersions`, and for the types
+   * moved it first (undefined; else the interval that applies: advanceVersion). Keeps the last `maxVersions`, and for the types
    * that rotate, every version superseded within the grace period too, so
    * consumers still switching can read it (and HMAC verify can check it).
    */
@@ -318,9 +319,10 @@ export class SecretWriter {
     keys: string[],
     maxVersions: number,
     deletedAt: number | null,
-  ): Promise<boolean> {
+  ): Promise<{ intervalDays: number | null } | undefined> {
     const version = change.currentVersion;
-    if (!(await advanceVersion(trx, row.id, row.currentVersion, change, row.deletedAt !== null))) return false;
+    const advanced = await advanceVersion(trx, row.id, row.currentVersion, change, row.deletedAt !== null);
+    if (!advanced) return undefined;
     await insertVersion(trx, {
       secretId: row.id,
       version,
@@ -339,7 +341,7 @@ export class SecretWriter {
       if (inGrace !== null) keepFrom = Math.min(keepFrom, inGrace - 1);
     }
     await pruneVersions(trx, row.id, keepFrom);
-    return true;
+    return advanced;
   }
 }
 

@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import type { Sealed } from "../crypto/keyring.ts";
-import { effectiveInterval, isDueSql, secretsWithSchedule } from "../rotation/rotation.repository.ts";
+import { effectiveInterval, effectiveIntervalOfRow, isDueSql, secretsWithSchedule } from "../rotation/rotation.repository.ts";
 import { prepared } from "../store/prepared.ts";
 import type { Database } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
@@ -100,7 +100,8 @@ function advanceStatement(fromDeleted: boolean) {
       })
       .where("id", "=", p.id)
       .where("currentVersion", "=", p.fromVersion)
-      .where("deletedAt", fromDeleted ? "is not" : "is", null),
+      .where("deletedAt", fromDeleted ? "is not" : "is", null)
+      .returning(effectiveIntervalOfRow.as("intervalDays")),
   );
 }
 const advanceLive = advanceStatement(false);
@@ -109,11 +110,12 @@ const advanceDeleted = advanceStatement(true);
 /**
  * Moves a secret to its next version only if it is still at `fromVersion`
  * (a deleted secret: brings it back): of two concurrent writers, exactly one
- * succeeds on either database.
+ * succeeds on either database. The rotation interval that then applies to
+ * it (its own, else its label's default), or undefined when it did not move.
  */
-export async function advanceVersion(db: Database, id: string, fromVersion: number, change: VersionChange, fromDeleted: boolean): Promise<boolean> {
-  const result = await db.executeQuery((fromDeleted ? advanceDeleted : advanceLive)(db, { ...change, id, fromVersion }));
-  return Number(result.numAffectedRows) === 1;
+export async function advanceVersion(db: Database, id: string, fromVersion: number, change: VersionChange, fromDeleted: boolean): Promise<{ intervalDays: number | null } | undefined> {
+  const { rows } = await db.executeQuery((fromDeleted ? advanceDeleted : advanceLive)(db, { ...change, id, fromVersion }));
+  return rows.length === 1 ? rows[0] : undefined;
 }
 
 /** A secret's own rotation settings, as stored. */
