@@ -14,7 +14,8 @@ function minorCollections(): { count(): number; stop(): void } {
   let count = 0;
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      const { kind, flags } = entry.detail as { kind: number; flags: number };
+      // A gc entry's detail (Node's docs); @types/node does not declare it.
+      const { kind, flags } = (entry as unknown as { detail: { kind: number; flags: number } }).detail;
       if (kind === constants.NODE_PERFORMANCE_GC_MINOR && flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) count++;
     }
   });
