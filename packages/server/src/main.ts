@@ -3,6 +3,7 @@
  * cleanly on SIGINT/SIGTERM.
  */
 import { openCoffer, type AuditSettings } from "./coffer.ts";
+import { reduceMemoryWhenIdle } from "./core/idle-memory.ts";
 import { buildApp } from "./http/app.ts";
 import { loggerOptions, type LogFormat } from "./http/log-format.ts";
 import type { RateLimitSettings } from "./limits/rate-limits.ts";
@@ -110,11 +111,13 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     print("");
   }
   print(`Listening on ${url} (Ctrl-C to stop)`);
+  const stopReducingMemory = reduceMemoryWhenIdle();
   let closing: Promise<void> | undefined;
   // Draining: fail health checks, keep serving for drainSeconds while the balancer notices,
   // then stop accepting and let requests in flight finish, within the grace.
   const close = () =>
     (closing ??= (async () => {
+      stopReducingMemory();
       coffer.drain();
       const drainMs = (options.drainSeconds ?? 0) * 1000;
       if (drainMs > 0) {

@@ -21,7 +21,10 @@ export interface Appended {
  * condition holds (only on a store several nodes share: elsewhere a cached
  * read is current by construction).
  */
-export type AuditAppender = (events: AuditEventInput[], synced: boolean, conditions?: ReadonlyMap<AuditEventInput, ReadCondition>) => Promise<Appended>;
+export type AuditAppender = ((events: AuditEventInput[], synced: boolean, conditions?: ReadonlyMap<AuditEventInput, ReadCondition>) => Promise<Appended>) & {
+  /** Batches worth handing over at once (AuditLog's default otherwise): more only wait in the appender's queue, and get smaller. */
+  readonly batchesInFlight?: number;
+};
 
 const NONE: ReadonlySet<AuditEventInput> = new Set();
 
@@ -74,11 +77,13 @@ export function appendToSharedStore(store: Store): AuditAppender {
     return segment;
   };
   let previous: Promise<unknown> = Promise.resolve();
-  return (events, synced, conditions) => {
+  const appendAfterPrevious: AuditAppender = (events, synced, conditions) => {
     const appended = previous.then(() => append(new Pending(events, conditions), synced));
     previous = appended.catch(() => {});
     return appended;
   };
+  // One batch at a time reaches PostgreSQL, so the next batch fills while it is out rather than waiting, closed, behind it.
+  return Object.assign(appendAfterPrevious, { batchesInFlight: 1 });
 
   async function append(pending: Pending, synced: boolean): Promise<Appended> {
     try {

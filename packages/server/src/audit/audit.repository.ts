@@ -111,9 +111,16 @@ export async function appendIfHeadIs(
 
 /** The distinct conditions as JSON (a batch of reads of one secret holds one condition many times). */
 function conditionsJson(conditions: ReadCondition[]): string {
-  const distinct = new Map<string, ReadCondition>();
-  for (const c of conditions) distinct.set(`${c.secretId}\u0000${c.currentVersion}\u0000${c.updatedAt}\u0000${c.deletedAt}`, c);
-  return JSON.stringify([...distinct.values()]);
+  const distinct: ReadCondition[] = [];
+  const bySecret = new Map<string, ReadCondition[]>();
+  for (const c of conditions) {
+    const seen = bySecret.get(c.secretId);
+    if (seen === undefined) bySecret.set(c.secretId, [c]);
+    else if (seen.some((s) => s.currentVersion === c.currentVersion && s.updatedAt === c.updatedAt && s.deletedAt === c.deletedAt)) continue;
+    else seen.push(c);
+    distinct.push(c);
+  }
+  return JSON.stringify(distinct);
 }
 
 /*

@@ -54,8 +54,8 @@ interface Batch {
 
 /** Segments checked at a time. */
 const VERIFY_PAGE = 100;
-/** One batch commits while the next is made ready (on PostgreSQL the appender sends it once the first is in: audit-append.ts). */
-const MAX_BATCHES_IN_FLIGHT = 2;
+/** One batch commits while the next is made ready, unless the appender says otherwise (AuditAppender.batchesInFlight). */
+const BATCHES_IN_FLIGHT = 2;
 export const MAX_PAGE = 1000;
 
 export class AuditLog {
@@ -104,7 +104,7 @@ export class AuditLog {
     let batch = this.#open;
     if (batch === null) {
       batch = this.#open = newBatch();
-      if (this.#writing.size < MAX_BATCHES_IN_FLIGHT) setImmediate(() => this.#writeOpenBatch());
+      if (this.#writing.size < (this.#appender.batchesInFlight ?? BATCHES_IN_FLIGHT)) setImmediate(() => this.#writeOpenBatch());
     }
     batch.events.push(event);
     if (!read || this.#syncReads) batch.synced = true;

@@ -35,6 +35,7 @@ import { installSealGate } from "./seal-gate.ts";
 import { tookListVerb } from "./list-verb.ts";
 import { answerClientError, frameworkErrorHandler, type ErrorShapes } from "./framework-errors.ts";
 import { installRateLimits } from "./rate-limit.ts";
+import { requestLogger } from "./request-logger.ts";
 import { serializers, validators } from "./schema-compilers.ts";
 import { ErrorResponse } from "./schemas.ts";
 import { DEFAULT_WEB_ROOT, webRoutes } from "./web.ts";
@@ -63,6 +64,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     logger: options.logger ?? false,
     // Per-request log lines cost a third of the read path; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: requestLogger,
     bodyLimit: BODY_LIMIT,
     genReqId: requestId,
     requestIdHeader: false,
@@ -91,8 +93,9 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   });
   // A draining node tells keep-alive clients (a balancer's pooled connections, the SDK) to reconnect,
   // and so reach a node that stays, before it stops listening.
-  app.addHook("onSend", async (_request, reply) => {
+  app.addHook("onSend", (_request, reply, payload, done) => {
     if (coffer.draining) reply.header("connection", "close");
+    done(null, payload);
   });
   installSealGate(app, coffer.keys, coffer.seal);
   installAuthentication(app, coffer.auth);

@@ -35,22 +35,42 @@ export type TokenExtractor = (request: FastifyRequest) => string | undefined;
 export function installAuthentication(app: FastifyInstance, auth: AuthService): void {
   app.decorateRequest("principal", null as unknown as Principal);
   app.decorateRequest("viaCookie", false);
-  app.addHook("onRequest", async (request) => {
+  // A callback hook: a request whose token is cached costs no promise here.
+  app.addHook("onRequest", (request, _reply, done) => {
     const config = request.routeOptions.config;
-    if (config.public || request.is404) return;
-    if (config.token) {
-      request.principal = await auth.authenticate(config.token(request), request.ip);
-      return;
+    if (config.public || request.is404) return done();
+    let token: string | undefined;
+    let principal: Principal | Promise<Principal>;
+    try {
+      if (config.token) {
+        token = config.token(request);
+      } else {
+        token = bearerToken(request.headers.authorization);
+        if (token === undefined) {
+          const cookies = request.headers.cookie;
+          token = cookies ? fastifyCookie.parse(cookies)[SESSION_COOKIE] : undefined;
+          request.viaCookie = token !== undefined;
+        }
+      }
+      principal = auth.principalOf(token, request.ip);
+    } catch (error) {
+      return done(error as Error);
     }
-    let token = bearerToken(request.headers.authorization);
-    if (token === undefined) {
-      const cookies = request.headers.cookie;
-      token = cookies ? fastifyCookie.parse(cookies)[SESSION_COOKIE] : undefined;
-      request.viaCookie = token !== undefined;
-    }
-    request.principal = await auth.authenticate(token, request.ip);
-    if (request.viaCookie && !SAFE_METHODS.has(request.method)) checkCsrf(request, token!);
+    if (principal instanceof Promise) principal.then((found) => admit(request, found, token, done), done);
+    else admit(request, principal, token, done);
   });
+}
+
+function admit(request: FastifyRequest, principal: Principal, token: string | undefined, done: (error?: Error) => void): void {
+  request.principal = principal;
+  if (request.viaCookie && !SAFE_METHODS.has(request.method)) {
+    try {
+      checkCsrf(request, token!);
+    } catch (error) {
+      return done(error as Error);
+    }
+  }
+  done();
 }
 
 function checkCsrf(request: FastifyRequest, token: string): void {

@@ -34,18 +34,31 @@ export class AuthService {
   }
 
   async authenticate(token: string | undefined, address: string): Promise<Principal> {
+    return this.principalOf(token, address);
+  }
+
+  /**
+   * authenticate() for the hook every request runs: the principal itself
+   * when its token is cached, so the usual request costs no promise; a
+   * promise only when the token must be looked up. Throws (synchronously on
+   * a cached token) when it is refused.
+   */
+  principalOf(token: string | undefined, address: string): Principal | Promise<Principal> {
     if (!token) throw unauthenticated("a bearer token is required");
     const hash = hashToken(token);
-    const now = this.#clock();
-    let principal = this.#principals.get(hash);
-    if (!principal) {
-      // Only a token that hashes to a cached principal skips this: a typo is refused before any lookup.
-      if (!isWellFormedToken(token, "cft_")) throw unauthenticated("the token is not a valid Coffer token");
-      const epoch = this.#principals.epoch;
-      principal = await this.#load(hash);
-      this.#principals.set(hash, principal, epoch);
-    }
-    if (principal.expiresAt !== null && principal.expiresAt <= now) throw unauthenticated("the token has expired");
+    const principal = this.#principals.get(hash);
+    if (principal) return this.#admit(principal, address);
+    // Only a token that hashes to a cached principal skips this: a typo is refused before any lookup.
+    if (!isWellFormedToken(token, "cft_")) throw unauthenticated("the token is not a valid Coffer token");
+    const epoch = this.#principals.epoch;
+    return this.#load(hash).then((loaded) => {
+      this.#principals.set(hash, loaded, epoch);
+      return this.#admit(loaded, address);
+    });
+  }
+
+  #admit(principal: Principal, address: string): Principal {
+    if (principal.expiresAt !== null && principal.expiresAt <= this.#clock()) throw unauthenticated("the token has expired");
     if (!principal.scope.allowsAddress(address)) {
       throw new CofferError("ACCESS_DENIED", "this token may not be used from this address");
     }

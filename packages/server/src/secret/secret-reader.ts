@@ -66,6 +66,21 @@ export class SecretReader {
   }
 
   /**
+   * get() of the current version, synchronously, when the answer is at hand:
+   * cached, on a store no other node writes (elsewhere a cached entry is
+   * confirmed first: unconfirmedCurrent). Undefined: call get(). Throws as
+   * get() would (access, expiry, a gone version).
+   */
+  cachedCurrent(ctx: SecretContext, ref: string): Readonly<SecretWithData> | undefined {
+    if (this.#freshness) return undefined;
+    const current = this.#current.get(keyOf(ctx, ref));
+    if (!current) return undefined;
+    this.#rows.require(ctx, current.row, "read");
+    this.#rows.release(ctx, current.row, "read");
+    return this.#currentView(current);
+  }
+
+  /**
    * On a store several nodes share: the current version of a cached secret
    * as get() would answer it, before it is confirmed current, with the
    * condition that confirms it (AuditLog.recordIfCurrent checks it in the

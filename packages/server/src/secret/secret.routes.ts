@@ -5,7 +5,7 @@ import { Type } from "typebox";
 import { noteTarget } from "../http/audit.ts";
 import { errorResponses } from "../http/schemas.ts";
 import type { GrantService } from "../access/grant.service.ts";
-import type { SecretContext, SecretService } from "./secret.service.ts";
+import type { SecretContext, SecretService, SecretWithData } from "./secret.service.ts";
 import { listJson } from "./secret-summaries.ts";
 import {
   CreateBody,
@@ -98,29 +98,41 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   // The read path's answer for a secret version on a given day is one immutable object (see SecretService.get);
   // its JSON, made by this route's response serializer, is kept with it rather than made on every read.
   const serialized = new WeakMap<object, string>();
+  // The JSON itself, not `reply.send(json)`: an async handler that returns the reply (a thenable) makes Fastify
+  // watch the response stream until it ends, since the audit hook has not let it go yet.
+  const answer = (reply: FastifyReply, secret: Readonly<SecretWithData>): string => {
+    let json = serialized.get(secret);
+    if (json === undefined) {
+      json = reply.serialize(secret) as string;
+      if (Object.isFrozen(secret)) serialized.set(secret, json);
+    }
+    reply.type("application/json; charset=utf-8");
+    return json;
+  };
   app.get(`${base}/:secret`, {
     config: { audit: "secret.read", rateLimit: "read" },
     schema: { tags, summary: "Read a secret (the current version, or ?version=N)", params: SecretParams, querystring: ReadQuery, response: { 200: Type.Ref("Secret"), ...errorResponses } },
-    handler: async (request, reply) => {
-      const ctx = await contextOf(request, request.params.workspace, request.query.scope);
-      // On a store several nodes share, a cached value is confirmed current in the statement that records its read.
-      const cached = request.query.version === undefined ? secrets.unconfirmedCurrent(ctx, request.params.secret) : undefined;
-      let secret;
-      if (cached && (await app.recordReadIfCurrent(request, reply, cached.secret, cached.condition))) {
-        cached.served();
-        secret = audited(request, cached.secret);
-      } else {
-        secret = audited(request, await secrets.get(ctx, request.params.secret, request.query.version));
+    // Synchronous when the caller's context and the secret are in memory (the usual read on a store of its own):
+    // the audit hook's wait is then the request's only promise.
+    handler: (request, reply) => {
+      const { workspace, secret: ref } = request.params;
+      const { scope, version } = request.query;
+      const ctx = version === undefined ? secrets.cachedContext(request.principal, workspace, scope) : undefined;
+      if (ctx !== undefined) {
+        request.auditTarget.workspaceId = ctx.access.workspace.id;
+        const secret = secrets.cachedCurrent(ctx, ref);
+        if (secret !== undefined) return answer(reply, audited(request, secret));
       }
-      let json = serialized.get(secret);
-      if (json === undefined) {
-        json = reply.serialize(secret) as string;
-        if (Object.isFrozen(secret)) serialized.set(secret, json);
-      }
-      // The JSON itself, not `reply.send(json)`: an async handler that returns the reply (a thenable) makes Fastify
-      // watch the response stream until it ends, since the audit hook has not let it go yet.
-      reply.type("application/json; charset=utf-8");
-      return json;
+      return (async () => {
+        const ctx = await contextOf(request, workspace, scope);
+        // On a store several nodes share, a cached value is confirmed current in the statement that records its read.
+        const cached = version === undefined ? secrets.unconfirmedCurrent(ctx, ref) : undefined;
+        if (cached && (await app.recordReadIfCurrent(request, reply, cached.secret, cached.condition))) {
+          cached.served();
+          return answer(reply, audited(request, cached.secret));
+        }
+        return answer(reply, audited(request, await secrets.get(ctx, ref, version)));
+      })();
     },
   });
 

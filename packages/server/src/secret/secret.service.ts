@@ -62,15 +62,26 @@ export class SecretService {
 
   /** Resolves the caller's workspace and its grants once per request. */
   async context(principal: Principal, workspace: string, scope: SecretScope = "shared"): Promise<SecretContext> {
-    const cached = this.#workspaces.cachedAccess(principal, workspace);
-    const loaded = cached && this.#access.loadedAcl(cached.workspace.id);
-    if (cached && loaded) return { principal, access: cached, acl: loaded, scope };
+    const cached = this.cachedContext(principal, workspace, scope);
+    if (cached) return cached;
     const access = await this.#workspaces.access(principal, workspace);
     return { principal, access, acl: await this.#access.acl(access.workspace.id), scope };
   }
 
+  /** context() when the workspace, the caller's role and the grants are in memory, without a promise; else undefined. */
+  cachedContext(principal: Principal, workspace: string, scope: SecretScope = "shared"): SecretContext | undefined {
+    const cached = this.#workspaces.cachedAccess(principal, workspace);
+    const loaded = cached && this.#access.loadedAcl(cached.workspace.id);
+    return cached && loaded ? { principal, access: cached, acl: loaded, scope } : undefined;
+  }
+
   get(ctx: SecretContext, ref: string, version?: number): Promise<SecretWithData> {
     return this.#reader.get(ctx, ref, version);
+  }
+
+  /** SecretReader.cachedCurrent: get() of the current version when it is in memory, without a promise. */
+  cachedCurrent(ctx: SecretContext, ref: string): Readonly<SecretWithData> | undefined {
+    return this.#reader.cachedCurrent(ctx, ref);
   }
 
   /** SecretReader.unconfirmedCurrent: a cached current value, to be confirmed in the statement that records its read. */

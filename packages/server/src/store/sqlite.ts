@@ -40,25 +40,18 @@ export function openSqlite(path: string, onError: (error: Error) => void, onComm
   database.exec("PRAGMA busy_timeout = 5000");
   // Checkpoints run on a thread of their own (checkpointer.ts), never inside a commit on this one.
   database.exec("PRAGMA wal_autocheckpoint = 0");
-  const statements = new Map<string, { statement: StatementSync; reader: boolean }>();
+  const statements = new Map<string, ReturnType<typeof adapt>>();
   const writes = new CommitTracker(() => database.isTransaction);
 
   function prepare(sql: string) {
     let entry = statements.get(sql);
     if (!entry) {
-      const statement = database.prepare(sql);
-      entry = { statement, reader: statement.columns().length > 0 };
+      entry = adapt(database.prepare(sql));
       if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
       statements.set(sql, entry);
     }
     writes.saw(sql);
-    const { statement, reader } = entry;
-    return {
-      reader,
-      all: (parameters: readonly unknown[]) => statement.all(...(parameters as SQLInputValue[])),
-      run: (parameters: readonly unknown[]) => statement.run(...(parameters as SQLInputValue[])),
-      iterate: (parameters: readonly unknown[]) => statement.iterate(...(parameters as SQLInputValue[])),
-    };
+    return entry;
   }
 
   const dialect = new DurableSqliteDialect(
@@ -76,6 +69,16 @@ export function openSqlite(path: string, onError: (error: Error) => void, onComm
     onCommit,
   );
   return { dialect, commitUnsynced: () => writes.commitUnsynced() };
+}
+
+/** A statement as Kysely's SQLite driver uses one, made once per prepared statement. */
+function adapt(statement: StatementSync) {
+  return {
+    reader: statement.columns().length > 0,
+    all: (parameters: readonly unknown[]) => statement.all(...(parameters as SQLInputValue[])),
+    run: (parameters: readonly unknown[]) => statement.run(...(parameters as SQLInputValue[])),
+    iterate: (parameters: readonly unknown[]) => statement.iterate(...(parameters as SQLInputValue[])),
+  };
 }
 
 /**
