@@ -5,7 +5,7 @@
  * transaction commits; on the embedded store there is one node. The writer
  * also applies the change to its own caches as soon as the commit returns.
  */
-import pg from "pg";
+import type { Client } from "pg";
 import { sql, type Kysely } from "kysely";
 
 export type Change =
@@ -78,7 +78,7 @@ export const LISTEN_APPLICATION_NAME = "coffer-changes";
  */
 export async function postgresChangeFeed(connectionString: string, onError: (error: Error) => void, log: (message: string) => void = () => {}): Promise<ChangeFeed> {
   const listeners = new Listeners();
-  let client: pg.Client | undefined;
+  let client: Client | undefined;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
   let retryMs = RETRY_FIRST_MS;
@@ -86,6 +86,7 @@ export async function postgresChangeFeed(connectionString: string, onError: (err
   const flushAll = () => listeners.apply({ kind: "all" });
 
   async function connect(): Promise<void> {
+    const { default: pg } = await import("pg");
     const next = new pg.Client({ connectionString, application_name: LISTEN_APPLICATION_NAME, query_timeout: PING_TIMEOUT_MS, keepAlive: true });
     next.on("notification", (message) => {
       if (message.channel !== CHANNEL || !message.payload) return;
@@ -124,7 +125,7 @@ export async function postgresChangeFeed(connectionString: string, onError: (err
   }
 
   /** The connection `which` is gone: flush now, keep flushing until listening again, and reconnect. */
-  function lost(which: pg.Client, error: Error): void {
+  function lost(which: Client, error: Error): void {
     if (closed || client !== which) return;
     client = undefined;
     which.removeAllListeners("end");

@@ -15,7 +15,7 @@
  */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import pg from "pg";
+import type { ClientConfig } from "pg";
 import { appliedMigrations, describeTables, quoteIdentifier, type Query, type TableInfo } from "./catalog.ts";
 import { postgresDialect, sqliteDialect, type StoreDialect } from "./dialect.ts";
 
@@ -76,7 +76,8 @@ export async function sqliteSnapshot(path: string): Promise<Snapshot> {
   }
 }
 
-export async function postgresSnapshot(config: pg.ClientConfig): Promise<Snapshot> {
+export async function postgresSnapshot(config: ClientConfig): Promise<Snapshot> {
+  const { default: pg } = await import("pg");
   const client = new pg.Client(config);
   await client.connect();
   let open = true;

@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import pg from "pg";
+import type { QueryResultRow } from "pg";
 import { CamelCasePlugin, CompiledQuery, Kysely, PostgresDialect, sql } from "kysely";
 import { localChangeFeed, postgresChangeFeed, type ChangeFeed } from "./changes.ts";
 import { postgresDialect, sqliteDialect, type StoreDialect } from "./dialect.ts";
@@ -81,6 +81,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   let store: Store;
   if (options.databaseUrl) {
     const url = options.databaseUrl;
+    // Loaded only here: a server on the embedded SQLite store never needs the PostgreSQL client.
+    const { default: pg } = await import("pg");
     // Times are integer milliseconds: well inside Number's exact range.
     const types = { getTypeParser: ((oid: number, format?: "text" | "binary") => oid === BIGINT_OID ? Number : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser };
     const pool = new pg.Pool({ connectionString: url, max: POSTGRES_POOL_SIZE, types });
@@ -106,7 +108,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
           return fn(trx);
         }),
       writeGrouped: (fn) => grouped.run(fn),
-      runNamed: async <R>({ name, text }: NamedStatement, values: unknown[]) => (await pool.query<R & pg.QueryResultRow>({ name, text, values })).rows,
+      runNamed: async <R>({ name, text }: NamedStatement, values: unknown[]) => (await pool.query<R & QueryResultRow>({ name, text, values })).rows,
       snapshot: () => postgresSnapshot({ connectionString: url, types }),
       close: async () => {
         await changes.close();
