@@ -2,12 +2,15 @@
  * The relay: requests through a base-URL route of Coffer (token check,
  * policy checks, the value put in, the answer redacted, one audit event per
  * call) to a local upstream, against the same requests sent straight to it;
- * and the time a relayed stream adds before its first byte.
+ * the same against a proxy that does none of that work (bench/minimal-proxy.ts),
+ * the ceiling any relay reaches on this machine; and the time a relayed
+ * stream adds before its first byte.
  */
 import http from "node:http";
 import { randomBytes } from "node:crypto";
-import { SECRETS_PATH, type BenchEnv } from "../bench-env.ts";
-import { throughputRow, type Row, type Scenario } from "../scenario.ts";
+import { fileURLToPath } from "node:url";
+import { compare, SECRETS_PATH, startChild, type BenchEnv } from "../bench-env.ts";
+import { rate, throughputRow, type Row, type Scenario, type Target } from "../scenario.ts";
 
 const SECRET = "bench-relay/api-key";
 const ROUTE = "bench-upstream";
@@ -15,6 +18,7 @@ const ROUTE = "bench-upstream";
 const BYTES = 512;
 const TTFB_SAMPLES = 400;
 const TTFB_GOAL_MS = 2;
+const MINIMAL_PROXY = fileURLToPath(new URL("../minimal-proxy.ts", import.meta.url));
 
 export const relay: Scenario = {
   title: "relay",
@@ -27,11 +31,31 @@ export const relay: Scenario = {
     await env.api("PUT", `/api/v1/workspaces/default/relay-routes/${ROUTE}`, { target: env.bare.url, headers: { Authorization: `Bearer @{vault.${SECRET}}` } });
     const base = `${env.coffer.url}/relay/default/${ROUTE}`;
     const relayed = { options: { url: `${base}/bare/${BYTES}`, headers: { authorization: `Bearer ${env.token}` } }, pid: env.coffer.pid };
-    const direct = { options: { url: `${env.bare.url}/bare/${BYTES}` }, pid: env.bare.pid };
+    const direct: Target = { options: { url: `${env.bare.url}/bare/${BYTES}` }, pid: env.bare.pid };
     const throughput = await throughputRow(env, "relay through a route (bare: the upstream direct)", relayed, direct, { share: 50 });
-    return [throughput, await firstByteRow(env, `${base}/stream`, `${env.bare.url}/stream`)];
+    return [throughput, await ceilingRow(env, direct), await firstByteRow(env, `${base}/stream`, `${env.bare.url}/stream`)];
   },
 };
+
+/** The same requests through a proxy that does no work of Coffer's: no goal, the figure the relay's share is read against. */
+async function ceilingRow(env: BenchEnv, direct: Target): Promise<Row> {
+  const proxy = await startChild("minimal proxy", [MINIMAL_PROXY, env.bare.url]);
+  try {
+    const proxied = { options: { url: `${proxy.url}/relay/default/${ROUTE}/bare/${BYTES}` }, pid: proxy.pid };
+    const { a, b } = await compare(env, "relay's ceiling: a minimal proxy, no checks (bare: the upstream direct)", proxied, direct);
+    return {
+      scenario: "relay's ceiling: a minimal proxy, no checks (bare: the upstream direct)",
+      coffer: rate(a),
+      bare: rate(b),
+      share: (a.rps / b.rps) * 100,
+      goal: "none: the most any relay gets here",
+      met: undefined,
+      figures: { proxyRps: a.rps, proxyP99Ms: a.p99, proxyCpuMicros: a.cpuMicros, directRps: b.rps, directP99Ms: b.p99, directCpuMicros: b.cpuMicros },
+    };
+  } finally {
+    await proxy.stop();
+  }
+}
 
 /** Time to the first byte of a server-sent-event stream, relayed and direct, alternating; the medians' difference. */
 async function firstByteRow(env: BenchEnv, relayedUrl: string, directUrl: string): Promise<Row> {

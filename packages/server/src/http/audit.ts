@@ -66,24 +66,25 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
     return current;
   });
   if (log === null) return;
-  app.addHook("onSend", async (request, reply, payload) => {
+  // A callback hook: a request whose handler named its workspace waits on its batch's promise and no other.
+  app.addHook("onSend", (request, reply, payload, done) => {
     const action = request.routeOptions.config.audit;
-    if (action === undefined || (request as unknown as Record<symbol, boolean>)[recorded]) return payload;
+    if (action === undefined || (request as unknown as Record<symbol, boolean>)[recorded]) return done(null, payload);
     (request as unknown as Record<symbol, boolean>)[recorded] = true;
     reply.header("x-request-id", request.id);
-    const ref = (request.params as { workspace?: string } | undefined)?.workspace;
-    const workspaceId = request.auditTarget.workspaceId ?? (ref === undefined ? undefined : await workspaceIdOf(ref));
-    const event = eventOf(request, request.auditTarget.action ?? action, reply.statusCode, clock(), workspaceId ?? null);
-    const each = request.auditTarget.secrets;
-    const read = request.method === "GET" || request.method === "HEAD";
-    try {
-      await (each === undefined
+    const record = (workspaceId: string | undefined): Promise<unknown> => {
+      const event = eventOf(request, request.auditTarget.action ?? action, reply.statusCode, clock(), workspaceId ?? null);
+      const each = request.auditTarget.secrets;
+      const read = request.method === "GET" || request.method === "HEAD";
+      const recording = each === undefined
         ? log.record(event, read)
-        : Promise.all(each.map((secret) => log.record({ ...event, secretId: secret.id ?? null, secretName: secret.name }, read))));
-    } catch {
-      throw unavailable();
-    }
-    return payload;
+        : Promise.all(each.map((secret) => log.record({ ...event, secretId: secret.id ?? null, secretName: secret.name }, read)));
+      return recording.then(() => done(null, payload), () => done(unavailable()));
+    };
+    const known = request.auditTarget.workspaceId;
+    const ref = (request.params as { workspace?: string } | undefined)?.workspace;
+    if (known !== undefined || ref === undefined) void record(known);
+    else Promise.resolve(workspaceIdOf(ref)).then(record, (error: Error) => done(error));
   });
 }
 

@@ -80,8 +80,11 @@ function checkCsrf(request: FastifyRequest, token: string): void {
   }
 }
 
+const BEARER = "bearer";
+
 export function bearerToken(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const [scheme, token] = header.split(" ", 2);
-  return scheme?.toLowerCase() === "bearer" ? token?.trim() : undefined;
+  // `Bearer <token>`, the token ending at the next space if any. Every request passes here: no split() array.
+  if (!header || header.indexOf(" ") !== BEARER.length || header.slice(0, BEARER.length).toLowerCase() !== BEARER) return undefined;
+  const end = header.indexOf(" ", BEARER.length + 1);
+  return header.slice(BEARER.length + 1, end === -1 ? undefined : end).trim();
 }
