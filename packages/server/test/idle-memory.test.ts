@@ -1,8 +1,8 @@
 /**
  * core/idle-memory.ts: once the event loop falls idle after start-up, one
- * memory-reducing full collection; after each later burst of work, one
- * young-generation collection that lets V8's memory reducer see allocation
- * stopped; nothing while the loop stays idle.
+ * memory-reducing full collection; after a later burst of work that grew the
+ * heap little, one young-generation collection that lets V8's memory reducer
+ * see allocation stopped; nothing while the loop stays idle.
  */
 import assert from "node:assert/strict";
 import { constants, PerformanceObserver } from "node:perf_hooks";
@@ -33,7 +33,7 @@ function busy(ms: number): void {
   while (performance.now() < until);
 }
 
-test("an idle event loop gets a full collection after start-up, a young-generation one after each burst of work, and none while it stays idle", async (t) => {
+test("an idle event loop gets a full collection after start-up, a young-generation one after a burst of work that grew the heap little, and none while it stays idle", async (t) => {
   const stop = reduceMemoryWhenIdle();
   t.after(stop);
   const collections = forcedCollections();
