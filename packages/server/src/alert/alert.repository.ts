@@ -1,3 +1,4 @@
+import { prepared } from "../store/prepared.ts";
 import type { Database } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
 
@@ -32,10 +33,13 @@ export function listWebhooks(db: Database, workspaceId: string) {
   return db.selectFrom("webhooks").selectAll().where("workspaceId", "=", workspaceId).orderBy("createdAt").execute();
 }
 
+/** Compiled once (prepared.ts): every batch of changes' alerts looks its workspace's webhooks up. */
+const workspaceWebhooks = prepared((db: Database, p: { workspaceId: string }) => db.selectFrom("webhooks").selectAll().where("workspaceId", "=", p.workspaceId));
+
 /** The webhooks that hear an alert of this workspace (or, with null, of every workspace). */
-export function webhooksFor(db: Database, workspaceId: string | null) {
-  const query = db.selectFrom("webhooks").selectAll();
-  return (workspaceId === null ? query : query.where("workspaceId", "=", workspaceId)).execute();
+export async function webhooksFor(db: Database, workspaceId: string | null): Promise<WebhookRow[]> {
+  if (workspaceId === null) return db.selectFrom("webhooks").selectAll().execute();
+  return (await db.executeQuery(workspaceWebhooks(db, { workspaceId }))).rows;
 }
 
 export function findWebhook(db: Database, id: string) {
