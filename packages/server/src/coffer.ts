@@ -87,6 +87,10 @@ export interface CofferOptions {
   aclCache?: number | undefined;
   /** How many tokens' principals each node keeps in memory (--token-cache); default 10,000, 0 keeps none. */
   tokenCache?: number | undefined;
+  /** How many workspaces each node keeps in memory by id and name (--workspace-cache); default 10,000, 0 keeps none. */
+  workspaceCache?: number | undefined;
+  /** How many principals' roles in workspaces each node keeps in memory (--role-cache); default 100,000, 0 keeps none. */
+  roleCache?: number | undefined;
 }
 
 export interface AuditSettings {
@@ -182,7 +186,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       await keys.resumeRewrap();
       seal = alwaysUnsealed(options.rootKey ? "env" : "file", { keys, dataDir: options.dataDir });
     }
-    const workspaces = new WorkspaceService(store, clock, limits);
+    const workspaces = new WorkspaceService(store, clock, limits, { workspaces: options.workspaceCache, roles: options.roleCache });
     const access = new AccessService(store, options.aclCache ?? DEFAULT_ACL_CACHE);
     const auditSettings = options.audit ?? DEFAULT_AUDIT;
     const audit = new AuditLog(store, store.dialect.sharedByNodes ? appendToSharedStore(store) : appendInProcess(store), { failOpen: auditSettings.mode === "fail-open", syncReads: auditSettings.sync === "always", log });

@@ -39,6 +39,10 @@ export interface ServerOptions {
   aclCache?: number | undefined;
   /** How many tokens' principals each node keeps in memory; default 10,000, 0 keeps none. */
   tokenCache?: number | undefined;
+  /** How many workspaces each node keeps in memory; default 10,000, 0 keeps none. */
+  workspaceCache?: number | undefined;
+  /** How many principals' roles in workspaces each node keeps in memory; default 100,000, 0 keeps none. */
+  roleCache?: number | undefined;
   /**
    * On shutdown, how long the node keeps serving while its health check
    * already fails, so a balancer stops sending it requests first (default 0).
@@ -73,6 +77,8 @@ export async function runServer(options: ServerOptions): Promise<{ url: string; 
     secretCache: options.secretCache,
     aclCache: options.aclCache,
     tokenCache: options.tokenCache,
+    workspaceCache: options.workspaceCache,
+    roleCache: options.roleCache,
     ...(options.rotationCheckSeconds ? { rotationJobEveryMs: options.rotationCheckSeconds * 1000 } : {}),
     log: (message) => options.print(`coffer: ${message}`),
   });

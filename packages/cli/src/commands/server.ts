@@ -49,6 +49,10 @@ Options:
                         (env COFFER_ACL_CACHE; default 1000; 0 loads them for every request)
   --token-cache N       how many tokens' verified principals each node keeps in memory
                         (env COFFER_TOKEN_CACHE; default 10000; 0 looks every request's token up)
+  --workspace-cache N   how many workspaces each node keeps in memory by id and name
+                        (env COFFER_WORKSPACE_CACHE; default 10000; 0 looks every request's workspace up)
+  --role-cache N        how many users' and service accounts' roles in workspaces each node keeps in memory
+                        (env COFFER_ROLE_CACHE; default 100000; 0 looks every request's role up)
   --seal shamir         the root key is split into Shamir shares (env COFFER_SEAL): the server starts
                         sealed; 'coffer operator init' creates the shares once, 'coffer operator unseal'
                         takes them after every start. A store keeps the kind of root key it began with.
@@ -117,6 +121,8 @@ export async function run(argv: string[]): Promise<void> {
     secretCache: cacheSize("--secret-cache", "secrets", values["secret-cache"] ?? env.COFFER_SECRET_CACHE),
     aclCache: cacheSize("--acl-cache", "workspaces", values["acl-cache"] ?? env.COFFER_ACL_CACHE),
     tokenCache: cacheSize("--token-cache", "tokens", values["token-cache"] ?? env.COFFER_TOKEN_CACHE),
+    workspaceCache: cacheSize("--workspace-cache", "workspaces", values["workspace-cache"] ?? env.COFFER_WORKSPACE_CACHE),
+    roleCache: cacheSize("--role-cache", "roles", values["role-cache"] ?? env.COFFER_ROLE_CACHE),
     drainSeconds: seconds("--drain-seconds", values["drain-seconds"] ?? env.COFFER_DRAIN_SECONDS),
     rotationCheckSeconds: seconds("COFFER_ROTATION_CHECK_SECONDS", env.COFFER_ROTATION_CHECK_SECONDS) || undefined,
     shutdownGraceSeconds: seconds("--shutdown-grace-seconds", values["shutdown-grace-seconds"] ?? env.COFFER_SHUTDOWN_GRACE_SECONDS),
@@ -196,6 +202,8 @@ function parse(argv: string[]) {
         "secret-cache": { type: "string" },
         "acl-cache": { type: "string" },
         "token-cache": { type: "string" },
+        "workspace-cache": { type: "string" },
+        "role-cache": { type: "string" },
         seal: { type: "string" },
         "drain-seconds": { type: "string" },
         "shutdown-grace-seconds": { type: "string" },

@@ -86,14 +86,21 @@ export interface WorkspaceSettings {
   unusedAlertDays?: number | null | undefined;
 }
 
+/** Workspaces each node keeps in memory by id and by name (--workspace-cache). */
+export const DEFAULT_WORKSPACE_CACHE = 10_000;
+/** Principals' roles in workspaces each node keeps in memory (--role-cache): ~100 bytes each. */
+export const DEFAULT_ROLE_CACHE = 100_000;
+
 export class WorkspaceService {
   #store: Store;
   #clock: Clock;
   #limits: RateLimits;
-  #workspaces = new Cache<string, WorkspaceRow>(10_000);
-  #roles = new Cache<string, Role | null>(100_000);
+  #workspaces: Cache<string, WorkspaceRow>;
+  #roles: Cache<string, Role | null>;
 
-  constructor(store: Store, clock: Clock, limits: RateLimits) {
+  constructor(store: Store, clock: Clock, limits: RateLimits, caches: { workspaces?: number; roles?: number } = {}) {
+    this.#workspaces = new Cache(caches.workspaces ?? DEFAULT_WORKSPACE_CACHE);
+    this.#roles = new Cache(caches.roles ?? DEFAULT_ROLE_CACHE);
     this.#store = store;
     this.#clock = clock;
     this.#limits = limits;
