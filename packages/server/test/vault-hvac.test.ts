@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { compatWorld, must } from "./support/compat.ts";
+import { debianPackagePresent } from "./support/debian.ts";
 import { runUnittest } from "./support/python.ts";
 
 const SUITE_DIR = fileURLToPath(new URL("./hvac/", import.meta.url));
@@ -17,14 +18,9 @@ const PYTHON = process.env.COFFER_TEST_HVAC_PYTHON ?? "/usr/bin/python3";
 
 const hasHvac = () => spawnSync(PYTHON, ["-c", "import hvac"], { timeout: 30_000 }).status === 0;
 
-/** null when hvac imports; otherwise why not. */
+/** null when hvac imports (installed first in CI); otherwise why not. */
 function hvacUnavailable(): string | null {
-  if (hasHvac()) return null;
-  if (process.env.CI === "true" && process.getuid?.() === 0) {
-    const install = spawnSync("apt-get", ["install", "-y", "python3-hvac"], { encoding: "utf8", timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-    if (install.status === 0 && hasHvac()) return null;
-    throw new Error(`CI requires hvac and 'apt-get install -y python3-hvac' failed:\n${install.stderr}`);
-  }
+  if (debianPackagePresent("python3-hvac", hasHvac)) return null;
   return `hvac is not importable by ${PYTHON}: install it with 'apt-get install -y python3-hvac' (done automatically with CI=true as root)`;
 }
 

@@ -4,7 +4,7 @@
  * it, behind a real HAProxy (Debian's /usr/sbin/haproxy) started here with
  * the configuration docs/deploy.md shows. Outside CI a missing PostgreSQL,
  * Redis or HAProxy skips the test and says which; in CI (CI=true) they are
- * required.
+ * required, and HAProxy is installed from Debian when missing.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -13,6 +13,7 @@ import { accessSync, constants, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
+import { debianPackagePresent } from "./debian.ts";
 import { createTestDatabase, postgresUnavailable, type TestDatabase } from "./postgres.ts";
 import { REDIS_URL, redisPrefix, redisUnavailable } from "./redis.ts";
 import { startServer, type RunningServer } from "./server.ts";
@@ -20,14 +21,19 @@ import { tempDir } from "./stores.ts";
 
 export const HAPROXY = process.env.COFFER_TEST_HAPROXY ?? "/usr/sbin/haproxy";
 
+function haproxyRuns(): boolean {
+  try {
+    accessSync(HAPROXY, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** null when PostgreSQL, Redis and HAProxy are all there; otherwise why not. Throws in CI. */
 export async function clusterUnavailable(): Promise<string | null> {
   const reasons = [await postgresUnavailable(), await redisUnavailable()];
-  try {
-    accessSync(HAPROXY, constants.X_OK);
-  } catch {
-    reasons.push(`HAProxy is not installed at ${HAPROXY} (apt-get install haproxy)`);
-  }
+  if (!debianPackagePresent("haproxy", haproxyRuns)) reasons.push(`HAProxy is not installed at ${HAPROXY} (apt-get install haproxy)`);
   const reason = reasons.filter((r) => r !== null).join("; ");
   if (reason && process.env.CI === "true") throw new Error(`${reason}; CI requires it`);
   return reason || null;

@@ -4,11 +4,11 @@
  * received and showed (to search for values), screenshots under
  * test-output/ui/, and logging in and out.
  */
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { debianPackagePresent } from "../../../server/test/support/debian.ts";
 
 // The page's global, as page.evaluate() callbacks use it (tests are type-checked without the DOM library).
 declare const document: { documentElement: { outerHTML: string } };
@@ -19,14 +19,7 @@ export const PASSWORD = "ui-test-password-1";
 
 /** Installs Debian's Chromium in CI (as root); elsewhere a missing browser skips the test with the reason. */
 export function chromiumOrReason(): string | undefined {
-  if (existsSync(CHROMIUM)) return undefined;
-  if (process.env.CI === "true" && process.getuid?.() === 0) {
-    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-    spawnSync("apt-get", ["update"], { stdio: "inherit", env });
-    spawnSync("apt-get", ["install", "-y", "--no-install-recommends", "chromium"], { stdio: "inherit", env });
-    if (existsSync(CHROMIUM)) return undefined;
-    throw new Error("apt-get could not install chromium, which the UI tests need");
-  }
+  if (debianPackagePresent("chromium", () => existsSync(CHROMIUM))) return undefined;
   return `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run the UI tests`;
 }
 
