@@ -4,26 +4,27 @@
  * is one transaction, one commit and one sync, however many requests it
  * serves. Each write is answered only once that commit is durable.
  *
- * A batch first runs its writes one after another with nothing between
- * them: most batches fail nowhere, and two savepoint statements per write
- * cost about as much as the write's own statements. If a write throws, that
+ * A batch first runs its writes one after another with nothing between them:
+ * most batches fail nowhere, and two savepoint statements per write cost
+ * about as much as the write's own statements. If a write throws, that
  * transaction is rolled back and the batch runs again isolated, as do the
- * batches after it until one runs with no write failing: each write inside
- * a savepoint of its own, so that a write that throws (a conflict, a
+ * batches after it until one runs with no write failing: each write inside a
+ * savepoint of its own, so that a write that throws (a conflict, a
  * constraint, a refusal) is rolled back to its savepoint and its caller gets
- * the error, while the others in the batch go on and commit. Two things are no write's own failure and so never reach
- * its caller: a PostgreSQL deadlock or serialization failure (two batches
- * that locked the same rows in different orders), after which the write
- * runs again alone; and a statement of the batch failing outside every
- * savepoint, after which nothing of the batch is committed and each write
- * runs again alone, in its own transaction. A failing commit fails the
- * batch's writes, as it would fail a transaction of one.
+ * the error, while the others in the batch go on and commit. Two things are
+ * no write's own failure and so never reach its caller: a PostgreSQL
+ * deadlock or serialization failure (two batches that locked the same rows
+ * in different orders), after which the write runs again alone; and a
+ * statement of the batch failing outside every savepoint, after which
+ * nothing of the batch is committed and each write runs again alone, in its
+ * own transaction. A failing commit fails the batch's writes, as it would
+ * fail a transaction of one.
  *
  * A write is a function of the transaction alone: it must not query outside
  * it (on SQLite the batch holds the only connection), and it may run more
- * than once (the runs again above), so it changes nothing but the database and decides from
- * what it reads in the transaction (an update that checks the version it
- * moves from, not one read before).
+ * than once (the runs again above), so it changes nothing but the database
+ * and decides from what it reads in the transaction (an update that checks
+ * the version it moves from, not one read before).
  */
 import { CompiledQuery, type Kysely } from "kysely";
 
