@@ -1,4 +1,4 @@
-import { prepared } from "../store/prepared.ts";
+import { execute, prepared } from "../store/prepared.ts";
 import type { Database } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
 
@@ -39,7 +39,7 @@ const workspaceWebhooks = prepared((db: Database, p: { workspaceId: string }) =>
 /** The webhooks that hear an alert of this workspace (or, with null, of every workspace). */
 export async function webhooksFor(db: Database, workspaceId: string | null): Promise<WebhookRow[]> {
   if (workspaceId === null) return db.selectFrom("webhooks").selectAll().execute();
-  return (await db.executeQuery(workspaceWebhooks(db, { workspaceId }))).rows;
+  return (await execute(db, workspaceWebhooks(db, { workspaceId }))).rows;
 }
 
 export function findWebhook(db: Database, id: string) {

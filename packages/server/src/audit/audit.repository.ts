@@ -1,5 +1,5 @@
 import { sql, type SelectQueryBuilder } from "kysely";
-import { prepared } from "../store/prepared.ts";
+import { execute, prepared } from "../store/prepared.ts";
 import type { Database, NamedStatement, Store } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
 import type { ChainPoint } from "./audit-chain.ts";
@@ -68,14 +68,14 @@ const moveHead = prepared((db: Database, { value }: { value: string }) => upsert
 
 export const appendStatements = {
   async readHead(trx: Database): Promise<ChainPoint | null> {
-    const { rows } = await trx.executeQuery(selectHead(trx, {}));
+    const { rows } = await execute(trx, selectHead(trx, {}));
     return rows[0] ? (JSON.parse(rows[0].value) as ChainPoint) : null;
   },
   async insertSegment(trx: Database, row: SegmentRow): Promise<void> {
-    await trx.executeQuery(insertSegmentRow(trx, row));
+    await execute(trx, insertSegmentRow(trx, row));
   },
   async writeHead(trx: Database, point: ChainPoint): Promise<void> {
-    await trx.executeQuery(moveHead(trx, { value: JSON.stringify(point) }));
+    await execute(trx, moveHead(trx, { value: JSON.stringify(point) }));
   },
 };
 

@@ -1,5 +1,5 @@
 import { sql, type Expression, type SqlBool } from "kysely";
-import { prepared } from "../store/prepared.ts";
+import { execute, prepared } from "../store/prepared.ts";
 import type { Database } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
 import { DAY_MS } from "../core/clock.ts";
@@ -16,7 +16,7 @@ const defaultInterval = prepared((db: Database, p: { workspaceId: string; label:
 );
 
 export async function findDefaultInterval(db: Database, workspaceId: string, label: string): Promise<number | null> {
-  const { rows } = await db.executeQuery(defaultInterval(db, { workspaceId, label }));
+  const { rows } = await execute(db, defaultInterval(db, { workspaceId, label }));
   return rows[0]?.intervalDays ?? null;
 }
 

@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { Sealed } from "../crypto/keyring.ts";
 import { effectiveInterval, effectiveIntervalOfRow, isDueSql, secretsWithSchedule } from "../rotation/rotation.repository.ts";
-import { prepared } from "../store/prepared.ts";
+import { execute, prepared } from "../store/prepared.ts";
 import type { Database } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
 
@@ -20,13 +20,13 @@ const byName = prepared((db: Database, p: SecretNamespace & { name: string }) =>
 );
 
 export async function findByName(db: Database, ns: SecretNamespace, name: string): Promise<SecretRow | undefined> {
-  return (await db.executeQuery(byName(db, { workspaceId: ns.workspaceId, scope: ns.scope, ownerId: ns.ownerId, name }))).rows[0];
+  return (await execute(db, byName(db, { workspaceId: ns.workspaceId, scope: ns.scope, ownerId: ns.ownerId, name }))).rows[0];
 }
 
 const byId = prepared((db: Database, p: { workspaceId: string; id: string }) => db.selectFrom("secrets").selectAll().where("workspaceId", "=", p.workspaceId).where("id", "=", p.id));
 
 export async function findById(db: Database, workspaceId: string, id: string): Promise<SecretRow | undefined> {
-  return (await db.executeQuery(byId(db, { workspaceId, id }))).rows[0];
+  return (await execute(db, byId(db, { workspaceId, id }))).rows[0];
 }
 
 /** What tells whether a cached secret row is still the stored one, for several secrets in one query. */
@@ -37,7 +37,7 @@ export function findStamps(db: Database, ids: string[]) {
 const versionOf = prepared((db: Database, p: { secretId: string; version: number }) => db.selectFrom("secretVersions").selectAll().where("secretId", "=", p.secretId).where("version", "=", p.version));
 
 export async function findVersion(db: Database, secretId: string, version: number): Promise<VersionRow | undefined> {
-  return (await db.executeQuery(versionOf(db, { secretId, version }))).rows[0];
+  return (await execute(db, versionOf(db, { secretId, version }))).rows[0];
 }
 
 export function listVersions(db: Database, secretId: string) {
@@ -75,7 +75,7 @@ const newVersion = prepared((db: Database, p: NewVersion) =>
 );
 
 export async function insertVersion(db: Database, row: NewVersion): Promise<void> {
-  await db.executeQuery(newVersion(db, row));
+  await execute(db, newVersion(db, row));
 }
 
 /** What moving a secret to its next version changes. */
@@ -114,7 +114,7 @@ const advanceDeleted = advanceStatement(true);
  * it (its own, else its label's default), or undefined when it did not move.
  */
 export async function advanceVersion(db: Database, id: string, fromVersion: number, change: VersionChange, fromDeleted: boolean): Promise<{ intervalDays: number | null } | undefined> {
-  const { rows } = await db.executeQuery((fromDeleted ? advanceDeleted : advanceLive)(db, { ...change, id, fromVersion }));
+  const { rows } = await execute(db, (fromDeleted ? advanceDeleted : advanceLive)(db, { ...change, id, fromVersion }));
   return rows.length === 1 ? rows[0] : undefined;
 }
 
@@ -159,7 +159,7 @@ export function destroyVersions(db: Database, secretId: string, versions: number
 const prune = prepared((db: Database, p: { secretId: string; keepFrom: number }) => db.deleteFrom("secretVersions").where("secretId", "=", p.secretId).where("version", "<", p.keepFrom));
 
 export async function pruneVersions(db: Database, secretId: string, keepFrom: number): Promise<void> {
-  await db.executeQuery(prune(db, { secretId, keepFrom }));
+  await execute(db, prune(db, { secretId, keepFrom }));
 }
 
 export function setDeleted(db: Database, id: string, deletedAt: number | null, deletedBy: string | null) {

@@ -14,7 +14,7 @@
  * it does in `where(column, "=", value)`, `set({ column: value })` and
  * `values({ column: value })`, never inlined or looked at by the builder.
  */
-import type { CompiledQuery, Compilable, Kysely } from "kysely";
+import type { CompiledQuery, Compilable, Kysely, QueryResult } from "kysely";
 
 /** What a parameter holds at compile time: a string no value of Coffer's can be. */
 const PLACEHOLDER = "\u0000coffer-param:";
@@ -50,4 +50,32 @@ export function prepared<DB, P extends object, R>(build: (db: Kysely<DB>, values
     }
     return { ...query, parameters };
   };
+}
+
+/**
+ * Runs a compiled query straight on the connection, its rows as Kysely's
+ * plugins would give them, for a store whose statements run synchronously
+ * (sqlite.ts): a transaction's statement on the connection it holds, and a
+ * read outside one while no transaction is open on the connection (what a
+ * read waiting for the connection would see too, sooner). Undefined: not
+ * here, use Kysely.
+ */
+export type DirectRunner = (query: CompiledQuery, inTransaction: boolean) => QueryResult<unknown> | undefined;
+
+const runners = new WeakMap<object, DirectRunner>();
+
+/** Lets execute() run `db`'s queries (and its transactions') with `runner`. */
+export function runDirectlyWith(db: Kysely<any>, runner: DirectRunner): void {
+  runners.set(db.getExecutor().adapter, runner);
+}
+
+/**
+ * `db.executeQuery(query)`, without Kysely's executor where the store has a
+ * DirectRunner: its connection lock, plugins and half a dozen promises per
+ * statement cost more than a point statement on SQLite does. The statements
+ * of one transaction must be awaited one by one, as the group-commit writes do.
+ */
+export async function execute<R>(db: Kysely<any>, query: CompiledQuery<R>): Promise<QueryResult<R>> {
+  const direct = runners.get(db.getExecutor().adapter)?.(query, db.isTransaction);
+  return direct === undefined ? db.executeQuery(query) : (direct as QueryResult<R>);
 }

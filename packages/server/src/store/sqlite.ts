@@ -9,13 +9,19 @@
  */
 import { closeSync, openSync } from "node:fs";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
-import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from "kysely";
+import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type QueryResult, type SqliteDialectConfig } from "kysely";
 import { BEGIN, CommitTracker, WalSync, openWal } from "./wal-sync.ts";
 
 const STATEMENT_CACHE_SIZE = 256;
 
 export interface SqliteConnection {
   dialect: SqliteDialect;
+  /**
+   * Runs a compiled query on the connection (prepared.ts, DirectRunner): in
+   * the transaction holding it, or a select while none is open; else
+   * undefined. Rows keyed by `columnName(column)`.
+   */
+  runDirect(query: CompiledQuery, inTransaction: boolean, columnName: (column: string) => string): QueryResult<unknown> | undefined;
   /**
    * Inside a transaction: its commit is acknowledged once written to the WAL
    * (it survives a crash of this process) and synced to disk within
@@ -68,13 +74,43 @@ export function openSqlite(path: string, onError: (error: Error) => void, onComm
     new WalSync(() => openWal(path), onError),
     onCommit,
   );
-  return { dialect, commitUnsynced: () => writes.commitUnsynced() };
+  const runDirect = (query: CompiledQuery, inTransaction: boolean, columnName: (column: string) => string): QueryResult<unknown> | undefined => {
+    // Outside a transaction only a read, and not while a transaction is open: it would read that transaction's uncommitted changes.
+    if (!inTransaction && (database.isTransaction || !query.sql.startsWith("select"))) return undefined;
+    const statement = prepare(query.sql);
+    if (!statement.reader) {
+      const { changes } = statement.run(query.parameters);
+      return { numAffectedRows: BigInt(changes), rows: [] };
+    }
+    statement.names ??= statement.columns.map(columnName);
+    return { rows: statement.rows(query.parameters, statement.names) };
+  };
+  return { dialect, runDirect, commitUnsynced: () => writes.commitUnsynced() };
 }
 
-/** A statement as Kysely's SQLite driver uses one, made once per prepared statement. */
+/** A statement as Kysely's SQLite driver uses one, made once per prepared statement; and as runDirect uses it. */
 function adapt(statement: StatementSync) {
+  const columns = statement.columns().map((column) => column.name);
   return {
-    reader: statement.columns().length > 0,
+    reader: columns.length > 0,
+    columns,
+    /** The columns' names as runDirect's caller keys them, once it has asked. */
+    names: undefined as string[] | undefined,
+    /** The rows keyed by `names`: from arrays, one object per row where all() makes SQLite's and Kysely's plugins another. */
+    rows: (parameters: readonly unknown[], names: string[]) => {
+      statement.setReturnArrays(true);
+      let arrays: unknown[][];
+      try {
+        arrays = statement.all(...(parameters as SQLInputValue[])) as unknown as unknown[][];
+      } finally {
+        statement.setReturnArrays(false);
+      }
+      return arrays.map((values) => {
+        const row: Record<string, unknown> = {};
+        for (let i = 0; i < names.length; i++) row[names[i]!] = values[i];
+        return row;
+      });
+    },
     all: (parameters: readonly unknown[]) => statement.all(...(parameters as SQLInputValue[])),
     run: (parameters: readonly unknown[]) => statement.run(...(parameters as SQLInputValue[])),
     iterate: (parameters: readonly unknown[]) => statement.iterate(...(parameters as SQLInputValue[])),

@@ -12,6 +12,7 @@ import { migrateToLatest } from "./migrate.ts";
 import { postgresSnapshot, sqliteSnapshot, type Snapshot } from "./snapshot.ts";
 import { startCheckpointer } from "./checkpointer.ts";
 import { GroupCommit } from "./group-commit.ts";
+import { runDirectlyWith } from "./prepared.ts";
 import { openSqlite } from "./sqlite.ts";
 import type { Tables } from "./tables.ts";
 
@@ -121,8 +122,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const path = join(options.dataDir, SQLITE_FILE);
     // Before migrating: a migration that moves many rows must not grow the WAL unchecked.
     const checkpointer = startCheckpointer(path, onError);
-    const { dialect, commitUnsynced } = openSqlite(path, onError, checkpointer.wrote);
-    const db = new Kysely<Tables>({ dialect, plugins: [new CamelCasePlugin()] });
+    const { dialect, runDirect, commitUnsynced } = openSqlite(path, onError, checkpointer.wrote);
+    const names = new ColumnNames();
+    const db = new Kysely<Tables>({ dialect, plugins: [names] });
+    runDirectlyWith(db, (query, inTransaction) => runDirect(query, inTransaction, (column) => names.of(column)));
     try {
       if (options.migrate !== false) await migrateToLatest(db, sqliteDialect);
     } catch (error) {
@@ -153,6 +156,13 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     };
   }
   return store;
+}
+
+/** Kysely's snake_case-to-camelCase plugin, also naming the columns of rows read without it (prepared.ts, execute). */
+class ColumnNames extends CamelCasePlugin {
+  of(column: string): string {
+    return this.camelCase(column);
+  }
 }
 
 function redactUrl(url: string): string {
