@@ -82,11 +82,16 @@ export class AlertService {
     return (await this.#raiseAll([input]))[0]!;
   }
 
-  /** Stores alerts with one insert (one commit, not one per alert: a batch of updates is a batch of alerts) and hands them to their webhooks. */
+  /**
+   * Stores alerts with one insert (a batch of updates is a batch of alerts),
+   * group-committed with the writes under way (Store.writeGrouped) rather
+   * than in a commit and a sync of their own, and hands them to their webhooks.
+   */
   async #raiseAll(inputs: AlertInput[]): Promise<Alert[]> {
     const time = this.#clock();
     const alerts: Alert[] = inputs.map((input) => ({ ...input, id: newId("alr"), time }));
-    await insertAlerts(this.#store.db, alerts.map((alert) => ({ ...alert, details: JSON.stringify(alert.details) })));
+    const rows = alerts.map((alert) => ({ ...alert, details: JSON.stringify(alert.details) }));
+    await this.#store.writeGrouped((trx) => insertAlerts(trx, rows));
     await this.#webhooks.enqueue(alerts.filter((alert) => alert.workspaceId !== null || BROADCAST.has(alert.type)));
     return alerts;
   }
