@@ -51,7 +51,7 @@ export const approvalRoutes: FastifyPluginAsyncTypebox<{ approvals: ApprovalServ
       response: { 200: Type.Object({ approvals: Type.Array(Approval) }), ...errorResponses },
     },
     handler: async (request) => {
-      const ctx = await secrets.context(request.principal, request.params.workspace);
+      const ctx = await secrets.context(request.principal, request.params.workspace, undefined, request);
       return { approvals: await approvals.list(ctx, request.query.status) };
     },
   });
@@ -73,7 +73,7 @@ export const approvalRoutes: FastifyPluginAsyncTypebox<{ approvals: ApprovalServ
       response: { 201: Approval, ...errorResponses },
     },
     handler: async (request, reply) => {
-      const ctx = await secrets.context(request.principal, request.params.workspace);
+      const ctx = await secrets.context(request.principal, request.params.workspace, undefined, request);
       const approval = await approvals.requestGrant(ctx, request.body.secret, request.body.level, request.body.reason ?? "");
       noteTarget(request, { secretId: approval.secretId, secretName: approval.secretName, subject: approval.id });
       return reply.code(201).send(approval);
@@ -96,7 +96,7 @@ export const approvalRoutes: FastifyPluginAsyncTypebox<{ approvals: ApprovalServ
         response: { 200: Approval, ...errorResponses },
       },
       handler: async (request) => {
-        const ctx = await secrets.context(request.principal, request.params.workspace);
+        const ctx = await secrets.context(request.principal, request.params.workspace, undefined, request);
         const forSeconds = verb === "approve" ? (request.body as { for?: number } | undefined)?.for : undefined;
         const approval = await approvals.decide(ctx, request.params.id, { approve: verb === "approve", forSeconds });
         noteTarget(request, { secretId: approval.secretId, secretName: approval.secretName, subject: `${approval.id} ${approval.kind}=${approval.action} by=${approval.requester.name}${approval.validUntil ? ` until=${approval.validUntil}` : ""}` });

@@ -13,7 +13,7 @@ import type { AlertService } from "../alert/alert.service.ts";
 import type { AuditLog } from "../audit/audit.service.ts";
 import type { AuditEventInput } from "../audit/audit.types.ts";
 import type { Clock } from "../core/clock.ts";
-import { currentOrigin, type RequestOrigin } from "../core/request-origin.ts";
+import type { RequestOrigin } from "../core/request-origin.ts";
 import type { CanaryTrigger, SecretWatch } from "../secret/secret.types.ts";
 
 export const CANARY_ACTION = "canary.triggered";
@@ -36,7 +36,7 @@ export class CanaryAlarm implements SecretWatch {
   }
 
   canaryTouched({ ctx, secret, use }: CanaryTrigger): void {
-    const origin = currentOrigin() ?? NO_ORIGIN;
+    const origin = ctx.from?.origin() ?? NO_ORIGIN;
     const { principal } = ctx;
     const labels = principal.labels ?? {};
     const agent = labels.agent ?? origin.claimed.agent ?? null;

@@ -35,6 +35,7 @@ import { installSealGate } from "./seal-gate.ts";
 import { tookListVerb } from "./list-verb.ts";
 import { answerClientError, frameworkErrorHandler, type ErrorShapes } from "./framework-errors.ts";
 import { installRateLimits } from "./rate-limit.ts";
+import { installRouteConfig } from "./route-config.ts";
 import { requestLogger } from "./request-logger.ts";
 import { serializers, validators } from "./schema-compilers.ts";
 import { ErrorResponse } from "./schemas.ts";
@@ -81,6 +82,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandling(app);
+  installRouteConfig(app);
   installOrigin(app);
   // The API speaks JSON only; anything else is refused before a handler sees it. An empty JSON
   // body is no body (clients send the header on bodiless PUTs); routes that need one say so.

@@ -48,7 +48,7 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
     done();
   });
   app.decorate("recordReadIfCurrent", async (request: FastifyRequest, reply: FastifyReply, secret: { id: string; name: string }, condition: ReadCondition) => {
-    const action = request.routeOptions.config.audit;
+    const action = request.routeConfig.audit;
     if (log === null || action === undefined) return false;
     const answered = eventOf(request, request.auditTarget.action ?? action, reply.statusCode, clock(), request.auditTarget.workspaceId ?? null);
     const event = { ...answered, secretId: secret.id, secretName: secret.name };
@@ -66,25 +66,26 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
     return current;
   });
   if (log === null) return;
+  const record = (request: FastifyRequest, reply: FastifyReply, action: string, workspaceId: string | undefined, payload: unknown, done: (error: Error | null, payload?: unknown) => void): void => {
+    const event = eventOf(request, request.auditTarget.action ?? action, reply.statusCode, clock(), workspaceId ?? null);
+    const each = request.auditTarget.secrets;
+    const read = request.method === "GET" || request.method === "HEAD";
+    const recording = each === undefined
+      ? log.record(event, read)
+      : Promise.all(each.map((secret) => log.record({ ...event, secretId: secret.id ?? null, secretName: secret.name }, read)));
+    recording.then(() => done(null, payload), () => done(unavailable()));
+  };
   // A callback hook: a request whose handler named its workspace waits on its batch's promise and no other.
   app.addHook("onSend", (request, reply, payload, done) => {
-    const action = request.routeOptions.config.audit;
+    // A request refused before any hook ran (a framework error) has no route config, and so no audit action.
+    const action = request.routeConfig?.audit;
     if (action === undefined || (request as unknown as Record<symbol, boolean>)[recorded]) return done(null, payload);
     (request as unknown as Record<symbol, boolean>)[recorded] = true;
     reply.header("x-request-id", request.id);
-    const record = (workspaceId: string | undefined): Promise<unknown> => {
-      const event = eventOf(request, request.auditTarget.action ?? action, reply.statusCode, clock(), workspaceId ?? null);
-      const each = request.auditTarget.secrets;
-      const read = request.method === "GET" || request.method === "HEAD";
-      const recording = each === undefined
-        ? log.record(event, read)
-        : Promise.all(each.map((secret) => log.record({ ...event, secretId: secret.id ?? null, secretName: secret.name }, read)));
-      return recording.then(() => done(null, payload), () => done(unavailable()));
-    };
     const known = request.auditTarget.workspaceId;
     const ref = (request.params as { workspace?: string } | undefined)?.workspace;
-    if (known !== undefined || ref === undefined) void record(known);
-    else Promise.resolve(workspaceIdOf(ref)).then(record, (error: Error) => done(error));
+    if (known !== undefined || ref === undefined) record(request, reply, action, known, payload, done);
+    else Promise.resolve(workspaceIdOf(ref)).then((id) => record(request, reply, action, id, payload, done), (error: Error) => done(error));
   });
 }
 

@@ -37,7 +37,7 @@ export function installAuthentication(app: FastifyInstance, auth: AuthService): 
   app.decorateRequest("viaCookie", false);
   // A callback hook: a request whose token is cached costs no promise here.
   app.addHook("onRequest", (request, _reply, done) => {
-    const config = request.routeOptions.config;
+    const config = request.routeConfig;
     if (config.public || request.is404) return done();
     let token: string | undefined;
     let principal: Principal | Promise<Principal>;

@@ -1,10 +1,16 @@
 /**
- * Makes each request's origin (core/request-origin.ts) known to the services
- * it calls. Set before the handler but after the body is read: a request
- * body's events run outside the context an earlier hook would set.
+ * Every request is the OriginSource (core/request-origin.ts) of the services
+ * it calls: routes pass the request with the caller's context, and its origin
+ * is made from it only when a service asks.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { withOrigin } from "../core/request-origin.ts";
+import type { RequestOrigin } from "../core/request-origin.ts";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    origin(): RequestOrigin;
+  }
+}
 
 /** What an agent may claim in X-Coffer-* headers; anything else is dropped, never the request. */
 const ATTRIBUTION = /^[A-Za-z0-9_.:@\/+-]{1,64}$/;
@@ -12,17 +18,15 @@ export const ATTRIBUTION_NAMES = ["agent", "session", "tool"] as const;
 const USER_AGENT_MAX = 256;
 
 export function installOrigin(app: FastifyInstance): void {
-  app.addHook("preValidation", (request, _reply, done) => {
-    withOrigin(
-      () => ({
-        ip: request.ip,
-        userAgent: (request.headers["user-agent"] ?? "").slice(0, USER_AGENT_MAX),
-        requestId: request.id,
-        route: `${request.method} ${request.routeOptions.url ?? ""}`,
-        claimed: claimedAttribution(request),
-      }),
-      done,
-    );
+  // A method on the request's prototype: nothing is made per request until a service asks.
+  app.decorateRequest("origin", function origin(this: FastifyRequest): RequestOrigin {
+    return {
+      ip: this.ip,
+      userAgent: (this.headers["user-agent"] ?? "").slice(0, USER_AGENT_MAX),
+      requestId: this.id,
+      route: `${this.method} ${this.routeOptions.url ?? ""}`,
+      claimed: claimedAttribution(this),
+    };
   });
 }
 

@@ -16,7 +16,7 @@ declare module "fastify" {
 export function installSealGate(app: FastifyInstance, keys: KeyService, seal: SealControl): void {
   // A callback hook, not an async one: no promise per request on the read path.
   app.addHook("onRequest", (request, _reply, done) => {
-    if (keys.sealed && !request.routeOptions.config.whileSealed) return done(sealedError(seal.status()));
+    if (keys.sealed && !request.routeConfig.whileSealed) return done(sealedError(seal.status()));
     done();
   });
 }

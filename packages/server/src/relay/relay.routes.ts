@@ -100,7 +100,7 @@ export const relayRoutes: FastifyPluginAsyncTypebox<RelayRoutesOptions> = async 
     let workspaceId: string | undefined;
     let relayed: RelayAnswer;
     try {
-      const ctx = await secrets.context(request.principal, where.workspace, where.scope);
+      const ctx = await secrets.context(request.principal, where.workspace, where.scope, request);
       workspaceId = ctx.access.workspace.id;
       relayed = await call(ctx, record);
     } catch (error) {

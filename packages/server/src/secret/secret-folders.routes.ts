@@ -16,7 +16,7 @@ export const secretFolderRoutes: FastifyPluginAsyncTypebox<{ secrets: SecretServ
       response: { 200: FolderLevel, ...errorResponses },
     },
     handler: async (request) => {
-      const ctx = await secrets.context(request.principal, request.params.workspace, request.query.scope);
+      const ctx = await secrets.context(request.principal, request.params.workspace, request.query.scope, request);
       request.auditTarget.workspaceId = ctx.access.workspace.id;
       return folders.level(ctx, request.query.prefix, request.query.limit);
     },

@@ -38,7 +38,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   app.addSchema(Secret);
 
   const contextOf = async (request: FastifyRequest, workspace: string, scope: SecretScope | undefined): Promise<SecretContext> => {
-    const ctx = await secrets.context(request.principal, workspace, scope);
+    const ctx = await secrets.context(request.principal, workspace, scope, request);
     request.auditTarget.workspaceId = ctx.access.workspace.id;
     return ctx;
   };
@@ -117,7 +117,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
     handler: (request, reply) => {
       const { workspace, secret: ref } = request.params;
       const { scope, version } = request.query;
-      const ctx = version === undefined ? secrets.cachedContext(request.principal, workspace, scope) : undefined;
+      const ctx = version === undefined ? secrets.cachedContext(request.principal, workspace, scope, request) : undefined;
       if (ctx !== undefined) {
         request.auditTarget.workspaceId = ctx.access.workspace.id;
         const secret = secrets.cachedCurrent(ctx, ref);

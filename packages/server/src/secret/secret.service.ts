@@ -16,6 +16,7 @@
 import type { SecretData, SecretMetadata, SecretScope, SecretSummary, SecretVersionInfo } from "@coffer/protocol";
 import type { AccessService } from "../access/access.service.ts";
 import type { Clock } from "../core/clock.ts";
+import type { OriginSource } from "../core/request-origin.ts";
 import { atLeast, type Level } from "../identity/access.ts";
 import type { Principal } from "../identity/principal.ts";
 import type { KeyService } from "../keys/keys.service.ts";
@@ -60,19 +61,19 @@ export class SecretService {
     this.#writer = new SecretWriter(this.#rows, this.#reader, graceDays);
   }
 
-  /** Resolves the caller's workspace and its grants once per request. */
-  async context(principal: Principal, workspace: string, scope: SecretScope = "shared"): Promise<SecretContext> {
-    const cached = this.cachedContext(principal, workspace, scope);
+  /** Resolves the caller's workspace and its grants once per request; `from`: the request. */
+  async context(principal: Principal, workspace: string, scope: SecretScope = "shared", from?: OriginSource): Promise<SecretContext> {
+    const cached = this.cachedContext(principal, workspace, scope, from);
     if (cached) return cached;
     const access = await this.#workspaces.access(principal, workspace);
-    return { principal, access, acl: await this.#access.acl(access.workspace.id), scope };
+    return { principal, access, acl: await this.#access.acl(access.workspace.id), scope, from };
   }
 
   /** context() when the workspace, the caller's role and the grants are in memory, without a promise; else undefined. */
-  cachedContext(principal: Principal, workspace: string, scope: SecretScope = "shared"): SecretContext | undefined {
+  cachedContext(principal: Principal, workspace: string, scope: SecretScope = "shared", from?: OriginSource): SecretContext | undefined {
     const cached = this.#workspaces.cachedAccess(principal, workspace);
     const loaded = cached && this.#access.loadedAcl(cached.workspace.id);
-    return cached && loaded ? { principal, access: cached, acl: loaded, scope } : undefined;
+    return cached && loaded ? { principal, access: cached, acl: loaded, scope, from } : undefined;
   }
 
   get(ctx: SecretContext, ref: string, version?: number): Promise<SecretWithData> {

@@ -3,6 +3,7 @@ import type { ApprovalSetting, CanaryFormat, SecretData, SecretScope, SecretSumm
 import type { SecretRow } from "./secret.repository.ts";
 import type { SecretValues } from "./secret.rules.ts";
 import type { WorkspaceAcl } from "../access/access.service.ts";
+import type { OriginSource } from "../core/request-origin.ts";
 import type { Principal } from "../identity/principal.ts";
 import type { WorkspaceAccess } from "../workspace/workspace-access.ts";
 
@@ -12,6 +13,8 @@ export interface SecretContext {
   access: WorkspaceAccess;
   acl: WorkspaceAcl;
   scope: SecretScope;
+  /** The request served, which a canary's alarm names; undefined for work no request started. */
+  from: OriginSource | undefined;
 }
 
 export interface SecretWithData extends SecretSummary {

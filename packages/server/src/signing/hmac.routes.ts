@@ -32,7 +32,7 @@ export const hmacRoutes: FastifyPluginAsyncTypebox<{ hmac: HmacService; secrets:
       response: { 200: Type.Object({ signature: Signature, version: Type.Integer({ description: "The key version that signed" }) }), ...errorResponses },
     },
     handler: async (request) => {
-      const ctx = await secrets.context(request.principal, request.params.workspace, request.query.scope);
+      const ctx = await secrets.context(request.principal, request.params.workspace, request.query.scope, request);
       return hmac.sign(ctx, request.params.secret, request.body.message, request.body.encoding, target(request));
     },
   });
@@ -48,7 +48,7 @@ export const hmacRoutes: FastifyPluginAsyncTypebox<{ hmac: HmacService; secrets:
       response: { 200: Type.Object({ valid: Type.Boolean(), version: Type.Integer({ description: "The key version the signature names" }) }), ...errorResponses },
     },
     handler: async (request) => {
-      const ctx = await secrets.context(request.principal, request.params.workspace, request.query.scope);
+      const ctx = await secrets.context(request.principal, request.params.workspace, request.query.scope, request);
       const { message, signature, encoding } = request.body;
       return hmac.verify(ctx, request.params.secret, message, signature, encoding, target(request));
     },

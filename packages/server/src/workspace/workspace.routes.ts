@@ -148,7 +148,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox<{ workspaces: WorkspaceS
       response: { 200: Type.Object({ destroyed: Type.Integer() }), ...errorResponses },
     },
     handler: async (request) => {
-      const ctx = await secrets.context(request.principal, request.params.workspace);
+      const ctx = await secrets.context(request.principal, request.params.workspace, undefined, request);
       const user = await workspaces.findUser(request.params.user).catch(() => undefined);
       return { destroyed: await secrets.destroyPersonalOf(ctx, user?.id ?? "") };
     },

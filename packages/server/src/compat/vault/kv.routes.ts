@@ -55,7 +55,7 @@ const hide = true;
 export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, { secrets, workspaces, limits }) => {
   // Charged like the native routes: reads (GET, LIST) against the read budget, everything else the write budget.
   const contextOf = async (request: FastifyRequest, mount: string): Promise<SecretContext> => {
-    const ctx = await secrets.context(callerOf(request.principal), workspaceOfMount(request.principal, mount));
+    const ctx = await secrets.context(callerOf(request.principal), workspaceOfMount(request.principal, mount), undefined, request);
     // Known before the service call, so a refused request is audited (and alerted) in its workspace too.
     noteTarget(request, { workspaceId: ctx.access.workspace.id });
     await limits.take(request.method === "GET" ? "read" : "write", request.principal, ctx.access.workspace);
@@ -115,7 +115,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
         if (!create) throw denied();
         return;
       }
-      const ctx = await secrets.context(callerOf(request.principal), workspaceOfMount(request.principal, (request.params as { mount: string }).mount));
+      const ctx = await secrets.context(callerOf(request.principal), workspaceOfMount(request.principal, (request.params as { mount: string }).mount), undefined, request);
       const exists = await secrets.metadata(ctx, rest).then(() => true, () => false);
       if (exists ? !update : !create) throw denied();
       return;

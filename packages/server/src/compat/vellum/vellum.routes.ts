@@ -48,7 +48,7 @@ export const vellumRoutes: FastifyPluginAsyncTypebox<{ secrets: SecretService; l
     const { principal } = request;
     const workspace = principal.scope.scope.workspaceId ?? principal.homeWorkspaceId;
     if (workspace === null) throw denied("an X-API-KEY is a token scoped to one workspace (create one with \"workspace\" set)");
-    const ctx = await secrets.context(principal, workspace);
+    const ctx = await secrets.context(principal, workspace, undefined, request);
     const ref = (request.params as { id: string }).id;
     noteTarget(request, { workspaceId: ctx.access.workspace.id, ...(ref.startsWith("sec_") ? { secretId: ref } : { secretName: ref }) });
     // Vellum's own defaults are these: retrieval 20/s, updates 5/s per key.
