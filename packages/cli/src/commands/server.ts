@@ -1,4 +1,5 @@
 import { APPROVAL_WAIT } from "@coffer/protocol";
+import { flushCompileCache } from "node:module";
 import { parseArgs } from "node:util";
 import { CliError, EXIT } from "../cli-error.ts";
 
@@ -128,6 +129,11 @@ export async function run(argv: string[]): Promise<void> {
     shutdownGraceSeconds: seconds("--shutdown-grace-seconds", values["shutdown-grace-seconds"] ?? env.COFFER_SHUTDOWN_GRACE_SECONDS),
     print: (line) => process.stdout.write(line + "\n"),
   });
+  // Node writes its compile cache (bin/coffer.js) only at a clean exit; a server that ends
+  // otherwise (SIGKILL, a crash) would strip its TypeScript again at every start, which
+  // loads the stripper and keeps it: 11 to 15 MiB more RSS for the server's whole life.
+  // Writing takes ~80 ms after a cold start, ~1 ms when nothing is new.
+  flushCompileCache();
   const stop = (signal: string) => {
     process.stdout.write(`\n${signal}: stopping\n`);
     server.close().then(
