@@ -4,6 +4,9 @@
  * bursts: the loaded figure after the same settling the server's idle-memory
  * reduction needs (core/idle-memory.ts: a collection once idle, then V8's
  * memory reducer within ~8 s). The RSS at the end of the load is shown too.
+ * The server starts with Node's compile cache warm (run.ts starts another
+ * first): the first start after an install or upgrade strips the TypeScript
+ * and keeps the stripper loaded, 11-15 MiB more for that process's life.
  */
 import { rssMiB } from "../bench-env.ts";
 import type { Scenario } from "../scenario.ts";
