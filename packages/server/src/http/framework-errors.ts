@@ -5,11 +5,14 @@
  * (414, 431), a request that is not HTTP (400), a malformed percent-encoding
  * or a path segment over the router's limit. Nothing is changed by any.
  */
-import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { CofferError } from "../core/errors.ts";
 import { nativeErrorShape, sendError, type ErrorShape } from "./errors.ts";
+
+// Not `import ... from "node:http"`: an ES import reads every export, and http's lazy
+// WebSocket export then loads Node's internal undici (~3 MiB the server never uses).
+const { STATUS_CODES } = process.getBuiltinModule("node:http");
 
 /** Each compatibility API's URL prefix and error shape; every other URL is the native API's. */
 export type ErrorShapes = readonly (readonly [prefix: string, shape: ErrorShape])[];
