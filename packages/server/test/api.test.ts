@@ -34,6 +34,7 @@ for (const store of STORES) {
       assert.equal(read.body.version, 1);
       assert.equal(read.body.ageDays, 0);
       assert.ok(read.body.createdAt && read.body.updatedAt);
+      assert.equal(read.headers.get("cache-control"), "no-store", "nothing on the way keeps an answer holding a value");
     }
 
     const list = await api("GET", `${secretsPath("default")}?prefix=payments%2F`);

@@ -93,9 +93,12 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     clock: coffer.clock,
     workspaceIdOf: (ref) => coffer.workspaces.cachedId(ref) ?? coffer.workspaces.idOf(ref),
   });
-  // A draining node tells keep-alive clients (a balancer's pooled connections, the SDK) to reconnect,
-  // and so reach a node that stays, before it stops listening.
   app.addHook("onSend", (_request, reply, payload, done) => {
+    // No browser, proxy or CDN keeps an answer that may hold a secret (as Vault's API does); the
+    // UI's files say how they are cached themselves (web.ts), and relayed answers keep the upstream's.
+    if (!reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
+    // A draining node tells keep-alive clients (a balancer's pooled connections, the SDK) to reconnect,
+    // and so reach a node that stays, before it stops listening.
     if (coffer.draining) reply.header("connection", "close");
     done(null, payload);
   });
