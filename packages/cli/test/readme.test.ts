@@ -134,7 +134,7 @@ test("the README starts with the two commands, and CI runs the README's test com
   const ci = read(join(ROOT, ".ci", "run"));
   assert.match(ci, /^npm test$/m, ".ci/run runs the README's test command");
   const scripts = JSON.parse(read(join(ROOT, "package.json"))).scripts as Record<string, string>;
-  assert.match(scripts.start!, /main\.ts server$/, "npm start starts the server with its defaults: the embedded store in ./.coffer");
+  assert.match(scripts.start!, /bin\/coffer\.js server$/, "npm start starts the server with its defaults (the embedded store in ./.coffer), through bin/coffer.js and so with Node's compile cache");
 });
 
 test("every relative link in README.md and docs/ points to a file, and a heading, that exist", () => {
