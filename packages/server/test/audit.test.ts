@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
 import { sql, type Kysely } from "kysely";
 import { EVENT_FIELDS, GENESIS, chainHash, eventLine } from "../src/audit/audit-chain.ts";
-import { writeHead } from "../src/audit/audit.repository.ts";
+import { readHead, writeHead } from "../src/audit/audit.repository.ts";
 import { systemEvent } from "../src/audit/audit.types.ts";
 import { migrateTo } from "../src/store/migrate.ts";
 import { openStore, type Store } from "../src/store/store.ts";
@@ -19,6 +19,7 @@ import { eventsOf, segmentOf, type SegmentRow } from "../src/audit/audit-segment
 import type { AuditRecord } from "../src/audit/audit.types.ts";
 import { STORES, type StoreKind } from "./support/stores.ts";
 import { TEST_RATE_LIMITS } from "./support/limits.ts";
+import { countDatasyncs } from "./support/fdatasync-count.ts";
 
 const VALUE = "audit-test-VALUE-7f3a9c";
 
@@ -245,6 +246,93 @@ for (const store of STORES) {
     assert.ok(batches.length <= 20, `200 events in ${batches.length} batches`);
     const verified = await env.coffer.audit.verify();
     assert.equal(verified.ok, true);
+  });
+
+  // On PostgreSQL a change's event is appended after its commit (audit-append.ts, appendToSharedStore, says why).
+  if (store.kind === "sqlite") {
+    test(`an update's event is in the transaction that makes its version: one grouped write and one sync per update (${store.kind})`, async (t) => {
+      const env = await openEnv(t, store);
+      if (!env) return;
+      const created = await env.call("PUT", `${SECRETS}/together`, { data: { key: VALUE } });
+      assert.equal(created.status, 201);
+      await env.coffer.audit.drain();
+      const grouped = env.coffer.store;
+      const original = grouped.writeGrouped;
+      /** What each grouped transaction held once its writes were made, just before its commit. */
+      const seen: { version: number | undefined; requestIds: string[] }[] = [];
+      grouped.writeGrouped = (fn) =>
+        original(async (trx) => {
+          const value = await fn(trx);
+          const secret = await trx.selectFrom("secrets").select("currentVersion").where("id", "=", created.body.id).executeTakeFirst();
+          const head = await readHead(trx);
+          const segment = await trx.selectFrom("auditSegments").selectAll().where("lastSeq", "=", head!.seq).executeTakeFirstOrThrow();
+          seen.push({ version: secret?.currentVersion, requestIds: eventsOf(segment).map((event) => event.requestId) });
+          return value;
+        });
+      t.after(() => (grouped.writeGrouped = original));
+      const syncs = await countDatasyncs(t);
+
+      const updated = await env.call("PUT", `${SECRETS}/together`, { data: { key: `${VALUE}-2` } });
+      assert.equal(updated.status, 200);
+      assert.equal(syncs(), 1, "the change and its event share one sync");
+      await env.coffer.audit.drain();
+      assert.deepEqual(seen, [{ version: 2, requestIds: [updated.requestId] }], "one grouped transaction made the version and held its event");
+      const event = await eventOf(env, updated.requestId);
+      assert.deepEqual([event.action, event.status, event.outcome, event.secretId, event.secretName], ["secret.update", 200, "ok", created.body.id, "together"]);
+      assert.equal((await env.coffer.audit.verify()).ok, true);
+    });
+  }
+
+  test(`a change rolled back after its event was written leaves no event saying it succeeded, only the error it was answered (${store.kind})`, async (t) => {
+    const env = await openEnv(t, store);
+    if (!env) return;
+    for (const name of ["doomed", "fine-1", "fine-2", "fine-3"]) await env.call("PUT", `${SECRETS}/${name}`, { data: { key: VALUE } });
+    await env.coffer.audit.drain();
+    const alerted: string[] = [];
+    env.coffer.audit.onAppended((records) => alerted.push(...records.map((record) => `${record.action} ${record.secretName}:${record.status}`)));
+    // The last statement of the write (after its version and its event): failing, it rolls back the write's savepoint, or its transaction when alone.
+    const changes = env.coffer.store.changes;
+    const announce = changes.announce;
+    changes.announce = async (db, change) => {
+      if (change.kind === "secret" && change.name === "doomed") throw new Error("announce failed");
+      return announce.call(changes, db, change);
+    };
+    t.after(() => (changes.announce = announce));
+    // Together, so the doomed write shares batches with writes that commit.
+    const replies = await Promise.all(["doomed", "fine-1", "fine-2", "fine-3", "doomed"].map((name) => env.call("PUT", `${SECRETS}/${name}`, { data: { key: `${VALUE}-2` } })));
+    assert.deepEqual(replies.map((reply) => reply.status), [500, 200, 200, 200, 500]);
+    await env.coffer.audit.drain();
+    for (const [i, reply] of replies.entries()) {
+      const event = await eventOf(env, reply.requestId);
+      assert.deepEqual([event.status, event.outcome], i === 0 || i === 4 ? [500, "error"] : [200, "ok"]);
+    }
+    const doomed = await env.call("GET", `${SECRETS}/doomed`);
+    assert.equal(doomed.body.version, 1, "the doomed change was not made");
+    assert.deepEqual(alerted.filter((line) => line.startsWith("secret.update")).sort(), [
+      "secret.update doomed:500", "secret.update doomed:500", "secret.update fine-1:200", "secret.update fine-2:200", "secret.update fine-3:200",
+    ], "listeners hear of every answer's event, and of no success for the change rolled back");
+    assert.equal((await env.coffer.audit.verify()).ok, true);
+  });
+
+  test(`an answer that differs from what the change's event said is audited as an event of its own (${store.kind})`, async (t) => {
+    const env = await openEnv(t, store);
+    if (!env) return;
+    await env.call("PUT", `${SECRETS}/after`, { data: { key: VALUE } });
+    // The Vault write reads the secret's metadata once its change is committed: failing there, it answers 500 for a change made.
+    const secrets = env.coffer.secrets;
+    const metadata = secrets.metadata;
+    secrets.metadata = async () => {
+      throw new Error("failed after the commit");
+    };
+    t.after(() => (secrets.metadata = metadata));
+    const reply = await env.call("POST", "/v1/secret/data/after", { data: { key: `${VALUE}-2` } });
+    assert.equal(reply.status, 500);
+    await env.coffer.audit.drain();
+    const { events } = await env.coffer.audit.query({ requestId: reply.requestId }, {});
+    // SQLite: the change's event (in its commit) and the answer's; PostgreSQL records the answer's alone, after the commit.
+    assert.deepEqual(events.map((event) => event.status).sort(), store.kind === "sqlite" ? [200, 500] : [500]);
+    secrets.metadata = metadata;
+    assert.equal((await env.call("GET", `${SECRETS}/after`)).body.version, 2, "the change was made");
   });
 
   test(`queries filter by time, actor, secret, action and outcome; workspace admins see their workspace only (${store.kind})`, async (t) => {

@@ -24,6 +24,13 @@ export interface Appended {
 export type AuditAppender = ((events: AuditEventInput[], synced: boolean, conditions?: ReadonlyMap<AuditEventInput, ReadCondition>) => Promise<Appended>) & {
   /** Batches worth handing over at once (AuditLog's default otherwise): more only wait in the appender's queue, and get smaller. */
   readonly batchesInFlight?: number;
+  /**
+   * Puts events on the chain inside `trx`, a transaction the caller commits
+   * (AuditLog.appendInCommit): they are in if and only if it commits. Only
+   * where that costs no other write its concurrency: absent on a store
+   * several nodes share (appendToSharedStore says why).
+   */
+  readonly inTransaction?: (trx: Database, events: AuditEventInput[]) => Promise<AuditRecord[]>;
 };
 
 const NONE: ReadonlySet<AuditEventInput> = new Set();
@@ -40,17 +47,19 @@ const APPEND_TRIES = 3;
  */
 export function appendInProcess(store: Store): AuditAppender {
   const statements = appendStatements;
-  return async (events, synced, conditions) => {
+  const inTransaction = async (trx: Database, events: AuditEventInput[]) => {
+    await store.dialect.lockUntilCommit(trx, AUDIT_LOCK_KEY);
+    const segment = chainSegment((await statements.readHead(trx)) ?? { seq: 0, hash: GENESIS }, events);
+    await statements.insertSegment(trx, segment.row);
+    await statements.writeHead(trx, segment.head);
+    return segment.records;
+  };
+  const appender: AuditAppender = async (events, synced, conditions) => {
     if (conditions && conditions.size > 0) throw new Error("read conditions are for a store several nodes share");
-    const append = async (trx: Database) => {
-      await store.dialect.lockUntilCommit(trx, AUDIT_LOCK_KEY);
-      const segment = chainSegment((await statements.readHead(trx)) ?? { seq: 0, hash: GENESIS }, events);
-      await statements.insertSegment(trx, segment.row);
-      await statements.writeHead(trx, segment.head);
-      return segment.records;
-    };
+    const append = (trx: Database) => inTransaction(trx, events);
     return { records: await (synced ? store.writeGrouped(append) : store.writeUnsynced(append)), stale: NONE };
   };
+  return Object.assign(appender, { inTransaction });
 }
 
 /**
@@ -69,6 +78,15 @@ export function appendInProcess(store: Store): AuditAppender {
  * A batch waits for this node's batch before it to be in: sent at once on
  * another connection, it could reach PostgreSQL first and lose the race to
  * its own predecessor.
+ *
+ * No inTransaction here: a change's event written in the change's
+ * transaction would hold the head's locks from that write until the
+ * transaction's commit is durable, so the group-committed batches that now
+ * commit side by side (store.ts, POSTGRES_GROUPS_IN_FLIGHT) would commit one
+ * at a time, and two batches that changed secret rows in one order and
+ * reached the head in the other would deadlock; and each such append would
+ * move the head under this node's compare-and-set, costing its next batch a
+ * lost race. A change's event is appended after its commit instead.
  */
 export function appendToSharedStore(store: Store): AuditAppender {
   const statements = appendStatements;

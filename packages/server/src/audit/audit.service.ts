@@ -20,7 +20,7 @@ import {
   type AuditFilter,
 } from "./audit.repository.ts";
 import type { AuditEventInput, AuditRecord, ReadCondition } from "./audit.types.ts";
-import type { Store } from "../store/store.ts";
+import type { Database, Store } from "../store/store.ts";
 
 /** Which requests wait for their event to be synced to disk (AuditSettings.sync). */
 export type AuditSync = "changes" | "always";
@@ -116,6 +116,41 @@ export class AuditLog {
     this.#listeners.push(listener);
   }
 
+  /**
+   * Whether a change's event can go in the change's own transaction
+   * (appendInCommit), so its request waits for one commit and one sync, not
+   * the change's and then the next batch's: where the appender can
+   * (AuditAppender.inTransaction), and only failing closed, since a change
+   * whose event cannot be written is then not made either.
+   */
+  get appendsInCommit(): boolean {
+    return !this.failOpen && this.#appender.inTransaction !== undefined;
+  }
+
+  /**
+   * Puts `event` on the chain in `trx`, the transaction that makes the change
+   * it reports: the event is in if and only if that change commits, a rolled
+   * back write (its savepoint, its batch) taking its event with it. The
+   * caller hands the records to committed() once the commit is durable.
+   */
+  async appendInCommit(trx: Database, event: AuditEventInput): Promise<AuditRecord[]> {
+    try {
+      return await this.#appender.inTransaction!(trx, [event]);
+    } catch (error) {
+      this.#log(`AUDIT WRITE FAILED for 1 event: ${(error as Error).message} — the change was not made and the request was refused`);
+      throw error;
+    }
+  }
+
+  /** Records put on the chain by appendInCommit whose transaction committed: listeners hear of them as of any batch. */
+  committed(records: AuditRecord[]): void {
+    this.#notify(records);
+  }
+
+  #notify(records: AuditRecord[]): void {
+    if (records.length > 0) for (const listener of this.#listeners) listener(records);
+  }
+
   /** Waits for everything recorded so far to be written. */
   async drain(): Promise<void> {
     while (this.#writing.size > 0 || this.#open !== null) {
@@ -133,7 +168,7 @@ export class AuditLog {
         ({ records, stale }) => {
           batch.stale = stale;
           batch.settle();
-          if (records.length > 0) for (const listener of this.#listeners) listener(records);
+          this.#notify(records);
         },
         (error: unknown) => {
           this.#log(`AUDIT WRITE FAILED for ${batch.events.length} event(s): ${(error as Error).message}${this.failOpen ? " — the requests went ahead UNAUDITED (fail-open mode)" : " — the requests were refused"}`);

@@ -4,19 +4,32 @@
  * `request.auditTarget` (ids and names, never values). The event is written
  * before the answer leaves: if it cannot be made durable the caller gets
  * AUDIT_UNAVAILABLE instead of the answer (unless the server runs fail-open).
+ *
+ * A route that answers a committed change with a status known beforehand
+ * says so (`config: { auditOnCommit: 200 }`): its event, with that status, is
+ * then written in the change's own transaction (request.changeAudit(), taken
+ * by the services through SecretContext.from), so the request waits for one
+ * sync, not two, and the event stands or falls with the change. If the
+ * answer turns out otherwise (an error after the commit), the hook records
+ * that answer as an event of its own.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AuditLog } from "../audit/audit.service.ts";
-import { outcomeOf, type AuditEventInput, type AuditTarget, type ReadCondition } from "../audit/audit.types.ts";
+import { outcomeOf, type AuditEventInput, type AuditRecord, type AuditTarget, type ReadCondition } from "../audit/audit.types.ts";
 import type { Clock } from "../core/clock.ts";
 import { CofferError } from "../core/errors.ts";
+import type { ChangeAudit } from "../core/request-origin.ts";
 
 declare module "fastify" {
   interface FastifyContextConfig {
     audit?: string;
+    /** The status the route answers once its change commits: the event then goes in the change's transaction. */
+    auditOnCommit?: number;
   }
   interface FastifyRequest {
     auditTarget: AuditTarget;
+    /** OriginSource.changeAudit: for a route with auditOnCommit, where the audit log can write in a change's transaction. */
+    changeAudit(): ChangeAudit | undefined;
   }
   interface FastifyInstance {
     /**
@@ -32,6 +45,8 @@ declare module "fastify" {
 
 /** Set once a request's event is recorded, so the error answer for a failed write is not audited again. */
 const recorded = Symbol("auditRecorded");
+/** The status a request's event said, once it committed with its change: an answer with that status needs no other event. */
+const committedStatus = Symbol("auditCommittedStatus");
 const USER_AGENT_MAX = 256;
 
 export interface AuditHookOptions {
@@ -65,6 +80,11 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
     }
     return current;
   });
+  app.decorateRequest("changeAudit", function changeAudit(this: FastifyRequest): ChangeAudit | undefined {
+    const { audit: action, auditOnCommit: status } = this.routeConfig;
+    if (log === null || action === undefined || status === undefined || !log.appendsInCommit) return undefined;
+    return changeAuditOf(this, log, clock, action, status);
+  });
   if (log === null) return;
   const record = (request: FastifyRequest, reply: FastifyReply, action: string, workspaceId: string | undefined, payload: unknown, done: (error: Error | null, payload?: unknown) => void): void => {
     const event = eventOf(request, request.auditTarget.action ?? action, reply.statusCode, clock(), workspaceId ?? null);
@@ -82,11 +102,33 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
     if (action === undefined || (request as unknown as Record<symbol, boolean>)[recorded]) return done(null, payload);
     (request as unknown as Record<symbol, boolean>)[recorded] = true;
     reply.header("x-request-id", request.id);
+    if ((request as unknown as Record<symbol, number>)[committedStatus] === reply.statusCode) return done(null, payload);
     const known = request.auditTarget.workspaceId;
     const ref = (request.params as { workspace?: string } | undefined)?.workspace;
     if (known !== undefined || ref === undefined) record(request, reply, action, known, payload, done);
     else Promise.resolve(workspaceIdOf(ref)).then((id) => record(request, reply, action, id, payload, done), (error: Error) => done(error));
   });
+}
+
+/** One change's event, written in its transaction with the status the route answers once it commits. */
+function changeAuditOf(request: FastifyRequest, log: AuditLog, clock: Clock, action: string, status: number): ChangeAudit {
+  /** The records of the write's last run: the one that committed, when committed() is called. */
+  let written: AuditRecord[] = [];
+  return {
+    async write(trx, target) {
+      const event = { ...eventOf(request, request.auditTarget.action ?? action, status, clock(), target.workspaceId), secretId: target.secretId, secretName: target.secretName };
+      try {
+        written = await log.appendInCommit(trx, event);
+      } catch {
+        throw unavailable();
+      }
+    },
+    committed() {
+      (request as unknown as Record<symbol, number>)[committedStatus] = status;
+      log.committed(written);
+      written = [];
+    },
+  };
 }
 
 function unavailable(): CofferError {

@@ -238,18 +238,24 @@ export class SecretWriter {
     revive = false,
     known?: SecretRow,
   ): Promise<SecretWithData> {
+    // The request's event goes in the transaction that makes the version, where the request allows it: one sync for both.
+    const audit = ctx.from?.changeAudit?.();
     for (let attempt = 1; ; attempt++) {
       const options = { allowDeleted: revive };
       const found = attempt === 1 && known ? this.#rows.authorize(ctx, ref, known, "write", options) : await this.#rows.authorizedRow(ctx, ref, "write", options);
       const written = await this.#rows.commit(found, async (trx) => {
-        const first = await this.#newVersion(trx, ctx, found, input, nextData, type, revive);
-        if (first) return first;
-        const row = await findById(trx, found.workspaceId, found.id);
-        if (!row || (row.deletedAt !== null && !revive)) throw notFound(ref);
-        this.#rows.require(ctx, row, "write");
-        return this.#newVersion(trx, ctx, row, input, nextData, type, revive);
+        let made = await this.#newVersion(trx, ctx, found, input, nextData, type, revive);
+        if (!made) {
+          const row = await findById(trx, found.workspaceId, found.id);
+          if (!row || (row.deletedAt !== null && !revive)) throw notFound(ref);
+          this.#rows.require(ctx, row, "write");
+          made = await this.#newVersion(trx, ctx, row, input, nextData, type, revive);
+        }
+        if (made && audit) await audit.write(trx, { workspaceId: made.row.workspaceId, secretId: made.row.id, secretName: made.row.name });
+        return made;
       });
       if (written) {
+        audit?.committed();
         const { row, keys, data, now, intervalDays } = written;
         return { ...summarize(row, keys, now, now, planOf(intervalDays, now)), ...dataFields(data) };
       }

@@ -137,7 +137,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.put(`${base}/:secret`, {
-    config: { audit: "secret.update", rateLimit: "write" },
+    config: { audit: "secret.update", auditOnCommit: 200, rateLimit: "write" },
     preSerialization: withoutDataIfMinimal,
     schema: { tags, summary: "Replace every key/value pair (a new version); creates the secret if the name is new", params: SecretParams, querystring: ScopeQuery, body: ReplaceBody, response: { 200: Type.Ref("Secret"), 201: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request, reply) => {
@@ -149,7 +149,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.patch(`${base}/:secret`, {
-    config: { audit: "secret.update", rateLimit: "write" },
+    config: { audit: "secret.update", auditOnCommit: 200, rateLimit: "write" },
     preSerialization: withoutDataIfMinimal,
     schema: { tags, summary: "Set or remove some keys (a new version), or change label and tags", params: SecretParams, querystring: ScopeQuery, body: PatchBody, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request) => {
@@ -192,7 +192,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
   });
 
   app.post(`${base}/:secret/rollback`, {
-    config: { audit: "secret.rollback", rateLimit: "write" },
+    config: { audit: "secret.rollback", auditOnCommit: 200, rateLimit: "write" },
     preSerialization: withoutDataIfMinimal,
     schema: { tags, summary: "Roll back: write a new version equal to an old one", params: SecretParams, querystring: ScopeQuery, body: RollbackBody, response: { 200: Type.Ref("Secret"), ...errorResponses } },
     handler: async (request) =>

@@ -48,8 +48,9 @@ export interface Store {
    * A transaction shared with the other writes that arrive meanwhile: one
    * commit and one sync for the lot, each write in a savepoint of its own,
    * resolved once the commit is durable (group-commit.ts, which says what
-   * `fn` may do). For writes that many requests make at once: secrets, the
-   * audit events of changes (SQLite) and alerts.
+   * `fn` may do). For writes that many requests make at once: secrets (with
+   * the request's audit event where it can go in the change's commit:
+   * http/audit.ts), the audit events of other changes (SQLite) and alerts.
    */
   writeGrouped<T>(fn: (trx: Database) => Promise<T>): Promise<T>;
   /** Runs `statement` alone, in a transaction of its own; on PostgreSQL as a named prepared statement. Its rows. */

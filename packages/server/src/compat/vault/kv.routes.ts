@@ -161,7 +161,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     app.route({
       method,
       url: "/:mount/data/*",
-      config: { audit: "secret.update" },
+      config: { audit: "secret.update", auditOnCommit: 200 },
       schema: { hide, params: MountPath, body: WriteBody },
       handler: async (request) => {
         const ctx = await contextOf(request, request.params.mount);
@@ -177,7 +177,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
   }
 
   app.patch("/:mount/data/*", {
-    config: { audit: "secret.update" },
+    config: { audit: "secret.update", auditOnCommit: 200 },
     schema: { hide, params: MountPath, body: WriteBody },
     handler: async (request) => {
       const ctx = await contextOf(request, request.params.mount);

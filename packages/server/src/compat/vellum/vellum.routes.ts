@@ -72,7 +72,7 @@ export const vellumRoutes: FastifyPluginAsyncTypebox<{ secrets: SecretService; l
   });
 
   app.patch("/workspace-secrets/:id", {
-    config: { audit: "secret.update" },
+    config: { audit: "secret.update", auditOnCommit: 200 },
     schema: {
       hide: true,
       params: Params,
