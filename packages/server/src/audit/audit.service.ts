@@ -67,6 +67,8 @@ export class AuditLog {
   #open: Batch | null = null;
   #writing = new Set<Promise<void>>();
   #listeners: ((records: AuditRecord[]) => void)[] = [];
+  /** Committed with their changes, not yet handed to the listeners (committed()). */
+  #committed: AuditRecord[] = [];
 
   constructor(store: Store, appender: AuditAppender, options: AuditOptions = {}) {
     this.#store = store;
@@ -142,8 +144,22 @@ export class AuditLog {
     }
   }
 
-  /** Records put on the chain by appendInCommit whose transaction committed: listeners hear of them as of any batch. */
+  /**
+   * Records put on the chain by appendInCommit whose transaction committed:
+   * listeners hear of them as of any batch. Those of one group commit arrive
+   * one request at a time, and reach the listeners together, on the next
+   * turn of the event loop: a batch of updates makes its alerts in one
+   * insert (alert.service.ts), not one each.
+   */
   committed(records: AuditRecord[]): void {
+    if (records.length === 0) return;
+    if (this.#committed.length === 0) setImmediate(() => this.#notifyCommitted());
+    this.#committed.push(...records);
+  }
+
+  #notifyCommitted(): void {
+    const records = this.#committed;
+    this.#committed = [];
     this.#notify(records);
   }
 
@@ -153,6 +169,7 @@ export class AuditLog {
 
   /** Waits for everything recorded so far to be written. */
   async drain(): Promise<void> {
+    this.#notifyCommitted();
     while (this.#writing.size > 0 || this.#open !== null) {
       this.#writeOpenBatch();
       await Promise.allSettled(this.#writing);
