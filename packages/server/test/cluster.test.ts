@@ -173,7 +173,7 @@ test("three nodes behind HAProxy on one PostgreSQL and Redis", { timeout: 420_00
     assert.ok(writers.size >= 3, `one audit chain with several writers (${writers.size} processes wrote to it) verifies`);
   });
 
-  await t.test("a write answered by one node reads back at its new version from any node at once, under load and from a node whose notifications come late", async (st) => {
+  await t.test("a write answered by one node reads back at its new version from any node at once, natively and through the Vault adapter, under load and from a node whose notifications come late", async (st) => {
     const load = startLoad(cluster, { writers: 2, readers: 4, prefix: "fresh-load" });
     st.after(() => load.stop());
     // A fourth node on the same store, behind a link to PostgreSQL that delivers everything 100 ms late.
@@ -183,6 +183,7 @@ test("three nodes behind HAProxy on one PostgreSQL and Redis", { timeout: 420_00
     st.after(() => late.kill());
     const nodes = [...cluster.nodes.map((node) => node.url), late.url].map((url) => api(url, cluster.adminToken));
     const path = `${WS}/secrets/fresh%2Fone`;
+    const vaultPath = "/v1/secret/data/fresh/one";
     assert.equal((await admin("POST", `${WS}/secrets`, { name: "fresh/one", data: { v: "0" } })).status, 201);
     const stale: string[] = [];
     for (let round = 1; round <= 15; round++) {
@@ -191,11 +192,13 @@ test("three nodes behind HAProxy on one PostgreSQL and Redis", { timeout: 420_00
       const writer = round % cluster.nodes.length;
       const written = await nodes[writer]!("PUT", path, { data: { v: String(round) } });
       assert.equal(written.status, 200, JSON.stringify(written.body));
-      // Right after the answer, with nothing in between: every other node.
-      const reads = await Promise.all(nodes.map((node, i) => (i === writer ? undefined : node("GET", path))));
+      // Right after the answer, with nothing in between: every other node, alternately through the Vault adapter.
+      const viaVault = round % 2 === 0;
+      const reads = await Promise.all(nodes.map((node, i) => (i === writer ? undefined : node("GET", viaVault ? vaultPath : path))));
       for (const [i, read] of reads.entries()) {
-        if (read && (read.body.version !== written.body.version || read.body.data.v !== String(round))) {
-          stale.push(`round ${round}: node ${i + 1} served version ${read.body.version} after node ${writer + 1} answered version ${written.body.version}`);
+        const served = read && (viaVault ? { version: read.body.data?.metadata?.version, v: read.body.data?.data?.v } : { version: read.body.version, v: read.body.data?.v });
+        if (served && (served.version !== written.body.version || served.v !== String(round))) {
+          stale.push(`round ${round}: node ${i + 1} served version ${served.version} ${viaVault ? "through the Vault adapter " : ""}after node ${writer + 1} answered version ${written.body.version}`);
         }
       }
     }

@@ -87,8 +87,9 @@ export class SecretReader {
    * statement that records the read). `served()` once confirmed. Undefined
    * when get() must answer instead: nothing cached, or an answer other than
    * the value (a refusal or a gone version is given only once confirmed).
+   * With what read() adds, for the Vault adapter's read.
    */
-  unconfirmedCurrent(ctx: SecretContext, ref: string): { secret: Readonly<SecretWithData>; condition: ReadCondition; served(): void } | undefined {
+  unconfirmedCurrent(ctx: SecretContext, ref: string): (SecretRead & { condition: ReadCondition; served(): void }) | undefined {
     if (!this.#freshness) return undefined;
     const current = this.#current.get(keyOf(ctx, ref));
     if (!current) return undefined;
@@ -97,7 +98,7 @@ export class SecretReader {
     // A canary's alarm and an expired secret's refusal come from release(), on the way that confirms first.
     if (now >= current.goneFrom || row.canary === 1 || (row.expiresAt !== null && now >= row.expiresAt) || !atLeast(this.#rows.levelOn(ctx, row), "read")) return undefined;
     return {
-      secret: this.#currentView(current),
+      ...this.#readOf(current),
       condition: { secretId: row.id, currentVersion: row.currentVersion, updatedAt: row.updatedAt, deletedAt: row.deletedAt },
       served: () => this.#rows.release(ctx, row, "read"),
     };
@@ -107,10 +108,12 @@ export class SecretReader {
   async read(ctx: SecretContext, ref: string, version?: number): Promise<SecretRead> {
     const current = await this.#readCurrent(ctx, ref);
     this.#rows.release(ctx, current.row, "read");
-    if (version === undefined || version === current.row.currentVersion) {
-      return { secret: this.#currentView(current), customMetadata: current.customMetadata, deletesAt: Number.isFinite(current.goneFrom) ? current.goneFrom : null };
-    }
+    if (version === undefined || version === current.row.currentVersion) return this.#readOf(current);
     return this.#olderVersion(current, version);
+  }
+
+  #readOf(current: CurrentSecret): SecretRead {
+    return { secret: this.#currentView(current), customMetadata: current.customMetadata, deletesAt: Number.isFinite(current.goneFrom) ? current.goneFrom : null };
   }
 
   /** Several secrets' current values in one call, all or nothing: the first missing one fails the whole read. */

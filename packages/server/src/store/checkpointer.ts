@@ -27,6 +27,8 @@ const RESTART_AFTER_MS = 1000;
  * couple of seconds restarts it that often, 1% of a core.
  */
 const QUIET_MS = 1000;
+/** How long a thread told to stop may take to end itself (it takes a few ms). */
+const STOP_WAIT_MS = 5000;
 
 export interface Checkpointer {
   /** A commit went into the WAL: the thread runs (again) until it has copied it and the store is quiet. */
@@ -56,7 +58,9 @@ export function startCheckpointer(path: string, onError: (error: Error) => void)
         if (current === worker && performance.now() - lastCommit >= QUIET_MS) {
           current = undefined;
           copied = walWritten();
-          void worker.terminate();
+          // The thread ends itself, its heap collected first (checkpoint-worker.js says why); one that does not is ended.
+          worker.postMessage("stop");
+          setTimeout(() => void worker.terminate(), STOP_WAIT_MS).unref();
         }
         return;
       }

@@ -141,14 +141,23 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     // The hot path of the adapter: no closure or extra promise per request, the data part's JSON kept per version.
     handler: async (request, reply) => {
       const path = request.params["*"];
+      const version = request.query.version || undefined;
       const ctx = await contextOf(request, request.params.mount);
+      // On a store several nodes share, a cached value is confirmed current in the statement that records its read
+      // (as the native read does): one round trip, not a freshness check and then the audit's.
+      const cached = version === undefined ? secrets.unconfirmedCurrent(ctx, path) : undefined;
       let read: SecretRead;
-      try {
-        read = await secrets.read(ctx, path, request.query.version || undefined);
-      } catch (error) {
-        const gone = await goneVersion(ctx, path, request.query.version, error);
-        if (gone) return reply.code(404).send(envelope(request.id, gone));
-        return covered(ctx, path)(error);
+      if (cached && (await app.recordReadIfCurrent(request, reply, cached.secret, cached.condition))) {
+        cached.served();
+        read = cached;
+      } else {
+        try {
+          read = await secrets.read(ctx, path, version);
+        } catch (error) {
+          const gone = await goneVersion(ctx, path, request.query.version, error);
+          if (gone) return reply.code(404).send(envelope(request.id, gone));
+          return covered(ctx, path)(error);
+        }
       }
       noteTarget(request, { workspaceId: ctx.access.workspace.id, secretId: read.secret.id, secretName: read.secret.name });
       // The JSON itself, not the reply: see the native read (secret.routes.ts).
