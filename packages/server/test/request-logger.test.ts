@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import Fastify, { type FastifyInstance } from "fastify";
-import { requestLogger } from "../src/http/request-logger.ts";
+import { pino } from "pino";
+import { requestLogger, requestLoggerOf } from "../src/http/request-logger.ts";
 
 /** An app logging at `level` (lines kept) whose logger counts the children made of it. */
 function logged(level: string, genReqId?: () => string) {
@@ -56,4 +57,29 @@ test("a request that writes no line makes no child logger", async () => {
   for (let i = 0; i < 3; i++) assert.equal((await app.inject("/")).statusCode, 200);
   await app.close();
   assert.equal(children() - before, 0);
+});
+
+test("with Fastify's own logger off, a request's lines reach the server's logger with its request id, and its response is not watched for a log line", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: "warn" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  /** The listeners on a response's "finish" while its handler runs. */
+  const watching = async (app: FastifyInstance) => {
+    let listeners = -1;
+    app.get("/", async (request, reply) => {
+      request.log.info("not written at warn");
+      request.log.error({ detail: 2 }, "written");
+      listeners = reply.raw.listenerCount("finish");
+      return {};
+    });
+    assert.equal((await app.inject("/")).statusCode, 200);
+    await app.close();
+    return listeners;
+  };
+  const off = await watching(Fastify({ logger: false, childLoggerFactory: requestLoggerOf(logger), genReqId: () => "req_off" }));
+  assert.deepEqual(
+    lines.map(({ reqId, msg, detail }) => ({ reqId, msg, detail })),
+    [{ reqId: "req_off", msg: "written", detail: 2 }],
+  );
+  const on = await watching(Fastify({ logger: { level: "warn", stream: { write: () => {} } }, childLoggerFactory: requestLogger }));
+  assert.equal(on - off, 1);
 });

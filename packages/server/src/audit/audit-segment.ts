@@ -21,35 +21,77 @@ export const KEY = { workspace: "w:", secret: "s:", actor: "a:" } as const;
 /** The events of one batch put on the chain after `head`: their records, the row that stores them, and the new head. */
 export function chainSegment(head: ChainPoint, events: AuditEventInput[]): { records: AuditRecord[]; row: SegmentRow; head: ChainPoint } {
   let { seq, hash } = head;
-  const lines: string[] = [];
+  const lines = new StoredLines();
   const records = events.map((event) => {
     seq++;
     const line = eventLine(seq, event);
     hash = lineHash(hash, line);
-    lines.push(storedLine(line, hash));
+    lines.add(line, hash);
     return { ...event, seq, hash };
   });
-  return { records, row: rowOf(records, lines), head: { seq, hash } };
+  return { records, row: rowOf(records, lines.bytes()), head: { seq, hash } };
 }
 
 /** The row for events already on the chain, with the hashes they have (a migration moving them). */
 export function segmentOf(records: AuditRecord[]): SegmentRow {
-  return rowOf(records, records.map((record) => storedLine(eventLine(record.seq, record), record.hash)));
+  const lines = new StoredLines();
+  for (const record of records) lines.add(eventLine(record.seq, record), record.hash);
+  return rowOf(records, lines.bytes());
 }
 
-/** The hashed line with the hash as its last element: `[seq, …, requestId, hash]`. */
-function storedLine(line: string, hash: string): string {
-  return `${line.slice(0, -1)},"${hash}"]`;
+/**
+ * A segment's `events`: each hashed line with its hash as the last element
+ * (`[seq, …, requestId, hash]`), a line break between two, in UTF-8. Written
+ * straight into bytes, where a string per stored line and the whole segment
+ * joined into one more would be copied again into the bytes stored.
+ */
+class StoredLines {
+  #length = 0;
+
+  add(line: string, hash: string): void {
+    let buffer = this.#room(line.length * 3 + hash.length + 4);
+    let at = this.#length;
+    if (at > 0) buffer[at++] = NEWLINE;
+    // The line without its closing `]` (one byte in UTF-8), then `,"<hash>"]`.
+    at += buffer.write(line, at, "utf8") - 1;
+    buffer[at++] = COMMA;
+    buffer[at++] = QUOTE;
+    at += buffer.write(hash, at, "latin1");
+    buffer[at++] = QUOTE;
+    buffer[at++] = CLOSE;
+    this.#length = at;
+  }
+
+  /** A buffer of its own: the one written into is the next segment's too. */
+  bytes(): Buffer {
+    return Buffer.from(written.subarray(0, this.#length));
+  }
+
+  #room(more: number): Buffer {
+    if (this.#length + more > written.length) {
+      const larger = Buffer.allocUnsafeSlow(Math.max(2 * written.length, this.#length + more));
+      written.copy(larger, 0, 0, this.#length);
+      written = larger;
+    }
+    return written;
+  }
 }
 
-function rowOf(records: AuditRecord[], lines: string[]): SegmentRow {
+const NEWLINE = 0x0a;
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+const CLOSE = 0x5d;
+/** Segments are made one at a time (synchronously), each written here first; it grows to the largest batch's size. */
+let written = Buffer.allocUnsafeSlow(64 * 1024);
+
+function rowOf(records: AuditRecord[], events: Buffer): SegmentRow {
   const last = records.at(-1)!;
   return {
     firstSeq: records[0]!.seq,
     lastSeq: last.seq,
     ...summaryOf(records),
     lastHash: last.hash,
-    events: Buffer.from(lines.join("\n")),
+    events,
   };
 }
 

@@ -49,8 +49,13 @@ interface Batch {
   /** Events left out: their condition failed, or (fail-open) the batch could not be written. */
   stale: ReadonlySet<AuditEventInput>;
   durable: Promise<void>;
+  /** recordThen()'s callers, two slots each: the callback and its argument. */
+  waiting: unknown[];
   settle(error?: unknown): void;
 }
+
+/** recordThen()'s callback: `error` null once the event is durable. */
+export type Recorded<A> = (error: unknown, arg: A) => void;
 
 /** Segments checked at a time. */
 const VERIFY_PAGE = 100;
@@ -85,6 +90,17 @@ export class AuditLog {
    */
   record(event: AuditEventInput, read = false): Promise<void> {
     return this.#join(event, read).durable;
+  }
+
+  /**
+   * record() for a caller that goes on in a callback (an HTTP hook): `then(null, arg)`
+   * once durable, `then(error, arg)` if not. Every request waits for its batch,
+   * so a promise, its reaction and two closures per request stay alive that
+   * long (the young generation's collections copy them); this holds only
+   * the two slots.
+   */
+  recordThen<A>(event: AuditEventInput, read: boolean, then: Recorded<A>, arg: A): void {
+    this.#join(event, read).waiting.push(then, arg);
   }
 
   /**
@@ -252,5 +268,28 @@ function newBatch(): Batch {
   });
   // A batch whose every request already went away must not become an unhandled rejection.
   durable.catch(() => {});
-  return { events: [], synced: false, conditions: new Map(), stale: new Set(), durable, settle: (error) => (error === undefined ? resolve() : reject(error)) };
+  const batch: Batch = {
+    events: [],
+    synced: false,
+    conditions: new Map(),
+    stale: new Set(),
+    durable,
+    waiting: [],
+    settle: (error) => {
+      if (error === undefined) resolve();
+      else reject(error);
+      const waiting = batch.waiting;
+      for (let i = 0; i < waiting.length; i += 2) {
+        try {
+          (waiting[i] as Recorded<unknown>)(error ?? null, waiting[i + 1]);
+        } catch (thrown) {
+          // As a throw in a promise's reaction would: an unhandled error, not one that skips the callers after it.
+          queueMicrotask(() => {
+            throw thrown;
+          });
+        }
+      }
+    },
+  };
+  return batch;
 }

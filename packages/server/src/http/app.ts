@@ -6,6 +6,7 @@ import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { randomBytes } from "node:crypto";
+import { pino } from "pino";
 import type { Coffer } from "../coffer.ts";
 import { groupRoutes } from "../access/group.routes.ts";
 import { alertRoutes } from "../alert/alert.routes.ts";
@@ -36,7 +37,7 @@ import { tookListVerb } from "./list-verb.ts";
 import { answerClientError, frameworkErrorHandler, type ErrorShapes } from "./framework-errors.ts";
 import { installRateLimits } from "./rate-limit.ts";
 import { installRouteConfig } from "./route-config.ts";
-import { requestLogger } from "./request-logger.ts";
+import { requestLoggerOf } from "./request-logger.ts";
 import { serializers, validators } from "./schema-compilers.ts";
 import { ErrorResponse } from "./schemas.ts";
 import { DEFAULT_WEB_ROOT, webRoutes } from "./web.ts";
@@ -61,11 +62,16 @@ export interface AppOptions {
 export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promise<FastifyInstance> {
   // One sequence for requests Fastify sees and for those Node's parser refused before it could.
   const requestId = requestIds();
+  // The server's logger is Coffer's, not Fastify's: a Fastify with a logger times every response and
+  // adds and removes two listeners on it, for the request log lines Coffer does not write (they cost a
+  // third of the read path). Requests still log (errors, request-logger.ts), and so does the instance
+  // (app.log: "Server listening at", hooks that fail when closing).
+  const logger = options.logger ? pino(options.logger === true ? {} : options.logger, (options.logger as { stream?: pino.DestinationStream }).stream) : undefined;
   const app = Fastify({
-    logger: options.logger ?? false,
-    // Per-request log lines cost a third of the read path; errors are still logged.
+    logger: false,
+    ...(logger ? { childLoggerFactory: requestLoggerOf(logger) } : {}),
+    // No "incoming request" line either (Fastify writes it through the request's logger).
     logController: new LogController({ disableRequestLogging: true }),
-    childLoggerFactory: requestLogger,
     bodyLimit: BODY_LIMIT,
     genReqId: requestId,
     requestIdHeader: false,
@@ -80,6 +86,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     frameworkErrors: frameworkErrorHandler(ERROR_SHAPES),
     rewriteUrl: vaultListUrl,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  if (logger) app.log = logger;
 
   installErrorHandling(app);
   installRouteConfig(app);

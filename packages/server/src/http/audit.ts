@@ -47,6 +47,11 @@ declare module "fastify" {
 const recorded = Symbol("auditRecorded");
 /** The status a request's event said, once it committed with its change: an answer with that status needs no other event. */
 const committedStatus = Symbol("auditCommittedStatus");
+/** A request waiting for its event's batch: the onSend hook's callback and the answer it passes on. */
+const waitingDone = Symbol("auditWaitingDone");
+const waitingPayload = Symbol("auditWaitingPayload");
+type OnSendDone = (error: Error | null, payload?: unknown) => void;
+type WaitingRequest = FastifyRequest & { [recorded]: boolean; [committedStatus]: number; [waitingDone]: OnSendDone | null; [waitingPayload]: unknown };
 const USER_AGENT_MAX = 256;
 
 export interface AuditHookOptions {
@@ -58,6 +63,12 @@ export interface AuditHookOptions {
 
 export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }: AuditHookOptions): void {
   app.decorateRequest("auditTarget", null as unknown as AuditTarget);
+  // Fields of every request rather than added to some: a request waiting for its batch keeps Fastify's
+  // callback and the answer on itself, not in a closure of its own.
+  app.decorateRequest(recorded as never, false as never);
+  app.decorateRequest(committedStatus as never, 0 as never);
+  app.decorateRequest(waitingDone as never, null as never);
+  app.decorateRequest(waitingPayload as never, null as never);
   app.addHook("onRequest", (request, _reply, done) => {
     request.auditTarget = {};
     done();
@@ -86,23 +97,29 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
     return changeAuditOf(this, log, clock, action, status);
   });
   if (log === null) return;
-  const record = (request: FastifyRequest, reply: FastifyReply, action: string, workspaceId: string | undefined, payload: unknown, done: (error: Error | null, payload?: unknown) => void): void => {
+  const record = (request: FastifyRequest, reply: FastifyReply, action: string, workspaceId: string | undefined, payload: unknown, done: OnSendDone): void => {
     const event = eventOf(request, request.auditTarget.action ?? action, reply.statusCode, clock(), workspaceId ?? null);
     const each = request.auditTarget.secrets;
     const read = request.method === "GET" || request.method === "HEAD";
-    const recording = each === undefined
-      ? log.record(event, read)
-      : Promise.all(each.map((secret) => log.record({ ...event, secretId: secret.id ?? null, secretName: secret.name }, read)));
-    recording.then(() => done(null, payload), () => done(unavailable()));
+    if (each === undefined) {
+      const waiting = request as WaitingRequest;
+      waiting[waitingDone] = done;
+      waiting[waitingPayload] = payload;
+      return log.recordThen(event, read, answerRecorded, waiting);
+    }
+    Promise.all(each.map((secret) => log.record({ ...event, secretId: secret.id ?? null, secretName: secret.name }, read))).then(
+      () => done(null, payload),
+      () => done(unavailable()),
+    );
   };
-  // A callback hook: a request whose handler named its workspace waits on its batch's promise and no other.
+  // A callback hook: a request whose handler named its workspace waits on its batch and nothing else.
   app.addHook("onSend", (request, reply, payload, done) => {
     // A request refused before any hook ran (a framework error) has no route config, and so no audit action.
     const action = request.routeConfig?.audit;
-    if (action === undefined || (request as unknown as Record<symbol, boolean>)[recorded]) return done(null, payload);
-    (request as unknown as Record<symbol, boolean>)[recorded] = true;
+    if (action === undefined || (request as WaitingRequest)[recorded]) return done(null, payload);
+    (request as WaitingRequest)[recorded] = true;
     reply.header("x-request-id", request.id);
-    if ((request as unknown as Record<symbol, number>)[committedStatus] === reply.statusCode) return done(null, payload);
+    if ((request as WaitingRequest)[committedStatus] === reply.statusCode) return done(null, payload);
     const known = request.auditTarget.workspaceId;
     const ref = (request.params as { workspace?: string } | undefined)?.workspace;
     if (known !== undefined || ref === undefined) record(request, reply, action, known, payload, done);
@@ -124,11 +141,20 @@ function changeAuditOf(request: FastifyRequest, log: AuditLog, clock: Clock, act
       }
     },
     committed() {
-      (request as unknown as Record<symbol, number>)[committedStatus] = status;
+      (request as WaitingRequest)[committedStatus] = status;
       log.committed(written);
       written = [];
     },
   };
+}
+
+/** AuditLog.recordThen's callback for a request's event: the answer goes out once the event is durable, else AUDIT_UNAVAILABLE. */
+function answerRecorded(error: unknown, request: WaitingRequest): void {
+  const done = request[waitingDone]!;
+  const payload = request[waitingPayload];
+  request[waitingDone] = request[waitingPayload] = null;
+  if (error === null) done(null, payload);
+  else done(unavailable());
 }
 
 function unavailable(): CofferError {
@@ -182,7 +208,7 @@ function otherParam(params: Record<string, string | undefined>): string | undefi
 
 /** For a route that records its own events (the relay's, once a streamed answer is over): the hook then records none. */
 export function markRecorded(request: FastifyRequest): void {
-  (request as unknown as Record<symbol, boolean>)[recorded] = true;
+  (request as WaitingRequest)[recorded] = true;
 }
 
 /** Adds what a handler learned to the request's audit target. */

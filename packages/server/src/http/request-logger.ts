@@ -80,3 +80,11 @@ export function requestLogger(logger: ParentLogger, bindings: Bindings, options:
   if (options.level !== undefined || options.serializers !== undefined || logger.isLevelEnabled === undefined) return logger.child(bindings, options);
   return new RequestLogger(logger as Required<ParentLogger>, bindings) as unknown as FastifyBaseLogger;
 }
+
+/**
+ * The childLoggerFactory of a Fastify whose own logger is off (app.ts): each
+ * request logs through `parent` as above, whatever logger Fastify hands in.
+ */
+export function requestLoggerOf(parent: ParentLogger): (logger: ParentLogger, bindings: Bindings, options: ChildOptions) => FastifyBaseLogger {
+  return (_fastifyLogger, bindings, options) => requestLogger(parent, bindings, options);
+}
