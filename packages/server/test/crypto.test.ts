@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { IntegrityError, keyVersionOf, open, seal } from "../src/crypto/envelope.ts";
+import { fillRandom } from "../src/crypto/random-pool.ts";
 import { Keyring, RootKeyMismatchError } from "../src/crypto/keyring.ts";
 import { generateToken, hashToken, isWellFormedToken } from "../src/crypto/tokens.ts";
 import { inspect } from "node:util";
@@ -24,8 +25,23 @@ test("a sealed value opens with its key and context", () => {
 test("every seal uses a fresh nonce, so equal values never give equal ciphertexts", () => {
   const key = randomBytes(32);
   const seen = new Set<string>();
-  for (let i = 0; i < 1000; i++) seen.add(seal(key, 1, Buffer.from("same"), "ctx").subarray(5, 17).toString("hex"));
-  assert.equal(seen.size, 1000);
+  // Nonces come from a pool refilled every 341 of them: these cross many refills.
+  for (let i = 0; i < 10_000; i++) seen.add(seal(key, 1, Buffer.from("same"), "ctx").subarray(5, 17).toString("hex"));
+  assert.equal(seen.size, 10_000);
+});
+
+test("random bytes from the pool fill only the range asked for, are never handed out twice, and any size works", () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 2000; i++) {
+    const out = Buffer.alloc(20, 0xaa);
+    fillRandom(out, 3, 13 + (i % 4));
+    assert.ok(out.subarray(0, 3).every((byte) => byte === 0xaa) && out.subarray(16 + (i % 4)).every((byte) => byte === 0xaa), "bytes outside the range untouched");
+    seen.add(out.subarray(3, 16).toString("hex"));
+  }
+  assert.equal(seen.size, 2000);
+  const large = Buffer.alloc(10_000);
+  fillRandom(large, 0, large.length);
+  assert.ok(new Set(large).size > 200, "a fill larger than the pool is random too");
 });
 
 test("a ciphertext does not open under another context, key, or with any byte changed", () => {

@@ -11,7 +11,8 @@
  *
  * Layout: format(1) | keyVersion(4, big-endian) | nonce(12) | ciphertext | tag(16)
  */
-import { createCipheriv, createDecipheriv, createSecretKey, randomFillSync, type KeyObject } from "node:crypto";
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from "node:crypto";
+import { fillRandom } from "./random-pool.ts";
 
 const FORMAT_V1 = 0x01;
 const HEADER_BYTES = 5;
@@ -46,7 +47,7 @@ export function seal(key: Buffer | KeyObject, keyVersion: number, plaintext: Uin
   const out = Buffer.allocUnsafe(HEADER_BYTES + NONCE_BYTES + plaintext.length + TAG_BYTES);
   out[0] = FORMAT_V1;
   out.writeUInt32BE(keyVersion, 1);
-  randomFillSync(out, HEADER_BYTES, NONCE_BYTES);
+  fillRandom(out, HEADER_BYTES, NONCE_BYTES);
   const cipher = createCipheriv("aes-256-gcm", key, out.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES));
   cipher.setAAD(additionalData(out, context));
   let offset = HEADER_BYTES + NONCE_BYTES;

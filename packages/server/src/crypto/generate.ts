@@ -1,5 +1,6 @@
 /** Server-side generated secret values, for types whose value need not be typed in. */
-import { randomBytes, randomFillSync } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { fillRandom } from "./random-pool.ts";
 import { generateToken } from "./tokens.ts";
 
 /** A 256-bit HMAC key, base64url. */
@@ -16,7 +17,7 @@ export function generateInternalApiKey(): string {
 export function newId(prefix: string): string {
   const bytes = Buffer.allocUnsafe(16);
   bytes.writeUIntBE(Date.now(), 0, 6);
-  randomFillSync(bytes, 6, 10);
+  fillRandom(bytes, 6, 10);
   return `${prefix}_${base32(bytes)}`;
 }
 
