@@ -13,9 +13,9 @@
  * collection (start-up, whose garbage is every module compiled and every
  * route built; a load), it gets the memory-reducing full collection at once
  * instead: one pause of 20–150 ms while nothing waits, at most once per
- * FULL_EVERY_MS. The reducer alone left the bench's server at 151–156 MiB
- * after its load; these collections, 135–148 (the goal is 150). A full
- * collection every 10 s of a busy-then-idle server is a pause only an
+ * FULL_EVERY_MS. The bench's server after its load (goal 150 MiB): 149–165
+ * MiB with 32 MiB and 60 s, 135, 148 and 153 with these (noisy runs). A
+ * full collection every 10 s of a busy-then-idle server is a pause only an
  * idle loop sees.
  */
 import { performance } from "node:perf_hooks";
