@@ -14,7 +14,7 @@
  * route built; a load), it gets the memory-reducing full collection at once
  * instead: one pause of 20–150 ms while nothing waits, at most once per
  * FULL_EVERY_MS. The bench's server after its load (goal 150 MiB): 149–165
- * MiB with 32 MiB and 60 s, 135, 148 and 153 with these (noisy runs). A
+ * MiB with 32 MiB and 60 s; 138–151 with 8 MiB and 10 s (noisy runs). A
  * full collection every 10 s of a busy-then-idle server is a pause only an
  * idle loop sees.
  */
@@ -28,8 +28,6 @@ const IDLE_CHECKS = 2;
 /** Below this share of its time busy, the event loop is idle (timers and health checks stay under it). */
 const IDLE_UTILIZATION = 0.02;
 const BIG_GROWTH_BYTES = 8 * 1024 * 1024;
-/** Heap growth since the last collection that counts as work even while the event loop stays under IDLE_UTILIZATION. */
-const GROWTH_IS_WORK_BYTES = 8 * 1024 * 1024;
 const FULL_EVERY_MS = 10_000;
 
 type Collection = { type: "minor" } | { type: "major"; execution: "sync"; flavor: "last-resort" };
@@ -55,14 +53,12 @@ export function reduceMemoryWhenIdle(): () => void {
   // No full collection yet: start-up gets one.
   let heapAfterFull = -Infinity;
   let fullAt = -Infinity;
-  let heapAfterCollection = Infinity;
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
     const idle = performance.eventLoopUtilization(now, usage).utilization < IDLE_UTILIZATION;
     usage = now;
     idleChecks = idle ? idleChecks + 1 : 0;
-    // A trickle of requests (a CLI run now and then) stays under the idle threshold yet can grow the heap as a burst does.
-    if (!idle || heapBytes() - heapAfterCollection > GROWTH_IS_WORK_BYTES) busySinceCollection = true;
+    if (!idle) busySinceCollection = true;
     if (idleChecks < IDLE_CHECKS || !busySinceCollection) return;
     busySinceCollection = false;
     if (heapBytes() - heapAfterFull > BIG_GROWTH_BYTES && performance.now() - fullAt >= FULL_EVERY_MS) {
@@ -74,7 +70,6 @@ export function reduceMemoryWhenIdle(): () => void {
     } else {
       collect({ type: "minor" });
     }
-    heapAfterCollection = heapBytes();
   }, CHECK_MS);
   timer.unref();
   return () => clearInterval(timer);
