@@ -42,6 +42,24 @@ test("the built UI is served at / and at client routes with a strict CSP; the AP
   assert.equal((await app.inject({ url: "/favicon.svg" })).statusCode, 200);
   assert.equal((await app.inject({ url: "/assets/missing.js" })).statusCode, 404);
   assert.equal((await app.inject({ url: "/assets/..%2findex.html" })).statusCode, 404);
+  // Only flat names under assets/: no way up, no dotfile, no directory.
+  writeFileSync(join(root, "secret.txt"), "not for the web");
+  writeFileSync(join(root, "assets/.env"), "not for the web");
+  mkdirSync(join(root, "assets/sub"));
+  writeFileSync(join(root, "assets/sub/x.js"), "1");
+  for (const url of ["/assets/../secret.txt", "/assets/%2e%2e/secret.txt", "/assets/x/..%2f..%2fsecret.txt", "/assets/.env", "/assets/sub", "/assets/sub/x.js", "/assets//app.js"]) {
+    const reply = await app.inject({ url });
+    assert.ok(reply.statusCode === 404 || /<title>Coffer/.test(reply.body), url);
+    assert.doesNotMatch(reply.body, /not for the web/, url);
+  }
+  // The UI's files are cached by validators: an unchanged file is a 304.
+  const etag = asset.headers.etag as string;
+  assert.ok(etag);
+  assert.equal((await app.inject({ url: "/assets/app.js", headers: { "if-none-match": etag } })).statusCode, 304);
+  const head = await app.inject({ method: "HEAD", url: "/assets/app.js" });
+  assert.equal(head.statusCode, 200);
+  assert.equal(head.body, "");
+  assert.equal((await app.inject({ url: "/" })).headers["cache-control"], "no-cache");
 
   // Unknown paths under the API prefixes are each API's own 404, never the page.
   const missing = async (url: string) => {
