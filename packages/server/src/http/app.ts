@@ -2,7 +2,6 @@
  * Builds the HTTP application around an opened core; never listens (main.ts
  * does), so tests can build their own and call it in-process.
  */
-import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { randomBytes } from "node:crypto";
@@ -36,6 +35,7 @@ import { installSealGate } from "./seal-gate.ts";
 import { tookListVerb } from "./list-verb.ts";
 import { answerClientError, frameworkErrorHandler, type ErrorShapes } from "./framework-errors.ts";
 import { installRateLimits } from "./rate-limit.ts";
+import { openApiDocument } from "./openapi.ts";
 import { installRouteConfig } from "./route-config.ts";
 import { requestLoggerOf } from "./request-logger.ts";
 import { serializers, validators } from "./schema-compilers.ts";
@@ -114,7 +114,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
   installRateLimits(app, coffer.limits, coffer.workspaces);
   app.addSchema(ErrorResponse);
 
-  await app.register(swagger, {
+  const openApi = openApiDocument(app, {
     openapi: {
       openapi: "3.1.0",
       info: { title: "Coffer API", version: VERSION, description: "Secrets for teams and AI agents. Every route but health and this document needs `Authorization: Bearer <token>`." },
@@ -124,7 +124,7 @@ export async function buildApp(coffer: Coffer, options: AppOptions = {}): Promis
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`) },
   });
 
-  await app.register(sysRoutes, { healthy: coffer.healthy, sealed: () => coffer.keys.sealed, draining: () => coffer.draining, version: VERSION });
+  await app.register(sysRoutes, { healthy: coffer.healthy, sealed: () => coffer.keys.sealed, draining: () => coffer.draining, version: VERSION, openApi });
   await app.register(sealRoutes, { seal: coffer.seal });
   await app.register(identityRoutes, { users: coffer.users, tokens: coffer.tokens, serviceAccounts: coffer.serviceAccounts });
   await app.register(workspaceRoutes, { workspaces: coffer.workspaces, secrets: coffer.secrets });

@@ -17,6 +17,8 @@ export interface SysRouteOptions {
   sealed: () => boolean;
   draining: () => boolean;
   version: string;
+  /** The OpenAPI document (http/openapi.ts). */
+  openApi: () => Promise<unknown>;
 }
 
 export const sysRoutes: FastifyPluginAsyncTypebox<SysRouteOptions> = async (app, options) => {
@@ -41,6 +43,6 @@ export const sysRoutes: FastifyPluginAsyncTypebox<SysRouteOptions> = async (app,
   app.get("/api/v1/openapi.json", {
     config: { public: true },
     schema: { hide: true },
-    handler: async () => app.swagger(),
+    handler: () => options.openApi(),
   });
 };
