@@ -161,7 +161,7 @@ const HEAP_FLAGS = [
   // Most of a server's functions run once (start-up, route set-up) or rarely (operator
   // routes): V8 drops the bytecode of a function unused for one memory-reducing collection
   // (default: several) and its baseline code too, recompiling it if it runs again. Hot
-  // functions are never flushed. Live heap idle -2.7 MiB; reads cost the same (decisions.md).
+  // functions are never flushed. Live heap idle -2.3 MiB; reads cost the same (decisions.md).
   ["--bytecode-old-age", "1"],
   ["--flush-baseline-code", undefined],
 ] as const;
