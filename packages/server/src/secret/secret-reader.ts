@@ -91,17 +91,39 @@ export class SecretReader {
    */
   unconfirmedCurrent(ctx: SecretContext, ref: string): (SecretRead & { condition: ReadCondition; served(): void }) | undefined {
     if (!this.#freshness) return undefined;
-    const current = this.#current.get(keyOf(ctx, ref));
+    const current = this.#servable(ctx, ref);
     if (!current) return undefined;
     const { row } = current;
-    const now = this.#rows.clock();
-    // A canary's alarm and an expired secret's refusal come from release(), on the way that confirms first.
-    if (now >= current.goneFrom || row.canary === 1 || (row.expiresAt !== null && now >= row.expiresAt) || !atLeast(this.#rows.levelOn(ctx, row), "read")) return undefined;
     return {
       ...this.#readOf(current),
       condition: { secretId: row.id, currentVersion: row.currentVersion, updatedAt: row.updatedAt, deletedAt: row.deletedAt },
       served: () => this.#rows.release(ctx, row, "read"),
     };
+  }
+
+  /**
+   * read() of the current version, synchronously, when it is cached on a
+   * store no other node writes and the answer is the value (the Vault
+   * adapter's hot path, as cachedCurrent is the native read's). Undefined:
+   * call read(), which also gives refusals and gone versions their answers.
+   */
+  cachedRead(ctx: SecretContext, ref: string): SecretRead | undefined {
+    if (this.#freshness) return undefined;
+    const current = this.#servable(ctx, ref);
+    if (!current) return undefined;
+    this.#rows.release(ctx, current.row, "read");
+    return this.#readOf(current);
+  }
+
+  /** The cached current version when the caller may read its value now; undefined when anything else is the answer. */
+  #servable(ctx: SecretContext, ref: string): CurrentSecret | undefined {
+    const current = this.#current.get(keyOf(ctx, ref));
+    if (!current) return undefined;
+    const { row } = current;
+    const now = this.#rows.clock();
+    // A canary's alarm and an expired secret's refusal come from release(), on the way that answers them.
+    if (now >= current.goneFrom || row.canary === 1 || (row.expiresAt !== null && now >= row.expiresAt) || !atLeast(this.#rows.levelOn(ctx, row), "read")) return undefined;
+    return current;
   }
 
   /** get() with what Vault's KV v2 shows next to the data: the custom metadata and the version's scheduled deletion. */

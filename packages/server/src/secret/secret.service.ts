@@ -90,6 +90,11 @@ export class SecretService {
     return this.#reader.unconfirmedCurrent(ctx, ref);
   }
 
+  /** SecretReader.cachedRead: read() of the current version when it is in memory, without a promise. */
+  cachedRead(ctx: SecretContext, ref: string): SecretRead | undefined {
+    return this.#reader.cachedRead(ctx, ref);
+  }
+
   /** get() with what Vault's KV v2 shows next to the data: the custom metadata and the version's scheduled deletion. */
   read(ctx: SecretContext, ref: string, version?: number): Promise<SecretRead> {
     return this.#reader.read(ctx, ref, version);
