@@ -218,7 +218,11 @@ for (const store of STORES) {
     if (store.kind === "sqlite") {
       // The event goes in at the end of the change's batch (AuditLog.appendInCommit): failing there, it fails the change too.
       const writes = await Promise.all([1, 2].map((i) => env.call("PUT", `${SECRETS}/guarded`, { data: { key: `${VALUE}-${i}` } })));
-      assert.ok(writes.every((write) => write.status >= 500 && !write.text.includes(VALUE)), "both changes refused");
+      for (const write of writes) {
+        assert.equal(write.status, 503, "both changes refused");
+        assert.equal(write.body.error.code, "AUDIT_UNAVAILABLE");
+        assert.ok(!write.text.includes(VALUE));
+      }
       assert.ok(env.logs.some((line) => line.includes("AUDIT WRITE FAILED") && line.includes("the changes were not made")), "logged as changes refused");
     }
     await sql`alter table audit_segments_away rename to audit_segments`.execute(env.coffer.store.db);

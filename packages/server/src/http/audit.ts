@@ -17,6 +17,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { auditUnavailable, type AuditLog, type InCommit } from "../audit/audit.service.ts";
 import { outcomeOf, type AuditEventInput, type AuditTarget, type ReadCondition } from "../audit/audit.types.ts";
 import type { Clock } from "../core/clock.ts";
+import { CofferError } from "../core/errors.ts";
 import type { ChangeAudit } from "../core/request-origin.ts";
 
 declare module "fastify" {
@@ -96,6 +97,13 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
     return changeAuditOf(this, log, clock, action, status);
   });
   if (log === null) return;
+  // A request refused because its event could not be written (a change whose batch could not put its events on
+  // the chain) is not audited again: that would fail the same way, and a failing hook after the error answer leaves
+  // Fastify only its fallback, a 500.
+  app.addHook("onError", (request, _reply, error, done) => {
+    if (error instanceof CofferError && error.code === "AUDIT_UNAVAILABLE") markRecorded(request);
+    done();
+  });
   const record = (request: FastifyRequest, reply: FastifyReply, action: string, workspaceId: string | undefined, payload: unknown, done: OnSendDone): void => {
     const event = eventOf(request, request.auditTarget.action ?? action, reply.statusCode, clock(), workspaceId ?? null);
     const each = request.auditTarget.secrets;
