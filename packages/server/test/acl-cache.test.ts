@@ -35,3 +35,36 @@ for (const store of STORES) {
     });
   }
 }
+
+// A secret's single grant is held as a pair and several as a map (access.service.ts): the level is the highest either way.
+for (const store of STORES) {
+  test(`a secret's level is the highest of its one or several grants, direct or through a group (${store.kind})`, async (t) => {
+    const users = await appWithBob(t, store, {});
+    if (!users) return;
+    const { admin, bob } = users;
+    const ws = "/api/v1/workspaces/default";
+    assert.equal(await admin("PUT", `${ws}/members/bob`, { role: "member" }), 200);
+    assert.equal(await admin("POST", `${ws}/groups`, { name: "readers" }), 201);
+    assert.equal(await admin("PUT", `${ws}/groups/readers/members/user:bob`), 200);
+    for (const name of ["one", "two"]) assert.equal(await admin("POST", `${ws}/secrets`, { name, data: { value: name } }), 201);
+    const read = (name: string) => bob("GET", `${ws}/secrets/${name}`);
+    const update = (name: string) => bob("PUT", `${ws}/secrets/${name}`, { data: { value: "new" } });
+    assert.equal(await admin("PUT", `${ws}/secrets/one/grants/group:readers`, { level: "read" }), 200);
+    assert.equal(await read("one"), 200);
+    assert.equal(await update("one"), 403);
+    // A second grant on the same secret, and one on another secret.
+    assert.equal(await admin("PUT", `${ws}/secrets/one/grants/user:bob`, { level: "see" }), 200);
+    assert.equal(await admin("PUT", `${ws}/secrets/two/grants/user:bob`, { level: "write" }), 200);
+    assert.equal(await read("one"), 200);
+    assert.equal(await update("one"), 403);
+    assert.equal(await admin("PUT", `${ws}/secrets/one/grants/user:bob`, { level: "write" }), 200);
+    assert.equal(await update("one"), 200);
+    assert.equal(await update("two"), 200);
+    assert.equal(await admin("DELETE", `${ws}/secrets/one/grants/user:bob`), 204);
+    assert.equal(await update("one"), 403);
+    assert.equal(await read("one"), 200);
+    assert.equal(await admin("DELETE", `${ws}/groups/readers/members/user:bob`), 200);
+    assert.equal(await read("one"), 404);
+    assert.equal(await read("two"), 200);
+  });
+}

@@ -10,6 +10,7 @@ import { EVENT_FIELDS, GENESIS, chainHash, eventLine } from "../src/audit/audit-
 import { readHead, writeHead } from "../src/audit/audit.repository.ts";
 import { systemEvent } from "../src/audit/audit.types.ts";
 import { migrateTo } from "../src/store/migrate.ts";
+import { atBatchEnd } from "../src/store/group-commit.ts";
 import { openStore, type Store } from "../src/store/store.ts";
 import { appendToSharedStore, type AuditAppender } from "../src/audit/audit-append.ts";
 import { AuditLog } from "../src/audit/audit.service.ts";
@@ -214,8 +215,18 @@ for (const store of STORES) {
     assert.equal(read.body.error.code, "AUDIT_UNAVAILABLE");
     assert.ok(!read.text.includes(VALUE), "the value never left");
     assert.ok(env.logs.some((line) => line.includes("AUDIT WRITE FAILED") && line.includes("refused")));
+    if (store.kind === "sqlite") {
+      // The event goes in at the end of the change's batch (AuditLog.appendInCommit): failing there, it fails the change too.
+      const writes = await Promise.all([1, 2].map((i) => env.call("PUT", `${SECRETS}/guarded`, { data: { key: `${VALUE}-${i}` } })));
+      for (const write of writes) {
+        assert.equal(write.status, 503, "both changes refused");
+        assert.equal(write.body.error.code, "AUDIT_UNAVAILABLE");
+        assert.ok(!write.text.includes(VALUE));
+      }
+      assert.ok(env.logs.some((line) => line.includes("AUDIT WRITE FAILED") && line.includes("the changes were not made")), "logged as changes refused");
+    }
     await sql`alter table audit_segments_away rename to audit_segments`.execute(env.coffer.store.db);
-    assert.equal((await env.call("GET", `${SECRETS}/guarded`)).status, 200, "the log is back: so is the service");
+    assert.equal((await env.call("GET", `${SECRETS}/guarded`)).body.version, 1, "the log is back: so is the service, and the refused changes were not made");
     assert.equal((await env.coffer.audit.verify()).ok, true, "the refused request left no hole in the chain");
   });
 
@@ -258,15 +269,18 @@ for (const store of STORES) {
       await env.coffer.audit.drain();
       const grouped = env.coffer.store;
       const original = grouped.writeGrouped;
-      /** What each grouped transaction held once its writes were made, just before its commit. */
+      /** What each grouped transaction held at the end of its batch, once the steps its writes left (the event's) had run, just before its commit. */
       const seen: { version: number | undefined; requestIds: string[] }[] = [];
+      const inspect = async (trx: Store["db"]) => {
+        const secret = await trx.selectFrom("secrets").select("currentVersion").where("id", "=", created.body.id).executeTakeFirst();
+        const head = await readHead(trx);
+        const segment = await trx.selectFrom("auditSegments").selectAll().where("lastSeq", "=", head!.seq).executeTakeFirstOrThrow();
+        seen.push({ version: secret?.currentVersion, requestIds: eventsOf(segment).map((event) => event.requestId) });
+      };
       grouped.writeGrouped = (fn) =>
         original(async (trx) => {
           const value = await fn(trx);
-          const secret = await trx.selectFrom("secrets").select("currentVersion").where("id", "=", created.body.id).executeTakeFirst();
-          const head = await readHead(trx);
-          const segment = await trx.selectFrom("auditSegments").selectAll().where("lastSeq", "=", head!.seq).executeTakeFirstOrThrow();
-          seen.push({ version: secret?.currentVersion, requestIds: eventsOf(segment).map((event) => event.requestId) });
+          assert.ok(atBatchEnd(trx, inspect, null));
           return value;
         });
       t.after(() => (grouped.writeGrouped = original));

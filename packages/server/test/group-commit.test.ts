@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
 import { sql } from "kysely";
+import { atBatchEnd } from "../src/store/group-commit.ts";
 import { openStore, type Database } from "../src/store/store.ts";
 import { countDatasyncs } from "./support/fdatasync-count.ts";
 import { STORES } from "./support/stores.ts";
@@ -96,5 +97,56 @@ for (const kind of STORES) {
     assert.equal(await commits.count(), 2, "the first write's commit, and one that the two arriving meanwhile share");
     const keys = (await store.db.selectFrom("meta").select("key").where("key", "like", "gc.%").execute()).map((row) => row.key).sort();
     assert.deepEqual(keys, ["gc.first", "gc.later.0", "gc.later.1"]);
+  });
+}
+
+for (const kind of STORES) {
+  test(`what writes leave for the end of their batch runs once, with what the writes that stayed left, in their order (${kind.kind})`, async (t) => {
+    const target = await kind.open(t);
+    if (!target) return;
+    const store = await openStore({ dataDir: target.dataDir, databaseUrl: target.databaseUrl });
+    t.after(() => store.close());
+    const runs: number[][] = [];
+    const step = async (trx: Database, items: number[]) => {
+      runs.push(items);
+      await trx.insertInto("meta").values({ key: "gc.end", value: items.join(",") }).execute();
+    };
+    const writes = Array.from({ length: 6 }, (_, i) =>
+      store.writeGrouped(async (trx) => {
+        assert.ok(atBatchEnd(trx, step, i));
+        await trx.insertInto("meta").values({ key: `gc.write.${i}`, value: String(i) }).execute();
+        if (i === 2) throw new Error("refused after leaving work");
+        return i;
+      }),
+    );
+    const settled = await Promise.allSettled(writes);
+    assert.deepEqual(settled.map((outcome) => outcome.status), ["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled", "fulfilled"]);
+    // The batch ran first without savepoints, failed at write 2 and ran again isolated: only that run reached its end.
+    assert.deepEqual(runs, [[0, 1, 3, 4, 5]], "one run of the step, without the item of the write rolled back");
+    const end = await store.db.selectFrom("meta").select("value").where("key", "=", "gc.end").executeTakeFirst();
+    assert.equal(end?.value, "0,1,3,4,5");
+    assert.equal(atBatchEnd(store.db, step, 9), false, "outside a batch there is no end to leave work for");
+  });
+
+  test(`a failing step at the end of a batch fails the batch's writes, which leave nothing behind (${kind.kind})`, async (t) => {
+    const target = await kind.open(t);
+    if (!target) return;
+    const store = await openStore({ dataDir: target.dataDir, databaseUrl: target.databaseUrl });
+    t.after(() => store.close());
+    const step = async () => {
+      throw new Error("the step failed");
+    };
+    const writes = Array.from({ length: 3 }, (_, i) =>
+      store.writeGrouped(async (trx) => {
+        await trx.insertInto("meta").values({ key: `gc.doomed.${i}`, value: String(i) }).execute();
+        if (i === 1) atBatchEnd(trx, step, i);
+      }),
+    );
+    const settled = await Promise.allSettled(writes);
+    for (const outcome of settled) {
+      assert.equal(outcome.status, "rejected");
+      assert.match(String((outcome as PromiseRejectedResult).reason), /the step failed/);
+    }
+    assert.deepEqual(await store.db.selectFrom("meta").select("key").where("key", "like", "gc.doomed.%").execute(), []);
   });
 }

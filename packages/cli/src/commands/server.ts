@@ -44,7 +44,8 @@ Options:
                         one before it is denied (docs/agents.md) (env COFFER_APPROVAL_TIMEOUT; default 60; 1 to 600)
   --list-cache N        how many secret summaries lists keep in memory (docs/operations.md)
                         (env COFFER_LIST_CACHE; default 20000; 0 keeps none)
-  --secret-cache N      how many secrets reads keep decrypted in memory, dropped on any write to them
+  --secret-cache N      how many secrets reads keep decrypted in memory, dropped on any write to them; a
+                        secret counts once per started KiB of its value
                         (env COFFER_SECRET_CACHE; default 10000; 0 decrypts every read)
   --acl-cache N         how many workspaces' grants and group memberships each node keeps in memory
                         (env COFFER_ACL_CACHE; default 1000; 0 loads them for every request)

@@ -15,9 +15,17 @@ import type { WorkspaceAccess } from "../workspace/workspace-access.ts";
 import { findEveryoneGroup, listGrantsOfWorkspace, listGroupMembersOfWorkspace } from "./access.repository.ts";
 
 
+/**
+ * One secret's grants: the usual single grant as a [subject id, level] pair,
+ * several as a map by subject id (user, group or service account). A map of
+ * one costs ~120 bytes more than the pair; with a workspace's grants held
+ * per secret that is most of what 100,000 grants weigh (docs/decisions.md).
+ */
+export type SecretGrants = readonly [subjectId: string, level: Level] | Map<string, Level>;
+
 export interface WorkspaceAcl {
-  /** secret id → subject id (user, group or service account) → level */
-  grants: Map<string, Map<string, Level>>;
+  /** secret id → its grants */
+  grants: Map<string, SecretGrants>;
   /** member id → the groups it belongs to, `everyone` excluded (everyone holds every member) */
   groupsOf: Map<string, string[]>;
   everyoneId: string | null;
@@ -111,17 +119,25 @@ export class AccessService {
       listGroupMembersOfWorkspace(db, workspaceId),
       findEveryoneGroup(db, workspaceId),
     ]);
-    const grants = new Map<string, Map<string, Level>>();
+    // Each row brings its own copy of a subject's id and of a level; the few
+    // members and groups of a workspace hold many grants, so one copy of each is kept.
+    const ids = new Map<string, string>();
+    const shared = (id: string) => ids.get(id) ?? (ids.set(id, id), id);
+    const grants = new Map<string, SecretGrants>();
     for (const row of grantRows) {
-      let subjects = grants.get(row.secretId);
-      if (!subjects) grants.set(row.secretId, (subjects = new Map()));
-      subjects.set(row.subjectId, row.level as Level);
+      const subjectId = shared(row.subjectId);
+      const level = levelOf(row.level);
+      const held = grants.get(row.secretId);
+      if (held === undefined) grants.set(row.secretId, [subjectId, level]);
+      else if (held instanceof Map) held.set(subjectId, level);
+      else grants.set(row.secretId, new Map([held, [subjectId, level]]));
     }
     const groupsOf = new Map<string, string[]>();
     for (const row of memberRows) {
+      const groupId = shared(row.groupId);
       const groups = groupsOf.get(row.memberId);
-      if (groups) groups.push(row.groupId);
-      else groupsOf.set(row.memberId, [row.groupId]);
+      if (groups) groups.push(groupId);
+      else groupsOf.set(shared(row.memberId), [groupId]);
     }
     return { grants, groupsOf, everyoneId: everyone?.id ?? null };
   }
@@ -142,11 +158,22 @@ export async function changeAccess<T>(store: Store, workspaceId: string, fn: (tr
   return result;
 }
 
-function grantedTo(grants: Map<string, Level>, subjectId: string, acl: WorkspaceAcl): Level {
-  let level = grants.get(subjectId) ?? "none";
-  if (acl.everyoneId) level = highest(level, grants.get(acl.everyoneId) ?? "none");
-  for (const group of acl.groupsOf.get(subjectId) ?? []) level = highest(level, grants.get(group) ?? "none");
+function grantedTo(grants: SecretGrants, subjectId: string, acl: WorkspaceAcl): Level {
+  let level = grantOf(grants, subjectId);
+  if (acl.everyoneId) level = highest(level, grantOf(grants, acl.everyoneId));
+  for (const group of acl.groupsOf.get(subjectId) ?? []) level = highest(level, grantOf(grants, group));
   return level;
+}
+
+function grantOf(grants: SecretGrants, subjectId: string): Level {
+  if (grants instanceof Map) return grants.get(subjectId) ?? "none";
+  return grants[0] === subjectId ? grants[1] : "none";
+}
+
+/** The stored level as the one string of LEVELS' keys, so a loaded workspace holds no copy per grant. */
+function levelOf(stored: string): Level {
+  for (const level in LEVELS) if (level === stored) return level as Level;
+  return stored as Level;
 }
 
 function highest(a: Level, b: Level): Level {

@@ -20,6 +20,8 @@ import {
   type AuditFilter,
 } from "./audit.repository.ts";
 import type { AuditEventInput, AuditRecord, ReadCondition } from "./audit.types.ts";
+import { CofferError } from "../core/errors.ts";
+import { atBatchEnd } from "../store/group-commit.ts";
 import type { Database, Store } from "../store/store.ts";
 
 /** Which requests wait for their event to be synced to disk (AuditSettings.sync). */
@@ -31,6 +33,17 @@ export interface AuditOptions {
   /** Reads too wait for their events to be synced to disk, not only written. Default: false. */
   syncReads?: boolean;
   log?: (message: string) => void;
+}
+
+/** A change's event on its way into the change's transaction (AuditLog.appendInCommit): its record once on the chain. */
+export interface InCommit {
+  readonly event: AuditEventInput;
+  record: AuditRecord | undefined;
+}
+
+/** The answer to a request whose event could not be written, failing closed. */
+export function auditUnavailable(): CofferError {
+  return new CofferError("AUDIT_UNAVAILABLE", "the audit log could not record this request, so it was refused; try again shortly");
 }
 
 export interface VerifyResult {
@@ -148,29 +161,41 @@ export class AuditLog {
   /**
    * Puts `event` on the chain in `trx`, the transaction that makes the change
    * it reports: the event is in if and only if that change commits, a rolled
-   * back write (its savepoint, its batch) taking its event with it. The
-   * caller hands the records to committed() once the commit is durable.
+   * back write (its savepoint, its batch) taking its event with it. In a
+   * group-committed batch the events of its changes go in at the batch's end
+   * (store/group-commit.ts, atBatchEnd), one segment for all of them: one
+   * head read and written per batch, not per change. The caller hands what
+   * this returns to committed() once the commit is durable.
    */
-  async appendInCommit(trx: Database, event: AuditEventInput): Promise<AuditRecord[]> {
-    try {
-      return await this.#appender.inTransaction!(trx, [event]);
-    } catch (error) {
-      this.#log(`AUDIT WRITE FAILED for 1 event: ${(error as Error).message} — the change was not made and the request was refused`);
-      throw error;
-    }
+  async appendInCommit(trx: Database, event: AuditEventInput): Promise<InCommit> {
+    const entry: InCommit = { event, record: undefined };
+    if (!atBatchEnd(trx, this.#appendInCommit, entry)) await this.#appendInCommit(trx, [entry]);
+    return entry;
   }
 
+  /** The events changes left for the end of their transaction, as one segment; AUDIT_UNAVAILABLE fails the transaction. */
+  #appendInCommit = async (trx: Database, entries: InCommit[]): Promise<void> => {
+    let records: AuditRecord[];
+    try {
+      records = await this.#appender.inTransaction!(trx, entries.map((entry) => entry.event));
+    } catch (error) {
+      this.#log(`AUDIT WRITE FAILED for ${entries.length} event(s): ${(error as Error).message} — the changes were not made and their requests were refused`);
+      throw auditUnavailable();
+    }
+    entries.forEach((entry, i) => (entry.record = records[i]));
+  };
+
   /**
-   * Records put on the chain by appendInCommit whose transaction committed:
-   * listeners hear of them as of any batch. Those of one group commit arrive
-   * one request at a time, and reach the listeners together, on the next
-   * turn of the event loop: a batch of updates makes its alerts in one
-   * insert (alert.service.ts), not one each.
+   * A change's event put on the chain by appendInCommit, whose transaction
+   * committed: listeners hear of it as of any batch. Those of one group
+   * commit arrive one request at a time, and reach the listeners together,
+   * on the next turn of the event loop: a batch of updates makes its alerts
+   * in one insert (alert.service.ts), not one each.
    */
-  committed(records: AuditRecord[]): void {
-    if (records.length === 0) return;
+  committed({ record }: InCommit): void {
+    if (record === undefined) return;
     if (this.#committed.length === 0) setImmediate(() => this.#notifyCommitted());
-    this.#committed.push(...records);
+    this.#committed.push(record);
   }
 
   #notifyCommitted(): void {

@@ -4,14 +4,21 @@
  * the cache after the write invalidated it. Callers take `epoch` before they
  * fetch and pass it to `set`; any invalidation in between makes `set` a no-op.
  * Eviction is oldest-inserted first, which costs nothing on a hit.
+ *
+ * The capacity counts entries, or with `weigh` units of each entry's weight,
+ * for a cache whose entries differ in size by orders of magnitude (the
+ * secret cache: a value of 100 bytes or of 64 KiB).
  */
 export class Cache<K, V> {
   #entries = new Map<K, V>();
   #capacity: number;
+  #weigh: (value: V) => number;
+  #weight = 0;
   #epoch = 0;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, weigh: (value: V) => number = () => 1) {
     this.#capacity = capacity;
+    this.#weigh = weigh;
   }
 
   get epoch(): number {
@@ -27,28 +34,37 @@ export class Cache<K, V> {
   }
 
   set(key: K, value: V, epochAtFetch: number): void {
-    // A capacity of 0 is a cache turned off by its setting.
-    if (epochAtFetch !== this.#epoch || this.#capacity === 0) return;
-    if (this.#entries.size >= this.#capacity && !this.#entries.has(key)) {
-      this.#entries.delete(this.#entries.keys().next().value as K);
-    }
+    // A capacity of 0 is a cache turned off by its setting; an entry heavier than the whole cache is not kept.
+    const weight = this.#weigh(value);
+    if (epochAtFetch !== this.#epoch || weight > this.#capacity) return;
+    this.#remove(key);
+    while (this.#weight + weight > this.#capacity) this.#remove(this.#entries.keys().next().value as K);
     this.#entries.set(key, value);
+    this.#weight += weight;
   }
 
   delete(...keys: K[]): void {
     this.#epoch++;
-    for (const key of keys) this.#entries.delete(key);
+    for (const key of keys) this.#remove(key);
   }
 
   deleteWhere(predicate: (key: K, value: V) => boolean): void {
     this.#epoch++;
     for (const [key, value] of this.#entries) {
-      if (predicate(key, value)) this.#entries.delete(key);
+      if (predicate(key, value)) this.#remove(key);
     }
   }
 
   clear(): void {
     this.#epoch++;
     this.#entries.clear();
+    this.#weight = 0;
+  }
+
+  #remove(key: K): void {
+    const value = this.#entries.get(key);
+    if (value === undefined && !this.#entries.has(key)) return;
+    this.#entries.delete(key);
+    this.#weight -= this.#weigh(value as V);
   }
 }

@@ -14,8 +14,8 @@
  * that answer as an event of its own.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { AuditLog } from "../audit/audit.service.ts";
-import { outcomeOf, type AuditEventInput, type AuditRecord, type AuditTarget, type ReadCondition } from "../audit/audit.types.ts";
+import { auditUnavailable, type AuditLog, type InCommit } from "../audit/audit.service.ts";
+import { outcomeOf, type AuditEventInput, type AuditTarget, type ReadCondition } from "../audit/audit.types.ts";
 import type { Clock } from "../core/clock.ts";
 import { CofferError } from "../core/errors.ts";
 import type { ChangeAudit } from "../core/request-origin.ts";
@@ -83,7 +83,7 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
       current = await log.recordIfCurrent(event, condition);
     } catch {
       markRecorded(request);
-      throw unavailable();
+      throw auditUnavailable();
     }
     if (current) {
       markRecorded(request);
@@ -97,6 +97,13 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
     return changeAuditOf(this, log, clock, action, status);
   });
   if (log === null) return;
+  // A request refused because its event could not be written (a change whose batch could not put its events on
+  // the chain) is not audited again: that would fail the same way, and a failing hook after the error answer leaves
+  // Fastify only its fallback, a 500.
+  app.addHook("onError", (request, _reply, error, done) => {
+    if (error instanceof CofferError && error.code === "AUDIT_UNAVAILABLE") markRecorded(request);
+    done();
+  });
   const record = (request: FastifyRequest, reply: FastifyReply, action: string, workspaceId: string | undefined, payload: unknown, done: OnSendDone): void => {
     const event = eventOf(request, request.auditTarget.action ?? action, reply.statusCode, clock(), workspaceId ?? null);
     const each = request.auditTarget.secrets;
@@ -109,7 +116,7 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
     }
     Promise.all(each.map((secret) => log.record({ ...event, secretId: secret.id ?? null, secretName: secret.name }, read))).then(
       () => done(null, payload),
-      () => done(unavailable()),
+      () => done(auditUnavailable()),
     );
   };
   // A callback hook: a request whose handler named its workspace waits on its batch and nothing else.
@@ -129,21 +136,17 @@ export function installAudit(app: FastifyInstance, { log, clock, workspaceIdOf }
 
 /** One change's event, written in its transaction with the status the route answers once it commits. */
 function changeAuditOf(request: FastifyRequest, log: AuditLog, clock: Clock, action: string, status: number): ChangeAudit {
-  /** The records of the write's last run: the one that committed, when committed() is called. */
-  let written: AuditRecord[] = [];
+  /** The event of the write's last run: the one that committed, when committed() is called. */
+  let written: InCommit | undefined;
   return {
     async write(trx, target) {
       const event = { ...eventOf(request, request.auditTarget.action ?? action, status, clock(), target.workspaceId), secretId: target.secretId, secretName: target.secretName };
-      try {
-        written = await log.appendInCommit(trx, event);
-      } catch {
-        throw unavailable();
-      }
+      written = await log.appendInCommit(trx, event);
     },
     committed() {
       (request as WaitingRequest)[committedStatus] = status;
-      log.committed(written);
-      written = [];
+      if (written !== undefined) log.committed(written);
+      written = undefined;
     },
   };
 }
@@ -154,12 +157,9 @@ function answerRecorded(error: unknown, request: WaitingRequest): void {
   const payload = request[waitingPayload];
   request[waitingDone] = request[waitingPayload] = null;
   if (error === null) done(null, payload);
-  else done(unavailable());
+  else done(auditUnavailable());
 }
 
-function unavailable(): CofferError {
-  return new CofferError("AUDIT_UNAVAILABLE", "the audit log could not record this request, so it was refused; try again shortly");
-}
 
 /** The event a request makes; routes that record their own events (the relay's, after a streamed answer) start from it. */
 export function eventOf(request: FastifyRequest, action: string, status: number, time: number, workspaceId: string | null): AuditEventInput {

@@ -22,6 +22,14 @@ import { atLeast } from "../identity/access.ts";
 const MAX_BATCH = 100;
 /** Secrets whose current version the read path keeps decrypted, unless the server is told otherwise (--secret-cache). */
 export const DEFAULT_SECRET_CACHE = 10_000;
+/**
+ * A cached secret counts once per started KiB of its value: an entry holds
+ * ~2.3 KiB beside the value (row, summary, answer) and the value about twice
+ * (decoded and in the answer's JSON), so the default holds 10,000 secrets of
+ * up to 1 KiB (25-45 MiB) or ~150 of 64 KiB (~20 MiB), where counting
+ * secrets alone let 10,000 large ones take over 1 GiB, past the heap's limit.
+ */
+const WEIGHT_BYTES = 1024;
 
 /** A secret's current version as the read path serves it: everything but the age is computed once. */
 interface CurrentSecret {
@@ -36,6 +44,8 @@ interface CurrentSecret {
   customMetadata: Readonly<Record<string, string>>;
   /** The last answer given, reused while the age stays the same: one object per secret version and day. */
   view?: Readonly<SecretWithData>;
+  /** What it counts for in the cache's capacity: 1 per started KiB of the value (WEIGHT_BYTES). */
+  weight: number;
 }
 
 export class SecretReader {
@@ -46,7 +56,7 @@ export class SecretReader {
 
   constructor(rows: SecretRows, cachedSecrets: number) {
     this.#rows = rows;
-    this.#current = new Cache(2 * cachedSecrets);
+    this.#current = new Cache(2 * cachedSecrets, (current) => current.weight);
     if (rows.store.dialect.sharedByNodes) this.#freshness = new SecretFreshness(rows.store.db);
     rows.store.changes.subscribe((change) => {
       if (change.kind === "secret") {
@@ -91,17 +101,44 @@ export class SecretReader {
    */
   unconfirmedCurrent(ctx: SecretContext, ref: string): (SecretRead & { condition: ReadCondition; served(): void }) | undefined {
     if (!this.#freshness) return undefined;
-    const current = this.#current.get(keyOf(ctx, ref));
+    const current = this.#servable(ctx, ref);
     if (!current) return undefined;
     const { row } = current;
-    const now = this.#rows.clock();
-    // A canary's alarm and an expired secret's refusal come from release(), on the way that confirms first.
-    if (now >= current.goneFrom || row.canary === 1 || (row.expiresAt !== null && now >= row.expiresAt) || !atLeast(this.#rows.levelOn(ctx, row), "read")) return undefined;
     return {
       ...this.#readOf(current),
       condition: { secretId: row.id, currentVersion: row.currentVersion, updatedAt: row.updatedAt, deletedAt: row.deletedAt },
       served: () => this.#rows.release(ctx, row, "read"),
     };
+  }
+
+  /**
+   * read() of the current version, synchronously, when it is cached on a
+   * store no other node writes and the answer is the value (the Vault
+   * adapter's hot path, as cachedCurrent is the native read's). Undefined:
+   * call read(), which also gives refusals and gone versions their answers.
+   */
+  cachedRead(ctx: SecretContext, ref: string): SecretRead | undefined {
+    if (this.#freshness) return undefined;
+    const current = this.#servable(ctx, ref);
+    if (!current) return undefined;
+    this.#rows.release(ctx, current.row, "read");
+    return this.#readOf(current);
+  }
+
+  /** The row of the secret `ref` names as cached (a copy, maybe stale on a store several nodes share), if it is: where a write can start. */
+  cachedRow(ctx: SecretContext, ref: string): SecretRow | undefined {
+    return this.#current.get(keyOf(ctx, ref))?.row;
+  }
+
+  /** The cached current version when the caller may read its value now; undefined when anything else is the answer. */
+  #servable(ctx: SecretContext, ref: string): CurrentSecret | undefined {
+    const current = this.#current.get(keyOf(ctx, ref));
+    if (!current) return undefined;
+    const { row } = current;
+    const now = this.#rows.clock();
+    // A canary's alarm and an expired secret's refusal come from release(), on the way that answers them.
+    if (now >= current.goneFrom || row.canary === 1 || (row.expiresAt !== null && now >= row.expiresAt) || !atLeast(this.#rows.levelOn(ctx, row), "read")) return undefined;
+    return current;
   }
 
   /** get() with what Vault's KV v2 shows next to the data: the custom metadata and the version's scheduled deletion. */
@@ -189,14 +226,14 @@ export class SecretReader {
       if (!stored) throw new CofferError("SECRET_NOT_FOUND", `secret '${ref}' was not found`);
       // A deleted or destroyed current version is cached as such (older versions stay readable); its value is never opened.
       const goneFrom = stored.destroyedAt !== null ? -Infinity : (stored.deletedAt ?? Infinity);
-      const open = goneFrom > this.#rows.clock();
-      const data = Object.freeze(dataFields(Object.freeze(open ? decodeData(await this.#rows.open(row, row.currentVersion, stored.ciphertext)) : {})));
+      const plaintext = goneFrom > this.#rows.clock() ? await this.#rows.open(row, row.currentVersion, stored.ciphertext) : undefined;
+      const data = Object.freeze(dataFields(Object.freeze(plaintext ? decodeData(plaintext) : {})));
       const { ageDays: _, ...summary } = summarize(row, JSON.parse(stored.keys), stored.createdAt, 0, undefined);
       const plan = await this.#rows.planOf(row, stored.createdAt);
       // A copy of the row: the rows the store returns keep their properties in a dictionary
       // (~1.8 KiB each with a secret's 28 columns), the copy has fast ones (~0.3 KiB): 15 MiB
       // less heap with the cache full at its default 10,000 secrets.
-      current = { row: { ...row }, versionCreatedAt: stored.createdAt, summary: Object.freeze(summary), data, plan, goneFrom, customMetadata: Object.freeze(JSON.parse(row.customMetadata)) };
+      current = { row: { ...row }, versionCreatedAt: stored.createdAt, summary: Object.freeze(summary), data, plan, goneFrom, customMetadata: Object.freeze(JSON.parse(row.customMetadata)), weight: Math.max(1, Math.ceil((plaintext?.length ?? 0) / WEIGHT_BYTES)) };
       this.#current.set(idKey(row.workspaceId, row.id), current, epoch);
       this.#current.set(nameKey(row, row.name), current, epoch);
       return current;
@@ -206,15 +243,15 @@ export class SecretReader {
   }
 }
 
-function keyOf(ctx: SecretContext, ref: string): string {
+export function keyOf(ctx: SecretContext, ref: string): string {
   const ns = namespaceOf(ctx);
   return SECRET_ID.test(ref) ? idKey(ns.workspaceId, ref) : nameKey(ns, ref);
 }
 
-function idKey(workspaceId: string, id: string): string {
+export function idKey(workspaceId: string, id: string): string {
   return `i\u0000${workspaceId}\u0000${id}`;
 }
 
-function nameKey(ns: SecretNamespace, name: string): string {
+export function nameKey(ns: SecretNamespace, name: string): string {
   return `n\u0000${ns.workspaceId}\u0000${ns.scope}\u0000${ns.ownerId}\u0000${name}`;
 }

@@ -58,7 +58,7 @@ export class SecretService {
     this.#lister = new SecretLister(this.#rows, access, cache, new RowSummaries(cache ? 0 : listCacheSecrets));
     this.#versions = new SecretVersions(this.#rows);
     this.#settings = new SecretSettingsManager(this.#rows, this.#versions);
-    this.#writer = new SecretWriter(this.#rows, this.#reader, graceDays);
+    this.#writer = new SecretWriter(this.#rows, this.#reader, graceDays, readCacheSecrets);
   }
 
   /** Resolves the caller's workspace and its grants once per request; `from`: the request. */
@@ -88,6 +88,11 @@ export class SecretService {
   /** SecretReader.unconfirmedCurrent: a cached current value, to be confirmed in the statement that records its read. */
   unconfirmedCurrent(ctx: SecretContext, ref: string) {
     return this.#reader.unconfirmedCurrent(ctx, ref);
+  }
+
+  /** SecretReader.cachedRead: read() of the current version when it is in memory, without a promise. */
+  cachedRead(ctx: SecretContext, ref: string): SecretRead | undefined {
+    return this.#reader.cachedRead(ctx, ref);
   }
 
   /** get() with what Vault's KV v2 shows next to the data: the custom metadata and the version's scheduled deletion. */

@@ -25,10 +25,35 @@
  * than once (the runs again above), so it changes nothing but the database
  * and decides from what it reads in the transaction (an update that checks
  * the version it moves from, not one read before).
+ *
+ * A write may leave work for the end of its batch (atBatchEnd): each step
+ * runs once, after the batch's writes and before its commit, with what the
+ * writes that stayed left it, in their order (a write rolled back to its
+ * savepoint takes what it left with it). The audit events of a batch of
+ * changes so become one segment of the chain, not one each. A failing step
+ * fails the batch's writes, as a failing commit does.
  */
 import { CompiledQuery, type Kysely } from "kysely";
 
 export type GroupedWrite<DB, T> = (trx: Kysely<DB>) => Promise<T>;
+
+/** Work for the end of a batch: `items`, what its writes left for it (atBatchEnd), in their order. */
+export type BatchStep<DB, I> = (trx: Kysely<DB>, items: I[]) => Promise<void>;
+
+/** What the writes of a batch's transaction left for its end, in order; a savepoint rolled back truncates it. */
+type Left = [step: BatchStep<any, any>, item: unknown][];
+
+const leftIn = new WeakMap<object, Left>();
+
+/**
+ * Leaves `item` for `step` at the end of the batch whose transaction `trx`
+ * is. false: `trx` is no group-committed write's transaction; do the work now.
+ */
+export function atBatchEnd<DB, I>(trx: Kysely<DB>, step: BatchStep<DB, I>, item: I): boolean {
+  const left = leftIn.get(trx);
+  left?.push([step, item]);
+  return left !== undefined;
+}
 
 interface Pending<DB> {
   write: GroupedWrite<DB, unknown>;
@@ -95,7 +120,7 @@ export class GroupCommit<DB> {
     let values: unknown[];
     let committing = false;
     try {
-      values = await this.#db.transaction().execute(async (trx) => {
+      values = await this.#transaction(async (trx) => {
         const done: unknown[] = [];
         for (const pending of batch) done.push(await pending.write(trx));
         committing = true;
@@ -117,11 +142,11 @@ export class GroupCommit<DB> {
     let outcomes: Outcome[];
     let committing = false;
     try {
-      outcomes = await this.#db.transaction().execute(async (trx) => {
+      outcomes = await this.#transaction(async (trx, left) => {
         const done: Outcome[] = [];
         await trx.executeQuery(START);
         for (const [i, pending] of batch.entries()) {
-          done.push(await inSavepoint(trx, pending.write));
+          done.push(await inSavepoint(trx, left, pending.write));
           if (i === batch.length - 1) await trx.executeQuery(RELEASE);
           else if (this.#chainsStatements) await trx.executeQuery(RELEASE_AND_START);
           else {
@@ -151,19 +176,44 @@ export class GroupCommit<DB> {
 
   async #commitAlone(pending: Pending<DB>): Promise<void> {
     try {
-      pending.resolve(await this.#db.transaction().execute(pending.write));
+      pending.resolve(await this.#transaction(pending.write));
     } catch (error) {
       pending.reject(error);
     }
   }
+
+  /** A transaction running `body`, then the steps its writes left for its end. */
+  #transaction<T>(body: (trx: Kysely<DB>, left: Left) => Promise<T>): Promise<T> {
+    return this.#db.transaction().execute(async (trx) => {
+      const left: Left = [];
+      leftIn.set(trx, left);
+      const value = await body(trx, left);
+      await runSteps(trx, left);
+      return value;
+    });
+  }
 }
 
-/** Runs `write` in the savepoint begun for it, which the caller then releases. */
-async function inSavepoint<DB>(trx: Kysely<DB>, write: GroupedWrite<DB, unknown>): Promise<Outcome> {
+/** Each step once, in the order the writes first left it work, with all it was left. */
+async function runSteps<DB>(trx: Kysely<DB>, left: Left): Promise<void> {
+  if (left.length === 0) return;
+  const steps = new Map<BatchStep<DB, unknown>, unknown[]>();
+  for (const [step, item] of left) {
+    const items = steps.get(step);
+    if (items === undefined) steps.set(step, [item]);
+    else items.push(item);
+  }
+  for (const [step, items] of steps) await step(trx, items);
+}
+
+/** Runs `write` in the savepoint begun for it, which the caller then releases; rolled back, what it left for the batch's end goes too. */
+async function inSavepoint<DB>(trx: Kysely<DB>, left: Left, write: GroupedWrite<DB, unknown>): Promise<Outcome> {
+  const mark = left.length;
   try {
     return { ok: true, value: await write(trx) };
   } catch (error) {
     await trx.executeQuery(ROLLBACK);
+    left.length = mark;
     return { ok: false, error };
   }
 }

@@ -7,11 +7,11 @@
 import type { SecretMetadata } from "@coffer/protocol";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { RateLimits } from "../../limits/rate-limits.ts";
-import type { FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { CofferError, invalid } from "../../core/errors.ts";
 import { denied } from "../../identity/access.ts";
-import { allows } from "../../identity/acl-policy.ts";
+import { allows, type Acl } from "../../identity/acl-policy.ts";
 import type { Principal } from "../../identity/principal.ts";
 import { noteTarget } from "../../http/audit.ts";
 import { missingLooksDenied } from "../../secret/hidden-secret.ts";
@@ -91,10 +91,14 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     noteTarget(request, { workspaceId: ctx.access.workspace.id, secretName: secret.name, ...(secret.id ? { secretId: secret.id } : {}) });
 
   // A token with Vault policies: each request needs its capability on its path, as Vault checks it (acl-policy.ts),
-  // on top of everything the native checks ask. Tokens without policies skip this at one property read.
-  app.addHook("preHandler", async (request) => {
+  // on top of everything the native checks ask. Tokens without policies skip this at one property read, and with a
+  // callback hook no promise either.
+  app.addHook("preHandler", (request, _reply, done) => {
     const acl = request.principal?.scope.scope.acl;
-    if (!acl) return;
+    if (!acl) return done();
+    checkPolicies(request, acl).then(() => done(), done);
+  });
+  const checkPolicies = async (request: FastifyRequest, acl: Acl): Promise<void> => {
     const [, , , kind = ""] = (request.routeOptions.url ?? "").split("/");
     const rest = (request.params as { "*"?: string })["*"] ?? "";
     if (kind === "list") {
@@ -122,7 +126,7 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     }
     const capability = method === "PATCH" ? "patch" : method === "DELETE" ? "delete" : "read";
     if (!allows(acl, path, capability)) throw denied();
-  });
+  };
 
   // A version's `data` part, serialized once per version and day (as the native read keeps its JSON).
   const readJson = new WeakMap<object, string>();
@@ -135,34 +139,53 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
     return json;
   };
 
+  /** The answer to a read of the data: the JSON itself, not the reply (see the native read, secret.routes.ts). */
+  const answerRead = (request: FastifyRequest, reply: FastifyReply, read: SecretRead): string => {
+    const target = request.auditTarget;
+    target.secretId = read.secret.id;
+    target.secretName = read.secret.name;
+    reply.type("application/json; charset=utf-8");
+    return envelopeJson(request.id, dataJson(read));
+  };
+  /** The read the usual way: the caller's context from the store if need be, refusals and gone versions answered as Vault does. */
+  const readData = async (request: FastifyRequest, reply: FastifyReply, mount: string, path: string, version: number | undefined, charged?: SecretContext) => {
+    const ctx = charged ?? (await contextOf(request, mount));
+    // On a store several nodes share, a cached value is confirmed current in the statement that records its read
+    // (as the native read does): one round trip, not a freshness check and then the audit's.
+    const cached = version === undefined ? secrets.unconfirmedCurrent(ctx, path) : undefined;
+    if (cached && (await app.recordReadIfCurrent(request, reply, cached.secret, cached.condition))) {
+      cached.served();
+      return answerRead(request, reply, cached);
+    }
+    let read: SecretRead;
+    try {
+      read = await secrets.read(ctx, path, version);
+    } catch (error) {
+      const gone = await goneVersion(ctx, path, version, error);
+      if (gone) return reply.code(404).send(envelope(request.id, gone));
+      return covered(ctx, path)(error);
+    }
+    return answerRead(request, reply, read);
+  };
+
   app.get("/:mount/data/*", {
     config: { audit: "secret.read" },
     schema: { hide, params: MountPath, querystring: Type.Object({ version: Type.Optional(Type.Integer({ minimum: 0 })) }) },
-    // The hot path of the adapter: no closure or extra promise per request, the data part's JSON kept per version.
-    handler: async (request, reply) => {
-      const path = request.params["*"];
+    // The hot path of the adapter, as the native read's: synchronous when the caller's context, its rate budget and
+    // the secret are in memory (the audit hook's wait is then the request's only promise), the data part's JSON kept
+    // per version.
+    handler: (request, reply) => {
+      const { mount, "*": path } = request.params;
       const version = request.query.version || undefined;
-      const ctx = await contextOf(request, request.params.mount);
-      // On a store several nodes share, a cached value is confirmed current in the statement that records its read
-      // (as the native read does): one round trip, not a freshness check and then the audit's.
-      const cached = version === undefined ? secrets.unconfirmedCurrent(ctx, path) : undefined;
-      let read: SecretRead;
-      if (cached && (await app.recordReadIfCurrent(request, reply, cached.secret, cached.condition))) {
-        cached.served();
-        read = cached;
-      } else {
-        try {
-          read = await secrets.read(ctx, path, version);
-        } catch (error) {
-          const gone = await goneVersion(ctx, path, request.query.version, error);
-          if (gone) return reply.code(404).send(envelope(request.id, gone));
-          return covered(ctx, path)(error);
-        }
-      }
-      noteTarget(request, { workspaceId: ctx.access.workspace.id, secretId: read.secret.id, secretName: read.secret.name });
-      // The JSON itself, not the reply: see the native read (secret.routes.ts).
-      reply.type("application/json; charset=utf-8");
-      return envelopeJson(request.id, dataJson(read));
+      const principal = request.principal;
+      const ctx = version === undefined ? secrets.cachedContext(callerOf(principal), workspaceOfMount(principal, mount), undefined, request) : undefined;
+      if (ctx === undefined) return readData(request, reply, mount, path, version);
+      // As contextOf: the workspace is known before the budget is charged, so a refused request is audited in it.
+      request.auditTarget.workspaceId = ctx.access.workspace.id;
+      const taken = limits.take("read", principal, ctx.access.workspace);
+      if (taken !== undefined) return taken.then(() => readData(request, reply, mount, path, version, ctx));
+      const read = secrets.cachedRead(ctx, path);
+      return read === undefined ? readData(request, reply, mount, path, version, ctx) : answerRead(request, reply, read);
     },
   });
 
