@@ -68,3 +68,33 @@ for (const store of STORES) {
     assert.equal(await read("two"), 200);
   });
 }
+
+// A workspace with more than 100 granted secrets counts for more than one in --acl-cache (access.service.ts):
+// here it fills the cache alone, and each workspace's load drops the other's.
+for (const store of STORES) {
+  test(`access follows grant changes when a workspace weighs more than the whole --acl-cache (${store.kind})`, async (t) => {
+    const users = await appWithBob(t, store, { aclCache: 1 });
+    if (!users) return;
+    const { admin, bob } = users;
+    assert.equal(await admin("POST", "/api/v1/workspaces", { name: "other" }), 201);
+    for (const ws of ["default", "other"]) {
+      assert.equal(await admin("PUT", `/api/v1/workspaces/${ws}/members/bob`, { role: "member" }), 200);
+      assert.equal(await admin("POST", `/api/v1/workspaces/${ws}/secrets`, { name: "s", data: { value: ws } }), 201);
+    }
+    for (let i = 0; i < 101; i++) {
+      assert.equal(await admin("POST", "/api/v1/workspaces/default/secrets", { name: `g${i}`, data: { value: "v" } }), 201);
+      assert.equal(await admin("PUT", `/api/v1/workspaces/default/secrets/g${i}/grants/user:bob`, { level: "read" }), 200);
+    }
+    const read = (ws: string, name = "s") => bob("GET", `/api/v1/workspaces/${ws}/secrets/${name}`);
+    assert.equal(await read("default", "g100"), 200);
+    assert.equal(await read("other"), 404);
+    assert.equal(await admin("PUT", "/api/v1/workspaces/other/secrets/s/grants/user:bob", { level: "read" }), 200);
+    assert.equal(await read("other"), 200);
+    assert.equal(await read("default"), 404);
+    assert.equal(await read("default", "g0"), 200);
+    assert.equal(await admin("DELETE", "/api/v1/workspaces/default/secrets/g0/grants/user:bob"), 204);
+    assert.equal(await read("other"), 200);
+    assert.equal(await read("default", "g0"), 404);
+    assert.equal(await read("default", "g1"), 200);
+  });
+}
