@@ -125,6 +125,11 @@ export class SecretReader {
     return this.#readOf(current);
   }
 
+  /** The row of the secret `ref` names as cached (a copy, maybe stale on a store several nodes share), if it is: where a write can start. */
+  cachedRow(ctx: SecretContext, ref: string): SecretRow | undefined {
+    return this.#current.get(keyOf(ctx, ref))?.row;
+  }
+
   /** The cached current version when the caller may read its value now; undefined when anything else is the answer. */
   #servable(ctx: SecretContext, ref: string): CurrentSecret | undefined {
     const current = this.#current.get(keyOf(ctx, ref));
@@ -238,15 +243,15 @@ export class SecretReader {
   }
 }
 
-function keyOf(ctx: SecretContext, ref: string): string {
+export function keyOf(ctx: SecretContext, ref: string): string {
   const ns = namespaceOf(ctx);
   return SECRET_ID.test(ref) ? idKey(ns.workspaceId, ref) : nameKey(ns, ref);
 }
 
-function idKey(workspaceId: string, id: string): string {
+export function idKey(workspaceId: string, id: string): string {
   return `i\u0000${workspaceId}\u0000${id}`;
 }
 
-function nameKey(ns: SecretNamespace, name: string): string {
+export function nameKey(ns: SecretNamespace, name: string): string {
   return `n\u0000${ns.workspaceId}\u0000${ns.scope}\u0000${ns.ownerId}\u0000${name}`;
 }

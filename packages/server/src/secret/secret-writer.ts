@@ -7,6 +7,7 @@
 import type { CanaryFormat, SecretData, SecretSummary, SecretType } from "@coffer/protocol";
 import type { Sealed } from "../crypto/keyring.ts";
 import { DAY_MS } from "../core/clock.ts";
+import { Cache } from "../core/cache.ts";
 import { CofferError, invalid } from "../core/errors.ts";
 import { generateDecoy } from "../crypto/decoy.ts";
 import { newId } from "../crypto/generate.ts";
@@ -31,7 +32,7 @@ import {
   type SecretRow,
 } from "./secret.repository.ts";
 import { checkExpiry, checkLabel, checkName, expiryChange, checkTags, checkType, dataFields, dataForType, decodeData, encodeData, mergeData, type SecretValue, type SecretValues } from "./secret.rules.ts";
-import type { SecretReader } from "./secret-reader.ts";
+import { idKey, keyOf, nameKey, type SecretReader } from "./secret-reader.ts";
 import { changeOf, isGone, namespaceOf, notFound, SECRET_ID, summarize, versionGone, type SecretRows } from "./secret-rows.ts";
 import type { Database } from "../store/store.ts";
 import type { CreateInput, SecretContext, SecretWithData, UpdateInput } from "./secret.types.ts";
@@ -42,11 +43,21 @@ export class SecretWriter {
   #rows: SecretRows;
   #reader: SecretReader;
   #graceMs: number;
+  /**
+   * Each secret's row as this node's last replace left it, by id and by name:
+   * where the next replace starts, without reading the row first (a PUT's
+   * select of 27 columns). Never invalidated: it may be stale, which
+   * advanceVersion's condition (VersionBase) catches, and the write is then
+   * made from the row as its transaction reads it. Only the columns that
+   * condition compares, and the immutable ones, are to be trusted.
+   */
+  #held: Cache<string, SecretRow>;
 
-  constructor(rows: SecretRows, reader: SecretReader, graceDays: number) {
+  constructor(rows: SecretRows, reader: SecretReader, graceDays: number, heldSecrets: number) {
     this.#rows = rows;
     this.#reader = reader;
     this.#graceMs = graceDays * DAY_MS;
+    this.#held = new Cache(2 * heldSecrets);
   }
 
   async create(ctx: SecretContext, input: CreateInput): Promise<SecretWithData> {
@@ -124,8 +135,21 @@ export class SecretWriter {
 
   /** Replaces every key/value pair; creates the secret when `upsert` and it does not exist. */
   async replace(ctx: SecretContext, ref: string, data: SecretValues, input: UpdateInput & { type?: string | undefined; upsert?: boolean }): Promise<{ secret: SecretWithData; created: boolean }> {
+    const held = this.#reader.cachedRow(ctx, ref) ?? this.#held.get(keyOf(ctx, ref));
+    if (!held) return this.#replace(ctx, ref, data, input, undefined);
+    try {
+      return await this.#replace(ctx, ref, data, input, held);
+    } catch (error) {
+      // The secret was destroyed since: what the store holds decides, as if nothing had been held (an upsert creates it).
+      if (!(error instanceof CofferError) || error.code !== "SECRET_NOT_FOUND") throw error;
+      return this.#replace(ctx, ref, data, input, undefined);
+    }
+  }
+
+  /** replace(), starting from `held` (a copy of the row found by `ref`, maybe stale) when given. */
+  async #replace(ctx: SecretContext, ref: string, data: SecretValues, input: UpdateInput & { type?: string | undefined; upsert?: boolean }, held: SecretRow | undefined): Promise<{ secret: SecretWithData; created: boolean }> {
     // A secret the caller may not see is treated as absent, so the answer is create's, never a hint that it exists.
-    const existing = input.upsert && !SECRET_ID.test(ref) ? await this.#rows.findRow(ctx, ref) : undefined;
+    const existing = held ?? (input.upsert && !SECRET_ID.test(ref) ? await this.#rows.findRow(ctx, ref) : undefined);
     if (input.upsert && !SECRET_ID.test(ref) && (!existing || !atLeast(this.#rows.levelOn(ctx, existing), "see"))) {
       try {
         const { type, label, tags, rotationIntervalDays, autoRotate, expiresAt } = input;
@@ -136,8 +160,12 @@ export class SecretWriter {
     }
     if (input.type !== undefined) checkType(input.type);
     // Writing to a soft-deleted name brings the secret back with the new value, as a write after a delete does in Vault.
-    const revive = input.upsert === true && existing?.deletedAt !== null && existing !== undefined;
-    return { secret: await this.#write(ctx, ref, input, async () => data, input.type, revive, existing), created: false };
+    const revive = input.upsert === true && !SECRET_ID.test(ref);
+    const secret = await this.#write(ctx, ref, input, async () => data, input.type, revive, existing, (row) => {
+      this.#held.set(idKey(row.workspaceId, row.id), row, this.#held.epoch);
+      this.#held.set(nameKey(row, row.name), row, this.#held.epoch);
+    });
+    return { secret, created: false };
   }
 
   /** Sets or (with null) removes some keys, keeping the others; label and tags alone make no new version. */
@@ -226,8 +254,10 @@ export class SecretWriter {
    * after the caller's first read: the update then fails, and the write is
    * made again at once from the row as the transaction sees it (an
    * unconditional write builds on that version rather than fail), every
-   * check done again on that row. `known`: the row as the caller just found
-   * it by `ref`, for the first attempt.
+   * check done again on that row. `known`: the row as the caller found (or
+   * held) it by `ref`, for the first attempt. `revive`: a soft-deleted
+   * secret is brought back rather than not found. `onWritten`: told the
+   * row as the write left it.
    */
   async #write(
     ctx: SecretContext,
@@ -237,6 +267,7 @@ export class SecretWriter {
     type?: string,
     revive = false,
     known?: SecretRow,
+    onWritten?: (row: SecretRow) => void,
   ): Promise<SecretWithData> {
     // The request's event goes in the transaction that makes the version, where the request allows it: one sync for both.
     const audit = ctx.from?.changeAudit?.();
@@ -244,12 +275,12 @@ export class SecretWriter {
       const options = { allowDeleted: revive };
       const found = attempt === 1 && known ? this.#rows.authorize(ctx, ref, known, "write", options) : await this.#rows.authorizedRow(ctx, ref, "write", options);
       const written = await this.#rows.commit(found, async (trx) => {
-        let made = await this.#newVersion(trx, ctx, found, input, nextData, type, revive);
+        let made = await this.#newVersion(trx, ctx, found, input, nextData, type, revive, false);
         if (!made) {
           const row = await findById(trx, found.workspaceId, found.id);
           if (!row || (row.deletedAt !== null && !revive)) throw notFound(ref);
           this.#rows.require(ctx, row, "write");
-          made = await this.#newVersion(trx, ctx, row, input, nextData, type, revive);
+          made = await this.#newVersion(trx, ctx, row, input, nextData, type, revive, true);
         }
         if (made && audit) await audit.write(trx, { workspaceId: made.row.workspaceId, secretId: made.row.id, secretName: made.row.name });
         return made;
@@ -257,6 +288,7 @@ export class SecretWriter {
       if (written) {
         audit?.committed();
         const { row, keys, data, now, intervalDays } = written;
+        onWritten?.(row);
         return { ...summarize(row, keys, now, now, planOf(intervalDays, now)), ...dataFields(data) };
       }
       // Another node moved the secret between this transaction's read and its update (PostgreSQL). With check-and-set that is the caller's conflict; without, retry.
@@ -265,7 +297,12 @@ export class SecretWriter {
     }
   }
 
-  /** #write's version after `row`, in `trx`; undefined when the secret is no longer at `row`'s version. */
+  /**
+   * #write's version after `row`, in `trx`; undefined when the secret is no
+   * longer as `row` says (VersionBase), or when `row` was not read in `trx`
+   * (`confirmed` false) and a check refuses the write: a row read earlier,
+   * or held, may be stale, so only the row the transaction reads refuses.
+   */
   async #newVersion(
     trx: Database,
     ctx: SecretContext,
@@ -273,15 +310,15 @@ export class SecretWriter {
     input: UpdateInput,
     nextData: (row: SecretRow, trx: Database) => Promise<SecretValues>,
     type: string | undefined,
-    revive: boolean,
+    reviveDeleted: boolean,
+    confirmed: boolean,
   ): Promise<{ row: SecretRow; keys: string[]; data: SecretValues; now: number; intervalDays: number | null } | undefined> {
-    if (type !== undefined && type !== row.type) {
-      throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' is ${row.type}; a secret's type cannot change, create a new secret instead`);
+    const revive = reviveDeleted && row.deletedAt !== null;
+    const refused = refusal(ctx, row, input, type);
+    if (refused) {
+      if (confirmed) throw refused;
+      return undefined;
     }
-    if (input.cas === undefined && (row.casRequired === 1 || ctx.access.workspace.casRequired === 1)) {
-      throw new CasRequired(`secret '${row.name}' requires check-and-set: send cas with the version you last read`);
-    }
-    if (input.cas !== undefined && input.cas !== row.currentVersion) throw conflict(row, input.cas);
     const data = await nextData(row, trx);
     if (input.onlyKeys && !sameKeys(Object.keys(data), input.onlyKeys)) {
       throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' holds several keys; this write applies only to a secret holding just ${input.onlyKeys.join(", ")}`);
@@ -327,7 +364,7 @@ export class SecretWriter {
     deletedAt: number | null,
   ): Promise<{ intervalDays: number | null } | undefined> {
     const version = change.currentVersion;
-    const advanced = await advanceVersion(trx, row.id, row.currentVersion, change, row.deletedAt !== null);
+    const advanced = await advanceVersion(trx, row.id, row, change, row.deletedAt !== null);
     if (!advanced) return undefined;
     await insertVersion(trx, {
       secretId: row.id,
@@ -370,6 +407,18 @@ function lifecycleSettings(row: SecretRow, input: UpdateInput, now: number): Lif
 function scheduledDeletion(row: SecretRow, workspace: { deleteVersionAfter: number }, now: number): number | null {
   const after = [Number(row.deleteVersionAfter), Number(workspace.deleteVersionAfter)].filter((seconds) => seconds > 0);
   return after.length === 0 ? null : now + Math.min(...after) * 1000;
+}
+
+/** Why a new version of `row` is refused before its data is even looked at, if it is. */
+function refusal(ctx: SecretContext, row: SecretRow, input: UpdateInput, type: string | undefined): CofferError | undefined {
+  if (type !== undefined && type !== row.type) {
+    return new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' is ${row.type}; a secret's type cannot change, create a new secret instead`);
+  }
+  if (input.cas === undefined && (row.casRequired === 1 || ctx.access.workspace.casRequired === 1)) {
+    return new CasRequired(`secret '${row.name}' requires check-and-set: send cas with the version you last read`);
+  }
+  if (input.cas !== undefined && input.cas !== row.currentVersion) return conflict(row, input.cas);
+  return undefined;
 }
 
 /** A write without cas where the secret or its workspace requires one: INVALID_REQUEST, told apart so Vault's adapter can word it as Vault does. */

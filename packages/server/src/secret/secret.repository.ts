@@ -81,9 +81,24 @@ export async function insertVersion(db: Database, row: NewVersion): Promise<void
 /** What moving a secret to its next version changes. */
 export type VersionChange = { currentVersion: number; updatedAt: number; updatedBy: string; label: string; tags: string } & LifecycleSettings;
 
+/**
+ * The columns a new version is built from (besides the immutable id, name,
+ * scope, owner and type): a write moves a secret only if they are still as
+ * the writer read them, so a writer that started from an older copy of the
+ * row (read before the transaction, or held since its last write) can
+ * neither revert a metadata change (a label, an expiry, a warning sent)
+ * nor skip a check-and-set the secret now requires. Compared by value, not
+ * through updated_at, which a change in the same millisecond, or on a node
+ * whose clock is behind, would leave as it was.
+ */
+export type VersionBase = Pick<SecretRow, "currentVersion" | "label" | "tags" | "rotationIntervalDays" | "autoRotate" | "expiresAt" | "expiryWarnedAt" | "casRequired" | "maxVersions" | "deleteVersionAfter">;
+
+/** A VersionBase as advanceVersion's statement takes it: one named value per column. */
+type Was = { [K in keyof VersionBase as `was${Capitalize<K>}`]: VersionBase[K] };
+
 /** advanceVersion's statement, for a live secret and for a deleted one it brings back. */
 function advanceStatement(fromDeleted: boolean) {
-  return prepared((db: Database, p: VersionChange & { id: string; fromVersion: number }) =>
+  return prepared((db: Database, p: VersionChange & { id: string } & Was) =>
     db
       .updateTable("secrets")
       .set({
@@ -99,8 +114,18 @@ function advanceStatement(fromDeleted: boolean) {
         ...(fromDeleted ? { deletedAt: null, deletedBy: null } : {}),
       })
       .where("id", "=", p.id)
-      .where("currentVersion", "=", p.fromVersion)
       .where("deletedAt", fromDeleted ? "is not" : "is", null)
+      .where("currentVersion", "=", p.wasCurrentVersion)
+      .where("label", "=", p.wasLabel)
+      .where("tags", "=", p.wasTags)
+      .where("autoRotate", "=", p.wasAutoRotate)
+      .where("casRequired", "=", p.wasCasRequired)
+      .where("deleteVersionAfter", "=", p.wasDeleteVersionAfter)
+      // The nullable ones: `is not distinct from` is = with null equal to null (SQLite ≥ 3.39 and PostgreSQL).
+      .where("rotationIntervalDays", "is not distinct from", p.wasRotationIntervalDays)
+      .where("expiresAt", "is not distinct from", p.wasExpiresAt)
+      .where("expiryWarnedAt", "is not distinct from", p.wasExpiryWarnedAt)
+      .where("maxVersions", "is not distinct from", p.wasMaxVersions)
       .returning(effectiveIntervalOfRow.as("intervalDays")),
   );
 }
@@ -108,13 +133,26 @@ const advanceLive = advanceStatement(false);
 const advanceDeleted = advanceStatement(true);
 
 /**
- * Moves a secret to its next version only if it is still at `fromVersion`
- * (a deleted secret: brings it back): of two concurrent writers, exactly one
- * succeeds on either database. The rotation interval that then applies to
- * it (its own, else its label's default), or undefined when it did not move.
+ * Moves a secret to its next version only if it is still as `from` says
+ * (VersionBase; a deleted secret: brings it back): of two concurrent
+ * writers, exactly one succeeds on either database. The rotation interval
+ * that then applies to it (its own, else its label's default), or
+ * undefined when it did not move.
  */
-export async function advanceVersion(db: Database, id: string, fromVersion: number, change: VersionChange, fromDeleted: boolean): Promise<{ intervalDays: number | null } | undefined> {
-  const { rows } = await execute(db, (fromDeleted ? advanceDeleted : advanceLive)(db, { ...change, id, fromVersion }));
+export async function advanceVersion(db: Database, id: string, from: VersionBase, change: VersionChange, fromDeleted: boolean): Promise<{ intervalDays: number | null } | undefined> {
+  const was: Was = {
+    wasCurrentVersion: from.currentVersion,
+    wasLabel: from.label,
+    wasTags: from.tags,
+    wasAutoRotate: from.autoRotate,
+    wasCasRequired: from.casRequired,
+    wasDeleteVersionAfter: from.deleteVersionAfter,
+    wasRotationIntervalDays: from.rotationIntervalDays,
+    wasExpiresAt: from.expiresAt,
+    wasExpiryWarnedAt: from.expiryWarnedAt,
+    wasMaxVersions: from.maxVersions,
+  };
+  const { rows } = await execute(db, (fromDeleted ? advanceDeleted : advanceLive)(db, { ...change, id, ...was }));
   return rows.length === 1 ? rows[0] : undefined;
 }
 

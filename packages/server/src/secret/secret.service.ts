@@ -58,7 +58,7 @@ export class SecretService {
     this.#lister = new SecretLister(this.#rows, access, cache, new RowSummaries(cache ? 0 : listCacheSecrets));
     this.#versions = new SecretVersions(this.#rows);
     this.#settings = new SecretSettingsManager(this.#rows, this.#versions);
-    this.#writer = new SecretWriter(this.#rows, this.#reader, graceDays);
+    this.#writer = new SecretWriter(this.#rows, this.#reader, graceDays, readCacheSecrets);
   }
 
   /** Resolves the caller's workspace and its grants once per request; `from`: the request. */
