@@ -5,21 +5,29 @@
  * is told the secret is not there: 404).
  */
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import { appWithBob } from "./support/cache-app.ts";
-import { STORES } from "./support/stores.ts";
+import { STORES, type StoreKind } from "./support/stores.ts";
+
+/** Bob a member of 'default' and 'other', each holding a secret 's' he has no grant on. */
+async function twoWorkspaces(t: TestContext, store: StoreKind, aclCache: number) {
+  const users = await appWithBob(t, store, { aclCache });
+  if (!users) return undefined;
+  const { admin } = users;
+  assert.equal(await admin("POST", "/api/v1/workspaces", { name: "other" }), 201);
+  for (const ws of ["default", "other"]) {
+    assert.equal(await admin("PUT", `/api/v1/workspaces/${ws}/members/bob`, { role: "member" }), 200);
+    assert.equal(await admin("POST", `/api/v1/workspaces/${ws}/secrets`, { name: "s", data: { value: ws } }), 201);
+  }
+  return users;
+}
 
 for (const store of STORES) {
   for (const aclCache of [0, 1]) {
     test(`access follows grant changes across workspaces with --acl-cache ${aclCache} (${store.kind})`, async (t) => {
-      const users = await appWithBob(t, store, { aclCache });
+      const users = await twoWorkspaces(t, store, aclCache);
       if (!users) return;
       const { admin, bob } = users;
-      assert.equal(await admin("POST", "/api/v1/workspaces", { name: "other" }), 201);
-      for (const ws of ["default", "other"]) {
-        assert.equal(await admin("PUT", `/api/v1/workspaces/${ws}/members/bob`, { role: "member" }), 200);
-        assert.equal(await admin("POST", `/api/v1/workspaces/${ws}/secrets`, { name: "s", data: { value: ws } }), 201);
-      }
       const read = (ws: string) => bob("GET", `/api/v1/workspaces/${ws}/secrets/s`);
       const grant = (ws: string) => `/api/v1/workspaces/${ws}/secrets/s/grants/user:bob`;
       assert.equal(await read("default"), 404);
@@ -66,5 +74,30 @@ for (const store of STORES) {
     assert.equal(await admin("DELETE", `${ws}/groups/readers/members/user:bob`), 200);
     assert.equal(await read("one"), 404);
     assert.equal(await read("two"), 200);
+  });
+}
+
+// A workspace with more than 100 granted secrets counts for more than one in --acl-cache (access.service.ts):
+// here it fills the cache alone, and each workspace's load drops the other's.
+for (const store of STORES) {
+  test(`access follows grant changes when a workspace weighs more than the whole --acl-cache (${store.kind})`, async (t) => {
+    const users = await twoWorkspaces(t, store, 1);
+    if (!users) return;
+    const { admin, bob } = users;
+    for (let i = 0; i < 101; i++) {
+      assert.equal(await admin("POST", "/api/v1/workspaces/default/secrets", { name: `g${i}`, data: { value: "v" } }), 201);
+      assert.equal(await admin("PUT", `/api/v1/workspaces/default/secrets/g${i}/grants/user:bob`, { level: "read" }), 200);
+    }
+    const read = (ws: string, name = "s") => bob("GET", `/api/v1/workspaces/${ws}/secrets/${name}`);
+    assert.equal(await read("default", "g100"), 200);
+    assert.equal(await read("other"), 404);
+    assert.equal(await admin("PUT", "/api/v1/workspaces/other/secrets/s/grants/user:bob", { level: "read" }), 200);
+    assert.equal(await read("other"), 200);
+    assert.equal(await read("default"), 404);
+    assert.equal(await read("default", "g0"), 200);
+    assert.equal(await admin("DELETE", "/api/v1/workspaces/default/secrets/g0/grants/user:bob"), 204);
+    assert.equal(await read("other"), 200);
+    assert.equal(await read("default", "g0"), 404);
+    assert.equal(await read("default", "g1"), 200);
   });
 }

@@ -47,7 +47,8 @@ Options:
   --secret-cache N      how many secrets reads keep decrypted in memory, dropped on any write to them; a
                         secret counts once per started KiB of its value
                         (env COFFER_SECRET_CACHE; default 10000; 0 decrypts every read)
-  --acl-cache N         how many workspaces' grants and group memberships each node keeps in memory
+  --acl-cache N         how many workspaces' grants and group memberships each node keeps in memory; a
+                        workspace counts once per started 100 granted secrets and group members
                         (env COFFER_ACL_CACHE; default 1000; 0 loads them for every request)
   --token-cache N       how many tokens' verified principals each node keeps in memory
                         (env COFFER_TOKEN_CACHE; default 10000; 0 looks every request's token up)

@@ -6,7 +6,9 @@
  * It runs on every read, so each workspace's grants and group memberships
  * are held in memory, loaded in two queries on first use and dropped on any
  * change to them (on every node, through the change feed). At most
- * `cachedWorkspaces` are held (--acl-cache), the first loaded dropped first.
+ * `cachedWorkspaces` are held (--acl-cache), the first loaded dropped first,
+ * a workspace counting once per started GRANTS_PER_WORKSPACE granted
+ * secrets and group members.
  */
 import type { Store } from "../store/store.ts";
 import { LEVELS, sharedLevelOfRole, type Level } from "../identity/access.ts";
@@ -29,6 +31,8 @@ export interface WorkspaceAcl {
   /** member id → the groups it belongs to, `everyone` excluded (everyone holds every member) */
   groupsOf: Map<string, string[]>;
   everyoneId: string | null;
+  /** What it counts for in the cache's capacity (GRANTS_PER_WORKSPACE). */
+  weight: number;
 }
 
 /** What a secret row must tell the access decision. */
@@ -41,6 +45,13 @@ export interface SecretAccessFacts {
 
 /** Workspaces whose grants a node holds unless the server is told otherwise (--acl-cache). */
 export const DEFAULT_ACL_CACHE = 1_000;
+/**
+ * A workspace counts once per started 100 granted secrets and group members
+ * (~14 KiB at the ~147 bytes each measured): the default holds 1,000 small workspaces or
+ * 100,000 grants (~14 MiB), where counting workspaces alone let 1,000
+ * workspaces of 10,000 grants each take over 1 GiB.
+ */
+const GRANTS_PER_WORKSPACE = 100;
 
 export class AccessService {
   #store: Store;
@@ -48,17 +59,19 @@ export class AccessService {
   #acls = new Map<string, Promise<WorkspaceAcl>>();
   /** The loaded ones, for the read path to use without waiting on a promise. */
   #loaded = new Map<string, WorkspaceAcl>();
+  /** The weight of the loaded ones. */
+  #weight = 0;
 
   constructor(store: Store, cachedWorkspaces: number) {
     this.#store = store;
     this.#capacity = cachedWorkspaces;
     store.changes.subscribe((change) => {
       if (change.kind === "access") {
-        this.#acls.delete(change.workspaceId);
-        this.#loaded.delete(change.workspaceId);
+        this.#drop(change.workspaceId);
       } else if (change.kind === "all") {
         this.#acls.clear();
         this.#loaded.clear();
+        this.#weight = 0;
       }
     });
   }
@@ -71,23 +84,36 @@ export class AccessService {
     let acl = this.#acls.get(workspaceId);
     if (!acl) {
       if (this.#capacity === 0) return this.#load(workspaceId);
-      if (this.#acls.size >= this.#capacity) {
-        // A load still under way for the dropped workspace no longer finds itself in #acls, so it is not kept.
-        const oldest = this.#acls.keys().next().value!;
-        this.#acls.delete(oldest);
-        this.#loaded.delete(oldest);
-      }
+      // A load still under way for a dropped workspace no longer finds itself in #acls, so it is not kept.
+      if (this.#acls.size >= this.#capacity) this.#drop(this.#acls.keys().next().value!);
       const loading = this.#load(workspaceId);
       acl = loading;
       this.#acls.set(workspaceId, loading);
       loading.then(
         // Only if no change dropped it while it loaded.
-        (value) => this.#acls.get(workspaceId) === loading && this.#loaded.set(workspaceId, value),
+        (value) => {
+          if (this.#acls.get(workspaceId) !== loading) return;
+          this.#loaded.set(workspaceId, value);
+          this.#weight += value.weight;
+          // The oldest out until the rest fits; one heavier than the whole cache is held alone.
+          for (const oldest of this.#acls.keys()) {
+            if (this.#weight <= this.#capacity) break;
+            if (oldest !== workspaceId) this.#drop(oldest);
+          }
+        },
         // A failed load must not stay cached.
         () => this.#acls.get(workspaceId) === loading && this.#acls.delete(workspaceId),
       );
     }
     return acl;
+  }
+
+  #drop(workspaceId: string): void {
+    this.#acls.delete(workspaceId);
+    const loaded = this.#loaded.get(workspaceId);
+    if (loaded === undefined) return;
+    this.#loaded.delete(workspaceId);
+    this.#weight -= loaded.weight;
   }
 
   /** The caller's level on one secret. */
@@ -139,7 +165,7 @@ export class AccessService {
       if (groups) groups.push(groupId);
       else groupsOf.set(shared(row.memberId), [groupId]);
     }
-    return { grants, groupsOf, everyoneId: everyone?.id ?? null };
+    return { grants, groupsOf, everyoneId: everyone?.id ?? null, weight: Math.max(1, Math.ceil((grants.size + groupsOf.size) / GRANTS_PER_WORKSPACE)) };
   }
 }
 
