@@ -64,7 +64,7 @@ test("users, members and groups: create with a hidden password prompt, disable, 
   assert.deepEqual(members.map((m) => [m.username, m.role]), [["admin", "owner"], ["erin", "viewer"]]);
   assert.equal((await f.coffer(["members", "set", "erin", "emperor"])).code, 2);
 
-  const erin = { COFFER_ADDR: f.server.url, COFFER_CONFIG_DIR: join(tempDir(t), "erin") };
+  const erin = { COFFER_ADDR: f.server.url, COFFER_CONFIG_DIR: join(tempDir(), "erin") };
   ok(await run(["login", "--username", "erin"], { env: erin, input: password + "\n" }));
   ok(await run(["secrets", "list"], { env: erin }));
   ok(await f.coffer(["users", "disable", "erin"]));
@@ -85,7 +85,7 @@ test("users, members and groups: create with a hidden password prompt, disable, 
   );
   assert.equal(passwd.status, 0, passwd.output);
   assert.ok(!passwd.output.includes(adminPassword), "the password is not echoed");
-  const adminLogin = { COFFER_ADDR: f.server.url, COFFER_CONFIG_DIR: join(tempDir(t), "admin") };
+  const adminLogin = { COFFER_ADDR: f.server.url, COFFER_CONFIG_DIR: join(tempDir(), "admin") };
   ok(await run(["login", "--username", "admin"], { env: adminLogin, input: adminPassword + "\n" }));
   assert.match(ok(await run(["whoami"], { env: adminLogin })).stdout, /admin/);
 

@@ -34,7 +34,7 @@ test("audit list, tail, export and verify through the real CLI", async (t) => {
   assert.ok(tailed.length >= 3);
   assert.equal(tailed.at(-1).secretName, "FOLLOWED");
 
-  const file = join(tempDir(t), "audit.jsonl");
+  const file = join(tempDir(), "audit.jsonl");
   const exported = ok(await f.coffer(["audit", "export", "--action", "secret.*", file]));
   assert.match(exported.stderr, /\d+ events exported to /);
   assert.equal(statSync(file).mode & 0o777, 0o600);

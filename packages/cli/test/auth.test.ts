@@ -11,7 +11,7 @@ const PASSWORD = "correct horse battery staple";
 test("login on a terminal hides the password, saves the session 0600; whoami and logout use it", async (t) => {
   const f = await fixture(t);
   await createMember(f, "alice", PASSWORD);
-  const configDir = join(tempDir(t), "nested", "coffer");
+  const configDir = join(tempDir(), "nested", "coffer");
   const env = { COFFER_CONFIG_DIR: configDir };
 
   const login = await runPty(
@@ -58,7 +58,7 @@ test("login on a terminal hides the password, saves the session 0600; whoami and
 test("login reads username and password from stdin when it is not a terminal; a wrong password exits 3", async (t) => {
   const f = await fixture(t);
   await createMember(f, "bob", PASSWORD);
-  const env = { COFFER_CONFIG_DIR: join(tempDir(t), "config"), COFFER_ADDR: f.server.url };
+  const env = { COFFER_CONFIG_DIR: join(tempDir(), "config"), COFFER_ADDR: f.server.url };
   const wrong = await run(["login"], { env, input: "bob\nnot the password\n" });
   assert.equal(wrong.code, 3);
   assert.match(wrong.stderr, /login failed: wrong username or password \(UNAUTHENTICATED\)/);
@@ -71,7 +71,7 @@ test("login reads username and password from stdin when it is not a terminal; a 
 test("COFFER_TOKEN, COFFER_WORKSPACE override the file; a saved token is never sent to another address", async (t) => {
   const f = await fixture(t);
   await createMember(f, "carol", PASSWORD);
-  const configDir = join(tempDir(t), "config");
+  const configDir = join(tempDir(), "config");
   ok(await run(["login", "--addr", f.server.url, "--username", "carol"], { env: { COFFER_CONFIG_DIR: configDir }, input: PASSWORD + "\n" }));
   const env = { COFFER_CONFIG_DIR: configDir };
 
@@ -126,7 +126,7 @@ test("a login answered 429 fails at once with the Retry-After in the message, in
   t.after(() => server.close());
   const addr = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const started = Date.now();
-  const refused = await run(["login", "--addr", addr, "--username", "dave"], { env: { COFFER_CONFIG_DIR: join(tempDir(t), "config") }, input: "pw\n" });
+  const refused = await run(["login", "--addr", addr, "--username", "dave"], { env: { COFFER_CONFIG_DIR: join(tempDir(), "config") }, input: "pw\n" });
   assert.ok(Date.now() - started < 20_000, "no wait before failing");
   assert.equal(refused.code, 1);
   assert.equal(refused.stderr.trim(), "coffer: login refused for now: too many failed logins; try again in 600 s (RATE_LIMITED)");
@@ -136,7 +136,7 @@ test("a login answered 429 fails at once with the Retry-After in the message, in
 test("the real login throttle: after five wrong passwords the next login fails fast, saying when to try again", async (t) => {
   const f = await fixture(t);
   await createMember(f, "erin", PASSWORD);
-  const env = { COFFER_CONFIG_DIR: join(tempDir(t), "config"), COFFER_ADDR: f.server.url };
+  const env = { COFFER_CONFIG_DIR: join(tempDir(), "config"), COFFER_ADDR: f.server.url };
   for (let i = 0; i < 5; i++) {
     const response = await fetch(`${f.server.url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "erin", password: "wrong" }) });
     assert.equal(response.status, 401);

@@ -16,12 +16,12 @@ import { ok, run, tempDir } from "./support/cli.ts";
 test("operator backup writes a 0600 file from the running server; operator restore brings it back into a fresh data directory", async (t) => {
   const source = (await STORES[0]!.open(t))!;
   const server = await startServer(t, source);
-  const admin = { COFFER_ADDR: server.url, COFFER_TOKEN: server.token!, COFFER_CONFIG_DIR: join(tempDir(t), "config") };
+  const admin = { COFFER_ADDR: server.url, COFFER_TOKEN: server.token!, COFFER_CONFIG_DIR: join(tempDir(), "config") };
   const coffer = (args: string[], env: Record<string, string> = {}, input?: string) => run(args, { env: { ...admin, ...env }, ...(input === undefined ? {} : { input }) });
   ok(await coffer(["secrets", "set", "DATABASE_URL"], {}, "postgres://app:s3cret-canary@db/app\n"));
   ok(await coffer(["secrets", "set", "DATABASE_URL"], {}, "postgres://app:s3cret-canary-2@db/app\n"));
 
-  const dir = tempDir(t);
+  const dir = tempDir();
   const file = join(dir, "coffer.cbk");
   const made = ok(await coffer(["operator", "backup", file]));
   assert.match(made.stderr, /\d+ tables, \d+ rows/, "progress on stderr");
@@ -40,7 +40,7 @@ test("operator backup writes a 0600 file from the running server; operator resto
   assert.ok(!existsSync(join(dir, "other.cbk")));
 
   // Another root key: refused, nothing written.
-  const target = tempDir(t);
+  const target = tempDir();
   const wrongKey = await run(["operator", "restore", file, "--data-dir", target], { env: { COFFER_ROOT_KEY: randomBytes(32).toString("base64") } });
   assert.equal(wrongKey.code, 1);
   assert.match(wrongKey.stderr, /made with another root key.*nothing was changed/);
@@ -58,7 +58,7 @@ test("operator backup writes a 0600 file from the running server; operator resto
   const bytes = readFileSync(file);
   bytes[bytes.length - 30]! ^= 1;
   writeFileSync(damaged, bytes);
-  const fresh = tempDir(t);
+  const fresh = tempDir();
   copyFileSync(join(source.dataDir, "root.key"), join(fresh, "root.key"));
   const refused = await run(["operator", "restore", damaged, "--data-dir", fresh]);
   assert.equal(refused.code, 1);

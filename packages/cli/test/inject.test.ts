@@ -6,7 +6,7 @@ import { fixture, ok, tempDir } from "./support/cli.ts";
 
 test("coffer inject renders @{vault.NAME} and @{vault.NAME.KEY} into a 0600 file, or stdout", async (t) => {
   const f = await fixture(t);
-  const dir = tempDir(t);
+  const dir = tempDir();
   ok(await f.coffer(["secrets", "set", "OPENAI_KEY"], { input: "sk-abc\n" }));
   ok(await f.coffer(["secrets", "set", "database-config", "host=-", "password=-"], { input: "db\np@ss\n" }));
   ok(await f.coffer(["secrets", "set", "api.example.com"], { input: "dotted\n" }));
@@ -28,7 +28,7 @@ test("coffer inject renders @{vault.NAME} and @{vault.NAME.KEY} into a 0600 file
 
 test("coffer inject refuses an unknown reference, naming it, and writes nothing", async (t) => {
   const f = await fixture(t);
-  const dir = tempDir(t);
+  const dir = tempDir();
   ok(await f.coffer(["secrets", "set", "OPENAI_KEY"], { input: "sk-abc\n" }));
   ok(await f.coffer(["secrets", "set", "database-config", "host=-", "password=-"], { input: "db\npw\n" }));
   const cases: [string, RegExp][] = [

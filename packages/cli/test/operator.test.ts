@@ -33,7 +33,7 @@ test("a Shamir server: init prints the shares once, unseal takes them at a hidde
   let server = await startServer(t, target, { COFFER_SEAL: "shamir" });
   assert.equal(server.token, null, "no bootstrap token at start: init gives it");
   assert.match(server.output(), /Sealed and not initialised/);
-  const env = { COFFER_ADDR: server.url, COFFER_CONFIG_DIR: join(tempDir(t), "config") };
+  const env = { COFFER_ADDR: server.url, COFFER_CONFIG_DIR: join(tempDir(), "config") };
   const coffer = (args: string[], options: { input?: string; token?: string } = {}) =>
     run(args, { input: options.input, env: { ...env, COFFER_ADDR: server.url, ...(options.token ? { COFFER_TOKEN: options.token } : {}) } });
 
@@ -117,7 +117,7 @@ test("a Shamir server: init prints the shares once, unseal takes them at a hidde
 test("a key-file server: rotate-root-key rewrites the key file; seal and unseal explain there is nothing to unseal", async (t) => {
   const target = (await STORES[0]!.open(t))!;
   const server = await startServer(t, target);
-  const env = { COFFER_ADDR: server.url, COFFER_TOKEN: server.token!, COFFER_CONFIG_DIR: join(tempDir(t), "config") };
+  const env = { COFFER_ADDR: server.url, COFFER_TOKEN: server.token!, COFFER_CONFIG_DIR: join(tempDir(), "config") };
   ok(await run(["secrets", "set", "KEPT"], { input: "kept\n", env }));
   assert.match(ok(await run(["operator", "rotate-root-key"], { env })).stdout, /Root key rotated: the key file holds the new key/);
   assert.equal(ok(await run(["secrets", "get", "KEPT", "value"], { env })).stdout, "kept");

@@ -89,14 +89,14 @@ function runScript(command: string, args: string[], env: Record<string, string>)
 }
 
 test("the README's tour runs as written: shell, TypeScript and Python against a fresh server", async (t) => {
-  const server = await startServer(t, { kind: "sqlite", dataDir: tempDir(t), databaseUrl: undefined });
+  const server = await startServer(t, { kind: "sqlite", dataDir: tempDir(), databaseUrl: undefined });
   assert.ok(server.token, "the first start printed the bootstrap token");
   const tour = section(read(README), "## A five-minute tour");
   const blocks = fencedBlocks(tour);
   // The reader's address and token become this server's; nothing else of the text changes.
   const asWritten = (code: string) => code.replaceAll("http://127.0.0.1:8200", server.url).replaceAll("cft_…", server.token!);
   const env = cleanEnv({
-    COFFER_CONFIG_DIR: tempDir(t, "coffer-config"),
+    COFFER_CONFIG_DIR: tempDir("coffer-config"),
     // The project's Node 24 first, as under npm; npx must not look for an npm update.
     PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}`,
     npm_config_update_notifier: "false",

@@ -67,7 +67,7 @@ test("secrets policy shows, sets and clears a relay policy; every command has --
 test("coffer relay: curl-like output with placeholders only; -i, -d @file, -d @-, streams, refusals and --fail", async (t) => {
   const f = await fixture(t);
   const upstream = await startUpstream(t);
-  const dir = tempDir(t);
+  const dir = tempDir();
   ok(await f.coffer(["secrets", "set", "openai/api-key"], { input: VALUE }));
   ok(await f.coffer(["secrets", "policy", "openai/api-key", "--host", "127.0.0.1", "--scheme", "http", "--port", String(upstream.port), "--header", "Authorization", "--query", "key", "--body", "--address", "127.0.0.1"]));
   // The agent holds a `use` token: it can have Coffer use the key, never read it.

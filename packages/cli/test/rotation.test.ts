@@ -11,13 +11,13 @@ import { TEST_RATE_LIMITS } from "../../server/test/support/limits.ts";
 test("coffer secrets due: due and overdue secrets of a workspace, as a table or JSON, through the real CLI", async (t) => {
   // A server in this process, on a simulated clock the test moves forward.
   let offset = 0;
-  const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: tempDir(t), clock: () => Date.now() + offset, rotationJobEveryMs: 0 });
+  const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: tempDir(), clock: () => Date.now() + offset, rotationJobEveryMs: 0 });
   t.after(() => coffer.close());
   const app = await buildApp(coffer);
   t.after(() => app.close());
   const addr = await app.listen({ host: "127.0.0.1", port: 0 });
   const token = coffer.bootstrapToken!;
-  const env = { COFFER_ADDR: addr, COFFER_TOKEN: token, COFFER_CONFIG_DIR: join(tempDir(t), "config") };
+  const env = { COFFER_ADDR: addr, COFFER_TOKEN: token, COFFER_CONFIG_DIR: join(tempDir(), "config") };
   const cli = (args: string[], options: RunOptions = {}) => run(args, { ...options, env: { ...env, ...options.env } });
 
   const sdk = new Coffer({ addr, token });

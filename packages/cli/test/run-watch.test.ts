@@ -112,7 +112,7 @@ test("run --watch restarts the command with the new values when a secret it uses
   t.after(() => proxy.close());
   const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
 
-  const file = join(tempDir(t), "starts.jsonl");
+  const file = join(tempDir(), "starts.jsonl");
   const run = watch(t, f, ["--watch-interval", "1", "--secret", "API_KEY", "--secret", "database-config"], file, { COFFER_ADDR: proxyUrl });
   const first = await until("the first start", () => entries(file).find((e) => e.pid));
   assert.deepEqual({ key: first.key, db: first.db }, { key: "key-v1", db: "db-v1" });
@@ -155,7 +155,7 @@ test("run --watch restarts the command with the new values when a secret it uses
 test("run --watch kills a command that ignores SIGTERM after the grace period, and exits when the command exits by itself", async (t) => {
   const f = await fixture(t);
   ok(await f.coffer(["secrets", "set", "API_KEY"], { input: "stubborn-v1\n" }));
-  const file = join(tempDir(t), "starts.jsonl");
+  const file = join(tempDir(), "starts.jsonl");
   const run = watch(t, f, ["--watch-interval", "1", "--watch-grace", "1", "--all"], file, { IGNORE_SIGTERM: "1" });
   const first = await until("the first start", () => entries(file).find((e) => e.pid));
   assert.equal(first.key, "stubborn-v1");

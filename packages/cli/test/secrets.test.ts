@@ -6,7 +6,7 @@ import { createMember, fixture, ok, run, runPty, tempDir } from "./support/cli.t
 
 test("secrets set: hidden prompts on a terminal, KEY=-, --from-file, stdin; values in argv only with --insecure-value", async (t) => {
   const f = await fixture(t);
-  const dir = tempDir(t);
+  const dir = tempDir();
   const get = async (name: string, ...extra: string[]) => JSON.parse(ok(await f.coffer(["secrets", "get", name, "--json", ...extra])).stdout).data;
 
   // No pairs on a terminal: one hidden prompt, stored under 'value'.
@@ -130,7 +130,7 @@ test("secrets get, list (tables and --json), history, rollback, rm; personal sco
 test("secrets share: a member reads what is shared with it, is denied what it may not change; errors have their exit codes", async (t) => {
   const f = await fixture(t);
   await createMember(f, "dave", "dave's long password");
-  const dave = { COFFER_ADDR: f.server.url, COFFER_CONFIG_DIR: join(tempDir(t), "dave") };
+  const dave = { COFFER_ADDR: f.server.url, COFFER_CONFIG_DIR: join(tempDir(), "dave") };
   ok(await run(["login", "--username", "dave"], { env: dave, input: "dave's long password\n" }));
   ok(await f.coffer(["secrets", "set", "OPENAI_KEY"], { input: "sk-shared\n" }));
 
@@ -162,7 +162,7 @@ test("secrets share: a member reads what is shared with it, is denied what it ma
   assert.equal(unknownUser.code, 5);
   ok(await f.coffer(["secrets", "unshare", "OPENAI_KEY", "--with", "group:devs"]));
 
-  const notLoggedIn = await run(["secrets", "list"], { env: { COFFER_CONFIG_DIR: join(tempDir(t), "nobody"), COFFER_ADDR: f.server.url } });
+  const notLoggedIn = await run(["secrets", "list"], { env: { COFFER_CONFIG_DIR: join(tempDir(), "nobody"), COFFER_ADDR: f.server.url } });
   assert.equal(notLoggedIn.code, 3);
   assert.equal(notLoggedIn.stderr, `coffer: not logged in to ${f.server.url}: run 'coffer login', or set COFFER_TOKEN to a token\n`);
   const badToken = await f.coffer(["secrets", "list"], { env: { COFFER_TOKEN: "cft_" + "A".repeat(49) } });

@@ -10,7 +10,7 @@ import { COFFER_BIN, cleanEnv, run, tempDir } from "./support/cli.ts";
 
 /** Starts `coffer server` (through `script` for a terminal), returns what it printed up to its banner and its "listening" log record, then stops it. */
 async function serverOutput(t: TestContext, args: string[], options: { terminal?: boolean; env?: Record<string, string> } = {}): Promise<string> {
-  const command = [process.execPath, COFFER_BIN, "server", "--listen", "127.0.0.1:0", "--data-dir", tempDir(t), ...args];
+  const command = [process.execPath, COFFER_BIN, "server", "--listen", "127.0.0.1:0", "--data-dir", tempDir(), ...args];
   const [file, argv] = options.terminal
     ? ["script", ["-qfec", command.map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" "), "/dev/null"]]
     : [command[0]!, command.slice(1)];

@@ -6,7 +6,7 @@ import { fixture, ok, tempDir } from "./support/cli.ts";
 
 test("export and import round-trip through JSON, with a dry run and a summary", async (t) => {
   const source = await fixture(t);
-  const dir = tempDir(t);
+  const dir = tempDir();
   ok(await source.coffer(["secrets", "set", "OPENAI_KEY"], { input: 'sk "quoted" \\ back\n' }));
   ok(await source.coffer(["secrets", "set", "database-config", "host=-", "password=-"], { input: "db\nmulti\\nline\n" }));
   ok(await source.coffer(["secrets", "set", "payments/stripe"], { input: "sk_live\n" }));

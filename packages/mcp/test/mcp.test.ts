@@ -58,7 +58,7 @@ function stdioTransport(t: TestContext, env: Env, token: string): Transport {
   return new StdioClientTransport({
     command: process.execPath,
     args: [COFFER_BIN, "mcp", "--agent", "stdio-test"],
-    env: { PATH: process.env.PATH ?? "", COFFER_ADDR: env.server.url, COFFER_TOKEN: token, COFFER_CONFIG_DIR: join(tempDir(t), "config") },
+    env: { PATH: process.env.PATH ?? "", COFFER_ADDR: env.server.url, COFFER_TOKEN: token, COFFER_CONFIG_DIR: join(tempDir(), "config") },
     stderr: "pipe",
   });
 }
@@ -195,7 +195,7 @@ test("/mcp refuses a missing or unknown token with 401, and is not driven by the
 
 test("coffer mcp without a token says how to log in, on stderr, and exits", async (t) => {
   const { run } = await import("../../cli/test/support/cli.ts");
-  const result = await run(["mcp"], { env: { COFFER_CONFIG_DIR: join(tempDir(t), "config"), COFFER_ADDR: "http://127.0.0.1:9" } });
+  const result = await run(["mcp"], { env: { COFFER_CONFIG_DIR: join(tempDir(), "config"), COFFER_ADDR: "http://127.0.0.1:9" } });
   assert.notEqual(result.code, 0);
   assert.equal(result.stdout, "", "stdout is the protocol's alone");
   assert.match(result.stderr, /not logged in .*coffer login.*COFFER_TOKEN/);

@@ -75,7 +75,7 @@ test("the CLI takes several addresses in COFFER_ADDR and skips a dead one", asyn
   const target = await STORES[0]!.open(t);
   const server = await startServer(t, target!);
   const refused = await closedPort();
-  const env = { ...process.env, COFFER_ADDR: `${refused},${server.url}`, COFFER_TOKEN: server.token!, COFFER_CONFIG_DIR: tempDir(t) };
+  const env = { ...process.env, COFFER_ADDR: `${refused},${server.url}`, COFFER_TOKEN: server.token!, COFFER_CONFIG_DIR: tempDir() };
   const run = (...args: string[]) => spawnSync(process.execPath, [COFFER_BIN, ...args], { env, encoding: "utf8" });
   const set = spawnSync(process.execPath, [COFFER_BIN, "secrets", "set", "k"], { env, input: "v-1", encoding: "utf8" });
   assert.equal(set.status, 0, set.stderr);

@@ -634,7 +634,7 @@ function verdict(expect: Expect, answer: { status: number; body: any }, f: Fixtu
 // ---------------------------------------------------------------- the tests
 
 test("the access matrix has exactly one row per operation of the OpenAPI document", async (t) => {
-  const coffer = await openCoffer({ dataDir: tempDir(t) });
+  const coffer = await openCoffer({ dataDir: tempDir() });
   t.after(() => coffer.close());
   const app = await buildApp(coffer);
   t.after(() => app.close());

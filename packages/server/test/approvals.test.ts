@@ -42,7 +42,7 @@ async function twoNodes(t: TestContext) {
   const env = { COFFER_ROOT_KEY: randomBytes(32).toString("base64"), COFFER_APPROVAL_TIMEOUT: String(WAIT_SECONDS) };
   const a = await startServer(t, target, env);
   t.after(() => a.stop());
-  const b = await startServer(t, { ...target, dataDir: tempDir(t) }, env);
+  const b = await startServer(t, { ...target, dataDir: tempDir() }, env);
   t.after(() => b.stop());
   return { a, b, adminToken: a.token! };
 }

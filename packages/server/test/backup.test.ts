@@ -377,7 +377,7 @@ for (const store of STORES) {
 }
 
 test("a restore into a data directory takes the root key from its key file (SQLite)", async (t) => {
-  const fromFile = tempDir(t);
+  const fromFile = tempDir();
   const keySource = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: fromFile });
   const keyFileApp = await buildApp(keySource);
   t.after(async () => {
@@ -386,7 +386,7 @@ test("a restore into a data directory takes the root key from its key file (SQLi
   });
   const reply = await keyFileApp.inject({ method: "GET", url: "/api/v1/sys/backup", headers: { authorization: `Bearer ${keySource.bootstrapToken}` } });
   assert.equal(reply.statusCode, 200);
-  const target = tempDir(t);
+  const target = tempDir();
   copyFileSync(join(fromFile, ROOT_KEY_FILE), join(target, ROOT_KEY_FILE));
   await restoreBackup({ file: fileOf(reply.rawPayload), dataDir: target });
   const restored = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target });

@@ -20,7 +20,7 @@ async function stopsWithin(checkpointer: Checkpointer, ms: number): Promise<void
 }
 
 test("the checkpointer runs while the store is written to, copies the WAL, stops when quiet and starts again on a commit", async (t) => {
-  const path = join(tempDir(t), "coffer.db");
+  const path = join(tempDir(), "coffer.db");
   const errors: Error[] = [];
   const checkpointer = startCheckpointer(path, (error) => errors.push(error));
   t.after(() => checkpointer.stop());
@@ -51,7 +51,7 @@ test("the checkpointer runs while the store is written to, copies the WAL, stops
 });
 
 test("the checkpointer keeps running while commits keep coming", async (t) => {
-  const path = join(tempDir(t), "coffer.db");
+  const path = join(tempDir(), "coffer.db");
   const checkpointer = startCheckpointer(path, (error) => assert.fail(error));
   t.after(() => checkpointer.stop());
   const database = new DatabaseSync(path);

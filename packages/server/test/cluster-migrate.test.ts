@@ -47,7 +47,7 @@ test("a populated SQLite store migrates into PostgreSQL and a server there reads
   if (reason) return t.skip(reason);
   const database = await createTestDatabase();
   t.after(() => database.drop());
-  const dataDir = tempDir(t);
+  const dataDir = tempDir();
   const env = { COFFER_ROOT_KEY: randomBytes(32).toString("base64") };
 
   // Populate through a real server on SQLite: versions, a user with a grant, audit events.
@@ -79,7 +79,7 @@ test("a populated SQLite store migrates into PostgreSQL and a server there reads
   assert.equal(replaced.status, 0, replaced.stderr);
 
   // A node on PostgreSQL, with the root key the SQLite server used and a data directory of its own.
-  const node = await startServer(t, { kind: "postgres", dataDir: tempDir(t), databaseUrl: database.url }, env);
+  const node = await startServer(t, { kind: "postgres", dataDir: tempDir(), databaseUrl: database.url }, env);
   assert.equal(node.token, null, "the store was already initialised: no new bootstrap token");
   const onPg = new Coffer({ addr: node.url, token: admin, workspace: "default" });
   assert.equal((await onPg.secrets.get("db/password")).data.value, "v3");

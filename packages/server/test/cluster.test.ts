@@ -179,7 +179,7 @@ test("three nodes behind HAProxy on one PostgreSQL and Redis", { timeout: 420_00
     // A fourth node on the same store, behind a link to PostgreSQL that delivers everything 100 ms late.
     const link = await slowLink(cluster.database.url, 100);
     st.after(() => link.close());
-    const late = await startServer(st, { kind: "postgres", dataDir: tempDir(st), databaseUrl: link.url }, { COFFER_ROOT_KEY: cluster.rootKey });
+    const late = await startServer(st, { kind: "postgres", dataDir: tempDir(), databaseUrl: link.url }, { COFFER_ROOT_KEY: cluster.rootKey });
     st.after(() => late.kill());
     const nodes = [...cluster.nodes.map((node) => node.url), late.url].map((url) => api(url, cluster.adminToken));
     const path = `${WS}/secrets/fresh%2Fone`;

@@ -396,7 +396,7 @@ test("parallel check-and-set updates through two nodes sharing one database lose
   const env = { COFFER_ROOT_KEY: randomRootKey() };
   const a = await startServer(t, target, env);
   assert.ok(a.token);
-  const b = await startServer(t, { ...target, dataDir: tempDir(t) }, env);
+  const b = await startServer(t, { ...target, dataDir: tempDir() }, env);
   assert.equal(b.token, null, "the second node finds the store initialised");
   await casIncrements(t, [client(a.url, a.token), client(b.url, a.token)]);
 });
@@ -667,7 +667,7 @@ test("two nodes starting together on one empty PostgreSQL migrate and initialise
     }
     const env = { COFFER_ROOT_KEY: randomRootKey() };
     // allSettled, not all: a node that fails must not leave its twin running past the test.
-    const starts = await Promise.allSettled([0, 1].map(() => startServer(t, { kind: "postgres", dataDir: tempDir(t), databaseUrl }, env)));
+    const starts = await Promise.allSettled([0, 1].map(() => startServer(t, { kind: "postgres", dataDir: tempDir(), databaseUrl }, env)));
     const nodes: RunningServer[] = starts.flatMap((start) => (start.status === "fulfilled" ? [start.value] : []));
     const refused = starts.flatMap((start) => (start.status === "rejected" ? [(start.reason as Error).message] : []));
     if (refused.length) {

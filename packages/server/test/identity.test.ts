@@ -746,7 +746,7 @@ test("disabling a user on one node stops its tokens on another node sharing the 
   const env = { COFFER_ROOT_KEY: randomBytes(32).toString("base64") };
   const nodeA = await startServer(t, target, env);
   t.after(() => nodeA.stop());
-  const nodeB = await startServer(t, { ...target, dataDir: tempDir(t) }, env);
+  const nodeB = await startServer(t, { ...target, dataDir: tempDir() }, env);
   t.after(() => nodeB.stop());
   assert.ok(nodeA.token, "node A initialised the store");
   assert.equal(nodeB.token, null, "node B joined it");

@@ -81,7 +81,7 @@ for (const pkg of ["server", "protocol", "sdk", "cli", "web"]) {
 }
 
 test("a cycle through a type-only import, an export-from or a dynamic import is found", (t) => {
-  const root = tempDir(t, "cycles");
+  const root = tempDir("cycles");
   mkdirSync(join(root, "a"));
   mkdirSync(join(root, "b"));
   writeFileSync(join(root, "a/one.ts"), 'import type { Two } from "../b/two.ts";\nexport type One = Two;\n');

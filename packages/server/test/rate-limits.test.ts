@@ -210,7 +210,7 @@ test("login throttling: delays double per (username, address), 20 failures close
 });
 
 test("the SDK waits out a 429 for as long as Retry-After says and then succeeds", async (t) => {
-  const server = await startServer(t, { kind: "sqlite", dataDir: tempDir(t), databaseUrl: undefined }, { COFFER_RATE_LIMITS: "reads=20,writes=1" });
+  const server = await startServer(t, { kind: "sqlite", dataDir: tempDir(), databaseUrl: undefined }, { COFFER_RATE_LIMITS: "reads=20,writes=1" });
   const sdk = new Sdk({ addr: server.url, token: server.token!, workspace: "default" });
   const started = performance.now();
   for (const name of ["a", "b", "c"]) await sdk.secrets.create(name, { v: name });
@@ -238,10 +238,10 @@ test("two server processes on one PostgreSQL sharing Redis enforce one budget, s
   if (pgReason) return t.skip(pgReason);
   const database = await createTestDatabase();
   const prefix = redisPrefix(t);
-  const target = { kind: "postgres" as const, dataDir: tempDir(t), databaseUrl: database.url };
+  const target = { kind: "postgres" as const, dataDir: tempDir(), databaseUrl: database.url };
   const env = { COFFER_ROOT_KEY: randomBytes(32).toString("base64"), COFFER_REDIS_URL: REDIS_URL, COFFER_REDIS_PREFIX: prefix, COFFER_RATE_LIMITS: DEFAULT_LIMITS };
   const a = await startServer(t, target, env);
-  const b = await startServer(t, { ...target, dataDir: tempDir(t) }, env);
+  const b = await startServer(t, { ...target, dataDir: tempDir() }, env);
   // After the servers' own after-hooks, which run first: dropping the database kills their connections.
   t.after(() => database.drop());
   assert.match(a.output(), /rate limits are shared through redis/);
@@ -310,7 +310,7 @@ test("two server processes on one PostgreSQL sharing Redis enforce one budget, s
 
 test("a server whose Redis is unreachable starts, says so loudly, and enforces the limits in memory (fail open to the node)", async (t) => {
   const closed = await unusedPort();
-  const server = await startServer(t, { kind: "sqlite", dataDir: tempDir(t), databaseUrl: undefined }, {
+  const server = await startServer(t, { kind: "sqlite", dataDir: tempDir(), databaseUrl: undefined }, {
     COFFER_REDIS_URL: `redis://127.0.0.1:${closed}`,
     COFFER_RATE_LIMITS: DEFAULT_LIMITS,
   });

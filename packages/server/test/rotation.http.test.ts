@@ -14,7 +14,7 @@ import { TEST_RATE_LIMITS } from "./support/limits.ts";
 type Api = (method: string, url: string, body?: unknown) => Promise<{ status: number; body: any; text: string }>;
 
 async function server(t: TestContext) {
-  const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: tempDir(t), rotationJobEveryMs: 0 });
+  const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: tempDir(), rotationJobEveryMs: 0 });
   t.after(() => coffer.close());
   const app = await buildApp(coffer);
   t.after(() => app.close());

@@ -112,7 +112,7 @@ test("an unsynced commit is synced within the delay, or at close", async () => {
 });
 
 test("through the driver, a real SQLite store syncs the WAL for commits and writes, later for an unsynced commit, never for reads", async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir();
   const syncs = await countDatasyncs(t);
   const store = await openStore({ dataDir: dir });
   t.after(() => store.close());

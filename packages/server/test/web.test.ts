@@ -9,7 +9,7 @@ import { tempDir } from "./support/stores.ts";
 import { TEST_RATE_LIMITS } from "./support/limits.ts";
 
 async function appWith(t: TestContext, webRoot: string) {
-  const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: tempDir(t) });
+  const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: tempDir() });
   t.after(() => coffer.close());
   const app = await buildApp(coffer, { webRoot });
   t.after(() => app.close());
@@ -17,7 +17,7 @@ async function appWith(t: TestContext, webRoot: string) {
 }
 
 test("the built UI is served at / and at client routes with a strict CSP; the API prefixes stay JSON", async (t) => {
-  const root = tempDir(t, "web");
+  const root = tempDir("web");
   mkdirSync(join(root, "assets"));
   writeFileSync(join(root, "index.html"), "<!doctype html><title>Coffer</title><script type=module src=/assets/app.js></script>");
   writeFileSync(join(root, "assets/app.js"), "console.log(1)");
@@ -78,7 +78,7 @@ test("the built UI is served at / and at client routes with a strict CSP; the AP
 });
 
 test("without a build, / says how to build the UI", async (t) => {
-  const app = await appWith(t, tempDir(t, "empty-web"));
+  const app = await appWith(t, tempDir("empty-web"));
   const reply = await app.inject({ url: "/secrets" });
   assert.equal(reply.statusCode, 503);
   assert.match(reply.body, /npm run build:web/);

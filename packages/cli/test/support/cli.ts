@@ -3,13 +3,11 @@
  * pseudo-terminal (python3's pty module) where a test types at the prompts.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { COFFER_BIN, startServer, type RunningServer } from "../../../server/test/support/server.ts";
-import { STORES } from "../../../server/test/support/stores.ts";
+import { STORES, tempDir as storeTempDir } from "../../../server/test/support/stores.ts";
 
 export { COFFER_BIN };
 
@@ -89,10 +87,9 @@ export function runPty(args: string[], steps: PtyStep[], env: Record<string, str
   });
 }
 
-export function tempDir(t: TestContext, label = "coffer-cli"): string {
-  const dir = mkdtempSync(join(tmpdir(), `${label}-`));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+/** stores.ts's tempDir, named for the CLI's tests. */
+export function tempDir(label = "coffer-cli"): string {
+  return storeTempDir(label);
 }
 
 export interface Fixture {
@@ -107,7 +104,7 @@ export interface Fixture {
 export async function fixture(t: TestContext): Promise<Fixture> {
   const target = await STORES[0]!.open(t);
   const server = await startServer(t, target!);
-  const admin = { COFFER_ADDR: server.url, COFFER_TOKEN: server.token!, COFFER_CONFIG_DIR: join(tempDir(t), "config") };
+  const admin = { COFFER_ADDR: server.url, COFFER_TOKEN: server.token!, COFFER_CONFIG_DIR: join(tempDir(), "config") };
   return {
     server,
     admin,

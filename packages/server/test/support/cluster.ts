@@ -111,7 +111,7 @@ ${servers.map((server, i) => `    server node${i + 1} ${server} check`).join("\n
 }
 
 async function startHaproxy(t: TestContext, config: string, port: number): Promise<ChildProcess> {
-  const dir = tempDir(t, "haproxy");
+  const dir = tempDir("haproxy");
   const file = join(dir, "haproxy.cfg");
   writeFileSync(file, config);
   const child = spawn(HAPROXY, ["-f", file, "-db"], { stdio: ["ignore", "pipe", "pipe"] });
@@ -151,7 +151,7 @@ export async function startCluster(t: TestContext, options: ClusterOptions): Pro
   };
   const ports = await Promise.all(Array.from({ length: options.nodes }, () => freePort()));
   const nodes: Node[] = ports.map((port) => ({ port, url: `http://127.0.0.1:${port}`, server: null, log: "" }));
-  const dataDirs = nodes.map(() => tempDir(t));
+  const dataDirs = nodes.map(() => tempDir());
   const start = async (i: number) => {
     const node = nodes[i]!;
     const server = await startServer(t, { kind: "postgres", dataDir: dataDirs[i]!, databaseUrl: database.url }, { ...env, COFFER_LISTEN: `127.0.0.1:${node.port}` });

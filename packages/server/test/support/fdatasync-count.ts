@@ -8,7 +8,7 @@ import type { TestContext } from "node:test";
 import { tempDir } from "./stores.ts";
 
 export async function countDatasyncs(t: TestContext): Promise<() => number> {
-  const probe = await open(join(tempDir(t), "probe"), "w");
+  const probe = await open(join(tempDir(), "probe"), "w");
   const prototype = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
   await probe.close();
   const datasync = prototype.datasync;

@@ -15,8 +15,16 @@ import { createTestDatabase, postgresUnavailable, type TestDatabase } from "./po
  * `drop … with (force)` would kill them under it.
  */
 const databases: TestDatabase[] = [];
+/**
+ * Temporary directories go at the same time, for the same reason: removed in
+ * the test's after-hook, a directory went while the store in it was still
+ * open, and a file its checkpointer wrote meanwhile failed the removal
+ * (ENOTEMPTY).
+ */
+const directories: string[] = [];
 after(async () => {
   for (const database of databases.splice(0)) await database.drop();
+  for (const dir of directories.splice(0)) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 });
 
 export interface StoreTarget {
@@ -32,16 +40,17 @@ export interface StoreKind {
   open(t: TestContext): Promise<StoreTarget | null>;
 }
 
-export function tempDir(t: TestContext, label = "coffer"): string {
+/** A directory of its own for one test, removed once the file's tests are done. */
+export function tempDir(label = "coffer"): string {
   const dir = mkdtempSync(join(tmpdir(), `${label}-`));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  directories.push(dir);
   return dir;
 }
 
 export const STORES: StoreKind[] = [
   {
     kind: "sqlite",
-    open: async (t) => ({ kind: "sqlite", dataDir: tempDir(t), databaseUrl: undefined }),
+    open: async (t) => ({ kind: "sqlite", dataDir: tempDir(), databaseUrl: undefined }),
   },
   {
     kind: "postgres",
@@ -53,7 +62,7 @@ export const STORES: StoreKind[] = [
       }
       databases.push(await createTestDatabase());
       const database = databases.at(-1)!;
-      return { kind: "postgres", dataDir: tempDir(t), databaseUrl: database.url };
+      return { kind: "postgres", dataDir: tempDir(), databaseUrl: database.url };
     },
   },
 ];

@@ -67,7 +67,7 @@ export function writeInPieces(response: ServerResponse, text: string, size: numb
 
 /** A self-signed certificate for `localhost` and 127.0.0.1; `caFile` is what NODE_EXTRA_CA_CERTS takes. */
 export function testCertificate(t: TestContext): { key: string; cert: string; caFile: string } {
-  const dir = tempDir(t, "coffer-tls");
+  const dir = tempDir("coffer-tls");
   const keyFile = join(dir, "key.pem");
   const caFile = join(dir, "cert.pem");
   execFileSync("openssl", [
