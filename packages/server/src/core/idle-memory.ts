@@ -16,11 +16,13 @@
  * FULL_EVERY_MS. The bench's server after its load (goal 150 MiB): 149–165
  * MiB with 32 MiB and 60 s; 138–151 with 8 MiB and 10 s (noisy runs). A
  * full collection every 10 s of a busy-then-idle server is a pause only an
- * idle loop sees.
+ * idle loop sees. Either way glibc then hands back what it holds free
+ * (core/malloc-trim.ts).
  */
 import { performance } from "node:perf_hooks";
 import { getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { trimMalloc } from "./malloc-trim.ts";
 
 const CHECK_MS = 500;
 /** Checks in a row that found the event loop idle. */
@@ -65,11 +67,13 @@ export function reduceMemoryWhenIdle(): () => void {
       collect({ type: "major", execution: "sync", flavor: "last-resort" });
       fullAt = performance.now();
       heapAfterFull = heapBytes();
-      // The collection kept the loop busy: that is not work.
-      usage = performance.eventLoopUtilization();
     } else {
       collect({ type: "minor" });
     }
+    // What the work and the collection freed in glibc's heap goes back to the system too (core/malloc-trim.ts).
+    trimMalloc();
+    // This kept the loop busy: that is not work.
+    usage = performance.eventLoopUtilization();
   }, CHECK_MS);
   timer.unref();
   return () => clearInterval(timer);
