@@ -1,4 +1,4 @@
-import { execute, prepared } from "../store/prepared.ts";
+import { execute, prepared, runsDirectly } from "../store/prepared.ts";
 import type { Database } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
 
@@ -8,8 +8,20 @@ export type DeliveryRow = Tables["webhookDeliveries"];
 /** Rows per insert: well inside both databases' limits on a statement's parameters. */
 const ALERTS_PER_INSERT = 500;
 
+const insertAlert = prepared((db: Database, p: Tables["alerts"]) =>
+  db.insertInto("alerts").values({ id: p.id, workspaceId: p.workspaceId, type: p.type, time: p.time, message: p.message, details: p.details }),
+);
+
+/**
+ * A batch of updates is a batch of alerts. Where a statement is a round trip
+ * (PostgreSQL) they go in with one insert; where it is a call (SQLite) one
+ * prepared statement a row costs less than building, compiling and
+ * preparing an insert of that many rows, a statement of its own for every
+ * batch size.
+ */
 export async function insertAlerts(db: Database, rows: Tables["alerts"][]): Promise<void> {
-  for (let i = 0; i < rows.length; i += ALERTS_PER_INSERT) await db.insertInto("alerts").values(rows.slice(i, i + ALERTS_PER_INSERT)).execute();
+  if (runsDirectly(db)) for (const row of rows) await execute(db, insertAlert(db, row));
+  else for (let i = 0; i < rows.length; i += ALERTS_PER_INSERT) await db.insertInto("alerts").values(rows.slice(i, i + ALERTS_PER_INSERT)).execute();
 }
 
 /** A workspace's alerts and the instance-wide ones every workspace hears; with workspaceId null, all of them. */

@@ -69,6 +69,11 @@ export function runDirectlyWith(db: Kysely<any>, runner: DirectRunner): void {
   runners.set(db.getExecutor().adapter, runner);
 }
 
+/** Whether execute() runs `db`'s statements as calls (a DirectRunner), not round trips. */
+export function runsDirectly(db: Kysely<any>): boolean {
+  return runners.has(db.getExecutor().adapter);
+}
+
 /**
  * `db.executeQuery(query)`, without Kysely's executor where the store has a
  * DirectRunner: its connection lock, plugins and half a dozen promises per
