@@ -5,7 +5,7 @@
  * again.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -66,4 +66,39 @@ test("the checkpointer keeps running while commits keep coming", async (t) => {
     await sleep(100);
     assert.equal(checkpointer.running, true, `stopped ${i * 100} ms into a stream of commits`);
   }
+});
+
+test("under a steady stream of commits the WAL is started over, and the checkpointer never takes the writer's lock from the server", async (t) => {
+  const path = join(tempDir(), "coffer.db");
+  const checkpointer = startCheckpointer(path, (error) => assert.fail(error));
+  t.after(() => checkpointer.stop());
+  const database = new DatabaseSync(path);
+  t.after(() => database.close());
+  database.exec("PRAGMA journal_mode = WAL");
+  database.exec("PRAGMA wal_autocheckpoint = 0");
+  // Not waiting for a lock at all: a checkpoint that took the writer's lock (as a RESTART checkpoint does) fails the begin.
+  database.exec("PRAGMA busy_timeout = 0");
+  database.exec("create table t (value blob)");
+  const insert = database.prepare("insert into t values (?)");
+  const value = Buffer.alloc(16 * 1024, 7);
+  let pauses = 0;
+  let largestWal = 0;
+  // 48 MiB in transactions of 256 KiB, three times the WAL's size at which the checkpointer asks for a pause.
+  for (let i = 0; i < 192; i++) {
+    const paused = checkpointer.beforeWrite();
+    if (paused !== undefined) {
+      pauses++;
+      await paused;
+    }
+    database.exec("begin immediate");
+    for (let row = 0; row < 16; row++) insert.run(value);
+    database.exec("commit");
+    checkpointer.afterWrite();
+    checkpointer.wrote();
+    largestWal = Math.max(largestWal, statSync(`${path}-wal`).size);
+    // The thread's messages arrive between the server's writes, as they do between its requests.
+    await sleep(5);
+  }
+  assert.ok(pauses > 0, "the checkpointer asked for a pause");
+  assert.ok(largestWal < 32 * 1024 * 1024, `the WAL grew to ${largestWal} bytes: it was not started over`);
 });

@@ -4,12 +4,16 @@
  * writer's lock, so under a steady stream of commits it copies frames but the
  * WAL never gets the moment with nothing left to copy that lets the next
  * writer start it over (SQLite's "checkpoint starvation"). Once the WAL holds
- * more than `restartFrames` and a passive checkpoint has copied all of them,
- * a RESTART checkpoint takes the writer's lock for just long enough to start
- * the WAL over. It never waits (busy_timeout 0): not for the lock, and not,
- * while holding it, for a reader still on the old WAL (a backup); it tries
- * again at the next tick. A checkpoint that finds every frame copied says so
- * ({ copied: true }): the server stops this thread once the store is quiet.
+ * more than `restartFrames`, it asks the server for that moment ({ full:
+ * true }): the server holds its next write transactions back and, once none
+ * is open, says "checkpoint"; a passive checkpoint then copies everything,
+ * it answers { caughtUp: true } and the server's next write starts the WAL
+ * over (SQLite does so by itself when the WAL is all copied). A RESTART
+ * checkpoint would take the writer's lock here instead, for the copy and the
+ * database file's sync (20-25 ms), and the server's thread would sleep in
+ * SQLite's busy handler for all of it (up to 34 ms), no request moving. A
+ * checkpoint that finds every frame copied says so ({ copied: true }): the
+ * server stops this thread once the store is quiet.
  *
  * JavaScript, not TypeScript: a worker that runs a .ts file loads Node's type
  * stripper into its isolate, ~18 MiB for these few lines.
@@ -31,17 +35,31 @@ const { path, intervalMs, restartFrames } = workerData;
 const database = new DatabaseSync(path);
 database.exec("PRAGMA busy_timeout = 0");
 const passive = database.prepare("PRAGMA wal_checkpoint(PASSIVE)");
-const restart = database.prepare("PRAGMA wal_checkpoint(RESTART)");
+/** Asked the server for a moment without writes, and not yet given it. */
+let asked = false;
 const ticks = setInterval(() => {
   try {
     const { busy, log, checkpointed } = passive.get();
-    if (log > restartFrames && checkpointed === log) restart.get();
+    if (log > restartFrames && !asked) {
+      asked = true;
+      parentPort?.postMessage({ full: true });
+    }
     if (busy === 0 && checkpointed === log) parentPort?.postMessage({ copied: true });
   } catch (error) {
     parentPort?.postMessage({ error: error.message });
   }
 }, intervalMs);
 parentPort?.on("message", (message) => {
+  if (message === "checkpoint") {
+    try {
+      passive.get();
+    } catch (error) {
+      parentPort?.postMessage({ error: error.message });
+    }
+    asked = false;
+    parentPort?.postMessage({ caughtUp: true });
+    return;
+  }
   if (message !== "stop") return;
   clearInterval(ticks);
   database.close();

@@ -11,6 +11,13 @@
  * a fifth of an idle server, so it runs only while the store is written to:
  * a commit starts it, and once a checkpoint has copied the whole WAL and no
  * commit came for QUIET_MS it is stopped, until the next commit.
+ *
+ * Under a steady stream of commits the WAL would grow without end (a
+ * checkpoint that runs beside commits never finds it all copied, which is
+ * what lets a writer start it over), so once it is large the thread asks for
+ * a pause: the next write transactions wait, without holding the event loop,
+ * while one checkpoint copies the rest (checkpoint-worker.js says how, and
+ * what it replaced).
  */
 import { statSync } from "node:fs";
 import { Worker } from "node:worker_threads";
@@ -29,10 +36,16 @@ const RESTART_AFTER_MS = 1000;
 const QUIET_MS = 1000;
 /** How long a thread told to stop may take to end itself (it takes a few ms). */
 const STOP_WAIT_MS = 5000;
+/** The longest a pause for the WAL's restart holds writes back (a checkpoint takes 5-25 ms). */
+const PAUSE_MAX_MS = 250;
 
 export interface Checkpointer {
   /** A commit went into the WAL: the thread runs (again) until it has copied it and the store is quiet. */
   wrote(): void;
+  /** Awaited (when not undefined) before a write transaction begins: the end of a pause for the WAL's restart. */
+  beforeWrite(): Promise<void> | undefined;
+  /** A write transaction began (beforeWrite) and has now ended, committed or not. */
+  afterWrite(): void;
   /** Whether the thread runs now. */
   readonly running: boolean;
   stop(): Promise<void>;
@@ -50,9 +63,18 @@ export function startCheckpointer(path: string, onError: (error: Error) => void)
     return wal && wal.size > 0 ? wal.mtimeMs : 0;
   };
   let copied = walWritten();
+  const pause = new WritePause();
   const start = (): Worker => {
     const worker = new Worker(WORKER, { workerData: { path, intervalMs: INTERVAL_MS, restartFrames: RESTART_FRAMES } });
-    worker.on("message", (message: { copied?: true; error?: string }) => {
+    worker.on("message", (message: { copied?: true; full?: true; caughtUp?: true; error?: string }) => {
+      if (message.full) {
+        pause.hold(() => worker.postMessage("checkpoint"), PAUSE_MAX_MS);
+        return;
+      }
+      if (message.caughtUp) {
+        pause.release();
+        return;
+      }
       if (message.copied) {
         // Every commit so far is in the database file; one after this checkpoint would be younger than QUIET_MS.
         if (current === worker && performance.now() - lastCommit >= QUIET_MS) {
@@ -71,6 +93,7 @@ export function startCheckpointer(path: string, onError: (error: Error) => void)
     worker.on("error", onError);
     // Without it nothing copies the WAL into the database and the WAL grows without end.
     worker.on("exit", (code) => {
+      pause.release();
       if (stopping || current !== worker) return; // stopped on purpose
       current = undefined;
       failedAt = performance.now();
@@ -90,6 +113,8 @@ export function startCheckpointer(path: string, onError: (error: Error) => void)
       // The driver takes some reads for commits (a false alarm costs it one sync); they leave the WAL as it was.
       if (walWritten() !== copied) current = start();
     },
+    beforeWrite: () => pause.beforeWrite(),
+    afterWrite: () => pause.afterWrite(),
     get running() {
       return current !== undefined;
     },
@@ -99,4 +124,47 @@ export function startCheckpointer(path: string, onError: (error: Error) => void)
       await current?.terminate();
     },
   };
+}
+
+/**
+ * Holds write transactions back while the checkpointer copies the WAL's
+ * last frames: one that is open goes on to its end, the next ones wait
+ * (beforeWrite) until the checkpoint is done, or at most `maxMs`.
+ */
+class WritePause {
+  #writing = false;
+  #held: { promise: Promise<void>; resume: () => void; timer: NodeJS.Timeout } | null = null;
+  /** Runs once the write transaction open when the pause began (if any) has ended. */
+  #whenIdle: (() => void) | null = null;
+
+  beforeWrite(): Promise<void> | undefined {
+    if (this.#held !== null) return this.#held.promise.then(() => this.beforeWrite());
+    this.#writing = true;
+    return undefined;
+  }
+
+  afterWrite(): void {
+    this.#writing = false;
+    const whenIdle = this.#whenIdle;
+    this.#whenIdle = null;
+    whenIdle?.();
+  }
+
+  /** Holds writes back and calls `whenIdle` once none is open; released after `maxMs` whatever happens. */
+  hold(whenIdle: () => void, maxMs: number): void {
+    if (this.#held !== null) return;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#held = { promise, resume: resolve, timer: setTimeout(() => this.release(), maxMs).unref() };
+    if (this.#writing) this.#whenIdle = whenIdle;
+    else whenIdle();
+  }
+
+  release(): void {
+    const held = this.#held;
+    if (held === null) return;
+    this.#held = null;
+    this.#whenIdle = null;
+    clearTimeout(held.timer);
+    held.resume();
+  }
 }

@@ -10,6 +10,7 @@
 import { closeSync, openSync } from "node:fs";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type QueryResult, type SqliteDialectConfig } from "kysely";
+import type { Checkpointer } from "./checkpointer.ts";
 import { BEGIN, CommitTracker, WalSync, openWal } from "./wal-sync.ts";
 
 const STATEMENT_CACHE_SIZE = 256;
@@ -30,8 +31,8 @@ export interface SqliteConnection {
   commitUnsynced(): void;
 }
 
-/** `onCommit` hears of every use of the connection that committed (the checkpointer starts on it). */
-export function openSqlite(path: string, onError: (error: Error) => void, onCommit: () => void): SqliteConnection {
+/** `checkpointer` hears of every use of the connection that committed (it starts on it), and may hold write transactions back. */
+export function openSqlite(path: string, onError: (error: Error) => void, checkpointer: Pick<Checkpointer, "wrote" | "beforeWrite" | "afterWrite">): SqliteConnection {
   // The file holds only ciphertext, but its names and metadata are nobody else's business either;
   // SQLite gives the -wal and -shm files the database file's mode.
   closeSync(openSync(path, "a", 0o600));
@@ -72,7 +73,7 @@ export function openSqlite(path: string, onError: (error: Error) => void, onComm
     },
     writes,
     new WalSync(() => openWal(path), onError),
-    onCommit,
+    checkpointer,
   );
   const runDirect = (query: CompiledQuery, inTransaction: boolean, columnName: (column: string) => string): QueryResult<unknown> | undefined => {
     // Outside a transaction only a read, and not while a transaction is open: it would read that transaction's uncommitted changes.
@@ -129,31 +130,55 @@ class DurableSqliteDialect extends SqliteDialect {
   #config: SqliteDialectConfig;
   #writes: CommitTracker;
   #wal: WalSync;
-  #onCommit: () => void;
+  #checkpointer: Pick<Checkpointer, "wrote" | "beforeWrite" | "afterWrite">;
 
-  constructor(config: SqliteDialectConfig, writes: CommitTracker, wal: WalSync, onCommit: () => void) {
+  constructor(config: SqliteDialectConfig, writes: CommitTracker, wal: WalSync, checkpointer: Pick<Checkpointer, "wrote" | "beforeWrite" | "afterWrite">) {
     super(config);
     this.#config = config;
     this.#writes = writes;
     this.#wal = wal;
-    this.#onCommit = onCommit;
+    this.#checkpointer = checkpointer;
   }
 
   override createDriver(): Driver {
     const writes = this.#writes;
     const wal = this.#wal;
-    const onCommit = this.#onCommit;
+    const checkpointer = this.#checkpointer;
     return new (class extends SqliteDriver {
-      // IMMEDIATE: a transaction takes the write lock when it begins, waiting (busy_timeout) while the checkpointer
-      // holds it. A deferred one that has read first would fail with SQLITE_BUSY at its first write instead.
+      // IMMEDIATE: a transaction takes the write lock when it begins, waiting (busy_timeout) while another
+      // connection holds it (a restore). A deferred one that has read first would fail with SQLITE_BUSY at its
+      // first write instead. Before it, the pause the checkpointer may ask for (checkpointer.ts).
       override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-        await connection.executeQuery(CompiledQuery.raw(BEGIN));
+        const paused = checkpointer.beforeWrite();
+        if (paused !== undefined) await paused;
+        try {
+          await connection.executeQuery(CompiledQuery.raw(BEGIN));
+        } catch (error) {
+          checkpointer.afterWrite();
+          throw error;
+        }
+      }
+
+      override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+        try {
+          await super.commitTransaction(connection);
+        } finally {
+          checkpointer.afterWrite();
+        }
+      }
+
+      override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+        try {
+          await super.rollbackTransaction(connection);
+        } finally {
+          checkpointer.afterWrite();
+        }
       }
 
       override async releaseConnection(): Promise<void> {
         const commit = writes.take();
         await super.releaseConnection();
-        if (commit !== "none") onCommit();
+        if (commit !== "none") checkpointer.wrote();
         if (commit === "synced") await wal.sync();
         else if (commit === "unsynced") await wal.syncSoon();
       }

@@ -123,7 +123,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const path = join(options.dataDir, SQLITE_FILE);
     // Before migrating: a migration that moves many rows must not grow the WAL unchecked.
     const checkpointer = startCheckpointer(path, onError);
-    const { dialect, runDirect, commitUnsynced } = openSqlite(path, onError, checkpointer.wrote);
+    const { dialect, runDirect, commitUnsynced } = openSqlite(path, onError, checkpointer);
     const names = new ColumnNames();
     const db = new Kysely<Tables>({ dialect, plugins: [names] });
     runDirectlyWith(db, (query, inTransaction) => runDirect(query, inTransaction, (column) => names.of(column)));
