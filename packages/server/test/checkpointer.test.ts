@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startCheckpointer, type Checkpointer } from "../src/store/checkpointer.ts";
 import { tempDir } from "./support/stores.ts";
@@ -19,15 +19,21 @@ async function stopsWithin(checkpointer: Checkpointer, ms: number): Promise<void
   assert.equal(checkpointer.running, false, `the checkpointer still runs after ${ms} ms of quiet`);
 }
 
-test("the checkpointer runs while the store is written to, copies the WAL, stops when quiet and starts again on a commit", async (t) => {
+/** A checkpointer and the server's connection to a new SQLite file, in WAL mode and its own checkpoints off, as the store opens it. */
+function walStore(t: TestContext, onError: (error: Error) => void = (error) => assert.fail(error)) {
   const path = join(tempDir(), "coffer.db");
-  const errors: Error[] = [];
-  const checkpointer = startCheckpointer(path, (error) => errors.push(error));
+  const checkpointer = startCheckpointer(path, onError);
   t.after(() => checkpointer.stop());
   const database = new DatabaseSync(path);
   t.after(() => database.close());
   database.exec("PRAGMA journal_mode = WAL");
   database.exec("PRAGMA wal_autocheckpoint = 0");
+  return { path, checkpointer, database };
+}
+
+test("the checkpointer runs while the store is written to, copies the WAL, stops when quiet and starts again on a commit", async (t) => {
+  const errors: Error[] = [];
+  const { path, checkpointer, database } = walStore(t, (error) => errors.push(error));
   assert.equal(checkpointer.running, false, "no thread before anything is written");
 
   // A use of the connection that wrote nothing (the driver counts some reads as commits) starts nothing.
@@ -51,13 +57,7 @@ test("the checkpointer runs while the store is written to, copies the WAL, stops
 });
 
 test("the checkpointer keeps running while commits keep coming", async (t) => {
-  const path = join(tempDir(), "coffer.db");
-  const checkpointer = startCheckpointer(path, (error) => assert.fail(error));
-  t.after(() => checkpointer.stop());
-  const database = new DatabaseSync(path);
-  t.after(() => database.close());
-  database.exec("PRAGMA journal_mode = WAL");
-  database.exec("PRAGMA wal_autocheckpoint = 0");
+  const { checkpointer, database } = walStore(t);
   database.exec("create table t (value integer)");
   const insert = database.prepare("insert into t values (?)");
   for (let i = 0; i < 30; i++) {
@@ -69,13 +69,7 @@ test("the checkpointer keeps running while commits keep coming", async (t) => {
 });
 
 test("under a steady stream of commits the WAL is started over, and the checkpointer never takes the writer's lock from the server", async (t) => {
-  const path = join(tempDir(), "coffer.db");
-  const checkpointer = startCheckpointer(path, (error) => assert.fail(error));
-  t.after(() => checkpointer.stop());
-  const database = new DatabaseSync(path);
-  t.after(() => database.close());
-  database.exec("PRAGMA journal_mode = WAL");
-  database.exec("PRAGMA wal_autocheckpoint = 0");
+  const { path, checkpointer, database } = walStore(t);
   // Not waiting for a lock at all: a checkpoint that took the writer's lock (as a RESTART checkpoint does) fails the begin.
   database.exec("PRAGMA busy_timeout = 0");
   database.exec("create table t (value blob)");
