@@ -154,7 +154,8 @@ class WritePause {
   hold(whenIdle: () => void, maxMs: number): void {
     if (this.#held !== null) return;
     const { promise, resolve } = Promise.withResolvers<void>();
-    this.#held = { promise, resume: resolve, timer: setTimeout(() => this.release(), maxMs).unref() };
+    // Not unref'd: a process whose only work is writes waiting here (a seed, a restore) would otherwise end mid-write.
+    this.#held = { promise, resume: resolve, timer: setTimeout(() => this.release(), maxMs) };
     if (this.#writing) this.#whenIdle = whenIdle;
     else whenIdle();
   }
