@@ -18,9 +18,14 @@ const LEVELS: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 4
 /** Fields every record has that a text line shows in its own place, or not at all (pid and hostname). */
 const SHOWN_APART = new Set(["level", "time", "msg", "pid", "hostname", "err"]);
 
+/**
+ * Both formats write each line as it comes, on stdout, as the start-up
+ * banner is: pino's own stdout stream writes later, off the thread, and its
+ * "Server listening at" record landed in the middle of the banner. The
+ * server logs little (start-up, errors), so a write each costs nothing.
+ */
 export function loggerOptions(level: string, format: LogFormat, write: (text: string) => void = (text) => process.stdout.write(text)): FastifyServerOptions["logger"] {
-  if (format === "json") return { level };
-  return { level, stream: { write: (line: string) => write(textLine(line)) } };
+  return { level, stream: { write: format === "json" ? write : (line: string) => write(textLine(line)) } };
 }
 
 /** One pino JSON record as a text line: `2026-01-02T03:04:05.678Z INFO  message key=value …`, an error's stack below it. */
