@@ -15,6 +15,9 @@ import { BEGIN, CommitTracker, WalSync, openWal } from "./wal-sync.ts";
 
 const STATEMENT_CACHE_SIZE = 256;
 
+/** What the connection tells the checkpointer, and waits for. */
+type CheckpointerHooks = Pick<Checkpointer, "wrote" | "beforeWrite" | "afterWrite">;
+
 export interface SqliteConnection {
   dialect: SqliteDialect;
   /**
@@ -32,7 +35,7 @@ export interface SqliteConnection {
 }
 
 /** `checkpointer` hears of every use of the connection that committed (it starts on it), and may hold write transactions back. */
-export function openSqlite(path: string, onError: (error: Error) => void, checkpointer: Pick<Checkpointer, "wrote" | "beforeWrite" | "afterWrite">): SqliteConnection {
+export function openSqlite(path: string, onError: (error: Error) => void, checkpointer: CheckpointerHooks): SqliteConnection {
   // The file holds only ciphertext, but its names and metadata are nobody else's business either;
   // SQLite gives the -wal and -shm files the database file's mode.
   closeSync(openSync(path, "a", 0o600));
@@ -130,9 +133,9 @@ class DurableSqliteDialect extends SqliteDialect {
   #config: SqliteDialectConfig;
   #writes: CommitTracker;
   #wal: WalSync;
-  #checkpointer: Pick<Checkpointer, "wrote" | "beforeWrite" | "afterWrite">;
+  #checkpointer: CheckpointerHooks;
 
-  constructor(config: SqliteDialectConfig, writes: CommitTracker, wal: WalSync, checkpointer: Pick<Checkpointer, "wrote" | "beforeWrite" | "afterWrite">) {
+  constructor(config: SqliteDialectConfig, writes: CommitTracker, wal: WalSync, checkpointer: CheckpointerHooks) {
     super(config);
     this.#config = config;
     this.#writes = writes;
