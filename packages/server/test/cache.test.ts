@@ -18,6 +18,21 @@ test("a cache holds at most its capacity of entries, the oldest inserted out fir
   assert.deepEqual(keys(cache, ["a", "b", "c", "d"]), ["b", "d"]);
 });
 
+test("the oldest inserted goes first over many evictions, after the cache emptied and after a clear", () => {
+  const cache = new Cache<string, number>(3);
+  const all = Array.from({ length: 1000 }, (_, i) => `k${i}`);
+  for (const key of all) cache.set(key, 1, cache.epoch);
+  assert.deepEqual(keys(cache, all), ["k997", "k998", "k999"]);
+  // Every entry out, then more in than it holds: eviction starts again at the oldest of those.
+  cache.delete("k997", "k998", "k999");
+  for (const key of ["a", "b", "c", "d"]) cache.set(key, 1, cache.epoch);
+  assert.deepEqual(keys(cache, ["a", "b", "c", "d"]), ["b", "c", "d"]);
+  cache.clear();
+  for (const key of ["e", "f", "g", "h", "i"]) cache.set(key, 1, cache.epoch);
+  assert.deepEqual(keys(cache, ["e", "f", "g", "h", "i"]), ["g", "h", "i"]);
+  assert.equal(cache.size, 3);
+});
+
 test("a weighed cache holds at most its capacity of weight, and no entry heavier than all of it", () => {
   const cache = new Cache<string, number>(10, (weight) => weight);
   cache.set("a", 4, cache.epoch);

@@ -5,12 +5,24 @@
  * fetch and pass it to `set`; any invalidation in between makes `set` a no-op.
  * Eviction is oldest-inserted first, which costs nothing on a hit.
  *
+ * The oldest entry comes from one iterator kept from eviction to eviction.
+ * A Map keeps the slots of deleted entries until it compacts (V8), so
+ * `keys().next()` from the start stepped over every entry evicted since: an
+ * eviction cost O(capacity), 19 µs at 20,000 entries and 53 at 200,000. A
+ * Map's iterator is live: it steps over each slot once and sees entries set
+ * after it was made. Every entry before it was evicted (it yielded them) or
+ * deleted, so it never reaches the end while an entry is left. It is made
+ * at an eviction and dropped with an invalidation: one that stood still
+ * while the Map grew kept every table the Map outgrew (200,000 entries:
+ * 12.5 MiB of heap instead of 5.5).
+ *
  * The capacity counts entries, or with `weigh` units of each entry's weight,
  * for a cache whose entries differ in size by orders of magnitude (the
  * secret cache: a value of 100 bytes or of 64 KiB).
  */
 export class Cache<K, V> {
   #entries = new Map<K, V>();
+  #oldest: MapIterator<K> | undefined;
   #capacity: number;
   #weigh: (value: V) => number;
   #weight = 0;
@@ -38,18 +50,20 @@ export class Cache<K, V> {
     const weight = this.#weigh(value);
     if (epochAtFetch !== this.#epoch || weight > this.#capacity) return;
     this.#remove(key);
-    while (this.#weight + weight > this.#capacity) this.#remove(this.#entries.keys().next().value as K);
+    while (this.#weight + weight > this.#capacity) this.#remove((this.#oldest ??= this.#entries.keys()).next().value as K);
     this.#entries.set(key, value);
     this.#weight += weight;
   }
 
   delete(...keys: K[]): void {
     this.#epoch++;
+    this.#oldest = undefined;
     for (const key of keys) this.#remove(key);
   }
 
   deleteWhere(predicate: (key: K, value: V) => boolean): void {
     this.#epoch++;
+    this.#oldest = undefined;
     for (const [key, value] of this.#entries) {
       if (predicate(key, value)) this.#remove(key);
     }
@@ -57,6 +71,7 @@ export class Cache<K, V> {
 
   clear(): void {
     this.#epoch++;
+    this.#oldest = undefined;
     this.#entries.clear();
     this.#weight = 0;
   }

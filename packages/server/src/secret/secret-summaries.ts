@@ -14,6 +14,7 @@
  * they were built from.
  */
 import type { SecretScope, SecretSummary } from "@coffer/protocol";
+import { Cache } from "../core/cache.ts";
 import { planOf, type RotationPlan } from "../rotation/rotation.rules.ts";
 import type { Store } from "../store/store.ts";
 import { listAllSummaries, type SecretNamespace, type SummaryRow } from "./secret.repository.ts";
@@ -90,20 +91,18 @@ export function listJson(result: ListResult): string {
  * store skip rebuilding what did not change. Oldest-inserted out first.
  */
 export class RowSummaries {
-  #held = new Map<string, { row: SummaryRow; listed: ListedSecret }>();
-  #capacity: number;
+  #held: Cache<string, { row: SummaryRow; listed: ListedSecret }>;
 
   constructor(capacity: number) {
-    this.#capacity = capacity;
+    this.#held = new Cache(capacity);
   }
 
   listedOf(row: SummaryRow): ListedSecret {
     const held = this.#held.get(row.id);
     if (held !== undefined && sameRow(held.row, row)) return held.listed;
     const listed = listedOf(row);
-    if (this.#capacity === 0) return listed;
-    if (held === undefined && this.#held.size >= this.#capacity) this.#held.delete(this.#held.keys().next().value!);
-    this.#held.set(row.id, { row, listed });
+    // Nothing invalidates these (a changed row is told by its columns): the epoch is always current.
+    this.#held.set(row.id, { row, listed }, this.#held.epoch);
     return listed;
   }
 }
