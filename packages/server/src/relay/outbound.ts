@@ -16,6 +16,7 @@ import { isIP, type LookupFunction } from "node:net";
 import { Transform, type Readable } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import type { Dispatcher, Pool } from "undici";
+import { Cache } from "../core/cache.ts";
 import { CofferError } from "../core/errors.ts";
 import type { Destination } from "./relay-policy.ts";
 import { DEFAULT_PORTS } from "./relay-policy.ts";
@@ -76,7 +77,7 @@ export function destinationOf(url: URL, method: string): Destination {
 
 export class Outbound {
   #pools = new Map<string, Pool>();
-  #names = new Map<string, { addresses: string[]; until: number }>();
+  #names = new Cache<string, { addresses: string[]; until: number }>(MAX_NAMES);
 
   async send(request: OutboundRequest, checks: OutboundChecks): Promise<UpstreamAnswer> {
     const { Pool } = await (undici ??= import("undici"));
@@ -133,9 +134,7 @@ export class Outbound {
     } catch {
       throw new CofferError("UPSTREAM_ERROR", `the host '${host}' could not be resolved`);
     }
-    this.#names.delete(host);
-    if (this.#names.size >= MAX_NAMES) this.#names.delete(this.#names.keys().next().value!);
-    this.#names.set(host, { addresses, until: now + NAME_TTL_MS });
+    this.#names.set(host, { addresses, until: now + NAME_TTL_MS }, this.#names.epoch);
     return addresses;
   }
 

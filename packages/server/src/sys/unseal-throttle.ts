@@ -5,6 +5,7 @@
  * (people mistype), then a wait that doubles with each further mistake, up to
  * five minutes. Per node, in memory; an hour without mistakes forgets them.
  */
+import { Cache } from "../core/cache.ts";
 import type { Clock } from "../core/clock.ts";
 import { rateLimited } from "../limits/rate-limits.ts";
 
@@ -16,7 +17,8 @@ const ADDRESSES = 10_000;
 
 export class UnsealThrottle {
   #clock: Clock;
-  #mistakes = new Map<string, { count: number; at: number }>();
+  /** Oldest first out: a flood of addresses cannot grow it without bound. */
+  #mistakes = new Cache<string, { count: number; at: number }>(ADDRESSES);
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -33,10 +35,7 @@ export class UnsealThrottle {
 
   mistake(address: string): void {
     const count = (this.#current(address)?.count ?? 0) + 1;
-    this.#mistakes.delete(address);
-    // Oldest first out: a flood of addresses cannot grow the map without bound.
-    if (this.#mistakes.size >= ADDRESSES) this.#mistakes.delete(this.#mistakes.keys().next().value!);
-    this.#mistakes.set(address, { count, at: this.#clock() });
+    this.#mistakes.set(address, { count, at: this.#clock() }, this.#mistakes.epoch);
   }
 
   #current(address: string): { count: number; at: number } | undefined {
