@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
@@ -82,4 +82,34 @@ test("under a steady stream of commits the WAL is started over, the checkpointer
   assert.ok(pauses > 0, "the checkpointer asked for a pause");
   // Written as fast as it goes, it outruns the checkpoints between two pauses; never started over, it would hold all 96 MiB.
   assert.ok(largestWal < 64 * 1024 * 1024, `the WAL grew to ${largestWal} bytes: it was not started over`);
+});
+
+test("a pause that ran out while a long write held the WAL does not keep the checkpointer from asking again", async (t) => {
+  const { path, checkpointer, database } = walStore(t);
+  database.exec("create table t (value blob)");
+  const insert = database.prepare("insert into t values (?)");
+  const value = Buffer.alloc(16 * 1024, 7);
+  const write = () => {
+    database.exec("begin immediate");
+    for (let row = 0; row < 16; row++) insert.run(value);
+    database.exec("commit");
+    checkpointer.wrote();
+  };
+  // One write the pause waits for, open past the pause's longest (its 20 MiB written meanwhile).
+  assert.equal(checkpointer.beforeWrite(), undefined);
+  for (let i = 0; i < 80; i++) write();
+  await sleep(1_000);
+  checkpointer.afterWrite();
+  let pauses = 0;
+  for (let i = 0; i < 200 && pauses === 0; i++) {
+    const paused = checkpointer.beforeWrite();
+    if (paused !== undefined) {
+      pauses++;
+      await paused;
+    }
+    write();
+    checkpointer.afterWrite();
+    await sleep(5);
+  }
+  assert.ok(pauses > 0, `no pause asked for after the first ran out; the WAL is ${statSync(`${path}-wal`).size} bytes`);
 });

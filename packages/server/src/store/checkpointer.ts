@@ -164,8 +164,12 @@ class WritePause {
     const held = this.#held;
     if (held === null) return;
     this.#held = null;
+    // Released before the write it waited for ended (maxMs): the checkpointer is told all the same, or it would
+    // wait for that answer, and ask for no other pause, for as long as it runs.
+    const whenIdle = this.#whenIdle;
     this.#whenIdle = null;
     clearTimeout(held.timer);
     held.resume();
+    whenIdle?.();
   }
 }
