@@ -190,9 +190,9 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     const access = new AccessService(store, options.aclCache ?? DEFAULT_ACL_CACHE);
     const auditSettings = options.audit ?? DEFAULT_AUDIT;
     const audit = new AuditLog(store, store.dialect.sharedByNodes ? appendToSharedStore(store) : appendInProcess(store), { failOpen: auditSettings.mode === "fail-open", syncReads: auditSettings.sync === "always", log });
-    const stopRetention = keepAuditFor(audit, auditSettings.retentionDays, clock, log);
     const webhooks = new WebhookService(store, clock, keys, workspaces, { ...options.webhooks, log });
     const alerts = new AlertService(store, clock, workspaces, webhooks, limitStore, { log });
+    const stopRetention = keepLogsFor(audit, alerts, auditSettings.retentionDays, clock, log);
     audit.onAppended((records) => alerts.fromAudit(records));
     const graceDays = options.rotationGraceDays ?? DEFAULT_GRACE_DAYS;
     const canaries = new CanaryAlarm(auditSettings.mode === "off" ? null : audit, alerts, clock, log);
@@ -294,14 +294,20 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
   }
 }
 
-/** Prunes the audit log now and every hour; returns the function that stops it. */
-function keepAuditFor(audit: AuditLog, days: number, clock: Clock, log: (message: string) => void): () => void {
+/** Prunes the audit log, and the alerts and webhook deliveries made from it, now and every hour; returns the function that stops it. */
+function keepLogsFor(audit: AuditLog, alerts: AlertService, days: number, clock: Clock, log: (message: string) => void): () => void {
   if (days <= 0) return () => {};
-  const prune = () =>
-    audit.prune(clock() - days * DAY_MS).then(
+  const prune = async () => {
+    const before = clock() - days * DAY_MS;
+    await audit.prune(before).then(
       (removed) => removed > 0 && log(`audit retention: removed ${removed} event(s) older than ${days} days`),
       (error: Error) => log(`audit retention failed: ${error.message}`),
     );
+    await alerts.prune(before).then(
+      (removed) => removed.alerts + removed.deliveries > 0 && log(`alert retention: removed ${removed.alerts} alert(s) and ${removed.deliveries} webhook delivery record(s) older than ${days} days`),
+      (error: Error) => log(`alert retention failed: ${error.message}`),
+    );
+  };
   void prune();
   const timer = setInterval(prune, RETENTION_CHECK_MS);
   timer.unref();

@@ -188,6 +188,38 @@ for (const store of STORES) {
     assert.equal((await env.call("DELETE", `${WS}/webhooks/whk_nope`)).status, 404);
   });
 
+  test(`retention removes alerts and finished webhook deliveries older than the cut, and nothing newer or pending (${store.kind})`, async (t) => {
+    let now = Date.parse("2026-01-01T00:00:00Z");
+    const env = await openEnv(t, store, () => now);
+    if (!env) return;
+    const hook = await receiver(t);
+    const created = await env.call("POST", `${WS}/webhooks`, { url: hook.url, events: ["secret.created"] });
+    const webhookId = created.body.webhook.id as string;
+    const deliveries = async () => (await env.call("GET", `${WS}/webhooks/${webhookId}/deliveries`)).body.deliveries as { state: string; createdAt: string }[];
+    const makeAlerts = async (prefix: string, count: number) => {
+      for (let i = 0; i < count; i++) assert.equal((await env.call("POST", `${WS}/secrets`, { name: `${prefix}-${i}`, data: { k: VALUE } })).status, 201);
+      await env.coffer.audit.drain();
+      await env.coffer.alerts.settled();
+    };
+    await makeAlerts("old", 3);
+    now += 10 * 86_400_000;
+    await makeAlerts("new", 2);
+    await hook.until(() => hook.received.length >= 5, "every delivery");
+    for (let i = 0; i < 100 && !(await deliveries()).every((d) => d.state === "delivered"); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    // A delivery still pending is kept however old: it has an attempt to come.
+    await env.coffer.store.db
+      .insertInto("webhookDeliveries")
+      .values({ id: "dlv_pending", webhookId, alertId: "alr_gone", state: "pending", attempts: 1, lastStatus: 500, lastError: null, nextAttemptAt: now + 86_400_000, createdAt: now - 20 * 86_400_000, updatedAt: now })
+      .execute();
+
+    assert.deepEqual(await env.coffer.alerts.prune(now - 86_400_000), { alerts: 3, deliveries: 3 });
+    const alerts = (await env.call("GET", `${WS}/alerts`)).body.alerts as { message: string }[];
+    assert.deepEqual(alerts.map((alert) => alert.message).sort(), ["admin created secret 'new-0'", "admin created secret 'new-1'"]);
+    const left = await deliveries();
+    assert.deepEqual(left.map((d) => d.state).sort(), ["delivered", "delivered", "pending"]);
+    assert.deepEqual(await env.coffer.alerts.prune(now - 86_400_000), { alerts: 0, deliveries: 0 }, "nothing more to remove");
+  });
+
   test(`rotation reminders reach webhooks; a self-rotation is audited as the system's (${store.kind})`, async (t) => {
     let now = Date.now();
     const env = await openEnv(t, store, () => now);

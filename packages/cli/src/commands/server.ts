@@ -28,8 +28,10 @@ Options:
                         of Coffer cannot lose, and synced soon after (SQLite: 0.1 s; PostgreSQL: its
                         WAL writer, 0.6 s at most by default): only a power cut before then can.
                         always: every request waits for the sync. (env COFFER_AUDIT_SYNC)
-  --audit-retention-days N   remove audit events older than N days; 0 keeps them forever
-                        (env COFFER_AUDIT_RETENTION_DAYS; default 365)
+  --audit-retention-days N
+                        remove audit events, and the alerts and webhook deliveries made from them,
+                        older than N days; 0 keeps them forever (env COFFER_AUDIT_RETENTION_DAYS;
+                        default 365)
   --rotation-grace-days N
                         days a version replaced by a rotation still verifies HMAC signatures and is
                         kept from pruning (env COFFER_ROTATION_GRACE_DAYS; default 7; 0 to 365)

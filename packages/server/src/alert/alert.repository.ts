@@ -24,6 +24,35 @@ export async function insertAlerts(db: Database, rows: Tables["alerts"][]): Prom
   else for (let i = 0; i < rows.length; i += ALERTS_PER_INSERT) await db.insertInto("alerts").values(rows.slice(i, i + ALERTS_PER_INSERT)).execute();
 }
 
+/**
+ * Removes up to `limit` alerts made before `before`, oldest first (index
+ * alerts_time); how many. A bounded delete holds the write lock, and on
+ * SQLite the event loop, for one chunk at a time.
+ */
+export async function deleteAlertsBefore(db: Database, before: number, limit: number): Promise<number> {
+  const oldest = db.selectFrom("alerts").select("id").where("time", "<", before).orderBy("time").limit(limit);
+  const { numDeletedRows } = await db.deleteFrom("alerts").where("id", "in", oldest).executeTakeFirst();
+  return Number(numDeletedRows);
+}
+
+/** Removes up to `limit` of a webhook's deliveries made before `before` and no longer pending (index webhook_deliveries_webhook); how many. */
+export async function deleteDeliveriesBefore(db: Database, webhookId: string, before: number, limit: number): Promise<number> {
+  const done = db
+    .selectFrom("webhookDeliveries")
+    .select("id")
+    .where("webhookId", "=", webhookId)
+    .where("createdAt", "<", before)
+    .where("state", "<>", "pending")
+    .orderBy("createdAt")
+    .limit(limit);
+  const { numDeletedRows } = await db.deleteFrom("webhookDeliveries").where("id", "in", done).executeTakeFirst();
+  return Number(numDeletedRows);
+}
+
+export function webhookIds(db: Database) {
+  return db.selectFrom("webhooks").select("id").execute();
+}
+
 /** A workspace's alerts and the instance-wide ones every workspace hears; with workspaceId null, all of them. */
 export function recentAlerts(db: Database, workspaceId: string | null, broadcast: readonly string[], limit: number) {
   let query = db.selectFrom("alerts").selectAll();

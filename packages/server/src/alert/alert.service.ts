@@ -9,6 +9,7 @@
  * own requests' events), so a threshold crossed on three nodes together is
  * one alert, not three or none.
  */
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Clock } from "../core/clock.ts";
 import { hashToken } from "../crypto/tokens.ts";
 import { newId } from "../crypto/generate.ts";
@@ -18,7 +19,7 @@ import type { Store } from "../store/store.ts";
 import type { WorkspaceService } from "../workspace/workspace.service.ts";
 import type { AuditRecord } from "../audit/audit.types.ts";
 import type { RotationEvent } from "../rotation/rotation.events.ts";
-import { insertAlerts, recentAlerts, workspacesOfUsername } from "./alert.repository.ts";
+import { deleteAlertsBefore, deleteDeliveriesBefore, insertAlerts, recentAlerts, webhookIds, workspacesOfUsername } from "./alert.repository.ts";
 import { BROADCAST, type Alert, type AlertInput, type AlertType } from "./alert.types.ts";
 import type { WebhookService } from "./webhook.service.ts";
 import type { LimitStore } from "../limits/limit-store.ts";
@@ -43,6 +44,9 @@ const CHANGES: Record<string, AlertType> = {
   "secret.auto-rotate": "secret.updated",
   "keys.rotate": "key.rotated",
 };
+
+/** Rows one retention delete removes: a few milliseconds of the write lock, and of SQLite's event loop, at a time. */
+const PRUNE_CHUNK = 1_000;
 
 export interface AlertView {
   id: string;
@@ -94,6 +98,21 @@ export class AlertService {
     await this.#store.writeGrouped((trx) => insertAlerts(trx, rows));
     await this.#webhooks.enqueue(alerts.filter((alert) => alert.workspaceId !== null || BROADCAST.has(alert.type)));
     return alerts;
+  }
+
+  /**
+   * Retention, with the audit log's (coffer.ts): removes alerts made before
+   * `before` and webhook deliveries made before it that are no longer
+   * pending, a chunk at a time with other work let in between; how many of
+   * each. Every change to a secret is an alert, so without this they would
+   * grow without end.
+   */
+  async prune(before: number): Promise<{ alerts: number; deliveries: number }> {
+    const db = this.#store.db;
+    const alerts = await inChunks((limit) => deleteAlertsBefore(db, before, limit));
+    let deliveries = 0;
+    for (const { id } of await webhookIds(db)) deliveries += await inChunks((limit) => deleteDeliveriesBefore(db, id, before, limit));
+    return { alerts, deliveries };
   }
 
   /** Reads a durable audit batch; never throws into the audit log. */
@@ -181,4 +200,15 @@ function changeAlert(type: AlertType, event: AuditRecord): AlertInput {
     message,
     details: { actorId: event.actorId, actorName: event.actorName, secretId: event.secretId, secretName: event.secretName, requestId: event.requestId },
   };
+}
+
+/** Runs `remove` (up to `limit` rows a call, how many it removed) until it removes fewer; the total. */
+async function inChunks(remove: (limit: number) => Promise<number>): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const removed = await remove(PRUNE_CHUNK);
+    total += removed;
+    if (removed < PRUNE_CHUNK) return total;
+    await nextTurn();
+  }
 }

@@ -16,6 +16,7 @@ import * as vault from "./migrations/0008-vault.ts";
 import * as canaries from "./migrations/0010-canaries.ts";
 import * as approvals from "./migrations/0011-approvals.ts";
 import * as auditLz4 from "./migrations/0012-audit-lz4.ts";
+import * as alertTime from "./migrations/0013-alert-time.ts";
 
 type Step = { up(db: Kysely<any>, dialect: StoreDialect): Promise<void> };
 
@@ -31,6 +32,7 @@ const STEPS: Record<string, Step> = {
   "0010-canaries": canaries,
   "0011-approvals": approvals,
   "0012-audit-lz4": auditLz4,
+  "0013-alert-time": alertTime,
 };
 
 /** Where Kysely keeps its bookkeeping: not data, so backups record the applied names instead of these rows. */
