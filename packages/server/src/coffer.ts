@@ -108,7 +108,9 @@ export interface AuditSettings {
 }
 
 export const DEFAULT_AUDIT: AuditSettings = { mode: "on", retentionDays: 365, sync: "changes" };
-const RETENTION_CHECK_MS = 3_600_000;
+const HOUSEKEEPING_EVERY_MS = 3_600_000;
+/** Tokens expired or revoked this long ago are removed; till then their use is refused as expired or revoked, not unknown. */
+const TOKEN_TIDY_DAYS = 7;
 const HEALTH_PROBE_MS = 2_000;
 
 export interface Coffer {
@@ -192,7 +194,8 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
     const audit = new AuditLog(store, store.dialect.sharedByNodes ? appendToSharedStore(store) : appendInProcess(store), { failOpen: auditSettings.mode === "fail-open", syncReads: auditSettings.sync === "always", log });
     const webhooks = new WebhookService(store, clock, keys, workspaces, { ...options.webhooks, log });
     const alerts = new AlertService(store, clock, workspaces, webhooks, limitStore, { log });
-    const stopRetention = keepLogsFor(audit, alerts, auditSettings.retentionDays, clock, log);
+    const tokens = new TokenService(store, clock, workspaces);
+    const stopHousekeeping = keepTidy(audit, alerts, tokens, auditSettings.retentionDays, clock, log);
     audit.onAppended((records) => alerts.fromAudit(records));
     const graceDays = options.rotationGraceDays ?? DEFAULT_GRACE_DAYS;
     const canaries = new CanaryAlarm(auditSettings.mode === "off" ? null : audit, alerts, clock, log);
@@ -222,7 +225,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
       auth: new AuthService(store, clock, options.tokenCache ?? DEFAULT_TOKEN_CACHE),
       // Not the username: what is typed there is sometimes a password.
       users: new UserService(store, clock, limitStore, ({ address, failures }) => log(`failed login from ${address} (${failures} from there in the last hour)`)),
-      tokens: new TokenService(store, clock, workspaces),
+      tokens,
       policies: new PolicyService(store, clock, workspaces),
       serviceAccounts: new ServiceAccountService(store, clock, workspaces),
       workspaces,
@@ -272,7 +275,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
         draining = true;
       },
       close: async () => {
-        stopRetention();
+        stopHousekeeping();
         await audit.drain();
         await alerts.settled();
         await webhooks.stop();
@@ -294,22 +297,33 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
   }
 }
 
-/** Prunes the audit log, and the alerts and webhook deliveries made from it, now and every hour; returns the function that stops it. */
-function keepLogsFor(audit: AuditLog, alerts: AlertService, days: number, clock: Clock, log: (message: string) => void): () => void {
-  if (days <= 0) return () => {};
-  const prune = async () => {
-    const before = clock() - days * DAY_MS;
-    await audit.prune(before).then(
-      (removed) => removed > 0 && log(`audit retention: removed ${removed} event(s) older than ${days} days`),
-      (error: Error) => log(`audit retention failed: ${error.message}`),
-    );
-    await alerts.prune(before).then(
-      (removed) => removed.alerts + removed.deliveries > 0 && log(`alert retention: removed ${removed.alerts} alert(s) and ${removed.deliveries} webhook delivery record(s) older than ${days} days`),
-      (error: Error) => log(`alert retention failed: ${error.message}`),
+/**
+ * Housekeeping, now and every hour: the audit log, and the alerts and
+ * webhook deliveries made from it, past their retention (if any); tokens
+ * ended (expired or revoked) over TOKEN_TIDY_DAYS ago. Returns the function
+ * that stops it.
+ */
+function keepTidy(audit: AuditLog, alerts: AlertService, tokens: TokenService, retentionDays: number, clock: Clock, log: (message: string) => void): () => void {
+  const run = async () => {
+    const now = clock();
+    if (retentionDays > 0) {
+      const before = now - retentionDays * DAY_MS;
+      await audit.prune(before).then(
+        (removed) => removed > 0 && log(`audit retention: removed ${removed} event(s) older than ${retentionDays} days`),
+        (error: Error) => log(`audit retention failed: ${error.message}`),
+      );
+      await alerts.prune(before).then(
+        (removed) => removed.alerts + removed.deliveries > 0 && log(`alert retention: removed ${removed.alerts} alert(s) and ${removed.deliveries} webhook delivery record(s) older than ${retentionDays} days`),
+        (error: Error) => log(`alert retention failed: ${error.message}`),
+      );
+    }
+    await tokens.tidy(now - TOKEN_TIDY_DAYS * DAY_MS).then(
+      (removed) => removed > 0 && log(`token tidy: removed ${removed} token(s) expired or revoked over ${TOKEN_TIDY_DAYS} days ago`),
+      (error: Error) => log(`token tidy failed: ${error.message}`),
     );
   };
-  void prune();
-  const timer = setInterval(prune, RETENTION_CHECK_MS);
+  void run();
+  const timer = setInterval(run, HOUSEKEEPING_EVERY_MS);
   timer.unref();
   return () => clearInterval(timer);
 }

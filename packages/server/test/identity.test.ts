@@ -587,6 +587,36 @@ for (const store of STORES) {
     assertError(await env.call("GET", "/api/v1/auth/token/self", { cookie: web.cookie }), 401, "UNAUTHENTICATED", "the cookie after logout");
   });
 
+  test(`tokens expired or revoked over a week ago are tidied away; newer ones, and tokens in force, stay (${store.kind})`, async (t) => {
+    const env = await setup(t, store);
+    if (!env) return;
+    await env.addUser("tia", { password: PASSWORD, role: "member" });
+    const session = (await env.login("tia")).token;
+    const mint = async (body: object) => {
+      const reply = await env.as(session)("POST", "/api/v1/auth/tokens", body);
+      assert.equal(reply.status, 201, JSON.stringify(reply.body));
+      return { token: reply.body.token as string, id: reply.body.info.id as string };
+    };
+    const lasting = await mint({ name: "lasting" });
+    const brief = await mint({ name: "brief", ttl: 60 });
+    const revoked = await mint({ name: "revoked" });
+    assert.equal((await env.as(session)("DELETE", `/api/v1/auth/tokens/${revoked.id}`)).status, 204);
+    const listed = async () => ((await env.as(lasting.token)("GET", "/api/v1/auth/tokens")).body.tokens as { name: string }[]).map((token) => token.name).sort();
+    const rows = async () => (await env.coffer.store.db.selectFrom("tokens").select("name").where("principalId", "=", (await env.coffer.store.db.selectFrom("users").select("id").where("username", "=", "tia").executeTakeFirstOrThrow()).id).execute()).map((row) => row.name).sort();
+    const DAY = 86_400_000;
+
+    env.advanceClock(2 * DAY);
+    assert.deepEqual(await listed(), ["lasting"], "the expired session and token are not listed, the revoked one neither");
+    assert.equal(await env.coffer.tokens.tidy(env.now() - 7 * DAY), 0, "nothing ended a week ago yet");
+    assertError(await env.as(brief.token)("GET", "/api/v1/auth/token/self"), 401, "UNAUTHENTICATED", "an expired token");
+
+    env.advanceClock(6 * DAY);
+    assert.equal(await env.coffer.tokens.tidy(env.now() - 7 * DAY), 3, "the expired token, the revoked one and the 12-hour session");
+    assert.deepEqual(await rows(), ["lasting"]);
+    assert.equal((await env.as(lasting.token)("GET", "/api/v1/auth/token/self")).status, 200, "a token in force stays");
+    assertError(await env.as(brief.token)("GET", "/api/v1/auth/token/self"), 401, "UNAUTHENTICATED", "a tidied token");
+  });
+
   // ---------------------------------------------------------------- login, cookie, CSRF, throttling
 
   test(`login returns a token, or for a browser only an HttpOnly SameSite=Strict cookie guarded by CSRF, and is throttled after 5 failures (${store.kind})`, async (t) => {

@@ -24,11 +24,7 @@ export async function insertAlerts(db: Database, rows: Tables["alerts"][]): Prom
   else for (let i = 0; i < rows.length; i += ALERTS_PER_INSERT) await db.insertInto("alerts").values(rows.slice(i, i + ALERTS_PER_INSERT)).execute();
 }
 
-/**
- * Removes up to `limit` alerts made before `before`, oldest first (index
- * alerts_time); how many. A bounded delete holds the write lock, and on
- * SQLite the event loop, for one chunk at a time.
- */
+/** Removes up to `limit` alerts made before `before`, oldest first (index alerts_time); how many. */
 export async function deleteAlertsBefore(db: Database, before: number, limit: number): Promise<number> {
   const oldest = db.selectFrom("alerts").select("id").where("time", "<", before).orderBy("time").limit(limit);
   const { numDeletedRows } = await db.deleteFrom("alerts").where("id", "in", oldest).executeTakeFirst();

@@ -9,7 +9,6 @@
  * own requests' events), so a threshold crossed on three nodes together is
  * one alert, not three or none.
  */
-import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Clock } from "../core/clock.ts";
 import { hashToken } from "../crypto/tokens.ts";
 import { newId } from "../crypto/generate.ts";
@@ -23,6 +22,7 @@ import { deleteAlertsBefore, deleteDeliveriesBefore, insertAlerts, recentAlerts,
 import { BROADCAST, type Alert, type AlertInput, type AlertType } from "./alert.types.ts";
 import type { WebhookService } from "./webhook.service.ts";
 import type { LimitStore } from "../limits/limit-store.ts";
+import { deleteInChunks } from "../store/chunked-delete.ts";
 
 export interface AlertOptions {
   /** Failed logins for one username, or failed token uses from one address, that make an alert… */
@@ -44,9 +44,6 @@ const CHANGES: Record<string, AlertType> = {
   "secret.auto-rotate": "secret.updated",
   "keys.rotate": "key.rotated",
 };
-
-/** Rows one retention delete removes: a few milliseconds of the write lock, and of SQLite's event loop, at a time. */
-const PRUNE_CHUNK = 1_000;
 
 export interface AlertView {
   id: string;
@@ -103,15 +100,14 @@ export class AlertService {
   /**
    * Retention, with the audit log's (coffer.ts): removes alerts made before
    * `before` and webhook deliveries made before it that are no longer
-   * pending, a chunk at a time with other work let in between; how many of
-   * each. Every change to a secret is an alert, so without this they would
-   * grow without end.
+   * pending (store/chunked-delete.ts); how many of each. Every change to a
+   * secret is an alert, so without this they would grow without end.
    */
   async prune(before: number): Promise<{ alerts: number; deliveries: number }> {
     const db = this.#store.db;
-    const alerts = await inChunks((limit) => deleteAlertsBefore(db, before, limit));
+    const alerts = await deleteInChunks((limit) => deleteAlertsBefore(db, before, limit));
     let deliveries = 0;
-    for (const { id } of await webhookIds(db)) deliveries += await inChunks((limit) => deleteDeliveriesBefore(db, id, before, limit));
+    for (const { id } of await webhookIds(db)) deliveries += await deleteInChunks((limit) => deleteDeliveriesBefore(db, id, before, limit));
     return { alerts, deliveries };
   }
 
@@ -200,15 +196,4 @@ function changeAlert(type: AlertType, event: AuditRecord): AlertInput {
     message,
     details: { actorId: event.actorId, actorName: event.actorName, secretId: event.secretId, secretName: event.secretName, requestId: event.requestId },
   };
-}
-
-/** Runs `remove` (up to `limit` rows a call, how many it removed) until it removes fewer; the total. */
-async function inChunks(remove: (limit: number) => Promise<number>): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const removed = await remove(PRUNE_CHUNK);
-    total += removed;
-    if (removed < PRUNE_CHUNK) return total;
-    await nextTurn();
-  }
 }

@@ -38,14 +38,27 @@ export function insertToken(db: Database, row: Omit<TokenRow, "revokedAt">) {
   return db.insertInto("tokens").values({ ...row, revokedAt: null }).execute();
 }
 
-export function listTokensOf(db: Database, principalId: string) {
+/** A principal's tokens in force at `now`: neither revoked nor expired. */
+export function listTokensOf(db: Database, principalId: string, now: number) {
   return db
     .selectFrom("tokens")
     .selectAll()
     .where("principalId", "=", principalId)
     .where("revokedAt", "is", null)
+    .where((eb) => eb.or([eb("expiresAt", "is", null), eb("expiresAt", ">", now)]))
     .orderBy("createdAt", "desc")
     .execute();
+}
+
+/** Removes up to `limit` tokens that expired or were revoked before `before` (indexes tokens_expires, tokens_revoked); how many. */
+export async function deleteTokensEndedBefore(db: Database, before: number, limit: number): Promise<number> {
+  const ended = db
+    .selectFrom("tokens")
+    .select("id")
+    .where((eb) => eb.or([eb("expiresAt", "<", before), eb("revokedAt", "<", before)]))
+    .limit(limit);
+  const { numDeletedRows } = await db.deleteFrom("tokens").where("id", "in", ended).executeTakeFirst();
+  return Number(numDeletedRows);
 }
 
 export async function tokenIdsOf(db: Database, principalId: string): Promise<string[]> {

@@ -10,12 +10,13 @@ import type { Clock } from "../core/clock.ts";
 import { CofferError, invalid } from "../core/errors.ts";
 import { newId } from "../crypto/generate.ts";
 import { generateToken, hashToken } from "../crypto/tokens.ts";
+import { deleteInChunks } from "../store/chunked-delete.ts";
 import type { Database, Store } from "../store/store.ts";
 import type { WorkspaceService } from "../workspace/workspace.service.ts";
 import { denied, LEVELS, type Level } from "./access.ts";
 import { requireFullToken, requireInstanceAdmin, requireWorkspaceAdmin } from "./guards.ts";
 import type { Principal } from "./principal.ts";
-import { findTokenByHash, findTokenById, insertToken, listTokensOf, revokeTree, updateExpiry, type TokenRow } from "./token.repository.ts";
+import { deleteTokensEndedBefore, findTokenByHash, findTokenById, insertToken, listTokensOf, revokeTree, updateExpiry, type TokenRow } from "./token.repository.ts";
 import { checkScope, FULL_SCOPE, narrows, type TokenScope } from "./token-scope.ts";
 import { findServiceAccount, findServiceAccountById } from "./service-account.repository.ts";
 
@@ -226,8 +227,18 @@ export class TokenService {
     return { ...viewOf(row), principalName: principal.name };
   }
 
+  /**
+   * Removes the tokens that expired or were revoked before `before`: every
+   * login and every child token minted is a row, so without this the table
+   * grows with each use. A token removed is refused as unknown rather than
+   * as expired, so the caller (coffer.ts) keeps them a while. How many.
+   */
+  async tidy(before: number): Promise<number> {
+    return deleteInChunks((limit) => deleteTokensEndedBefore(this.#store.db, before, limit));
+  }
+
   async list(principal: Principal): Promise<TokenView[]> {
-    return (await listTokensOf(this.#store.db, principal.id)).filter((row) => !expired(row, this.#clock())).map(viewOf);
+    return (await listTokensOf(this.#store.db, principal.id, this.#clock())).map(viewOf);
   }
 
   async listForServiceAccount(principal: Principal, workspace: string, serviceAccount: string): Promise<TokenView[]> {
@@ -235,7 +246,7 @@ export class TokenService {
     requireWorkspaceAdmin(principal, access, "list service account tokens");
     const account = await findServiceAccount(this.#store.db, access.workspace.id, serviceAccount);
     if (!account) throw new CofferError("NOT_FOUND", `no service account '${serviceAccount}'`);
-    return (await listTokensOf(this.#store.db, account.id)).filter((row) => !expired(row, this.#clock())).map(viewOf);
+    return (await listTokensOf(this.#store.db, account.id, this.#clock())).map(viewOf);
   }
 
   /** Revokes a token and its descendants: the caller's own, a service account's (workspace admins), or any (administrators). */

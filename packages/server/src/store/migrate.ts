@@ -17,6 +17,7 @@ import * as canaries from "./migrations/0010-canaries.ts";
 import * as approvals from "./migrations/0011-approvals.ts";
 import * as auditLz4 from "./migrations/0012-audit-lz4.ts";
 import * as alertTime from "./migrations/0013-alert-time.ts";
+import * as tokenEnds from "./migrations/0014-token-ends.ts";
 
 type Step = { up(db: Kysely<any>, dialect: StoreDialect): Promise<void> };
 
@@ -33,6 +34,7 @@ const STEPS: Record<string, Step> = {
   "0011-approvals": approvals,
   "0012-audit-lz4": auditLz4,
   "0013-alert-time": alertTime,
+  "0014-token-ends": tokenEnds,
 };
 
 /** Where Kysely keeps its bookkeeping: not data, so backups record the applied names instead of these rows. */
