@@ -78,10 +78,11 @@ test("the checkpointer keeps running while commits keep coming", async (t) => {
 test("under a steady stream of commits the WAL is started over, the checkpointer never takes the writer's lock, and a process with nothing else to do finishes its writes", async () => {
   const path = join(tempDir(), "coffer.db");
   const { stdout } = await execFileAsync(process.execPath, [WAL_WRITER, path]);
-  const { pauses, largestWal } = JSON.parse(stdout) as { pauses: number; largestWal: number };
+  const { pauses, restarts, largestWal } = JSON.parse(stdout) as { pauses: number; restarts: number; largestWal: number };
   assert.ok(pauses > 0, "the checkpointer asked for a pause");
-  // Written as fast as it goes, it outruns the checkpoints between two pauses; never started over, it would hold all 96 MiB.
-  assert.ok(largestWal < 64 * 1024 * 1024, `the WAL grew to ${largestWal} bytes: it was not started over`);
+  // How far the WAL grows between two restarts depends on how fast this machine writes and copies (on a busy
+  // one a pause can run out before its checkpoint is done); that it is started over does not.
+  assert.ok(restarts > 0, `the WAL was never started over (it grew to ${largestWal} bytes)`);
 });
 
 test("a pause that ran out while a long write held the WAL does not keep the checkpointer from asking again", async (t) => {
