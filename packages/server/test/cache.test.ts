@@ -49,7 +49,7 @@ test("a weighed cache holds at most its capacity of weight, and no entry heavier
   cache.set("e", 1, cache.epoch);
   cache.set("g", 4, cache.epoch);
   assert.deepEqual(keys(cache, ["e", "f", "g"]), ["e", "f", "g"]);
-  cache.deleteWhere((key) => key === "f");
+  cache.delete("f");
   cache.set("h", 5, cache.epoch);
   assert.deepEqual(keys(cache, ["e", "g", "h"]), ["e", "g", "h"]);
   cache.clear();

@@ -61,14 +61,6 @@ export class Cache<K, V> {
     for (const key of keys) this.#remove(key);
   }
 
-  deleteWhere(predicate: (key: K, value: V) => boolean): void {
-    this.#epoch++;
-    this.#oldest = undefined;
-    for (const [key, value] of this.#entries) {
-      if (predicate(key, value)) this.#remove(key);
-    }
-  }
-
   clear(): void {
     this.#epoch++;
     this.#oldest = undefined;
