@@ -132,6 +132,21 @@ for (const store of STORES) {
     }
   });
 
+  test(`a PUT that makes the secret is audited, and alerted, as its creation; the next as an update (${store.kind})`, async (t) => {
+    const env = await openEnv(t, store);
+    if (!env) return;
+    const made = await env.call("PUT", `${SECRETS}/put-made`, { data: { key: VALUE } });
+    assert.equal(made.status, 201);
+    const replaced = await env.call("PUT", `${SECRETS}/put-made`, { data: { key: `${VALUE}-2` } });
+    assert.equal(replaced.status, 200);
+    const [first, second] = [await eventOf(env, made.requestId), await eventOf(env, replaced.requestId)];
+    assert.deepEqual([first.action, first.status, first.secretName], ["secret.create", 201, "put-made"]);
+    assert.deepEqual([second.action, second.status, second.secretName], ["secret.update", 200, "put-made"]);
+    await env.coffer.alerts.settled();
+    const alerts = (await env.call("GET", "/api/v1/workspaces/default/alerts")).body.alerts as { type: string }[];
+    assert.deepEqual(alerts.map((alert) => alert.type).sort(), ["secret.created", "secret.updated"]);
+  });
+
   test(`verify finds an edited, a removed, a reordered event and a cut tail, and says where (${store.kind})`, async (t) => {
     const env = await openEnv(t, store);
     if (!env) return;

@@ -31,7 +31,7 @@ test("node-vault: KV v2 data, versions, lists, patch, delete, undelete, destroy,
   const written = await vault.write("secret/data/payments/stripe", { data: { api_key: "sk-v1" } });
   assert.equal(written.data.version, 1);
   assert.ok(requestIdOf(written).startsWith("req_"));
-  await vault.write("secret/data/payments/stripe", { data: { api_key: "sk-v2" }, options: { cas: 1 } });
+  const rewritten = await vault.write("secret/data/payments/stripe", { data: { api_key: "sk-v2" }, options: { cas: 1 } });
   await vault.write("secret/data/payments/paypal", { data: { user: "u", password: "p" } });
 
   const read = await vault.read("secret/data/payments/stripe");
@@ -41,7 +41,8 @@ test("node-vault: KV v2 data, versions, lists, patch, delete, undelete, destroy,
   // The read is in the audit log exactly as a native read would be.
   const [readEvent] = await auditOf(world, requestIdOf(read));
   assert.deepEqual([readEvent?.action, readEvent?.outcome, readEvent?.secretName, readEvent?.actor.name], ["secret.read", "ok", "payments/stripe", "admin"]);
-  assert.equal((await auditOf(world, requestIdOf(written)))[0]?.action, "secret.update");
+  assert.equal((await auditOf(world, requestIdOf(written)))[0]?.action, "secret.create", "the write that made the secret");
+  assert.equal((await auditOf(world, requestIdOf(rewritten)))[0]?.action, "secret.update");
   assert.deepEqual((await vault.read("secret/data/payments/stripe?version=1")).data.data, { api_key: "sk-v1" });
   // The workspace's own name is the same engine as the secret/ alias.
   assert.deepEqual((await vault.read("default/data/payments/stripe")).data.data, { api_key: "sk-v2" });

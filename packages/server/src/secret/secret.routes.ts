@@ -144,6 +144,8 @@ export const secretRoutes: FastifyPluginAsyncTypebox<SecretRoutesOptions> = asyn
       const { data, ...input } = request.body;
       const ctx = await contextOf(request, request.params.workspace, request.query.scope);
       const { secret, created } = await secrets.replace(ctx, request.params.secret, data, { ...input, upsert: true });
+      // A write that made the secret is its creation, in the log and the alerts, as POST's is (`coffer secrets set` creates so).
+      if (created) request.auditTarget.action = "secret.create";
       return reply.code(created ? 201 : 200).send(audited(request, secret));
     },
   });

@@ -201,8 +201,10 @@ export const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (app, 
         const cas = casOf(request.body.options);
         if (cas !== undefined && cas < 0) throw casFailure();
         // cas 0: only if the secret does not exist yet, which create-on-write answers; a higher cas never creates.
-        const { secret } = await secrets.replace(ctx, request.params["*"], data as SecretValues, { cas, upsert: !cas }).catch(casMismatch(ctx, request.params["*"], cas));
+        const { secret, created } = await secrets.replace(ctx, request.params["*"], data as SecretValues, { cas, upsert: !cas }).catch(casMismatch(ctx, request.params["*"], cas));
         note(request, ctx, secret);
+        // Vault's own log calls a write to a new path a create too.
+        if (created) request.auditTarget.action = "secret.create";
         return envelope(request.id, writeResult(await secrets.metadata(ctx, secret.id), secret.version));
       },
     });
