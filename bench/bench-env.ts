@@ -13,7 +13,14 @@ export const COFFER_BIN = fileURLToPath(new URL("../packages/cli/bin/coffer.js",
 const BARE_SERVER = fileURLToPath(new URL("./bare-server.ts", import.meta.url));
 export const CONNECTIONS = 64;
 export const SECRETS_PATH = "/api/v1/workspaces/default/secrets";
-const WARMUP_SECONDS = 1;
+/**
+ * Load before each run of a side that follows the other side's: a server idle
+ * for a second after work collects its heap to give memory back
+ * (core/idle-memory.ts), which drops its compiled code too, so a side measured
+ * straight after the other side ran would be measured recompiling (about a
+ * quarter more CPU a request over its first seconds here), not serving.
+ */
+const WARMUP_SECONDS = 3;
 
 /** Children still running, for the signal handlers of run.ts to stop. */
 export const running = new Set<ChildProcess>();
@@ -143,18 +150,20 @@ export interface Side {
 }
 
 /**
- * Runs A and B in the order A B B A (each half the duration), after a warm-up
- * of each: both sides see the same stretch of the machine's time.
+ * Runs A and B in the order A B B A (each half the duration), each run that
+ * follows the other side's after a warm-up (WARMUP_SECONDS): both sides see
+ * the same stretch of the machine's time, each measured warm.
  */
 export async function compare(env: BenchEnv, title: string, a: { options: Options; pid: number }, b: { options: Options; pid: number }): Promise<{ a: Side; b: Side }> {
   const half = env.duration / 2;
   process.stdout.write(`${title} ... `);
-  await load(title, a.options, WARMUP_SECONDS);
-  await load(title, b.options, WARMUP_SECONDS);
   const runs = { a: [] as Result[], b: [] as Result[] };
   const cpu = { a: 0, b: 0 };
+  let previous: "a" | "b" | undefined;
   for (const side of ["a", "b", "b", "a"] as const) {
     const target = side === "a" ? a : b;
+    if (side !== previous) await load(title, target.options, WARMUP_SECONDS);
+    previous = side;
     const before = cpuSeconds(target.pid);
     runs[side].push(await load(title, target.options, half));
     const after = cpuSeconds(target.pid);
