@@ -2,7 +2,7 @@
  * The WAL checkpointer (store/checkpointer.ts) against a real SQLite file:
  * its thread runs only while the store is written to, copies every commit
  * into the database file before it stops, and a commit after that starts it
- * again.
+ * again; and the store's WAL is cut back to its size limit after a burst.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -13,7 +13,10 @@ import { test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { startCheckpointer, type Checkpointer } from "../src/store/checkpointer.ts";
+import { randomBytes } from "node:crypto";
+import { sql } from "kysely";
+import { startCheckpointer, WAL_SIZE_LIMIT_BYTES, type Checkpointer } from "../src/store/checkpointer.ts";
+import { openStore, SQLITE_FILE } from "../src/store/store.ts";
 import { tempDir } from "./support/stores.ts";
 
 const execFileAsync = promisify(execFile);
@@ -113,4 +116,25 @@ test("a pause that ran out while a long write held the WAL does not keep the che
     await sleep(5);
   }
   assert.ok(pauses > 0, `no pause asked for after the first ran out; the WAL is ${statSync(`${path}-wal`).size} bytes`);
+});
+
+test("a burst that grew the store's WAL past its size limit leaves it cut back to the limit once the WAL starts over", async (t) => {
+  const dataDir = tempDir();
+  const store = await openStore({ dataDir });
+  t.after(() => store.close());
+  const wal = join(dataDir, `${SQLITE_FILE}-wal`);
+  const walSize = () => statSync(wal).size;
+  await sql`create table burst (value blob)`.execute(store.db);
+  // One transaction, as an import or a re-encryption makes: the WAL cannot start over in the middle of it.
+  const megabytes = Math.ceil((1.5 * WAL_SIZE_LIMIT_BYTES) / (1 << 20));
+  await store.db.transaction().execute(async (trx) => {
+    for (let i = 0; i < megabytes; i++) await sql`insert into burst values (${randomBytes(1 << 20)})`.execute(trx);
+  });
+  assert.ok(walSize() > WAL_SIZE_LIMIT_BYTES, `the burst grew the WAL to ${walSize()} bytes, past the limit`);
+  // The checkpointer copies the burst into the database file; a write after that starts the WAL over.
+  for (let i = 0; i < 100 && walSize() > WAL_SIZE_LIMIT_BYTES; i++) {
+    await sleep(100);
+    await sql`insert into burst values (${Buffer.from("small")})`.execute(store.db);
+  }
+  assert.ok(walSize() <= WAL_SIZE_LIMIT_BYTES, `the WAL is still ${walSize()} bytes, over its limit of ${WAL_SIZE_LIMIT_BYTES}`);
 });

@@ -26,6 +26,15 @@ const WORKER = new URL("./checkpoint-worker.js", import.meta.url);
 const INTERVAL_MS = 250;
 /** 16 MiB of 4 KiB pages: few restarts of the WAL. */
 const RESTART_FRAMES = 4096;
+/** A WAL frame: a page and its 24-byte header. */
+const FRAME_BYTES = 4096 + 24;
+/**
+ * The size SQLite cuts the WAL file back to when the WAL starts over
+ * (journal_size_limit, sqlite.ts), after a burst (an import, a migration,
+ * re-encryption) grew it far past the restart point; twice that point, so
+ * the WAL of a steady load is never cut and grown again.
+ */
+export const WAL_SIZE_LIMIT_BYTES = 2 * RESTART_FRAMES * FRAME_BYTES;
 /** A checkpointer that died is started again after this long. */
 const RESTART_AFTER_MS = 1000;
 /**

@@ -10,7 +10,7 @@
 import { closeSync, openSync } from "node:fs";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type QueryResult, type SqliteDialectConfig } from "kysely";
-import type { Checkpointer } from "./checkpointer.ts";
+import { WAL_SIZE_LIMIT_BYTES, type Checkpointer } from "./checkpointer.ts";
 import { BEGIN, CommitTracker, WalSync, openWal } from "./wal-sync.ts";
 
 const STATEMENT_CACHE_SIZE = 256;
@@ -50,6 +50,8 @@ export function openSqlite(path: string, onError: (error: Error) => void, checkp
   database.exec("PRAGMA busy_timeout = 5000");
   // Checkpoints run on a thread of their own (checkpointer.ts), never inside a commit on this one.
   database.exec("PRAGMA wal_autocheckpoint = 0");
+  // Else the WAL file keeps the size of its largest burst on disk for as long as the server runs.
+  database.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
   const statements = new Map<string, ReturnType<typeof adapt>>();
   const writes = new CommitTracker(() => database.isTransaction);
 
