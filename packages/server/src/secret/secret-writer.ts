@@ -383,7 +383,8 @@ export class SecretWriter {
       const inGrace = await oldestVersionSince(trx, row.id, change.updatedAt - this.#graceMs);
       if (inGrace !== null) keepFrom = Math.min(keepFrom, inGrace - 1);
     }
-    await pruneVersions(trx, row.id, keepFrom);
+    // Versions start at 1: a secret with no more versions than it keeps has none to prune, and most have few.
+    if (keepFrom > 1) await pruneVersions(trx, row.id, keepFrom);
     return advanced;
   }
 }
