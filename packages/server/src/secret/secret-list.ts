@@ -4,7 +4,7 @@ import type { AccessService } from "../access/access.service.ts";
 import { invalid } from "../core/errors.ts";
 import { atLeast } from "../identity/access.ts";
 import { statusAt } from "../rotation/rotation.rules.ts";
-import { listNamesUnder, listSecrets, type ListFilter, type SecretNamespace } from "./secret.repository.ts";
+import { listNamesUnder, listPage, listSecrets, type ListFilter, type SecretNamespace } from "./secret.repository.ts";
 import { checkName } from "./secret.rules.ts";
 import { namespaceOf, type SecretRows } from "./secret-rows.ts";
 import { firstAtOrAfter, itemOf, type ListedSecret, type RowSummaries, type SummaryCache } from "./secret-summaries.ts";
@@ -49,11 +49,17 @@ export class SecretLister {
     const ns = namespaceOf(ctx);
     const cached = await this.#cache?.entries(ns);
     if (cached) return walk(cached, filter, page);
+    const { store } = this.#rows;
+    const summaries = this.#summaries;
+    const fetch =
+      store.dialect.sharedByNodes && filter.ids === undefined && filter.dueAt === undefined
+        ? async (after: string | undefined) => (await listPage(store, ns, { ...filter, after })).map((row) => summaries.listedOfPageRow(row, ns))
+        : async (after: string | undefined) => (await listSecrets(store.db, ns, { ...filter, after })).map((row) => summaries.listedOf(row));
     // A non-recursive page folds deeper names into folders, so filling it may take several fetches.
     for (;;) {
-      const rows = await listSecrets(this.#rows.store.db, ns, { ...filter, after: page.after });
-      for (const row of rows) if (!page.add(this.#summaries.listedOf(row))) return page.result(true);
-      if (rows.length <= limit) return page.result(false);
+      const fetched = await fetch(page.after);
+      for (const listed of fetched) if (!page.add(listed)) return page.result(true);
+      if (fetched.length <= limit) return page.result(false);
     }
   }
 

@@ -17,7 +17,7 @@ import type { SecretScope, SecretSummary } from "@coffer/protocol";
 import { Cache } from "../core/cache.ts";
 import { planOf, type RotationPlan } from "../rotation/rotation.rules.ts";
 import type { Store } from "../store/store.ts";
-import { listAllSummaries, type SecretNamespace, type SummaryRow } from "./secret.repository.ts";
+import { listAllSummaries, PAGE_COLUMNS, type PageRow, type SecretNamespace, type SummaryRow } from "./secret.repository.ts";
 import { ageDays, summaryAt, summaryBase, type SummaryBase } from "./secret-rows.ts";
 import type { ListResult } from "./secret.types.ts";
 
@@ -100,6 +100,19 @@ export class RowSummaries {
   listedOf(row: SummaryRow): ListedSecret {
     const held = this.#held.get(row.id);
     if (held !== undefined && sameRow(held.row, row)) return held.listed;
+    return this.#hold(row);
+  }
+
+  /** listedOf() for a row of listPage, in namespace `ns`: an object is made only for a row not held. */
+  listedOfPageRow(columns: PageRow, ns: SecretNamespace): ListedSecret {
+    const held = this.#held.get(columns[0]);
+    if (held !== undefined && samePageRow(held.row, columns)) return held.listed;
+    const row = { scope: ns.scope, ownerId: ns.ownerId } as Record<string, unknown>;
+    PAGE_COLUMNS.forEach((column, i) => (row[column] = columns[i]));
+    return this.#hold(row as SummaryRow);
+  }
+
+  #hold(row: SummaryRow): ListedSecret {
     const listed = listedOf(row);
     // Nothing invalidates these (a changed row is told by its columns): the epoch is always current.
     this.#held.set(row.id, { row, listed }, this.#held.epoch);
@@ -109,6 +122,12 @@ export class RowSummaries {
 
 function sameRow(a: SummaryRow, b: SummaryRow): boolean {
   for (const column in b) if (a[column as keyof SummaryRow] !== b[column as keyof SummaryRow]) return false;
+  return true;
+}
+
+/** Whether a held row has the values of a listPage row (whose namespace columns are those the page was asked for). */
+function samePageRow(row: SummaryRow, columns: PageRow): boolean {
+  for (let i = 0; i < PAGE_COLUMNS.length; i++) if (row[PAGE_COLUMNS[i]!] !== columns[i]) return false;
   return true;
 }
 

@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import type { Sealed } from "../crypto/keyring.ts";
 import { effectiveInterval, effectiveIntervalOfRow, isDueSql, secretsWithSchedule } from "../rotation/rotation.repository.ts";
 import { execute, prepared } from "../store/prepared.ts";
-import type { Database } from "../store/store.ts";
+import type { Database, NamedStatement, Store } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
 
 export type SecretRow = Tables["secrets"];
@@ -261,6 +261,58 @@ export function listSecrets(db: Database, ns: SecretNamespace, filter: ListFilte
   if (filter.deleted === "only") query = query.where("secrets.deletedAt", "is not", null);
   if (filter.dueAt !== undefined) query = query.where(isDueSql(filter.dueAt));
   return query.execute();
+}
+
+/** The columns of a page of a list on a store several nodes share (listPage), in their order. */
+export const PAGE_COLUMNS = [
+  "id", "name", "type", "label", "tags", "currentVersion", "createdAt", "deletedAt", "autoRotate", "expiresAt", "keys", "versionCreatedAt", "intervalDays",
+] as const satisfies readonly (keyof SummaryRow)[];
+
+/** A row of listPage: a SummaryRow's values in PAGE_COLUMNS order, its namespace's columns left out. */
+export type PageRow = { [I in keyof typeof PAGE_COLUMNS]: (typeof PAGE_COLUMNS)[I] extends keyof SummaryRow ? SummaryRow[(typeof PAGE_COLUMNS)[I]] : never };
+
+/** After every character a secret name may hold (secretNameProblem: ASCII only): the end of the range of a list of every name. */
+const AFTER_EVERY_NAME = "\u007f";
+
+/**
+ * listSecrets' query for a store several nodes share, where every list goes
+ * to the store (secret-summaries.ts says why), as one named statement whose
+ * plan does not depend on its values: PostgreSQL parses and plans it once per
+ * connection instead of once per page, its rows come as arrays (no object and
+ * no renaming per row), and Kysely builds nothing. Every filter is a value: a
+ * name range always (the folder, the cursor; a range of the name index, in
+ * order, which the LIMIT stops early), the deleted mode and a LIKE pattern
+ * ('%' when there is no search). The interval is effectiveInterval's.
+ */
+const LIST_PAGE: NamedStatement = {
+  name: "coffer_list_page",
+  rowMode: "array",
+  text: `
+select secrets.id, secrets.name, secrets.type, secrets.label, secrets.tags, secrets.current_version, secrets.created_at, secrets.deleted_at,
+  secrets.auto_rotate, secrets.expires_at, secret_versions.keys, secret_versions.created_at,
+  coalesce(secrets.rotation_interval_days, rotation_defaults.interval_days)
+from secrets
+join secret_versions on secret_versions.secret_id = secrets.id and secret_versions.version = secrets.current_version
+left join rotation_defaults on rotation_defaults.workspace_id = secrets.workspace_id and rotation_defaults.label = secrets.label
+where secrets.workspace_id = $1 and secrets.scope = $2 and secrets.owner_id = $3
+  and secrets.name >= $4 and secrets.name < $5 and secrets.name > $6
+  and case $7::text when 'exclude' then secrets.deleted_at is null when 'only' then secrets.deleted_at is not null else true end
+  and lower(secrets.name) like $8 escape '\\'
+order by secrets.name
+limit $9`,
+};
+
+/** What listPage filters by: a ListFilter without `ids` or `dueAt`, whose queries it cannot plan once for all values. */
+export type PageFilter = Omit<ListFilter, "ids" | "dueAt">;
+
+/** listSecrets on a store several nodes share, for a filter without granted ids or a due time. */
+export function listPage(store: Store, ns: SecretNamespace, filter: PageFilter): Promise<PageRow[]> {
+  const { prefix } = filter;
+  return store.runNamed<PageRow>(LIST_PAGE, [
+    ns.workspaceId, ns.scope, ns.ownerId,
+    prefix, prefix ? folderEnd(prefix) : AFTER_EVERY_NAME, filter.after ?? "",
+    filter.deleted, filter.search ? likeContains(filter.search.toLowerCase()) : "%", filter.limit,
+  ]);
 }
 
 /** Every secret of a namespace, deleted ones too, or only the ones of `ids`: what the list cache loads. */

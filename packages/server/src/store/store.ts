@@ -28,6 +28,8 @@ export type Database = Kysely<Tables>;
 export interface NamedStatement {
   name: string;
   text: string;
+  /** "array": each row as its columns' values in the order selected, where an object per row costs more than the statement does (a list's page). */
+  rowMode?: "array";
 }
 
 export interface Store {
@@ -111,7 +113,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
           return fn(trx);
         }),
       writeGrouped: (fn) => grouped.run(fn),
-      runNamed: async <R>({ name, text }: NamedStatement, values: unknown[]) => (await pool.query<R & QueryResultRow>({ name, text, values })).rows,
+      runNamed: async <R>({ name, text, rowMode }: NamedStatement, values: unknown[]) => (await pool.query<R & QueryResultRow>({ name, text, values, ...(rowMode ? { rowMode } : {}) })).rows,
       snapshot: () => postgresSnapshot({ connectionString: url, types }),
       close: async () => {
         await changes.close();
@@ -148,7 +150,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
         }),
       writeGrouped: (fn) => grouped.run(fn),
       // node:sqlite runs in process: no parse or round trip to save.
-      runNamed: async <R>({ text }: NamedStatement, values: unknown[]) => (await db.executeQuery<R>(CompiledQuery.raw(text, values))).rows,
+      runNamed: async <R>({ text, rowMode }: NamedStatement, values: unknown[]) => {
+        const { rows } = await db.executeQuery<R>(CompiledQuery.raw(text, values));
+        return rowMode === "array" ? (rows.map((row) => Object.values(row as object)) as R[]) : rows;
+      },
       snapshot: () => sqliteSnapshot(path),
       close: async () => {
         await checkpointer.stop();
