@@ -13,7 +13,7 @@ import type { ListQuery, ListResult, SecretContext } from "./secret.types.ts";
 export class SecretLister {
   #rows: SecretRows;
   #access: AccessService;
-  /** Undefined on a store several nodes share (see secret-summaries.ts). */
+  /** Undefined when --list-cache is 0. */
   #cache: SummaryCache | undefined;
   /** What pages that go to the store reuse. */
   #summaries: RowSummaries;

@@ -3,15 +3,17 @@
  * per request: the key names and tags parsed, the times formatted, and the
  * item's JSON kept beside it while its age in days stays the same.
  *
- * On a store one node owns (SQLite) the summaries of a namespace are also
- * kept in memory, in name order, so a page is a binary search and a walk
- * rather than a query: every secret write of this node marks its secret
- * stale, and the next list reloads the stale rows before it answers. On a
- * store several nodes share, a list goes to the store: another node's write
- * reaches this node's change feed only some time after it was answered, and
- * a list must show what was written before it was asked. There the
- * summaries are kept by secret and reused while the store returns the row
- * they were built from.
+ * The summaries of a namespace are also kept in memory, in name order, so a
+ * page is a binary search and a walk rather than a query: every secret write
+ * marks its secret stale, and the next list reloads the stale rows before it
+ * answers. On a store several nodes share, another node's write reaches this
+ * node's change feed only some time after it was answered, and a list must
+ * show what was written before it was asked: a list there first waits for
+ * the feed's barrier (store/changes.ts), after which every change committed
+ * before it is marked. Where the cache cannot answer (a namespace larger
+ * than it holds, a feed not listening) a list goes to the store, and there
+ * the summaries are kept by secret and reused while the store returns the
+ * row they were built from.
  */
 import type { SecretScope, SecretSummary } from "@coffer/protocol";
 import { Cache } from "../core/cache.ts";
@@ -148,7 +150,7 @@ function keyOf(ns: SecretNamespace): string {
   return `${ns.workspaceId}\u0000${ns.scope}\u0000${ns.ownerId}`;
 }
 
-/** The namespaces' summaries in memory, for stores one node owns; bounded by the number of summaries held, least recently listed namespace out first. */
+/** The namespaces' summaries in memory; bounded by the number of summaries held, least recently listed namespace out first. */
 export class SummaryCache {
   #store: Store;
   #capacity: number;
@@ -168,9 +170,17 @@ export class SummaryCache {
 
   /**
    * The namespace's summaries in name order, with every write answered
-   * before this call; undefined when the namespace is too large to hold.
+   * before this call; undefined when the namespace is too large to hold, or
+   * another node's writes may not all have been marked yet.
    */
   async entries(ns: SecretNamespace): Promise<readonly ListedSecret[] | undefined> {
+    if (this.#store.dialect.sharedByNodes) {
+      try {
+        await this.#store.changes.barrier();
+      } catch {
+        return undefined;
+      }
+    }
     const key = keyOf(ns);
     let space = this.#spaces.get(key);
     if (space) this.#spaces.delete(key);

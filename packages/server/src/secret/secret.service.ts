@@ -53,9 +53,9 @@ export class SecretService {
     this.#usage = new SecretUsage(store, clock, log);
     this.#rows = new SecretRows(store, keys, clock, access, watch, this.#usage);
     this.#reader = new SecretReader(this.#rows, readCacheSecrets);
-    // Another node's write would reach a cache only after it was answered (see secret-summaries.ts).
-    const cache = store.dialect.sharedByNodes || listCacheSecrets === 0 ? undefined : new SummaryCache(store, listCacheSecrets);
-    this.#lister = new SecretLister(this.#rows, access, cache, new RowSummaries(cache ? 0 : listCacheSecrets));
+    const cache = listCacheSecrets === 0 ? undefined : new SummaryCache(store, listCacheSecrets);
+    // Where lists may still go to the store with a cache (secret-summaries.ts), the summaries they build are kept too.
+    this.#lister = new SecretLister(this.#rows, access, cache, new RowSummaries(cache && !store.dialect.sharedByNodes ? 0 : listCacheSecrets));
     this.#versions = new SecretVersions(this.#rows);
     this.#settings = new SecretSettingsManager(this.#rows, this.#versions);
     this.#writer = new SecretWriter(this.#rows, this.#reader, graceDays, readCacheSecrets);

@@ -5,6 +5,7 @@
  * transaction commits; on the embedded store there is one node. The writer
  * also applies the change to its own caches as soon as the commit returns.
  */
+import { randomBytes } from "node:crypto";
 import type { Client } from "pg";
 import { sql, type Kysely } from "kysely";
 
@@ -32,6 +33,12 @@ export interface ChangeFeed {
   announce(db: Kysely<any>, change: Change): Promise<void>;
   /** Applies `change` to this node's caches. */
   apply(change: Change): void;
+  /**
+   * Resolves once every change committed anywhere before the call has been
+   * applied here, so a cache read after it shows every write answered
+   * before; rejects when that cannot be known (the feed is not listening).
+   */
+  barrier(): Promise<void>;
   subscribe(listener: ChangeListener): () => void;
   close(): Promise<void>;
 }
@@ -52,6 +59,8 @@ export function localChangeFeed(): ChangeFeed {
   return {
     announce: async () => {},
     apply: (change) => listeners.apply(change),
+    // One node: its writes are applied when they commit.
+    barrier: async () => {},
     subscribe: (listener) => listeners.subscribe(listener),
     close: async () => {},
   };
@@ -78,6 +87,7 @@ export const LISTEN_APPLICATION_NAME = "coffer-changes";
  */
 export async function postgresChangeFeed(connectionString: string, onError: (error: Error) => void, log: (message: string) => void = () => {}): Promise<ChangeFeed> {
   const listeners = new Listeners();
+  const barriers = new Barriers();
   let client: Client | undefined;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
@@ -89,6 +99,7 @@ export async function postgresChangeFeed(connectionString: string, onError: (err
     const { default: pg } = await import("pg");
     const next = new pg.Client({ connectionString, application_name: LISTEN_APPLICATION_NAME, query_timeout: PING_TIMEOUT_MS, keepAlive: true });
     next.on("notification", (message) => {
+      if (message.channel === barriers.channel) return barriers.arrived(message.payload);
       if (message.channel !== CHANNEL || !message.payload) return;
       try {
         listeners.apply(JSON.parse(message.payload) as Change);
@@ -101,6 +112,7 @@ export async function postgresChangeFeed(connectionString: string, onError: (err
     try {
       await next.connect();
       await next.query(`LISTEN ${CHANNEL}`);
+      await next.query(`LISTEN ${barriers.channel}`);
     } catch (error) {
       next.removeAllListeners("end");
       await next.end().catch(() => {});
@@ -111,6 +123,7 @@ export async function postgresChangeFeed(connectionString: string, onError: (err
       return;
     }
     client = next;
+    barriers.listening(next);
     retryMs = RETRY_FIRST_MS;
     if (lostAt > 0) {
       flushAll();
@@ -128,6 +141,7 @@ export async function postgresChangeFeed(connectionString: string, onError: (err
   function lost(which: Client, error: Error): void {
     if (closed || client !== which) return;
     client = undefined;
+    barriers.listening(undefined, error);
     which.removeAllListeners("end");
     which.end().catch(() => {});
     lostAt = Date.now();
@@ -157,13 +171,88 @@ export async function postgresChangeFeed(connectionString: string, onError: (err
       await sql`select pg_notify(${CHANNEL}, ${JSON.stringify(change)})`.execute(db);
     },
     apply: (change) => listeners.apply(change),
+    barrier: () => barriers.ask(),
     subscribe: (listener) => listeners.subscribe(listener),
     close: async () => {
       closed = true;
       if (retry) clearTimeout(retry);
       const current = client;
       client = undefined;
+      barriers.listening(undefined, new Error("the change feed is closed"));
       await current?.end();
     },
   };
+}
+
+/**
+ * ChangeFeed.barrier on PostgreSQL. NOTIFY delivers the notifications of
+ * different transactions in the order the transactions committed, and a
+ * session listening on a channel hears its own NOTIFY on it: so a NOTIFY
+ * this node sends on its listening connection, on a channel only it listens
+ * to, arrives after the notification of every change committed before it,
+ * and once it has arrived those have been applied. All barriers asked for
+ * while one is out share the next one: one statement per round, however
+ * many lists wait.
+ */
+class Barriers {
+  /** Unique to this feed: other nodes never hear this node's barriers. */
+  readonly channel = `coffer_barrier_${randomBytes(8).toString("hex")}`;
+  #client: Client | undefined;
+  #asked: Waiter[] = [];
+  #out: { token: string; waiters: Waiter[] } | undefined;
+  #sent = 0;
+
+  ask(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#asked.push({ resolve, reject });
+      if (this.#out === undefined) this.#send();
+    });
+  }
+
+  /** The connection barriers go out on now; undefined (and why) while there is none: every barrier waiting fails. */
+  listening(client: Client | undefined, why?: Error): void {
+    this.#client = client;
+    if (client === undefined) {
+      this.#finish(why ?? new Error("the change feed is not listening"));
+      settle(this.#asked.splice(0), new Error("the change feed is not listening"));
+    }
+  }
+
+  arrived(token: string | undefined): void {
+    if (this.#out !== undefined && token === this.#out.token) this.#finish();
+  }
+
+  #send(): void {
+    const client = this.#client;
+    const waiters = this.#asked.splice(0);
+    if (client === undefined) return settle(waiters, new Error("the change feed is not listening"));
+    const token = String(++this.#sent);
+    this.#out = { token, waiters };
+    // Its order among commits is all that counts, not its durability: committed without waiting for the WAL flush.
+    client.query("select pg_notify($1, $2), set_config('synchronous_commit', 'off', true)", [this.channel, token]).then(
+      // The connection hands a session its own notifications before the statement's end.
+      () => this.#out?.token === token && this.#finish(new Error("a barrier's notification did not arrive")),
+      (error: Error) => this.#out?.token === token && this.#finish(error),
+    );
+  }
+
+  #finish(error?: Error): void {
+    const out = this.#out;
+    if (out === undefined) return;
+    this.#out = undefined;
+    settle(out.waiters, error);
+    if (this.#asked.length > 0) this.#send();
+  }
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+function settle(waiters: Waiter[], error?: Error): void {
+  for (const waiter of waiters) {
+    if (error) waiter.reject(error);
+    else waiter.resolve();
+  }
 }
