@@ -173,7 +173,7 @@ test("three nodes behind HAProxy on one PostgreSQL and Redis", { timeout: 420_00
     assert.ok(writers.size >= 3, `one audit chain with several writers (${writers.size} processes wrote to it) verifies`);
   });
 
-  await t.test("a write answered by one node reads back at its new version from any node at once, natively and through the Vault adapter, under load and from a node whose notifications come late", async (st) => {
+  await t.test("a write answered by one node reads back and lists at its new version from any node at once, natively and through the Vault adapter, under load and from a node whose notifications come late", async (st) => {
     const load = startLoad(cluster, { writers: 2, readers: 4, prefix: "fresh-load" });
     st.after(() => load.stop());
     // A fourth node on the same store, behind a link to PostgreSQL that delivers everything 100 ms late.
@@ -186,20 +186,26 @@ test("three nodes behind HAProxy on one PostgreSQL and Redis", { timeout: 420_00
     const vaultPath = "/v1/secret/data/fresh/one";
     assert.equal((await admin("POST", `${WS}/secrets`, { name: "fresh/one", data: { v: "0" } })).status, 201);
     const stale: string[] = [];
+    const listed = `${WS}/secrets?prefix=fresh%2F`;
     for (let round = 1; round <= 15; round++) {
-      // Every node holds the current version in its cache before the write.
-      await Promise.all(nodes.map((node) => node("GET", path)));
+      // Every node holds the current version in its caches before the write.
+      await Promise.all(nodes.flatMap((node) => [node("GET", path), node("GET", listed)]));
       const writer = round % cluster.nodes.length;
       const written = await nodes[writer]!("PUT", path, { data: { v: String(round) } });
       assert.equal(written.status, 200, JSON.stringify(written.body));
-      // Right after the answer, with nothing in between: every other node, alternately through the Vault adapter.
+      // Right after the answer, with nothing in between: every other node reads (alternately through the Vault adapter) and lists.
       const viaVault = round % 2 === 0;
-      const reads = await Promise.all(nodes.map((node, i) => (i === writer ? undefined : node("GET", viaVault ? vaultPath : path))));
+      const others = (call: (node: (typeof nodes)[number]) => ReturnType<(typeof nodes)[number]>) => Promise.all(nodes.map((node, i) => (i === writer ? undefined : call(node))));
+      const [reads, lists] = await Promise.all([others((node) => node("GET", viaVault ? vaultPath : path)), others((node) => node("GET", listed))]);
       for (const [i, read] of reads.entries()) {
         const served = read && (viaVault ? { version: read.body.data?.metadata?.version, v: read.body.data?.data?.v } : { version: read.body.version, v: read.body.data?.v });
         if (served && (served.version !== written.body.version || served.v !== String(round))) {
           stale.push(`round ${round}: node ${i + 1} served version ${served.version} ${viaVault ? "through the Vault adapter " : ""}after node ${writer + 1} answered version ${written.body.version}`);
         }
+      }
+      for (const [i, list] of lists.entries()) {
+        const version = list?.body.items?.find((item: { name: string }) => item.name === "fresh/one")?.version;
+        if (list && version !== written.body.version) stale.push(`round ${round}: node ${i + 1} listed version ${version} after node ${writer + 1} answered version ${written.body.version}`);
       }
     }
     await load.stop();
