@@ -19,11 +19,11 @@ import type { Tables } from "./tables.ts";
 export type Database = Kysely<Tables>;
 
 /**
- * A statement that runs for every batch of requests, with a fixed text and a
- * name unique in the process: PostgreSQL keeps it parsed by that name on each
- * connection (a prepared statement on the server, where prepared.ts only
- * saves Kysely's compiling) and, once its plan does not depend on the values,
- * planned too.
+ * A statement that runs for every batch of requests or page of a list, with a
+ * fixed text and a name unique in the process: PostgreSQL keeps it parsed by
+ * that name on each connection and, once its plan does not depend on the
+ * values, planned too, as it does a prepared query's (prepared.ts). Written
+ * as SQL where Kysely's builder cannot say it, or its rows come as arrays.
  */
 export interface NamedStatement {
   name: string;
@@ -90,7 +90,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const { default: pg } = await import("pg");
     // Times are integer milliseconds: well inside Number's exact range.
     const types = { getTypeParser: ((oid: number, format?: "text" | "binary") => oid === BIGINT_OID ? Number : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser };
-    const pool = new pg.Pool({ connectionString: url, max: POSTGRES_POOL_SIZE, types });
+    const { NamingClient } = await import("./naming-client.ts");
+    const pool = new pg.Pool({ connectionString: url, max: POSTGRES_POOL_SIZE, types, Client: NamingClient });
     pool.on("error", onError);
     const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
     let changes: ChangeFeed;
