@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import type { Client } from "pg";
 import { sql, type Kysely } from "kysely";
+import { atBatchEnd } from "./group-commit.ts";
 
 export type Change =
   | { kind: "secret"; id: string; workspaceId: string; scope: string; ownerId: string; name: string }
@@ -74,6 +75,11 @@ const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 5_000;
 /** Seen in pg_stat_activity: operators (and tests) can find the listening connection. */
 export const LISTEN_APPLICATION_NAME = "coffer-changes";
+
+/** A notification per change, each as it would be alone (what nodes of every version read), from one statement. */
+async function notify(db: Kysely<any>, changes: Change[]): Promise<void> {
+  await sql`select pg_notify(${CHANNEL}, payload) from unnest(${changes.map((change) => JSON.stringify(change))}::text[]) as payload`.execute(db);
+}
 
 /**
  * NOTIFY reaches only connections listening when it is sent, so a lost
@@ -167,8 +173,9 @@ export async function postgresChangeFeed(connectionString: string, onError: (err
 
   await connect();
   return {
+    // A group-committed batch's changes go in one statement at its end: a round trip per batch, not per write.
     announce: async (db, change) => {
-      await sql`select pg_notify(${CHANNEL}, ${JSON.stringify(change)})`.execute(db);
+      if (!atBatchEnd(db, notify, change)) await notify(db, [change]);
     },
     apply: (change) => listeners.apply(change),
     barrier: () => barriers.ask(),
