@@ -70,8 +70,11 @@ export function listWebhooks(db: Database, workspaceId: string) {
   return db.selectFrom("webhooks").selectAll().where("workspaceId", "=", workspaceId).orderBy("createdAt").execute();
 }
 
+/** Every column of a webhook, named: a statement that names its columns is prepared on PostgreSQL (prepared.ts). */
+const WEBHOOK_COLUMNS = ["id", "workspaceId", "url", "events", "signingKey", "keyVersion", "createdAt", "createdBy"] as const satisfies readonly (keyof WebhookRow)[];
+
 /** Compiled once (prepared.ts): every batch of changes' alerts looks its workspace's webhooks up. */
-const workspaceWebhooks = prepared((db: Database, p: { workspaceId: string }) => db.selectFrom("webhooks").selectAll().where("workspaceId", "=", p.workspaceId));
+const workspaceWebhooks = prepared((db: Database, p: { workspaceId: string }) => db.selectFrom("webhooks").select(WEBHOOK_COLUMNS).where("workspaceId", "=", p.workspaceId));
 
 /** The webhooks that hear an alert of this workspace (or, with null, of every workspace). */
 export async function webhooksFor(db: Database, workspaceId: string | null): Promise<WebhookRow[]> {
