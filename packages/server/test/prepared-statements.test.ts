@@ -38,8 +38,7 @@ test("prepared queries are named statements on PostgreSQL, and keep working afte
     return (await sql<{ name: string; statement: string }>`select name, statement from pg_prepared_statements`.execute(connection)).rows;
   });
   const prepared = before.flat().filter(({ name }) => name.startsWith("coffer_q"));
-  assert.ok(prepared.some(({ statement }) => statement.startsWith('update "secrets" set "current_version"')), "the version advance is a named statement");
-  assert.ok(prepared.some(({ statement }) => statement.startsWith('insert into "secret_versions"')), "the version insert is a named statement");
+  assert.ok(prepared.some(({ statement }) => statement.includes('update "secrets" set "current_version"') && statement.includes('insert into "secret_versions"')), "a new version is one named statement");
   for (const { statement } of prepared) assert.doesNotMatch(statement, /select \*|returning \*|\."?\*/, "no named statement selects every column");
 
   // What a newer node's migration may do while this node runs.

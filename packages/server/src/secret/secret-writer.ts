@@ -18,6 +18,7 @@ import { checkAutoRotate, checkInterval, planOf, ROTATION_ACTOR, SELF_ROTATING_T
 import { findRole, findWorkspace } from "../workspace/workspace.repository.ts";
 import {
   advanceVersion,
+  advanceWithVersions,
   destroySecret,
   findById,
   findByName,
@@ -364,9 +365,7 @@ export class SecretWriter {
     deletedAt: number | null,
   ): Promise<{ intervalDays: number | null } | undefined> {
     const version = change.currentVersion;
-    const advanced = await advanceVersion(trx, row.id, row, change, row.deletedAt !== null);
-    if (!advanced) return undefined;
-    await insertVersion(trx, {
+    const newVersion = {
       secretId: row.id,
       version,
       workspaceId: row.workspaceId,
@@ -377,9 +376,15 @@ export class SecretWriter {
       createdBy: change.updatedBy,
       deletedAt,
       destroyedAt: null,
-    });
+    };
     let keepFrom = version - maxVersions + 1;
-    if (SELF_ROTATING_TYPES.includes(row.type as SecretType)) {
+    const selfRotating = SELF_ROTATING_TYPES.includes(row.type as SecretType);
+    // What to keep of a type that rotates itself depends on the versions it holds: read after the new one is in.
+    if (this.#rows.store.dialect.changesInOneStatement && !selfRotating) return advanceWithVersions(trx, row.id, row, change, row.deletedAt !== null, newVersion, keepFrom);
+    const advanced = await advanceVersion(trx, row.id, row, change, row.deletedAt !== null);
+    if (!advanced) return undefined;
+    await insertVersion(trx, newVersion);
+    if (selfRotating) {
       const inGrace = await oldestVersionSince(trx, row.id, change.updatedAt - this.#graceMs);
       if (inGrace !== null) keepFrom = Math.min(keepFrom, inGrace - 1);
     }

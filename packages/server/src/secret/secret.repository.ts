@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { sql, type QueryCreator } from "kysely";
 import type { Sealed } from "../crypto/keyring.ts";
 import { effectiveInterval, effectiveIntervalOfRow, isDueSql, secretsWithSchedule } from "../rotation/rotation.repository.ts";
 import { execute, prepared } from "../store/prepared.ts";
@@ -96,41 +96,85 @@ export type VersionBase = Pick<SecretRow, "currentVersion" | "label" | "tags" | 
 /** A VersionBase as advanceVersion's statement takes it: one named value per column. */
 type Was = { [K in keyof VersionBase as `was${Capitalize<K>}`]: VersionBase[K] };
 
-/** advanceVersion's statement, for a live secret and for a deleted one it brings back. */
-function advanceStatement(fromDeleted: boolean) {
-  return prepared((db: Database, p: VersionChange & { id: string } & Was) =>
+/** advanceVersion's update, for a live secret and for a deleted one it brings back. */
+function advanceQuery(db: QueryCreator<Tables>, p: VersionChange & { id: string } & Was, fromDeleted: boolean) {
+  return db
+    .updateTable("secrets")
+    .set({
+      currentVersion: p.currentVersion,
+      updatedAt: p.updatedAt,
+      updatedBy: p.updatedBy,
+      label: p.label,
+      tags: p.tags,
+      rotationIntervalDays: p.rotationIntervalDays,
+      autoRotate: p.autoRotate,
+      expiresAt: p.expiresAt,
+      expiryWarnedAt: p.expiryWarnedAt,
+      ...(fromDeleted ? { deletedAt: null, deletedBy: null } : {}),
+    })
+    .where("id", "=", p.id)
+    .where("deletedAt", fromDeleted ? "is not" : "is", null)
+    .where("currentVersion", "=", p.wasCurrentVersion)
+    .where("label", "=", p.wasLabel)
+    .where("tags", "=", p.wasTags)
+    .where("autoRotate", "=", p.wasAutoRotate)
+    .where("casRequired", "=", p.wasCasRequired)
+    .where("deleteVersionAfter", "=", p.wasDeleteVersionAfter)
+    // The nullable ones: `is not distinct from` is = with null equal to null (SQLite ≥ 3.39 and PostgreSQL).
+    .where("rotationIntervalDays", "is not distinct from", p.wasRotationIntervalDays)
+    .where("expiresAt", "is not distinct from", p.wasExpiresAt)
+    .where("expiryWarnedAt", "is not distinct from", p.wasExpiryWarnedAt)
+    .where("maxVersions", "is not distinct from", p.wasMaxVersions)
+    .returning(effectiveIntervalOfRow.as("intervalDays"));
+}
+
+const advanceLive = prepared((db: Database, p: VersionChange & { id: string } & Was) => advanceQuery(db, p, false));
+const advanceDeleted = prepared((db: Database, p: VersionChange & { id: string } & Was) => advanceQuery(db, p, true));
+
+/**
+ * advanceVersion, insertVersion and pruneVersions in one statement, where
+ * the store takes changes as common table expressions of one statement
+ * (StoreDialect.changesInOneStatement): one round trip for a write's three.
+ * The version is inserted and the old ones deleted only if the secret moved.
+ */
+function advanceWithVersionsStatement(fromDeleted: boolean) {
+  return prepared((db: Database, p: VersionChange & { id: string } & Was & NewVersion & { keepFrom: number }) =>
     db
-      .updateTable("secrets")
-      .set({
-        currentVersion: p.currentVersion,
-        updatedAt: p.updatedAt,
-        updatedBy: p.updatedBy,
-        label: p.label,
-        tags: p.tags,
-        rotationIntervalDays: p.rotationIntervalDays,
-        autoRotate: p.autoRotate,
-        expiresAt: p.expiresAt,
-        expiryWarnedAt: p.expiryWarnedAt,
-        ...(fromDeleted ? { deletedAt: null, deletedBy: null } : {}),
-      })
-      .where("id", "=", p.id)
-      .where("deletedAt", fromDeleted ? "is not" : "is", null)
-      .where("currentVersion", "=", p.wasCurrentVersion)
-      .where("label", "=", p.wasLabel)
-      .where("tags", "=", p.wasTags)
-      .where("autoRotate", "=", p.wasAutoRotate)
-      .where("casRequired", "=", p.wasCasRequired)
-      .where("deleteVersionAfter", "=", p.wasDeleteVersionAfter)
-      // The nullable ones: `is not distinct from` is = with null equal to null (SQLite ≥ 3.39 and PostgreSQL).
-      .where("rotationIntervalDays", "is not distinct from", p.wasRotationIntervalDays)
-      .where("expiresAt", "is not distinct from", p.wasExpiresAt)
-      .where("expiryWarnedAt", "is not distinct from", p.wasExpiryWarnedAt)
-      .where("maxVersions", "is not distinct from", p.wasMaxVersions)
-      .returning(effectiveIntervalOfRow.as("intervalDays")),
+      .with("moved", (db) => advanceQuery(db, p, fromDeleted))
+      .with("added", (db) =>
+        db
+          .insertInto("secretVersions")
+          .columns(["secretId", "version", "workspaceId", "ciphertext", "keyVersion", "keys", "createdAt", "createdBy", "deletedAt", "destroyedAt"])
+          .expression((eb) =>
+            eb
+              .selectFrom("moved")
+              .select([
+                eb.val(p.secretId).as("secretId"),
+                eb.val(p.version).as("version"),
+                eb.val(p.workspaceId).as("workspaceId"),
+                eb.val(p.ciphertext).as("ciphertext"),
+                eb.val(p.keyVersion).as("keyVersion"),
+                eb.val(p.keys).as("keys"),
+                eb.val(p.createdAt).as("createdAt"),
+                eb.val(p.createdBy).as("createdBy"),
+                eb.val(p.deletedAt).as("deletedAt"),
+                eb.val(p.destroyedAt).as("destroyedAt"),
+              ]),
+          ),
+      )
+      .with("pruned", (db) =>
+        db
+          .deleteFrom("secretVersions")
+          .where("secretId", "=", p.id)
+          .where("version", "<", p.keepFrom)
+          .where((eb) => eb.exists(eb.selectFrom("moved").select("intervalDays"))),
+      )
+      .selectFrom("moved")
+      .select("intervalDays"),
   );
 }
-const advanceLive = advanceStatement(false);
-const advanceDeleted = advanceStatement(true);
+const advanceLiveWithVersions = advanceWithVersionsStatement(false);
+const advanceDeletedWithVersions = advanceWithVersionsStatement(true);
 
 /**
  * Moves a secret to its next version only if it is still as `from` says
@@ -140,7 +184,12 @@ const advanceDeleted = advanceStatement(true);
  * undefined when it did not move.
  */
 export async function advanceVersion(db: Database, id: string, from: VersionBase, change: VersionChange, fromDeleted: boolean): Promise<{ intervalDays: number | null } | undefined> {
-  const was: Was = {
+  const { rows } = await execute(db, (fromDeleted ? advanceDeleted : advanceLive)(db, { ...change, id, ...wasOf(from) }));
+  return rows.length === 1 ? rows[0] : undefined;
+}
+
+function wasOf(from: VersionBase): Was {
+  return {
     wasCurrentVersion: from.currentVersion,
     wasLabel: from.label,
     wasTags: from.tags,
@@ -152,7 +201,16 @@ export async function advanceVersion(db: Database, id: string, from: VersionBase
     wasExpiryWarnedAt: from.expiryWarnedAt,
     wasMaxVersions: from.maxVersions,
   };
-  const { rows } = await execute(db, (fromDeleted ? advanceDeleted : advanceLive)(db, { ...change, id, ...was }));
+}
+
+/**
+ * advanceVersion, then (if the secret moved) insertVersion(`version`) and
+ * pruneVersions(`keepFrom`), as one statement: only where the store's
+ * dialect changesInOneStatement.
+ */
+export async function advanceWithVersions(db: Database, id: string, from: VersionBase, change: VersionChange, fromDeleted: boolean, version: NewVersion, keepFrom: number): Promise<{ intervalDays: number | null } | undefined> {
+  const statement = fromDeleted ? advanceDeletedWithVersions : advanceLiveWithVersions;
+  const { rows } = await execute(db, statement(db, { ...change, id, ...wasOf(from), ...version, keepFrom }));
   return rows.length === 1 ? rows[0] : undefined;
 }
 

@@ -10,6 +10,12 @@ export interface StoreDialect {
   readonly sharedByNodes: boolean;
   /** Statements without parameters may go to the database together, as one query: one round trip for several. */
   readonly chainsStatements: boolean;
+  /**
+   * Statements that change rows may be common table expressions of one
+   * statement (PostgreSQL's data-modifying WITH): several changes in one
+   * round trip. SQLite has no such statement, and no round trip to save.
+   */
+  readonly changesInOneStatement: boolean;
   /** Column type for ciphertext. */
   readonly binaryType: "blob" | "bytea";
   /** Column type of a 64-bit integer primary key: on SQLite `integer`, which makes it the rowid, with no index of its own. */
@@ -41,6 +47,7 @@ export const sqliteDialect: StoreDialect = {
   sharedByNodes: false,
   // node:sqlite prepares one statement at a time (and runs in process: there is no round trip to save).
   chainsStatements: false,
+  changesInOneStatement: false,
   binaryType: "blob",
   rowKeyType: "integer",
   bytewise: (column) => column, // BINARY is SQLite's default collation
@@ -61,6 +68,7 @@ export const postgresDialect: StoreDialect = {
   sharedByNodes: true,
   // pg sends a query without parameters as a simple query, which may hold several statements.
   chainsStatements: true,
+  changesInOneStatement: true,
   binaryType: "bytea",
   rowKeyType: "bigint",
   bytewise: (column) => column.modifyEnd(sql`collate "C"`),
