@@ -63,8 +63,19 @@ Environment:
 
 ${exitCodesHelp()}`;
 
+/**
+ * Whoever reads the output stopped reading (`coffer audit export | head`):
+ * stop too, quietly, as a command a closed pipe ends does. Not for `coffer
+ * run`, which keeps its command running (commands/run.ts).
+ */
+function stopOnClosedPipe(error: NodeJS.ErrnoException): void {
+  if (error.code !== "EPIPE") throw error;
+  process.exit(EXIT.closedPipe);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
+  if (name !== "run") process.stdout.on("error", stopOnClosedPipe);
   if (!name || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(HELP + "\n");
     return;

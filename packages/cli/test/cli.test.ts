@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -66,4 +67,14 @@ test("the root key file is created with mode 0600 and the bootstrap token is pri
   const second = await startServer(t, target!);
   assert.equal(second.token, null, "a restart does not print a token again");
   assert.doesNotMatch(second.output(), /cft_/);
+});
+
+test("a closed pipe on the output ends the command quietly with 141, as it ends any command", async () => {
+  const child = spawn(process.execPath, [COFFER_BIN, "--help"], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, COFFER_CONFIG_DIR: NO_CONFIG } });
+  child.stdout.destroy(); // the reader is gone before coffer writes a line, as `coffer … | head -0` would leave it
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, "close")) as [number | null];
+  assert.equal(stderr, "");
+  assert.equal(code, 141);
 });
