@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { sql } from "kysely";
 import { openCoffer } from "../src/coffer.ts";
 import { findById, findByName, findVersion } from "../src/secret/secret.repository.ts";
-import type { Database } from "../src/store/store.ts";
+import { POSTGRES_POOL_SIZE, type Database } from "../src/store/store.ts";
 import { STORES } from "./support/stores.ts";
 import { TEST_RATE_LIMITS } from "./support/limits.ts";
 
@@ -31,7 +31,7 @@ test("prepared queries are named statements on PostgreSQL, and keep working afte
 
   const row = await db.selectFrom("secrets").select(["id", "workspaceId", "scope", "ownerId"]).where("name", "=", "api").executeTakeFirstOrThrow();
   // On each pooled connection: the queries of a read that misses the caches, which select every column.
-  const readEverything = (connection: typeof db) => Promise.all([findByName(connection, row, "api"), findById(connection, row.workspaceId, row.id), findVersion(connection, row.id, 1)]);
+  const readEverything = (connection: Database) => Promise.all([findByName(connection, row, "api"), findById(connection, row.workspaceId, row.id), findVersion(connection, row.id, 1)]);
 
   const before = await onEveryConnection(db, async (connection) => {
     assert.ok((await readEverything(connection)).every(Boolean));
@@ -58,12 +58,11 @@ test("prepared queries are named statements on PostgreSQL, and keep working afte
 
 /** `fn` on each of the pool's connections, all held at once so that none is used twice. */
 async function onEveryConnection<T>(db: Database, fn: (connection: Database) => Promise<T>): Promise<T[]> {
-  const size = 10; // store.ts: POSTGRES_POOL_SIZE
-  let waiting = size;
+  let waiting = POSTGRES_POOL_SIZE;
   let allHeld!: () => void;
   const held = new Promise<void>((resolve) => (allHeld = resolve));
   return Promise.all(
-    Array.from({ length: size }, () =>
+    Array.from({ length: POSTGRES_POOL_SIZE }, () =>
       db.connection().execute(async (connection) => {
         if (--waiting === 0) allHeld();
         await held;

@@ -131,6 +131,9 @@ function advanceQuery(db: QueryCreator<Tables>, p: VersionChange & { id: string 
 const advanceLive = prepared((db: Database, p: VersionChange & { id: string } & Was) => advanceQuery(db, p, false));
 const advanceDeleted = prepared((db: Database, p: VersionChange & { id: string } & Was) => advanceQuery(db, p, true));
 
+/** Every column of a version row, as the one-statement write inserts them. */
+const VERSION_COLUMNS = ["secretId", "version", "workspaceId", "ciphertext", "keyVersion", "keys", "createdAt", "createdBy", "deletedAt", "destroyedAt"] as const satisfies readonly (keyof NewVersion)[];
+
 /**
  * advanceVersion, insertVersion and pruneVersions in one statement, where
  * the store takes changes as common table expressions of one statement
@@ -144,23 +147,8 @@ function advanceWithVersionsStatement(fromDeleted: boolean) {
       .with("added", (db) =>
         db
           .insertInto("secretVersions")
-          .columns(["secretId", "version", "workspaceId", "ciphertext", "keyVersion", "keys", "createdAt", "createdBy", "deletedAt", "destroyedAt"])
-          .expression((eb) =>
-            eb
-              .selectFrom("moved")
-              .select([
-                eb.val(p.secretId).as("secretId"),
-                eb.val(p.version).as("version"),
-                eb.val(p.workspaceId).as("workspaceId"),
-                eb.val(p.ciphertext).as("ciphertext"),
-                eb.val(p.keyVersion).as("keyVersion"),
-                eb.val(p.keys).as("keys"),
-                eb.val(p.createdAt).as("createdAt"),
-                eb.val(p.createdBy).as("createdBy"),
-                eb.val(p.deletedAt).as("deletedAt"),
-                eb.val(p.destroyedAt).as("destroyedAt"),
-              ]),
-          ),
+          .columns(VERSION_COLUMNS)
+          .expression((eb) => eb.selectFrom("moved").select(VERSION_COLUMNS.map((column) => eb.val(p[column]).as(column)))),
       )
       .with("pruned", (db) =>
         db

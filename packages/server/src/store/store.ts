@@ -76,7 +76,7 @@ export const SQLITE_FILE = "coffer.db";
 
 const BIGINT_OID = 20;
 /** Pooled PostgreSQL connections; up to POSTGRES_GROUPS_IN_FLIGHT of them commit write batches at once, the rest serve reads and the audit log. */
-const POSTGRES_POOL_SIZE = 10;
+export const POSTGRES_POOL_SIZE = 10;
 const POSTGRES_GROUPS_IN_FLIGHT = 4;
 /** One batch syncs while the next is written (SQLite runs one transaction at a time). */
 const SQLITE_GROUPS_IN_FLIGHT = 2;
