@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
 import { sql } from "kysely";
+import pg from "pg";
 import { atBatchEnd } from "../src/store/group-commit.ts";
+import { execute, prepared } from "../src/store/prepared.ts";
 import { openStore, type Database } from "../src/store/store.ts";
 import { countDatasyncs } from "./support/fdatasync-count.ts";
 import { STORES } from "./support/stores.ts";
@@ -148,5 +150,65 @@ for (const kind of STORES) {
       assert.match(String((outcome as PromiseRejectedResult).reason), /the step failed/);
     }
     assert.deepEqual(await store.db.selectFrom("meta").select("key").where("key", "like", "gc.doomed.%").execute(), []);
+  });
+}
+
+/**
+ * The most statements any one pg client had sent and not yet had answered
+ * while `body` ran: 1 where each statement waits for the one before.
+ */
+async function mostInFlight(t: TestContext, body: () => Promise<void>): Promise<number> {
+  const inFlight = new Map<object, number>();
+  let most = 0;
+  const query = pg.Client.prototype.query;
+  t.mock.method(pg.Client.prototype, "query", function (this: pg.Client, ...args: unknown[]) {
+    const result = (query as (...args: unknown[]) => unknown).apply(this, args);
+    if (!(result instanceof Promise)) return result;
+    inFlight.set(this, (inFlight.get(this) ?? 0) + 1);
+    most = Math.max(most, inFlight.get(this)!);
+    const done = () => void inFlight.set(this, inFlight.get(this)! - 1);
+    result.then(done, done);
+    return result;
+  });
+  await body();
+  t.mock.restoreAll();
+  return most;
+}
+
+const insertMeta = prepared((db: Database, p: { key: string; value: string }) => db.insertInto("meta").values({ key: p.key, value: p.value }));
+
+for (const kind of STORES) {
+  test(`writes side by side send their statements together, and a failing one still fails only its own caller (${kind.kind})`, async (t) => {
+    const target = await kind.open(t);
+    if (!target) return;
+    const store = await openStore({ dataDir: target.dataDir, databaseUrl: target.databaseUrl });
+    t.after(() => store.close());
+    const commits = await commitCounter(t, target.kind, store.db);
+    let settled: PromiseSettledResult<number>[] = [];
+    const most = await mostInFlight(t, async () => {
+      const writes = Array.from({ length: 8 }, (_, i) =>
+        store.writeGrouped(
+          async (trx) => {
+            await execute(trx, insertMeta(trx, { key: `gc.side.${i}`, value: String(i) }));
+            // A second statement, after every write's first is in: the key write 0 took.
+            if (i === 5) await execute(trx, insertMeta(trx, { key: "gc.side.0", value: "taken again" }));
+            await commits.mark(trx);
+            return i;
+          },
+          { sideBySide: true },
+        ),
+      );
+      settled = await Promise.allSettled(writes);
+    });
+
+    if (target.kind === "postgres") assert.ok(most >= 8, `the eight writes' first statements were on the wire at once (at most ${most} were)`);
+    assert.deepEqual(settled.map((outcome) => outcome.status), ["fulfilled", "fulfilled", "fulfilled", "fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"]);
+    assert.equal(await commits.count(), 1, "the writes that stayed shared one commit");
+    const stored = await store.db.selectFrom("meta").select(["key", "value"]).where("key", "like", "gc.side.%").orderBy("key").execute();
+    assert.deepEqual(
+      stored.map((row) => `${row.key}=${row.value}`),
+      [0, 1, 2, 3, 4, 6, 7].map((i) => `gc.side.${i}=${i}`),
+      "the failing write left nothing behind, and took nothing of the others with it",
+    );
   });
 }

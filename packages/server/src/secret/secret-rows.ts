@@ -114,15 +114,16 @@ export class SecretRows {
    * run twice), and drops the secret from every node's cache on commit.
    * `dropsGrants`: the write removes the secret's grants (destroying it), so
    * the workspace's access caches go too; other writes leave them, and the
-   * read path's cached workspace, alone.
+   * read path's cached workspace, alone. `sideBySide`: `fn` may run at the
+   * same time as other writes (Store.writeGrouped).
    */
-  async commit<T>(row: SecretRow, fn: (trx: Store["db"]) => Promise<T>, dropsGrants = false): Promise<T> {
+  async commit<T>(row: SecretRow, fn: (trx: Store["db"]) => Promise<T>, { dropsGrants = false, sideBySide = false } = {}): Promise<T> {
     const changes: Change[] = [changeOf(row), ...(dropsGrants ? [{ kind: "access" as const, workspaceId: row.workspaceId }] : [])];
     const result = await this.store.writeGrouped(async (trx) => {
       const value = await fn(trx);
       for (const change of changes) await this.store.changes.announce(trx, change);
       return value;
-    });
+    }, { sideBySide });
     for (const change of changes) this.store.changes.apply(change);
     return result;
   }

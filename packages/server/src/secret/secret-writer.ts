@@ -124,7 +124,8 @@ export class SecretWriter {
           destroyedAt: null,
         });
         await store.changes.announce(trx, changeOf(row));
-      });
+        // Side by side with other writes: of two creating one name, the unique index fails the second, which then runs alone.
+      }, { sideBySide: true });
     } catch (error) {
       // Two creators raced past the check: the unique index let one through.
       if (!(error instanceof CofferError) && (await findByName(store.db, ns, name))) throw exists();
@@ -204,7 +205,7 @@ export class SecretWriter {
   /** Removes the secret and every version for good. */
   async destroy(ctx: SecretContext, ref: string): Promise<void> {
     const row = await this.#rows.authorizedRow(ctx, ref, "manage", { allowDeleted: true });
-    await this.#rows.commit(row, (trx) => destroySecret(trx, row.id), true);
+    await this.#rows.commit(row, (trx) => destroySecret(trx, row.id), { dropsGrants: true });
   }
 
   /** A workspace admin removes a departed member's personal secrets, unread. */
@@ -216,7 +217,7 @@ export class SecretWriter {
     if (rows.length === 0 && !(await findRole(db, ctx.access.workspace.id, userId))) {
       throw new CofferError("NOT_FOUND", "no such member of this workspace");
     }
-    for (const row of rows) await this.#rows.commit(row, (trx) => destroySecret(trx, row.id), true);
+    for (const row of rows) await this.#rows.commit(row, (trx) => destroySecret(trx, row.id), { dropsGrants: true });
     return rows.length;
   }
 
@@ -285,7 +286,8 @@ export class SecretWriter {
         }
         if (made && audit) await audit.write(trx, { workspaceId: made.row.workspaceId, secretId: made.row.id, secretName: made.row.name });
         return made;
-      });
+        // Side by side with other writes: the version moves by compare-and-set, and a write that lost it reads the row again.
+      }, { sideBySide: true });
       if (written) {
         audit?.committed();
         const { row, keys, data, now, intervalDays } = written;

@@ -11,6 +11,13 @@ export interface StoreDialect {
   /** Statements without parameters may go to the database together, as one query: one round trip for several. */
   readonly chainsStatements: boolean;
   /**
+   * Statements sent one after another on a connection, without waiting for
+   * each answer, are answered in order (PostgreSQL's pipelining): writes may
+   * run side by side in a group commit (group-commit.ts). SQLite runs each
+   * statement as a call; there is no round trip to save.
+   */
+  readonly pipelinesStatements: boolean;
+  /**
    * Statements that change rows may be common table expressions of one
    * statement (PostgreSQL's data-modifying WITH): several changes in one
    * round trip. SQLite has no such statement, and no round trip to save.
@@ -47,6 +54,7 @@ export const sqliteDialect: StoreDialect = {
   sharedByNodes: false,
   // node:sqlite prepares one statement at a time (and runs in process: there is no round trip to save).
   chainsStatements: false,
+  pipelinesStatements: false,
   changesInOneStatement: false,
   binaryType: "blob",
   rowKeyType: "integer",
@@ -68,6 +76,8 @@ export const postgresDialect: StoreDialect = {
   sharedByNodes: true,
   // pg sends a query without parameters as a simple query, which may hold several statements.
   chainsStatements: true,
+  // The pool's clients are in pg's pipeline mode (store.ts).
+  pipelinesStatements: true,
   changesInOneStatement: true,
   binaryType: "bytea",
   rowKeyType: "bigint",

@@ -6,7 +6,12 @@
  *
  * A batch first runs its writes one after another with nothing between them:
  * most batches fail nowhere, and two savepoint statements per write cost
- * about as much as the write's own statements. If a write throws, that
+ * about as much as the write's own statements. Where the store pipelines
+ * statements (PostgreSQL), the writes that may run side by side (run's
+ * `sideBySide`) run together first, their statements sent to the database
+ * in bursts (pipeline.ts), and the others one after another after them: the
+ * batch's writes are concurrent requests, none answered yet, so any order
+ * of them is one they may have had. If a write throws, that
  * transaction is rolled back and the batch runs again isolated, as do the
  * batches after it until one runs with no write failing: each write inside a
  * savepoint of its own, so that a write that throws (a conflict, a
@@ -24,7 +29,12 @@
  * it (on SQLite the batch holds the only connection), and it may run more
  * than once (the runs again above), so it changes nothing but the database
  * and decides from what it reads in the transaction (an update that checks
- * the version it moves from, not one read before).
+ * the version it moves from, not one read before). A write may run side by
+ * side with others only if its statements can interleave with theirs: each
+ * change it makes checks in its own statement what it depends on (a
+ * compare-and-set, a unique index), so another write's statement landing
+ * between two of its own fails it rather than being overwritten. A write
+ * that fails is run again isolated, as above.
  *
  * A write may leave work for the end of its batch (atBatchEnd): each step
  * runs once, after the batch's writes and before its commit, with what the
@@ -34,6 +44,8 @@
  * fails the batch's writes, as a failing commit does.
  */
 import { CompiledQuery, type Kysely } from "kysely";
+import type { StoreDialect } from "./dialect.ts";
+import { sendingTogether } from "./pipeline.ts";
 
 export type GroupedWrite<DB, T> = (trx: Kysely<DB>) => Promise<T>;
 
@@ -57,6 +69,7 @@ export function atBatchEnd<DB, I>(trx: Kysely<DB>, step: BatchStep<DB, I>, item:
 
 interface Pending<DB> {
   write: GroupedWrite<DB, unknown>;
+  sideBySide: boolean;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -76,6 +89,7 @@ export class GroupCommit<DB> {
   #db: Kysely<DB>;
   #maxInFlight: number;
   #chainsStatements: boolean;
+  #pipelines: boolean;
   #open: Pending<DB>[] | null = null;
   #inFlight = 0;
   /** A write failed lately: batches run isolated until one has no failing write. */
@@ -83,23 +97,27 @@ export class GroupCommit<DB> {
 
   /**
    * `maxInFlight`: batches committing at once (more than one where commits do
-   * not block the thread, or to fill the next batch while one syncs);
-   * `chainsStatements`: StoreDialect.chainsStatements.
+   * not block the thread, or to fill the next batch while one syncs).
    */
-  constructor(db: Kysely<DB>, maxInFlight: number, chainsStatements: boolean) {
+  constructor(db: Kysely<DB>, maxInFlight: number, dialect: Pick<StoreDialect, "chainsStatements" | "pipelinesStatements">) {
     this.#db = db;
     this.#maxInFlight = maxInFlight;
-    this.#chainsStatements = chainsStatements;
+    this.#chainsStatements = dialect.chainsStatements;
+    this.#pipelines = dialect.pipelinesStatements;
   }
 
-  /** Runs `write` in the next batch; resolves with its value once the batch's commit is durable. */
-  run<T>(write: GroupedWrite<DB, T>): Promise<T> {
+  /**
+   * Runs `write` in the next batch; resolves with its value once the batch's
+   * commit is durable. `sideBySide`: it may run at the same time as the
+   * batch's other such writes (the module's comment says when it may).
+   */
+  run<T>(write: GroupedWrite<DB, T>, sideBySide = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.#open === null) {
         this.#open = [];
         if (this.#inFlight < this.#maxInFlight) setImmediate(() => this.#commitOpenBatch());
       }
-      this.#open.push({ write, resolve: resolve as (value: unknown) => void, reject });
+      this.#open.push({ write, sideBySide, resolve: resolve as (value: unknown) => void, reject });
     });
   }
 
@@ -121,10 +139,13 @@ export class GroupCommit<DB> {
     let committing = false;
     try {
       values = await this.#transaction(async (trx) => {
-        const done: unknown[] = [];
-        for (const pending of batch) done.push(await pending.write(trx));
+        const done = new Map<Pending<DB>, unknown>();
+        const together = this.#pipelines ? batch.filter((pending) => pending.sideBySide) : [];
+        const oneByOne = together.length > 1 ? batch.filter((pending) => !pending.sideBySide) : batch;
+        if (together.length > 1) (await runTogether(trx, together)).forEach((value, i) => done.set(together[i]!, value));
+        for (const pending of oneByOne) done.set(pending, await pending.write(trx));
         committing = true;
-        return done;
+        return batch.map((pending) => done.get(pending));
       });
     } catch (error) {
       if (committing) batch.forEach((pending) => pending.reject(error));
@@ -192,6 +213,19 @@ export class GroupCommit<DB> {
       return value;
     });
   }
+}
+
+/**
+ * Runs `writes` at once in `trx`, their prepared statements sent together.
+ * Every write settles before the first error is thrown: none may still be
+ * issuing statements when the transaction is rolled back.
+ */
+async function runTogether<DB>(trx: Kysely<DB>, writes: Pending<DB>[]): Promise<unknown[]> {
+  const outcomes = await sendingTogether(trx, () => Promise.allSettled(writes.map((pending) => pending.write(trx))));
+  return outcomes.map((outcome) => {
+    if (outcome.status === "rejected") throw outcome.reason;
+    return outcome.value;
+  });
 }
 
 /** Each step once, in the order the writes first left it work, with all it was left. */

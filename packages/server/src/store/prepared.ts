@@ -22,6 +22,7 @@
  * `values({ column: value })`, never inlined or looked at by the builder.
  */
 import { ReferenceNode, SelectAllNode, type CompiledQuery, type Compilable, type Kysely, type QueryResult, type RootOperationNode } from "kysely";
+import { sentTogether } from "./pipeline.ts";
 
 /** What a parameter holds at compile time: a string no value of Coffer's can be. */
 const PLACEHOLDER = "\u0000coffer-param:";
@@ -100,9 +101,12 @@ export function runsDirectly(db: Kysely<any>): boolean {
  * `db.executeQuery(query)`, without Kysely's executor where the store has a
  * DirectRunner: its connection lock, plugins and half a dozen promises per
  * statement cost more than a point statement on SQLite does. The statements
- * of one transaction must be awaited one by one, as the group-commit writes do.
+ * of one transaction must be awaited one by one, as the group-commit writes
+ * do, except those of writes running side by side on PostgreSQL, which go
+ * to it together (pipeline.ts).
  */
 export async function execute<R>(db: Kysely<any>, query: CompiledQuery<R>): Promise<QueryResult<R>> {
   const direct = runners.get(db.getExecutor().adapter)?.(query, db.isTransaction);
-  return direct === undefined ? db.executeQuery(query) : (direct as QueryResult<R>);
+  if (direct !== undefined) return direct as QueryResult<R>;
+  return sentTogether(db, query) ?? db.executeQuery(query);
 }

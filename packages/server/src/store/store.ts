@@ -53,8 +53,10 @@ export interface Store {
    * `fn` may do). For writes that many requests make at once: secrets (with
    * the request's audit event where it can go in the change's commit:
    * http/audit.ts), the audit events of other changes (SQLite) and alerts.
+   * `sideBySide`: `fn` may run at the same time as the batch's other such
+   * writes, on a store that pipelines statements (group-commit.ts says when).
    */
-  writeGrouped<T>(fn: (trx: Database) => Promise<T>): Promise<T>;
+  writeGrouped<T>(fn: (trx: Database) => Promise<T>, options?: { sideBySide?: boolean }): Promise<T>;
   /** Runs `statement` alone, in a transaction of its own; on PostgreSQL as a named prepared statement. Its rows. */
   runNamed<R>(statement: NamedStatement, values: unknown[]): Promise<R[]>;
   /** A consistent read of every table while writes go on (backups). */
@@ -91,7 +93,9 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     // Times are integer milliseconds: well inside Number's exact range.
     const types = { getTypeParser: ((oid: number, format?: "text" | "binary") => oid === BIGINT_OID ? Number : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser };
     const { NamingClient } = await import("./naming-client.ts");
-    const pool = new pg.Pool({ connectionString: url, max: POSTGRES_POOL_SIZE, types, Client: NamingClient });
+    // Pipeline mode: statements a client is given while it waits for an answer are sent at once, not queued
+    // (pipeline.ts). Kysely gives a connection one statement at a time, so only those sent together are.
+    const pool = new pg.Pool({ connectionString: url, max: POSTGRES_POOL_SIZE, types, Client: NamingClient, pipeline: true });
     pool.on("error", onError);
     const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
     let changes: ChangeFeed;
@@ -102,7 +106,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       await db.destroy();
       throw error;
     }
-    const grouped = new GroupCommit(db, POSTGRES_GROUPS_IN_FLIGHT, postgresDialect.chainsStatements);
+    const grouped = new GroupCommit(db, POSTGRES_GROUPS_IN_FLIGHT, postgresDialect);
     store = {
       db,
       dialect: postgresDialect,
@@ -113,7 +117,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
           await sql`set local synchronous_commit = off`.execute(trx);
           return fn(trx);
         }),
-      writeGrouped: (fn) => grouped.run(fn),
+      writeGrouped: (fn, options) => grouped.run(fn, options?.sideBySide),
       runNamed: async <R>({ name, text, rowMode }: NamedStatement, values: unknown[]) => (await pool.query<R & QueryResultRow>({ name, text, values, ...(rowMode ? { rowMode } : {}) })).rows,
       snapshot: () => postgresSnapshot({ connectionString: url, types }),
       close: async () => {
@@ -138,7 +142,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       throw error;
     }
     const changes = localChangeFeed();
-    const grouped = new GroupCommit(db, SQLITE_GROUPS_IN_FLIGHT, sqliteDialect.chainsStatements);
+    const grouped = new GroupCommit(db, SQLITE_GROUPS_IN_FLIGHT, sqliteDialect);
     store = {
       db,
       dialect: sqliteDialect,
@@ -149,7 +153,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
           commitUnsynced();
           return fn(trx);
         }),
-      writeGrouped: (fn) => grouped.run(fn),
+      writeGrouped: (fn, options) => grouped.run(fn, options?.sideBySide),
       // node:sqlite runs in process: no parse or round trip to save.
       runNamed: async <R>({ text, rowMode }: NamedStatement, values: unknown[]) => {
         const { rows } = await db.executeQuery<R>(CompiledQuery.raw(text, values));
