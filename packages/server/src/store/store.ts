@@ -79,7 +79,15 @@ export const SQLITE_FILE = "coffer.db";
 const BIGINT_OID = 20;
 /** Pooled PostgreSQL connections; up to POSTGRES_GROUPS_IN_FLIGHT of them commit write batches at once, the rest serve reads and the audit log. */
 export const POSTGRES_POOL_SIZE = 10;
-const POSTGRES_GROUPS_IN_FLIGHT = 4;
+/**
+ * A batch costs PostgreSQL some four round trips however many writes it holds
+ * (its writes' statements go together: pipeline.ts), so fewer, larger batches
+ * cost less per write: two in flight against four, 64 writers, took PostgreSQL's
+ * context switches per update 1.45 → 0.85 and its CPU per update down a fifth.
+ * Two, not one: a batch waiting for a row another node's batch holds stalls
+ * only half of this node's writes.
+ */
+const POSTGRES_GROUPS_IN_FLIGHT = 2;
 /** One batch syncs while the next is written (SQLite runs one transaction at a time). */
 const SQLITE_GROUPS_IN_FLIGHT = 2;
 
