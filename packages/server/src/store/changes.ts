@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import type { Client } from "pg";
 import { sql, type Kysely } from "kysely";
 import { atBatchEnd } from "./group-commit.ts";
+import { execute, prepared } from "./prepared.ts";
 
 export type Change =
   | { kind: "secret"; id: string; workspaceId: string; scope: string; ownerId: string; name: string }
@@ -76,9 +77,19 @@ const RETRY_MAX_MS = 5_000;
 /** Seen in pg_stat_activity: operators (and tests) can find the listening connection. */
 export const LISTEN_APPLICATION_NAME = "coffer-changes";
 
-/** A notification per change, each as it would be alone (what nodes of every version read), from one statement. */
+/**
+ * A notification per change, each as it would be alone (what nodes of every
+ * version read), from one statement: the changes go as one JSON array, whose
+ * elements PostgreSQL's json type gives back as the very text each was
+ * written as (a text[] parameter would have pg escape every quote of every
+ * change).
+ */
+const notifyEach = prepared((db: Kysely<any>, p: { changes: string }) => ({
+  compile: () => sql`select pg_notify(${CHANNEL}, change::text) from json_array_elements(${p.changes}::json) as change`.compile(db),
+}));
+
 async function notify(db: Kysely<any>, changes: Change[]): Promise<void> {
-  await sql`select pg_notify(${CHANNEL}, payload) from unnest(${changes.map((change) => JSON.stringify(change))}::text[]) as payload`.execute(db);
+  await execute(db, notifyEach(db, { changes: JSON.stringify(changes) }));
 }
 
 /**
