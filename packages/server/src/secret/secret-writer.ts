@@ -108,6 +108,7 @@ export class SecretWriter {
     plaintext.fill(0);
     const exists = () => new CofferError("SECRET_ALREADY_EXISTS", `a secret named '${name}' already exists`);
     try {
+      // Side by side with other writes: of two creating one name, the unique index fails the second, which then runs alone.
       await store.writeGrouped(async (trx) => {
         if (await findByName(trx, ns, name)) throw exists();
         await insertSecret(trx, row);
@@ -124,7 +125,6 @@ export class SecretWriter {
           destroyedAt: null,
         });
         await store.changes.announce(trx, changeOf(row));
-        // Side by side with other writes: of two creating one name, the unique index fails the second, which then runs alone.
       }, { sideBySide: true });
     } catch (error) {
       // Two creators raced past the check: the unique index let one through.
@@ -276,6 +276,7 @@ export class SecretWriter {
     for (let attempt = 1; ; attempt++) {
       const options = { allowDeleted: revive };
       const found = attempt === 1 && known ? this.#rows.authorize(ctx, ref, known, "write", options) : await this.#rows.authorizedRow(ctx, ref, "write", options);
+      // Side by side with other writes: the version moves by compare-and-set, and a write that lost it reads the row again.
       const written = await this.#rows.commit(found, async (trx) => {
         let made = await this.#newVersion(trx, ctx, found, input, nextData, type, revive, false);
         if (!made) {
@@ -286,7 +287,6 @@ export class SecretWriter {
         }
         if (made && audit) await audit.write(trx, { workspaceId: made.row.workspaceId, secretId: made.row.id, secretName: made.row.name });
         return made;
-        // Side by side with other writes: the version moves by compare-and-set, and a write that lost it reads the row again.
       }, { sideBySide: true });
       if (written) {
         audit?.committed();
