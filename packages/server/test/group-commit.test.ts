@@ -195,7 +195,7 @@ for (const kind of STORES) {
             await commits.mark(trx);
             return i;
           },
-          { sideBySide: true },
+          { sideBySide: `gc.side.${i}` },
         ),
       );
       settled = await Promise.allSettled(writes);

@@ -194,6 +194,21 @@ for (const store of STORES) {
     assert.deepEqual((await coffer.secrets.list(ctx, {})).items.map((s) => [s.name, s.version]), [["ok", 1]]);
   });
 
+  each("writes made at once to one secret each make a version of their own", async ({ coffer, ctx }) => {
+    // Three times the attempts a write makes before it gives up on a secret others keep moving: one batch holds them all.
+    const WRITERS = 24;
+    await coffer.secrets.create(ctx, { name: "busy", data: { start: "0" } });
+    const replaced = await Promise.all(Array.from({ length: WRITERS }, (_, i) => coffer.secrets.replace(ctx, "busy", { n: String(i) }, {})));
+    assert.deepEqual(
+      replaced.map(({ secret }) => secret.version).toSorted((a, b) => a - b),
+      Array.from({ length: WRITERS }, (_, i) => i + 2),
+      "each write made a version of its own",
+    );
+    const read = await coffer.secrets.get(ctx, "busy");
+    assert.equal(read.version, WRITERS + 1);
+    assert.deepEqual(read.data, replaced.find(({ secret }) => secret.version === WRITERS + 1)!.secret.data, "the last version holds the last write's value");
+  });
+
   each("personal secrets live in their own namespace, apart from shared ones", async ({ coffer, ctx }) => {
     const personal = { ...ctx, scope: "personal" as const };
     await coffer.secrets.create(personal, { name: "mine", data: { v: "p" } });

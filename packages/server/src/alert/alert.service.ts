@@ -93,7 +93,7 @@ export class AlertService {
     const alerts: Alert[] = inputs.map((input) => ({ ...input, id: newId("alr"), time }));
     const rows = alerts.map((alert) => ({ ...alert, details: JSON.stringify(alert.details) }));
     // Side by side with other writes: new rows, which no other write reads or changes.
-    await this.#store.writeGrouped((trx) => insertAlerts(trx, rows), { sideBySide: true });
+    await this.#store.writeGrouped((trx) => insertAlerts(trx, rows), { sideBySide: alerts[0]?.id });
     await this.#webhooks.enqueue(alerts.filter((alert) => alert.workspaceId !== null || BROADCAST.has(alert.type)));
     return alerts;
   }

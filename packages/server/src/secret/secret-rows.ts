@@ -115,7 +115,7 @@ export class SecretRows {
    * `dropsGrants`: the write removes the secret's grants (destroying it), so
    * the workspace's access caches go too; other writes leave them, and the
    * read path's cached workspace, alone. `sideBySide`: `fn` may run at the
-   * same time as other writes (Store.writeGrouped).
+   * same time as other writes to other secrets (Store.writeGrouped).
    */
   async commit<T>(row: SecretRow, fn: (trx: Store["db"]) => Promise<T>, { dropsGrants = false, sideBySide = false } = {}): Promise<T> {
     const changes: Change[] = [changeOf(row), ...(dropsGrants ? [{ kind: "access" as const, workspaceId: row.workspaceId }] : [])];
@@ -123,7 +123,7 @@ export class SecretRows {
       const value = await fn(trx);
       for (const change of changes) await this.store.changes.announce(trx, change);
       return value;
-    }, { sideBySide });
+    }, { sideBySide: sideBySide ? row.id : undefined });
     for (const change of changes) this.store.changes.apply(change);
     return result;
   }

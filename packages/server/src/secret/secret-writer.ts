@@ -108,7 +108,7 @@ export class SecretWriter {
     plaintext.fill(0);
     const exists = () => new CofferError("SECRET_ALREADY_EXISTS", `a secret named '${name}' already exists`);
     try {
-      // Side by side with other writes: of two creating one name, the unique index fails the second, which then runs alone.
+      // Side by side with other writes: of two creating one name, the unique index fails the second, which then runs isolated.
       await store.writeGrouped(async (trx) => {
         if (await findByName(trx, ns, name)) throw exists();
         await insertSecret(trx, row);
@@ -125,7 +125,7 @@ export class SecretWriter {
           destroyedAt: null,
         });
         await store.changes.announce(trx, changeOf(row));
-      }, { sideBySide: true });
+      }, { sideBySide: row.id });
     } catch (error) {
       // Two creators raced past the check: the unique index let one through.
       if (!(error instanceof CofferError) && (await findByName(store.db, ns, name))) throw exists();
@@ -276,7 +276,8 @@ export class SecretWriter {
     for (let attempt = 1; ; attempt++) {
       const options = { allowDeleted: revive };
       const found = attempt === 1 && known ? this.#rows.authorize(ctx, ref, known, "write", options) : await this.#rows.authorizedRow(ctx, ref, "write", options);
-      // Side by side with other writes: the version moves by compare-and-set, and a write that lost it reads the row again.
+      // Side by side with writes to other secrets: the version moves by compare-and-set, so a write that lands between
+      // two statements of this one fails it, and this one then reads the row again.
       const written = await this.#rows.commit(found, async (trx) => {
         let made = await this.#newVersion(trx, ctx, found, input, nextData, type, revive, false);
         if (!made) {

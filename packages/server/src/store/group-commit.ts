@@ -8,8 +8,11 @@
  * most batches fail nowhere, and two savepoint statements per write cost
  * about as much as the write's own statements. Where the store pipelines
  * statements (PostgreSQL), the writes that may run side by side (run's
- * `sideBySide`) run together first, their statements sent to the database
- * in bursts (pipeline.ts), and the others one after another after them: the
+ * `sideBySide`, the key of what each changes) run together first, one per
+ * key, their statements sent to the database in bursts (pipeline.ts); then
+ * the others one after another, among them a second write to a key, which so
+ * builds on the first as it would have one by one (writes to one secret run
+ * at once would each lose the race to another, again and again). The
  * batch's writes are concurrent requests, none answered yet, so any order
  * of them is one they may have had. If a write throws, that
  * transaction is rolled back and the batch runs again isolated, as do the
@@ -69,7 +72,7 @@ export function atBatchEnd<DB, I>(trx: Kysely<DB>, step: BatchStep<DB, I>, item:
 
 interface Pending<DB> {
   write: GroupedWrite<DB, unknown>;
-  sideBySide: boolean;
+  sideBySide: string | undefined;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -108,10 +111,11 @@ export class GroupCommit<DB> {
 
   /**
    * Runs `write` in the next batch; resolves with its value once the batch's
-   * commit is durable. `sideBySide`: it may run at the same time as the
-   * batch's other such writes (the module's comment says when it may).
+   * commit is durable. `sideBySide`: the key of what it changes; it may run
+   * at the same time as the batch's other such writes to other keys (the
+   * module's comment says when a write may).
    */
-  run<T>(write: GroupedWrite<DB, T>, sideBySide = false): Promise<T> {
+  run<T>(write: GroupedWrite<DB, T>, sideBySide?: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.#open === null) {
         this.#open = [];
@@ -140,8 +144,8 @@ export class GroupCommit<DB> {
     try {
       values = await this.#transaction(async (trx) => {
         const done = new Map<Pending<DB>, unknown>();
-        const together = this.#pipelines ? batch.filter((pending) => pending.sideBySide) : [];
-        const oneByOne = together.length > 1 ? batch.filter((pending) => !pending.sideBySide) : batch;
+        const together = this.#pipelines ? firstOfEachKey(batch) : [];
+        const oneByOne = together.length > 1 ? batch.filter((pending) => !together.includes(pending)) : batch;
         if (together.length > 1) (await runTogether(trx, together)).forEach((value, i) => done.set(together[i]!, value));
         for (const pending of oneByOne) done.set(pending, await pending.write(trx));
         committing = true;
@@ -213,6 +217,12 @@ export class GroupCommit<DB> {
       return value;
     });
   }
+}
+
+/** The writes that may run side by side, the first of each key. */
+function firstOfEachKey<DB>(batch: Pending<DB>[]): Pending<DB>[] {
+  const keys = new Set<string>();
+  return batch.filter(({ sideBySide: key }) => key !== undefined && !keys.has(key) && keys.add(key));
 }
 
 /**

@@ -53,10 +53,11 @@ export interface Store {
    * `fn` may do). For writes that many requests make at once: secrets (with
    * the request's audit event where it can go in the change's commit:
    * http/audit.ts), the audit events of other changes (SQLite) and alerts.
-   * `sideBySide`: `fn` may run at the same time as the batch's other such
-   * writes, on a store that pipelines statements (group-commit.ts says when).
+   * `sideBySide`: the key of what `fn` changes; it may run at the same time
+   * as the batch's other such writes to other keys, on a store that
+   * pipelines statements (group-commit.ts says when a write may).
    */
-  writeGrouped<T>(fn: (trx: Database) => Promise<T>, options?: { sideBySide?: boolean }): Promise<T>;
+  writeGrouped<T>(fn: (trx: Database) => Promise<T>, options?: { sideBySide?: string }): Promise<T>;
   /** Runs `statement` alone, in a transaction of its own; on PostgreSQL as a named prepared statement. Its rows. */
   runNamed<R>(statement: NamedStatement, values: unknown[]): Promise<R[]>;
   /** A consistent read of every table while writes go on (backups). */
