@@ -209,6 +209,16 @@ for (const store of STORES) {
     assert.deepEqual(read.data, replaced.find(({ secret }) => secret.version === WRITERS + 1)!.secret.data, "the last version holds the last write's value");
   });
 
+  each("patches made at once to one secret lose no key", async ({ coffer, ctx }) => {
+    // More writers than the versions a secret keeps: a patch may start from a row whose version is pruned by the time it runs.
+    const WRITERS = 24;
+    await coffer.secrets.create(ctx, { name: "patched", data: { start: "0" } });
+    await Promise.all(Array.from({ length: WRITERS }, (_, i) => coffer.secrets.patch(ctx, "patched", { [`k${i}`]: String(i) }, {})));
+    const read = await coffer.secrets.get(ctx, "patched");
+    assert.equal(read.version, WRITERS + 1);
+    for (let i = 0; i < WRITERS; i++) assert.equal(read.data[`k${i}`], String(i), `patch ${i}'s key is there`);
+  });
+
   each("personal secrets live in their own namespace, apart from shared ones", async ({ coffer, ctx }) => {
     const personal = { ...ctx, scope: "personal" as const };
     await coffer.secrets.create(personal, { name: "mine", data: { v: "p" } });

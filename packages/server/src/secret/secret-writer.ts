@@ -304,8 +304,9 @@ export class SecretWriter {
   /**
    * #write's version after `row`, in `trx`; undefined when the secret is no
    * longer as `row` says (VersionBase), or when `row` was not read in `trx`
-   * (`confirmed` false) and a check refuses the write: a row read earlier,
-   * or held, may be stale, so only the row the transaction reads refuses.
+   * (`confirmed` false) and a check refuses the write or its version is gone:
+   * a row read earlier, or held, may be stale, so only the row the
+   * transaction reads refuses.
    */
   async #newVersion(
     trx: Database,
@@ -323,7 +324,14 @@ export class SecretWriter {
       if (confirmed) throw refused;
       return undefined;
     }
-    const data = await nextData(row, trx);
+    let data: SecretValues;
+    try {
+      data = await nextData(row, trx);
+    } catch (error) {
+      // A patch from a row read before the transaction may find its version pruned since (VERSION_CONFLICT).
+      if (!confirmed && error instanceof CofferError && error.code === "VERSION_CONFLICT") return undefined;
+      throw error;
+    }
     if (input.onlyKeys && !sameKeys(Object.keys(data), input.onlyKeys)) {
       throw new CofferError("INVALID_SECRET_TYPE", `secret '${row.name}' holds several keys; this write applies only to a secret holding just ${input.onlyKeys.join(", ")}`);
     }
