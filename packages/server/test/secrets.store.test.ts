@@ -209,6 +209,19 @@ for (const store of STORES) {
     assert.deepEqual(read.data, replaced.find(({ secret }) => secret.version === WRITERS + 1)!.secret.data, "the last version holds the last write's value");
   });
 
+  each("creates made at once of one name: one makes the secret, the others are told it exists, and creates of other names go through", async ({ coffer, ctx }) => {
+    const outcomes = await Promise.allSettled([
+      ...Array.from({ length: 6 }, (_, i) => coffer.secrets.create(ctx, { name: "contested", data: { v: String(i) } })),
+      ...Array.from({ length: 6 }, (_, i) => coffer.secrets.create(ctx, { name: `free-${i}`, data: { v: String(i) } })),
+    ]);
+    const contested = outcomes.slice(0, 6);
+    assert.equal(contested.filter((outcome) => outcome.status === "fulfilled").length, 1, "one create of the name won");
+    for (const outcome of contested) if (outcome.status === "rejected") assert.equal((outcome.reason as { code?: string }).code, "SECRET_ALREADY_EXISTS");
+    assert.deepEqual(outcomes.slice(6).map((outcome) => outcome.status), Array(6).fill("fulfilled"));
+    const won = (contested.find((outcome) => outcome.status === "fulfilled") as PromiseFulfilledResult<{ data: unknown }>).value;
+    assert.deepEqual((await coffer.secrets.get(ctx, "contested")).data, won.data, "the secret holds the winner's value");
+  });
+
   each("patches made at once to one secret lose no key", async ({ coffer, ctx }) => {
     // More writers than the versions a secret keeps: a patch may start from a row whose version is pruned by the time it runs.
     const WRITERS = 24;
