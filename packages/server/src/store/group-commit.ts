@@ -222,7 +222,11 @@ export class GroupCommit<DB> {
 /** The writes that may run side by side, the first of each key. */
 function firstOfEachKey<DB>(batch: Pending<DB>[]): Pending<DB>[] {
   const keys = new Set<string>();
-  return batch.filter(({ sideBySide: key }) => key !== undefined && !keys.has(key) && keys.add(key));
+  return batch.filter(({ sideBySide: key }) => {
+    if (key === undefined || keys.has(key)) return false;
+    keys.add(key);
+    return true;
+  });
 }
 
 /**
