@@ -9,12 +9,7 @@
  * prints one table: scenario, Coffer, bare, share, goal, ✓/✗. The figures
  * also go to bench/results/<time>.json (not committed), to compare runs.
  *
- *   --duration N      seconds each side of a comparison runs (default 10; env BENCH_DURATION)
- *   --secrets N       secrets to seed (default 10000); above 10000 the rest go to 99 more
- *                     workspaces with 1000 users and grants (e.g. --secrets 100000)
- *   --only TITLE      run only the scenarios of that title (reads, lists, updates, relay, coffer run, …)
- *   --postgres        run on PostgreSQL: a fresh database on the server of
- *                     --postgres-url (default postgres://postgres@127.0.0.1:5432/test), dropped after
+ * Its options are USAGE below (`npm run bench -- --help`).
  *
  * Rate limits stay on: the default workspace's per-token limits are set far
  * above what one machine serves, so every request still goes through the
@@ -42,6 +37,21 @@ const MEMBER = "bench-member";
 /** Let start-up work (JIT, first queries, the checkpointer) settle before the idle RSS is taken. */
 const IDLE_SETTLE_MS = 2_000;
 
+const USAGE = `npm run bench -- [options]
+
+  --duration N      seconds each side of a comparison runs (default 10; env BENCH_DURATION)
+  --secrets N       secrets to seed (default 10000); above 10000 the rest go to 99 more
+                    workspaces with 1000 users and grants (e.g. --secrets 100000)
+  --only TITLE      run only the scenarios of that title (${SCENARIOS.map((scenario) => scenario.title).filter((title, i, all) => all.indexOf(title) === i).join(", ")})
+  --postgres        run on PostgreSQL: a fresh database on the server of
+                    --postgres-url (default ${DEFAULT_POSTGRES}), dropped after
+  --nodes N         instead of the table: one node against N nodes on PostgreSQL
+                    behind HAProxy, and p99 while one node is killed (bench/nodes.ts)
+  --help            this text
+
+Prints one table (scenario, Coffer, bare, share, goal, ✓/✗) and saves the
+figures to bench/results/<time>.json to compare runs.`;
+
 let cleanup: (() => void) | undefined;
 
 interface Settings {
@@ -59,8 +69,13 @@ function settings(): Settings {
       postgres: { type: "boolean" },
       "postgres-url": { type: "string" },
       only: { type: "string" },
+      help: { type: "boolean", short: "h" },
     },
   });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
   const duration = Number(values.duration ?? process.env.BENCH_DURATION ?? 10);
   if (!Number.isFinite(duration) || duration <= 0) throw new Error(`--duration takes a positive number of seconds, not '${values.duration}'`);
   const secrets = Number(values.secrets ?? 10_000);
@@ -192,6 +207,7 @@ try {
   if (process.argv.includes("--nodes")) await (await import("./nodes.ts")).run(process.argv.slice(2));
   else await main();
 } catch (error) {
-  console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}`);
+  const badOption = (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ? " (npm run bench -- --help lists the options)" : "";
+  console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}${badOption}`);
   process.exitCode = 1;
 }
