@@ -31,6 +31,11 @@ const NAV: { to: string; label: string; admin?: boolean; needs?: keyof typeof OP
 /** How often the navigation's count of waiting requests is read again. */
 const PENDING_REFRESH_MS = 5_000;
 
+/** The navigation entry a path belongs to: "/" shows the secrets, and a secret's page is under them. */
+function navCurrent(path: string): string {
+  return path === "/" || path.startsWith("/secrets") ? "/secrets" : path;
+}
+
 function page(path: string, isAdmin: boolean, onDecided: () => void): ReactNode {
   const secret = /^\/secrets\/(shared|personal)\/(.+)$/.exec(path);
   if (secret) return <SecretPage key={path} scope={secret[1] as "shared" | "personal"} name={decodeURIComponent(secret[2]!)} />;
@@ -99,7 +104,7 @@ export function Layout() {
       </header>
       <nav className="side" aria-label="Main">
         {NAV.filter((item) => (!item.admin || isAdmin) && (!item.needs || features?.has(OPTIONAL[item.needs]))).map((item) => (
-          <Link key={item.to} to={item.to} aria-current={path === item.to || (item.to === "/secrets" && path.startsWith("/secrets")) ? "page" : undefined}>
+          <Link key={item.to} to={item.to} aria-current={navCurrent(path) === item.to ? "page" : undefined}>
             {item.label}
             {item.to === "/approvals" && (pending.data ?? 0) > 0 && (
               <span className="badge count" aria-label={`${pending.data} waiting`}>

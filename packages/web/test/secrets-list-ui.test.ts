@@ -62,6 +62,8 @@ test("folders with counts, breadcrumbs and the folder in the URL; columns sorted
   const problems: string[] = [];
   page.on("pageerror", (error) => problems.push(String(error)));
   await login(page, url, "admin");
+  // The page after login is the secrets list, and the navigation says so.
+  assert.equal(await page.getByRole("navigation", { name: "Main" }).locator('[aria-current="page"]').textContent(), "Secrets");
 
   // ---- the top level: folders first with their counts (the deleted secret is not counted), then secrets
   await page.getByRole("link", { name: "Folder payments/, 4 secrets" }).waitFor();
