@@ -37,12 +37,13 @@ const MEMBER = "bench-member";
 /** Let start-up work (JIT, first queries, the checkpointer) settle before the idle RSS is taken. */
 const IDLE_SETTLE_MS = 2_000;
 
+const TITLES = SCENARIOS.map((scenario) => scenario.title).join(", ");
 const USAGE = `npm run bench -- [options]
 
   --duration N      seconds each side of a comparison runs (default 10; env BENCH_DURATION)
   --secrets N       secrets to seed (default 10000); above 10000 the rest go to 99 more
                     workspaces with 1000 users and grants (e.g. --secrets 100000)
-  --only TITLE      run only the scenarios of that title (${SCENARIOS.map((scenario) => scenario.title).filter((title, i, all) => all.indexOf(title) === i).join(", ")})
+  --only TITLE      run only the scenarios of that title (${TITLES})
   --postgres        run on PostgreSQL: a fresh database on the server of
                     --postgres-url (default ${DEFAULT_POSTGRES}), dropped after
   --nodes N         instead of the table: one node against N nodes on PostgreSQL
@@ -83,7 +84,7 @@ function settings(): Settings {
   const postgresUrl = values.postgres || values["postgres-url"] ? (values["postgres-url"] ?? process.env.BENCH_POSTGRES_URL ?? DEFAULT_POSTGRES) : undefined;
   const only = values.only;
   if (only !== undefined && !SCENARIOS.some((scenario) => scenario.title === only)) {
-    throw new Error(`--only takes a scenario's title: ${SCENARIOS.map((scenario) => scenario.title).join(", ")}`);
+    throw new Error(`--only takes a scenario's title: ${TITLES}`);
   }
   return { duration, secrets, postgresUrl, only };
 }
