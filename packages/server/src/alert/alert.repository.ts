@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { execute, prepared, runsDirectly } from "../store/prepared.ts";
 import type { Database } from "../store/store.ts";
 import type { Tables } from "../store/tables.ts";
@@ -5,23 +6,28 @@ import type { Tables } from "../store/tables.ts";
 export type WebhookRow = Tables["webhooks"];
 export type DeliveryRow = Tables["webhookDeliveries"];
 
-/** Rows per insert: well inside both databases' limits on a statement's parameters. */
-const ALERTS_PER_INSERT = 500;
-
 const insertAlert = prepared((db: Database, p: Tables["alerts"]) =>
   db.insertInto("alerts").values({ id: p.id, workspaceId: p.workspaceId, type: p.type, time: p.time, message: p.message, details: p.details }),
 );
 
+/** PostgreSQL's insert of any number of alerts: one statement text, parsed once per connection, the rows one JSON parameter. */
+const insertAlertRows = prepared((db: Database, p: { rows: string }) => ({
+  compile: () =>
+    sql`insert into alerts (id, workspace_id, type, "time", message, details)
+      select a.id, a."workspaceId", a.type, a."time", a.message, a.details
+      from jsonb_to_recordset(${p.rows}::jsonb) as a (id text, "workspaceId" text, type text, "time" bigint, message text, details text)`.compile(db),
+}));
+
 /**
  * A batch of updates is a batch of alerts. Where a statement is a round trip
- * (PostgreSQL) they go in with one insert; where it is a call (SQLite) one
- * prepared statement a row costs less than building, compiling and
- * preparing an insert of that many rows, a statement of its own for every
- * batch size.
+ * (PostgreSQL) they go in with one statement, sent with the batch's other
+ * writes (prepared.ts, execute); where it is a call (SQLite) one prepared
+ * statement a row costs less than building, compiling and preparing an
+ * insert of that many rows, a statement of its own for every batch size.
  */
 export async function insertAlerts(db: Database, rows: Tables["alerts"][]): Promise<void> {
   if (runsDirectly(db)) for (const row of rows) await execute(db, insertAlert(db, row));
-  else for (let i = 0; i < rows.length; i += ALERTS_PER_INSERT) await db.insertInto("alerts").values(rows.slice(i, i + ALERTS_PER_INSERT)).execute();
+  else await execute(db, insertAlertRows(db, { rows: JSON.stringify(rows) }));
 }
 
 /** Removes up to `limit` alerts made before `before`, oldest first (index alerts_time); how many. */
