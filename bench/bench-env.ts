@@ -48,7 +48,7 @@ export interface BenchEnv {
   workspaceSecrets: number;
   /** The audited node every scenario talks to unless it says otherwise. */
   coffer: Child;
-  /** A node on the same store with --audit off. */
+  /** A node with --audit off: on the same PostgreSQL database, or on a copy of the seeded SQLite store. */
   unaudited: Child;
   bare: Child;
   /** The bootstrap (owner) token. */

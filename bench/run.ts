@@ -4,9 +4,10 @@
  * something wherever it runs; absolute req/s do not.
  *
  * Seeds a fresh store through the store layer (bench/seed.ts), starts an
- * audited `coffer server`, a second node on the same store with --audit off
- * and a bare Fastify server, runs every scenario of bench/scenarios.ts and
- * prints one table: scenario, Coffer, bare, share, goal, ✓/✗. The figures
+ * audited `coffer server`, a second node with --audit off (on the same
+ * PostgreSQL database; on SQLite, which serves one server, on a copy of the
+ * store) and a bare Fastify server, runs every scenario of bench/scenarios.ts
+ * and prints one table: scenario, Coffer, bare, share, goal, ✓/✗. The figures
  * also go to bench/results/<time>.json (not committed), to compare runs.
  *
  * Its options are USAGE below (`npm run bench -- --help`).
@@ -18,7 +19,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -148,8 +149,10 @@ async function main(): Promise<void> {
   const options = settings();
   const store = options.postgresUrl ? "PostgreSQL" : "SQLite";
   const dataDir = await mkdtemp(join(tmpdir(), "coffer-bench-"));
+  // The embedded store serves one server (store-lock.ts): there the unaudited one gets a copy of it, once seeded.
+  const unauditedDir = await mkdtemp(join(tmpdir(), "coffer-bench-unaudited-"));
   const database = options.postgresUrl ? await freshDatabase(options.postgresUrl) : undefined;
-  cleanup = () => rmSync(dataDir, { recursive: true, force: true });
+  cleanup = () => [dataDir, unauditedDir].forEach((dir) => rmSync(dir, { recursive: true, force: true }));
   const children: Child[] = [];
   try {
     if (process.env.COFFER_REDIS_URL) process.env.COFFER_REDIS_PREFIX ??= `coffer-bench-${randomBytes(6).toString("hex")}:`;
@@ -159,14 +162,17 @@ async function main(): Promise<void> {
     console.log(`${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
     // The unaudited server starts first and, once listening, writes Node's compile cache: the measured
     // one then starts as every start after an install's first does (scenarios/memory.ts says why it matters).
-    const unaudited = await startChild("coffer server --audit off", serverArgs(dataDir, database?.url, ["--audit", "off"]));
+    if (!database) await cp(dataDir, unauditedDir, { recursive: true });
+    const unaudited = await startChild("coffer server --audit off", serverArgs(database ? dataDir : unauditedDir, database?.url, ["--audit", "off"]));
     children.push(unaudited);
     const coffer = await startChild("coffer server", serverArgs(dataDir, database?.url));
     children.push(coffer);
     const bare = await startBare();
     children.push(bare);
     const api = (method: string, path: string, body?: unknown, baseUrl = coffer.url) => callApi(baseUrl, seeded.token, method, path, body);
-    await api("PATCH", "/api/v1/workspaces/default", { rateLimits: { readsPerSecond: BENCH_RATE_LIMIT, writesPerSecond: BENCH_RATE_LIMIT } });
+    for (const node of [coffer, unaudited]) {
+      await api("PATCH", "/api/v1/workspaces/default", { rateLimits: { readsPerSecond: BENCH_RATE_LIMIT, writesPerSecond: BENCH_RATE_LIMIT } }, node.url);
+    }
     const memberToken = await seedMember({ api, coffer });
     await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
     const env: BenchEnv = {
@@ -189,7 +195,7 @@ async function main(): Promise<void> {
     console.log(`figures saved to ${saveResults(options, store, rows)}`);
   } finally {
     await Promise.all(children.map((child) => child.stop()));
-    await rm(dataDir, { recursive: true, force: true });
+    await Promise.all([dataDir, unauditedDir].map((dir) => rm(dir, { recursive: true, force: true })));
     await database?.drop();
   }
 }

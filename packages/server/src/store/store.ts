@@ -14,6 +14,7 @@ import { startCheckpointer } from "./checkpointer.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { runDirectlyWith } from "./prepared.ts";
 import { openSqlite } from "./sqlite.ts";
+import { lockStore } from "./store-lock.ts";
 import type { Tables } from "./tables.ts";
 
 export type Database = Kysely<Tables>;
@@ -136,6 +137,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     };
   } else {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    const unlock = lockStore(options.dataDir);
     const path = join(options.dataDir, SQLITE_FILE);
     // Before migrating: a migration that moves many rows must not grow the WAL unchecked.
     const checkpointer = startCheckpointer(path, onError);
@@ -148,6 +150,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     } catch (error) {
       await checkpointer.stop();
       await db.destroy();
+      unlock();
       throw error;
     }
     const changes = localChangeFeed();
@@ -172,6 +175,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       close: async () => {
         await checkpointer.stop();
         await db.destroy();
+        unlock();
       },
     };
   }
