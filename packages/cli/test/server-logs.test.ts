@@ -1,9 +1,11 @@
 /**
  * `coffer server --log-format`: text on a terminal (a pseudo-terminal made by
- * util-linux `script`), JSON when stdout is a pipe, and either on request.
+ * util-linux `script`), JSON when stdout is a pipe, and either on request;
+ * and what a server that cannot start prints.
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
+import { createServer, type AddressInfo } from "node:net";
 import { test, type TestContext } from "node:test";
 import { textLine } from "../../server/src/http/log-format.ts";
 import { COFFER_BIN, cleanEnv, run, tempDir } from "./support/cli.ts";
@@ -97,4 +99,15 @@ test("a text line carries every field of the record, nested ones flattened, and 
     '2026-01-02T03:04:05.678Z ERROR request failed reqId=req_1 req.method=GET req.url=/api/v1/x note="two words"\n    Error: boom\n    at here (x.ts:1:1)\n',
   );
   assert.equal(textLine("not json"), "not json\n");
+});
+
+test("a server that cannot listen says why in one line, and nothing after it", async (t) => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  t.after(() => taken.close());
+  const address = `127.0.0.1:${(taken.address() as AddressInfo).port}`;
+  const result = await run(["server", "--listen", address, "--data-dir", tempDir()]);
+  assert.equal(result.code, 1);
+  // Housekeeping starts with the server: it must be over before the store closes, not fail on it.
+  assert.equal(`${result.stdout}${result.stderr}`.trim(), `coffer: listen EADDRINUSE: address already in use ${address}`);
 });

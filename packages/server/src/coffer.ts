@@ -275,7 +275,7 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
         draining = true;
       },
       close: async () => {
-        stopHousekeeping();
+        await stopHousekeeping();
         await audit.drain();
         await alerts.settled();
         await webhooks.stop();
@@ -301,9 +301,11 @@ export async function openCoffer(options: CofferOptions): Promise<Coffer> {
  * Housekeeping, now and every hour: the audit log, and the alerts and
  * webhook deliveries made from it, past their retention (if any); tokens
  * ended (expired or revoked) over TOKEN_TIDY_DAYS ago. Returns the function
- * that stops it.
+ * that stops it, once a run under way is done (the store closes next: a run
+ * left going would fail on it, as a server whose listen failed just after
+ * start logged).
  */
-function keepTidy(audit: AuditLog, alerts: AlertService, tokens: TokenService, retentionDays: number, clock: Clock, log: (message: string) => void): () => void {
+function keepTidy(audit: AuditLog, alerts: AlertService, tokens: TokenService, retentionDays: number, clock: Clock, log: (message: string) => void): () => Promise<void> {
   const run = async () => {
     const now = clock();
     if (retentionDays > 0) {
@@ -322,10 +324,13 @@ function keepTidy(audit: AuditLog, alerts: AlertService, tokens: TokenService, r
       (error: Error) => log(`token tidy failed: ${error.message}`),
     );
   };
-  void run();
-  const timer = setInterval(run, HOUSEKEEPING_EVERY_MS);
+  let running = run();
+  const timer = setInterval(() => (running = run()), HOUSEKEEPING_EVERY_MS);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+    return running;
+  };
 }
 
 /** A store keeps the provider it was initialised with: starting it with the other one is refused before any key file is made. */
