@@ -331,19 +331,23 @@ for (const store of STORES) {
     await assert.rejects(restoreBackup({ file: fileOf(backup), dataDir: wrongKey.dataDir, databaseUrl: wrongKey.databaseUrl }), /no root key/);
     assert.ok(!existsSync(join(wrongKey.dataDir, ROOT_KEY_FILE)));
 
-    // A non-empty store: refused, and left as it was.
+    // A non-empty store: refused, and left as it was. An embedded one is refused sooner while a server has it open (store-lock.ts).
     const busy = await emptyTarget(t, store);
     if (!busy) return;
-    const busyEnv = await openEnv(t, store, { from: source, target: busy });
-    assert.ok(busyEnv);
-    await busyEnv.coffer.audit.drain();
-    await busyEnv.coffer.alerts.settled();
-    const busyBefore = await contents(busyEnv.coffer.store);
-    await assert.rejects(
-      restoreBackup({ file: fileOf(backup), dataDir: busy.dataDir, databaseUrl: busy.databaseUrl, rootKey: source.rootKey }),
-      /^RestoreError: the target store is not empty \(rows in [a-z_, ]+\): restore into a new data directory or an empty database; nothing was changed$/,
-    );
-    assert.deepEqual(await contents(busyEnv.coffer.store), busyBefore);
+    const busyCoffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: busy.dataDir, databaseUrl: busy.databaseUrl, rootKey: source.rootKey });
+    await busyCoffer.audit.drain();
+    await busyCoffer.alerts.settled();
+    const busyBefore = await contents(busyCoffer.store);
+    const restoreIntoBusy = () => restoreBackup({ file: fileOf(backup), dataDir: busy.dataDir, databaseUrl: busy.databaseUrl, rootKey: source.rootKey });
+    if (!busy.databaseUrl) await assert.rejects(restoreIntoBusy(), /^RestoreError: restore failed \(the store in \S+ is open in another Coffer process .*\); nothing was changed$/);
+    await busyCoffer.close();
+    await assert.rejects(restoreIntoBusy(), /^RestoreError: the target store is not empty \(rows in [a-z_, ]+\): restore into a new data directory or an empty database; nothing was changed$/);
+    const busyAfter = await openStore({ dataDir: busy.dataDir, databaseUrl: busy.databaseUrl });
+    try {
+      assert.deepEqual(await contents(busyAfter), busyBefore);
+    } finally {
+      await busyAfter.close();
+    }
 
     // A backup from a newer schema: refused.
     const newer = await emptyTarget(t, store);
