@@ -20,7 +20,7 @@ export class StoreInUseError extends Error {
   override name = "StoreInUseError";
 }
 
-/** Locks the embedded store in `dataDir`; the returned function lets it go. */
+/** Locks the embedded store in `dataDir`; the returned function lets it go (and does nothing after). */
 export function lockStore(dataDir: string): () => void {
   const path = join(dataDir, LOCK_FILE);
   // Created by hand first: SQLite would create it with the umask's mode, and the data directory's files are 0600.
@@ -36,5 +36,8 @@ export function lockStore(dataDir: string): () => void {
         "Several servers share one store on PostgreSQL (--database-url), never the embedded one",
     );
   }
-  return () => lock.close();
+  // Closing a store twice is no error (a test's after-hook may close what the test closed).
+  return () => {
+    if (lock.isOpen) lock.close();
+  };
 }
