@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { openStore } from "../src/store/store.ts";
@@ -30,6 +30,7 @@ test("a second server on the same embedded store refuses to start; a killed serv
   assert.match(output, /is open in another Coffer process/);
   assert.match(output, /PostgreSQL \(--database-url\)/);
   assert.doesNotMatch(output, /Listening on/);
+  assert.deepEqual(readdirSync(dataDir).filter((file) => file.startsWith(LOCK_FILE)), [LOCK_FILE], "no journal beside the lock");
   // The first one goes on serving.
   assert.equal((await fetch(`${first.url}/api/v1/sys/health`)).status, 200);
   await assert.rejects(openStore({ dataDir }), StoreInUseError, "in this process too");

@@ -27,12 +27,13 @@ export function lockStore(dataDir: string): () => void {
   closeSync(openSync(path, "a", 0o600));
   const lock = new DatabaseSync(path);
   try {
-    lock.exec("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE");
+    // The journal in memory: on disk, the transaction that holds the lock would leave a coffer.lock-journal beside it.
+    lock.exec("PRAGMA journal_mode = MEMORY; PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE");
   } catch (error) {
     lock.close();
     if ((error as { errcode?: number }).errcode !== SQLITE_BUSY) throw error;
     throw new StoreInUseError(
-      `the store in ${dataDir} is open in another Coffer process (a server, or coffer operator migrate): stop it first. ` +
+      `the store in ${dataDir} is open in another Coffer process (a server, or coffer operator migrate or restore): stop it first. ` +
         "Several servers share one store on PostgreSQL (--database-url), never the embedded one",
     );
   }
