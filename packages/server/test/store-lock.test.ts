@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { openStore } from "../src/store/store.ts";
+import { openStore, SQLITE_FILE } from "../src/store/store.ts";
 import { LOCK_FILE, StoreInUseError } from "../src/store/store-lock.ts";
 import { COFFER_BIN, startServer } from "./support/server.ts";
 import { tempDir } from "./support/stores.ts";
@@ -41,4 +41,14 @@ test("a second server on the same embedded store refuses to start; a killed serv
   await store.close();
   const again = await openStore({ dataDir });
   await again.close();
+});
+
+test("a store that fails to open leaves it unlocked, for a later try in the same process", async () => {
+  const dataDir = tempDir();
+  writeFileSync(join(dataDir, SQLITE_FILE), "this is no SQLite database, but a file of the same name");
+  await assert.rejects(openStore({ dataDir }), /cannot open the store .*coffer\.db: file is not a database/);
+  await assert.rejects(openStore({ dataDir }), (error: Error) => !(error instanceof StoreInUseError), "not refused as open elsewhere");
+  rmSync(join(dataDir, SQLITE_FILE));
+  const store = await openStore({ dataDir });
+  await store.close();
 });

@@ -10,10 +10,10 @@ import { localChangeFeed, postgresChangeFeed, type ChangeFeed } from "./changes.
 import { postgresDialect, sqliteDialect, type StoreDialect } from "./dialect.ts";
 import { migrateToLatest } from "./migrate.ts";
 import { postgresSnapshot, sqliteSnapshot, type Snapshot } from "./snapshot.ts";
-import { startCheckpointer } from "./checkpointer.ts";
+import { startCheckpointer, type Checkpointer } from "./checkpointer.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { runDirectlyWith } from "./prepared.ts";
-import { openSqlite } from "./sqlite.ts";
+import { openSqlite, type SqliteConnection } from "./sqlite.ts";
 import { lockStore } from "./store-lock.ts";
 import type { Tables } from "./tables.ts";
 
@@ -139,9 +139,21 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     const unlock = lockStore(options.dataDir);
     const path = join(options.dataDir, SQLITE_FILE);
-    // Before migrating: a migration that moves many rows must not grow the WAL unchecked.
-    const checkpointer = startCheckpointer(path, onError);
-    const { dialect, runDirect, commitUnsynced } = openSqlite(path, onError, checkpointer);
+    let checkpointer: Checkpointer | undefined;
+    let sqlite: SqliteConnection;
+    try {
+      // Before migrating: a migration that moves many rows must not grow the WAL unchecked.
+      checkpointer = startCheckpointer(path, onError);
+      sqlite = openSqlite(path, onError, checkpointer);
+    } catch (error) {
+      // A file that is no database, or one this user may not open: a later try in this process must not find the store locked.
+      await checkpointer?.stop();
+      unlock();
+      // SQLite's own message ("file is not a database") names no file.
+      if ((error as { code?: unknown }).code === "ERR_SQLITE_ERROR") throw new Error(`cannot open the store ${path}: ${(error as Error).message}`, { cause: error });
+      throw error;
+    }
+    const { dialect, runDirect, commitUnsynced } = sqlite;
     const names = new ColumnNames();
     const db = new Kysely<Tables>({ dialect, plugins: [names] });
     runDirectlyWith(db, (query, inTransaction) => runDirect(query, inTransaction, (column) => names.of(column)));
