@@ -1,6 +1,6 @@
 /** Boot (is there a live session?), the login page, and the layout around every other page. */
 import { useCallback, useEffect, useState } from "react";
-import { clientFor, saveSession, savedSession, type Session, type Workspace } from "./api.ts";
+import { clientFor, loadFeatures, saveSession, savedSession, type Session, type Workspace } from "./api.ts";
 import { Loading } from "./components/ui.tsx";
 import { Layout } from "./Layout.tsx";
 import { Login } from "./pages/Login.tsx";
@@ -13,7 +13,8 @@ export function App() {
 
   const enter = useCallback(async (session: Session) => {
     try {
-      const { workspaces } = await clientFor(session).call<{ workspaces: Workspace[] }>("listWorkspaces", {});
+      // The features decide the navigation's entries: read before the layout shows, it shows them all at once.
+      const [{ workspaces }] = await Promise.all([clientFor(session).call<{ workspaces: Workspace[] }>("listWorkspaces", {}), loadFeatures()]);
       saveSession(session);
       setBoot({ state: "in", session, workspaces });
     } catch {
@@ -23,6 +24,8 @@ export function App() {
   }, []);
 
   useEffect(() => {
+    // Read while the login page waits for a password.
+    void loadFeatures();
     const session = savedSession();
     if (session) void enter(session);
     else setBoot({ state: "out" });

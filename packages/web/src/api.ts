@@ -228,6 +228,8 @@ export interface Features {
 }
 
 let features: Promise<Features> | undefined;
+/** The features once read: a page rendered after that shows its navigation whole at once, not filled in a moment later. */
+let loaded: Features | undefined;
 
 export function loadFeatures(): Promise<Features> {
   features ??= fetch("/api/v1/openapi.json", { credentials: "same-origin" })
@@ -237,12 +239,13 @@ export function loadFeatures(): Promise<Features> {
       const create = doc.paths["/api/v1/workspaces/{workspace}/secrets"]?.post?.requestBody?.content?.["application/json"]?.schema?.properties ?? {};
       return { has, rotation: "rotationIntervalDays" in create };
     })
-    .catch(() => ({ has: () => false, rotation: false }));
+    .catch(() => ({ has: () => false, rotation: false }))
+    .then((read) => (loaded = read));
   return features;
 }
 
 export function useFeatures(): Features | undefined {
-  const [value, setValue] = useState<Features>();
+  const [value, setValue] = useState<Features | undefined>(loaded);
   useEffect(() => void loadFeatures().then(setValue), []);
   return value;
 }
