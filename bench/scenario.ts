@@ -51,10 +51,11 @@ export async function throughputRow(env: BenchEnv, scenario: string, coffer: Tar
   };
 }
 
-/** "17.7k req/s, p99 10 ms" */
+/** "17.7k req/s, p99 10 ms, 39 µs CPU": with the server's CPU per request, where /proc tells it. */
 export function rate(side: Side): string {
   const rps = side.rps >= 10_000 ? `${(side.rps / 1000).toFixed(1)}k` : Math.round(side.rps).toString();
-  return `${rps} req/s, p99 ${side.p99} ms`;
+  const cpu = side.cpuMicros === undefined ? "" : `, ${Math.round(side.cpuMicros)} µs CPU`;
+  return `${rps} req/s, p99 ${side.p99} ms${cpu}`;
 }
 
 function figuresOf(prefix: string, side: Side, into: Record<string, number | undefined>): Record<string, number | undefined> {
