@@ -79,14 +79,16 @@ export function appendInProcess(store: Store): AuditAppender {
  * another connection, it could reach PostgreSQL first and lose the race to
  * its own predecessor.
  *
- * No inTransaction here: a change's event written in the change's
- * transaction would hold the head's locks from that write until the
- * transaction's commit is durable, so the group-committed batches that now
- * commit side by side (store.ts, POSTGRES_GROUPS_IN_FLIGHT) would commit one
- * at a time, and two batches that changed secret rows in one order and
- * reached the head in the other would deadlock; and each such append would
- * move the head under this node's compare-and-set, costing its next batch a
- * lost race. A change's event is appended after its commit instead.
+ * No inTransaction here: a change's event written in its batch's
+ * transaction must lock the head's row from the batch's end until its commit
+ * is synced, so each batch's append and commit wait behind the batch before
+ * (its commit alone waits already: batches NOTIFY, and PostgreSQL commits
+ * those in turn), and the batches get smaller; measured, fewer updates a
+ * second, not more (docs/decisions.md, what a durable update on PostgreSQL
+ * costs). A compare-and-set after the head of a batch not yet committed
+ * cannot spare that wait: in READ COMMITTED it tests the head as its
+ * statement's snapshot sees it, and fails. A change's event is appended
+ * after its commit instead.
  */
 export function appendToSharedStore(store: Store): AuditAppender {
   const statements = appendStatements;
