@@ -49,10 +49,10 @@ async function receiver(t: TestContext, statuses: number[] = []) {
   return { url, received, until };
 }
 
-async function openEnv(t: TestContext, store: StoreKind, clock?: () => number): Promise<{ coffer: Coffer; call: (method: string, url: string, body?: unknown, token?: string) => Promise<{ status: number; body: any }> } | null> {
+async function openEnv(t: TestContext, store: StoreKind, clock?: () => number, retryBaseMs = 50): Promise<{ coffer: Coffer; call: (method: string, url: string, body?: unknown, token?: string) => Promise<{ status: number; body: any }> } | null> {
   const target = await store.open(t);
   if (!target) return null;
-  const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target.dataDir, databaseUrl: target.databaseUrl, webhooks: { retryBaseMs: 50, maxAttempts: 3, timeoutMs: 1_000 }, clock, rotationJobEveryMs: 0 });
+  const coffer = await openCoffer({ rateLimits: TEST_RATE_LIMITS, dataDir: target.dataDir, databaseUrl: target.databaseUrl, webhooks: { retryBaseMs, maxAttempts: 3, timeoutMs: 1_000 }, clock, rotationJobEveryMs: 0 });
   t.after(() => coffer.close());
   const app = await buildApp(coffer);
   t.after(() => app.close());
@@ -107,6 +107,22 @@ for (const store of STORES) {
     const alerts = (await env.call("GET", `${WS}/alerts`)).body.alerts;
     assert.ok(alerts.some((a: any) => a.type === "secret.deleted"), "admins see every alert");
     assert.equal(hook.received.filter((r) => JSON.parse(r.body).type === "secret.deleted").length, 0);
+  });
+
+  test(`a retry is made when due by the clock, though its timer fires sooner: the clock stepped back (${store.kind})`, async (t) => {
+    let ahead = 2_000;
+    const env = await openEnv(t, store, () => Date.now() + ahead, 1_000);
+    if (!env) return;
+    const hook = await receiver(t, [500]);
+    const created = await env.call("POST", `${WS}/webhooks`, { url: hook.url, events: ["secret.created"] });
+    await env.call("POST", `${WS}/secrets`, { name: "stepped", data: { key: VALUE } });
+    const deliveries = async () => (await env.call("GET", `${WS}/webhooks/${created.body.webhook.id}/deliveries`)).body.deliveries as any[];
+    await hook.until(() => hook.received.length >= 1, "the first attempt");
+    for (let i = 0; i < 100 && (await deliveries())[0]?.attempts !== 1; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    // The retry is due 1 s after the failure by a clock 2 s ahead; set right, its 1 s timer fires 2 s before that.
+    ahead = 0;
+    await hook.until(() => hook.received.length >= 2, "the retry, not left to the 30-second sweep");
+    assert.equal(hook.received[1]!.headers["coffer-event"], "secret.created");
   });
 
   test(`a dead endpoint never slows a request; its delivery is given up after the last retry (${store.kind})`, async (t) => {

@@ -79,7 +79,7 @@ export class WebhookService {
     this.#maxAttempts = options.maxAttempts ?? 6;
     this.#timeoutMs = options.timeoutMs ?? 5_000;
     this.#log = options.log ?? (() => {});
-    this.#later(SWEEP_MS, true);
+    this.#sweep();
     this.kick();
   }
 
@@ -227,15 +227,31 @@ export class WebhookService {
       updatedAt: now,
     });
     if (givenUp) this.#log(`webhook ${webhook.id}: gave up on delivery ${row.id} after ${attempts} attempts (${error})`);
-    else if (!delivered) this.#later(retryIn, false);
+    else if (!delivered) this.#kickAt(now + retryIn);
   }
 
-  #later(ms: number, sweep: boolean): void {
+  #sweep(): void {
+    this.#later(SWEEP_MS, () => {
+      this.kick();
+      this.#sweep();
+    });
+  }
+
+  /**
+   * Attempts what is due at `at`. Node times a timer from the event loop's
+   * time, taken when the loop last woke, so it can fire before the clock
+   * reaches `at`: a pump then would find the delivery not yet due, and leave
+   * it to the sweep. It waits for the rest instead.
+   */
+  #kickAt(at: number): void {
+    this.#later(Math.max(0, at - this.#clock()), () => (this.#clock() < at ? this.#kickAt(at) : this.kick()));
+  }
+
+  #later(ms: number, then: () => void): void {
     if (this.#stopped) return;
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      this.kick();
-      if (sweep) this.#later(SWEEP_MS, true);
+      then();
     }, ms);
     timer.unref();
     this.#timers.add(timer);
